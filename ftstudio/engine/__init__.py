@@ -1,0 +1,1 @@
+"""The training engine. Pure Python + torch: no Qt import anywhere in this package."""

@@ -1,0 +1,245 @@
+"""RunConfig: the one description of a run. The GUI writes it, ``ftstudio train`` reads it.
+
+Plain dataclasses; to/from YAML with validation that names the offending key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ftstudio.engine.errors import UserError
+
+TASKS = ("classification", "causal-lm")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+@dataclass
+class DataConfig:
+    train: str = "builtin:sentiment"  # a file, a folder, builtin:NAME or hub:NAME
+    eval: str | None = None  # none: a seeded split of train
+    text_column: str = "text"
+    label_column: str = "label"
+    text_pair_column: str | None = None
+    prompt_column: str | None = None  # causal-lm
+    response_column: str | None = None  # causal-lm
+    template: str | None = None  # causal-lm, e.g. "### Instruction:\n{instruction}\n### Response:\n"
+    eval_fraction: float = 0.1
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+
+
+@dataclass
+class TaskSpec:
+    name: str
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+@dataclass
+class TechniqueConfig:
+    name: str = "lora"
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class TrainingConfig:
+    epochs: float = 1.0
+    max_steps: int | None = None
+    batch_size: int = 32
+    learning_rate: float = 2e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    grad_accum: int = 1
+    max_grad_norm: float = 1.0
+    max_length: int = 128
+    seed: int = 42
+    eval_every: int | None = 200
+    save_every: int | None = None
+    early_stopping_patience: int | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    group_by_length: bool = True
+    log_every: int = 1
+
+
+@dataclass
+class RunConfig:
+    model: str = "builtin:minilm-l6"
+    task: str = "classification"
+    data: DataConfig | None = field(default_factory=DataConfig)
+    tasks: list[TaskSpec] | None = None  # a task sequence (continual, EWC) replaces data
+    heads: str = "per-task"  # per-task | shared: classification heads for task sequences
+    technique: TechniqueConfig = field(default_factory=TechniqueConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    output_dir: str | None = None
+    runs_dir: str | None = None
+    allow_pickle: bool = False
+    trust_remote_code: bool = False
+
+    # -- conversion -----------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        d = self.to_dict()
+        if d.get("tasks") is None:
+            d.pop("tasks")
+        else:
+            d.pop("data", None)
+        return yaml.safe_dump(d, sort_keys=False, allow_unicode=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        if not isinstance(d, dict):
+            raise UserError("the config must be a mapping of keys (model, task, data, technique, training)")
+        d = dict(d)
+        if "tasks" in d and d["tasks"] is not None and "data" not in d:
+            d["data"] = None
+        cfg = _from_dict(cls, d, "")
+        cfg.validate()
+        return cfg
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "RunConfig":
+        p = Path(path)
+        if not p.exists():
+            raise UserError(f"config file not found: {p}")
+        try:
+            d = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise UserError(f"config file {p} is not UTF-8 text") from None
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark else ""
+            raise UserError(f"config file {p} is not valid YAML{where}") from None
+        return cls.from_dict(d or {})
+
+    def save(self, path: str | Path) -> None:
+        from ftstudio.engine.store import atomic_write_text
+
+        atomic_write_text(Path(path), self.to_yaml())
+
+    def with_overrides(self, assignments: list[str]) -> "RunConfig":
+        """Apply ``key.sub=value`` strings (values parsed as YAML scalars)."""
+        d = self.to_dict()
+        for a in assignments:
+            if "=" not in a:
+                raise UserError(f"--set expects key=value, got '{a}'")
+            key, raw = a.split("=", 1)
+            value = yaml.safe_load(raw) if raw.strip() else None
+            node = d
+            parts = key.strip().split(".")
+            for p in parts[:-1]:
+                if not isinstance(node.get(p), dict):
+                    if p == "params" or node.get(p) is None:
+                        node[p] = {}
+                    else:
+                        raise UserError(f"--set {key}: '{p}' is not a section")
+                node = node[p]
+            node[parts[-1]] = value
+        return RunConfig.from_dict(d)
+
+    # -- validation -----------------------------------------------------------
+    def validate(self) -> None:
+        if self.task not in TASKS:
+            raise UserError(f"task must be one of {', '.join(TASKS)}; got '{self.task}'")
+        if self.data is None and not self.tasks:
+            raise UserError("the config needs 'data' (or 'tasks' for a task sequence)")
+        if self.heads not in ("per-task", "shared"):
+            raise UserError(f"heads must be per-task or shared; got '{self.heads}'")
+        t = self.training
+        if t.device not in DEVICES:
+            raise UserError(f"training.device must be one of {', '.join(DEVICES)}; got '{t.device}'")
+        if t.precision not in PRECISIONS:
+            raise UserError(
+                f"training.precision must be one of {', '.join(PRECISIONS)}; got '{t.precision}'"
+            )
+        for name, lo in (("batch_size", 1), ("grad_accum", 1), ("max_length", 8), ("log_every", 1)):
+            if getattr(t, name) < lo:
+                raise UserError(f"training.{name} must be ≥ {lo}; got {getattr(t, name)}")
+        if t.epochs <= 0 and not t.max_steps:
+            raise UserError("training.epochs must be > 0 (or set training.max_steps)")
+        if t.max_steps is not None and t.max_steps < 1:
+            raise UserError(f"training.max_steps must be ≥ 1; got {t.max_steps}")
+        if not (0 < t.learning_rate < 1):
+            raise UserError(f"training.learning_rate must be between 0 and 1; got {t.learning_rate}")
+        if not (0 <= t.warmup_ratio < 1):
+            raise UserError(f"training.warmup_ratio must be in [0, 1); got {t.warmup_ratio}")
+        for d in self.all_data():
+            if not (0 < d.eval_fraction < 1):
+                raise UserError(f"data.eval_fraction must be in (0, 1); got {d.eval_fraction}")
+        # the technique's own params: validated by its dataclass
+        from ftstudio.techniques import make_technique
+
+        make_technique(self.technique.name, self.technique.params)
+
+    def all_data(self) -> list[DataConfig]:
+        if self.tasks:
+            return [t.data for t in self.tasks]
+        return [self.data] if self.data else []
+
+
+def _from_dict(cls: type, d: Any, where: str) -> Any:
+    if not isinstance(d, dict):
+        raise UserError(f"'{where.rstrip('.') or 'config'}' must be a mapping")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise UserError(
+            f"unknown key(s) in {where.rstrip('.') or 'config'}: {', '.join(unknown)}; "
+            f"expected: {', '.join(sorted(names))}"
+        )
+    kwargs = {k: _convert(hints[k], v, f"{where}{k}") for k, v in d.items()}
+    return cls(**kwargs)
+
+
+def _convert(tp: Any, v: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Union or str(origin) == "types.UnionType":
+        if v is None and type(None) in args:
+            return None
+        tp = next(a for a in args if a is not type(None))
+        origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        if isinstance(v, str) and tp is DataConfig:  # shorthand: data: path.csv
+            return DataConfig(train=v)
+        return _from_dict(tp, v if v is not None else {}, where + ".")
+    if origin is list:
+        if not isinstance(v, list):
+            raise UserError(f"'{where}' must be a list")
+        return [_convert(args[0], x, f"{where}[{i}]") for i, x in enumerate(v)]
+    if tp is dict or origin is dict:
+        if v is None:
+            return {}
+        if not isinstance(v, dict):
+            raise UserError(f"'{where}' must be a mapping")
+        return dict(v)
+    if v is None:
+        raise UserError(f"'{where}' needs a value")
+    try:
+        if tp is bool:
+            if not isinstance(v, bool):
+                raise ValueError
+            return v
+        if tp is int:
+            if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
+                raise ValueError
+            return int(v)
+        if tp is float:
+            if isinstance(v, bool):
+                raise ValueError
+            return float(v)
+        if tp is str:
+            if isinstance(v, (dict, list)):
+                raise ValueError
+            return str(v)
+    except (TypeError, ValueError):
+        raise UserError(f"'{where}' must be {tp.__name__}, got {v!r}") from None
+    return v

@@ -1,0 +1,60 @@
+"""Shared fixtures: tiny models, demo data, an isolated runs directory, offline mode."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory):
+    """Factory: tiny_dir('bert'|'gpt2'|'llama') -> folder with a tiny HF model + tokenizer."""
+    from tests.tiny_models import build_tiny
+
+    cache: dict[str, Path] = {}
+
+    def get(kind: str) -> Path:
+        if kind not in cache:
+            cache[kind] = build_tiny(kind, tmp_path_factory.mktemp(f"tiny-{kind}"))
+        return cache[kind]
+
+    return get
+
+
+@pytest.fixture(autouse=True)
+def _isolated_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("FTSTUDIO_RUNS_DIR", str(tmp_path / "runs"))
+    yield
+
+
+@pytest.fixture
+def shared_data():
+    if not SHARED_DATA.exists():
+        pytest.skip(f"real datasets not found at {SHARED_DATA} (../shared/data beside the checkout)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def tiny_csv(tmp_path):
+    """A small two-class CSV with string labels."""
+    import csv
+
+    pos = ["great movie , loved it", "wonderful acting", "a moving story", "i loved the film"]
+    neg = ["terrible boring film", "awful plot", "bad dialogue", "i hated it"]
+    p = tmp_path / "tiny.csv"
+    with open(p, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for i in range(12):
+            w.writerow([pos[i % 4], "positive"])
+            w.writerow([neg[i % 4], "negative"])
+    return p
