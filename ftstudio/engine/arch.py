@@ -88,19 +88,19 @@ def final_norm_modules(model: Any) -> list[Any]:
     return [getattr(bb, n) for n in ("ln_f", "norm") if isinstance(getattr(bb, n, None), object) and hasattr(bb, n)]
 
 
-HEAD_NAMES = ("classifier", "score", "lm_head", "pre_classifier", "pooler")
+HEAD_NAMES = ("classifier", "score", "lm_head", "pre_classifier")
 
 
 def head_param_names(model: Any) -> set[str]:
     """Names (as in model.named_parameters()) of the task head's parameters.
 
-    The pooler counts as head for BERT classification: it feeds only the classifier.
+    The BERT pooler is pretrained, so it is not counted as head (AdapterHub counts agree).
     For causal LMs with tied embeddings the head is the embedding matrix; it is not reported.
     """
     names = set()
     for n, _ in model.named_parameters():
         parts = n.split(".")
-        if any(p in ("classifier", "score", "pre_classifier", "pooler") for p in parts):
+        if any(p in ("classifier", "score", "pre_classifier") for p in parts):
             names.add(n)
         elif "lm_head" in parts:
             names.add(n)
