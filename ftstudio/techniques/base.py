@@ -11,6 +11,7 @@ No torch import at module level: the GUI lists techniques before torch loads.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
@@ -65,7 +66,8 @@ def _resolve_type(tp: Any) -> tuple[type, bool]:
     """Map an annotation to (base type, optional)."""
     optional = False
     origin = typing.get_origin(tp)
-    if origin is typing.Union or str(origin) == "types.UnionType":
+    # `float | None` has origin types.UnionType (str() of it is "<class 'types.UnionType'>").
+    if origin is typing.Union or origin is types.UnionType:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         optional = len(args) < len(typing.get_args(tp))
         tp = args[0] if args else str
