@@ -5,6 +5,7 @@ Plain dataclasses; to/from YAML with validation that names the offending key.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,7 +203,7 @@ def _from_dict(cls: type, d: Any, where: str) -> Any:
 def _convert(tp: Any, v: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
-    if origin is typing.Union or str(origin) == "types.UnionType":
+    if origin is typing.Union or origin is types.UnionType:
         if v is None and type(None) in args:
             return None
         tp = next(a for a in args if a is not type(None))

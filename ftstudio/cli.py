@@ -1,0 +1,251 @@
+"""ftstudio headless: the same engine as the GUI, driven from a terminal.
+
+    ftstudio train CONFIG.yaml [--set training.batch_size=16 ...]
+    ftstudio train --demo | --resume RUN_DIR
+    ftstudio techniques | models | runs
+    ftstudio predict RUN_DIR "some text"
+
+Bad input exits with code 2 and one readable line (no traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from ftstudio.engine.errors import UserError
+
+EXIT_USER_ERROR = 2
+
+
+def demo_config():
+    from ftstudio.engine.config import DataConfig, RunConfig, TechniqueConfig, TrainingConfig
+
+    return RunConfig(
+        model="builtin:minilm-l6",
+        task="classification",
+        data=DataConfig(train="builtin:sentiment"),
+        technique=TechniqueConfig(name="lora", params={"r": 8, "alpha": 16}),
+        training=TrainingConfig(epochs=3, batch_size=16, learning_rate=5e-4, max_length=64, eval_every=20),
+    )
+
+
+class TerminalProgress:
+    """One redrawn status line: step/total, loss, samples/s, ETA; other events as plain lines."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._last_draw = 0.0
+        self._open_line = False
+
+    def _line(self, text: str, final: bool = False) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K" + text + ("\n" if final else ""))
+            self._open_line = not final
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def _print(self, text: str) -> None:
+        if self._open_line:
+            self.stream.write("\n")
+            self._open_line = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def __call__(self, ev) -> None:
+        k = ev.kind
+        if k == "step":
+            now = time.time()
+            if self.tty and now - self._last_draw < 0.1 and ev.step != ev.total_steps:
+                return
+            if not self.tty and ev.step % 10 and ev.step != ev.total_steps:
+                return
+            self._last_draw = now
+            width = 24
+            filled = int(width * ev.step / max(1, ev.total_steps))
+            bar = "█" * filled + "·" * (width - filled)
+            extra = "".join(f" {n}={v:.4f}" for n, v in ev.extra.items())
+            self._line(
+                f"[{bar}] {ev.step}/{ev.total_steps} loss={ev.loss:.4f}{extra} "
+                f"{ev.samples_per_second:.1f} samples/s ETA {_fmt_time(ev.eta)}",
+                final=ev.step == ev.total_steps,
+            )
+        elif k == "progress":
+            if self.tty:
+                self._line(f"{ev.what}: {ev.done}/{ev.total}", final=ev.done >= ev.total)
+            elif ev.done >= ev.total:
+                self._print(f"{ev.what}: done ({ev.total})")
+        elif k == "eval":
+            m = " ".join(f"{n}={v:.4f}" for n, v in ev.metrics.items() if isinstance(v, (int, float)))
+            self._print(f"eval @ step {ev.step}: {m}")
+        elif k == "log":
+            self._print(("warning: " if ev.level == "warning" else "") + ev.message)
+        elif k == "run_started":
+            pct = 100.0 * ev.trainable_params / max(1, ev.total_params)
+            self._print(
+                f"run {ev.run_dir}\n  device {ev.device} ({ev.precision}), trainable "
+                f"{ev.trainable_params:,} of {ev.total_params:,} params ({pct:.2f}%), {ev.total_steps} steps"
+            )
+        elif k == "task_finished":
+            m = ev.metrics
+            self._print(f"task {ev.task + 1} ({ev.task_name}) done: ACC={m.get('acc', 0):.3f} BWT={m.get('bwt', 0):+.3f}")
+        elif k == "checkpoint":
+            self._print(f"checkpoint saved: {ev.path}")
+        elif k == "finished":
+            self._print(f"{ev.status}" + (f": {ev.message}" if ev.message else ""))
+
+
+def _fmt_time(s: float) -> str:
+    s = int(max(0, s))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def cmd_train(args) -> int:
+    from ftstudio.engine.config import RunConfig
+    from ftstudio.engine.runner import CancelToken, train
+
+    if args.resume:
+        cfg = None
+    elif args.demo:
+        cfg = demo_config()
+    elif args.config:
+        cfg = RunConfig.from_yaml(args.config)
+    else:
+        raise UserError("give a config file, --demo or --resume RUN_DIR")
+    if cfg is not None and args.set:
+        cfg = cfg.with_overrides(args.set)
+    token = CancelToken()
+    subs = [] if args.quiet else [TerminalProgress()]
+    try:
+        summary = train(cfg, subscribers=subs, cancel=token, resume=args.resume)
+    except KeyboardInterrupt:
+        return 130
+    keys = ("status", "accuracy", "macro_f1", "eval_loss", "perplexity", "acc", "bwt", "fwt",
+            "trainable_params", "samples_per_second", "wall_seconds")
+    print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2))
+    return 0 if summary.get("status") == "finished" else 1
+
+
+def cmd_techniques(args) -> int:
+    from ftstudio.techniques import all_techniques, param_specs
+
+    for cls in all_techniques():
+        print(f"{cls.name:15s} {cls.title}")
+        if args.verbose:
+            print("    " + cls.card)
+        for s in param_specs(cls.Params):
+            rng = f" choices: {', '.join(map(str, s.choices))}" if s.choices else (
+                f" range: {s.min}..{s.max}" if s.min is not None or s.max is not None else "")
+            print(f"    {s.name} = {s.default!r}  ({s.type.__name__}{rng})")
+            if args.verbose:
+                print(f"        {s.help}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from ftstudio.engine.models import list_models, model_info
+
+    if args.source:
+        info = model_info(args.source)
+        print(json.dumps(info.to_dict(), indent=2))
+        return 0
+    for m in list_models():
+        print(f"{m.source:30s} {m.title}")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from ftstudio.engine.store import list_runs
+
+    runs = list_runs(Path(args.runs_dir) if args.runs_dir else None)
+    if not runs:
+        print("no runs yet")
+    for r in runs:
+        acc = r.summary.get("accuracy")
+        metric = f"acc={acc:.3f}" if isinstance(acc, (int, float)) else (
+            f"ppl={r.summary['perplexity']:.2f}" if "perplexity" in r.summary else "")
+        print(f"{r.name:50s} {r.status:11s} {r.technique:14s} {metric}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from ftstudio.engine.predict import Predictor
+
+    p = Predictor(args.run_dir)
+    out = p.predict(args.text)
+    if "label" in out:
+        print(out["label"])
+        for name, prob in sorted(out["probabilities"].items(), key=lambda kv: -kv[1]):
+            print(f"  {name:20s} {prob:.3f}")
+    else:
+        print(out["text"])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="ftstudio", description="Fine-tuning studio (headless commands)")
+    sub = ap.add_subparsers(dest="cmd")
+    t = sub.add_parser("train", help="train from a YAML config (the GUI's saved setup runs unchanged)")
+    t.add_argument("config", nargs="?")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. training.batch_size=16 or technique.params.r=4")
+    t.add_argument("--demo", action="store_true", help="the built-in demo: MiniLM + sentiment + LoRA")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(fn=cmd_train)
+    te = sub.add_parser("techniques", help="list techniques and their parameters")
+    te.add_argument("-v", "--verbose", action="store_true", help="with descriptions and help texts")
+    te.set_defaults(fn=cmd_techniques)
+    m = sub.add_parser("models", help="list available models, or describe one")
+    m.add_argument("source", nargs="?")
+    m.set_defaults(fn=cmd_models)
+    r = sub.add_parser("runs", help="list runs in the runs store")
+    r.add_argument("--runs-dir")
+    r.set_defaults(fn=cmd_runs)
+    p = sub.add_parser("predict", help="try a finished run on a text")
+    p.add_argument("run_dir")
+    p.add_argument("text")
+    p.set_defaults(fn=cmd_predict)
+    g = sub.add_parser("gui", help="open the studio window (default with no command)")
+    g.set_defaults(fn=None)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if getattr(args, "fn", None) is None:
+        from ftstudio.gui.app import main as gui_main
+
+        return gui_main(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    _quiet_libraries()
+    try:
+        return args.fn(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+def _quiet_libraries() -> None:
+    """transformers/datasets chatter would bury the one-line messages users need."""
+    import logging
+    import warnings
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    try:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()  # "Writing model shards" bars interleave with ours
+    except ImportError:
+        pass
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
