@@ -149,3 +149,22 @@ def test_export_and_load_for_inference_reproduce_predictions(tiny_dir, tmp_path,
     loaded = make_technique("adapter", {}).load_for_inference(fresh, str(tmp_path / "export"))
     with torch.no_grad():
         assert torch.equal(loaded(**inputs).logits, trained)
+
+
+def test_end_to_end_run_and_predictor(tiny_dir, tiny_csv):
+    pytest.importorskip("ftstudio.engine.runner")
+    from ftstudio.engine.config import RunConfig
+    from ftstudio.engine.predict import Predictor
+    from ftstudio.engine.runner import train
+
+    events: list = []
+    cfg = RunConfig.from_dict({
+        "model": str(tiny_dir("bert")), "task": "classification", "data": {"train": str(tiny_csv)},
+        "technique": {"name": "adapter", "params": {"variant": "pfeiffer"}},
+        "training": {"epochs": 1, "batch_size": 8, "learning_rate": 1e-3, "eval_every": None},
+    })
+    summary = train(cfg, subscribers=[events.append])
+    assert summary["status"] == "finished"
+    assert any(p.endswith(".safetensors") for p in summary["export"])
+    run_dir = next(e.run_dir for e in events if e.kind == "run_started")
+    assert Predictor(run_dir).predict("loved it")["label"] in ("positive", "negative")

@@ -159,3 +159,22 @@ def test_export_and_load_for_inference(tiny_dir, tmp_path, kind):
     loaded = make_technique("bitfit", {}).load_for_inference(fresh, str(tmp_path / "out"))
     with torch.no_grad():
         assert torch.equal(loaded(**inputs).logits, trained)
+
+
+def test_end_to_end_run_and_predictor(tiny_dir, tiny_csv):
+    pytest.importorskip("ftstudio.engine.runner")
+    from ftstudio.engine.config import RunConfig
+    from ftstudio.engine.predict import Predictor
+    from ftstudio.engine.runner import train
+
+    events: list = []
+    cfg = RunConfig.from_dict({
+        "model": str(tiny_dir("bert")), "task": "classification", "data": {"train": str(tiny_csv)},
+        "technique": {"name": "bitfit", "params": {}},
+        "training": {"epochs": 1, "batch_size": 8, "learning_rate": 1e-3, "eval_every": None},
+    })
+    summary = train(cfg, subscribers=[events.append])
+    assert summary["status"] == "finished"
+    assert any(e.kind == "log" and "bias parameters" in e.message for e in events)
+    run_dir = next(e.run_dir for e in events if e.kind == "run_started")
+    assert Predictor(run_dir).predict("loved it")["label"] in ("positive", "negative")

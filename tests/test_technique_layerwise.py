@@ -172,3 +172,52 @@ def test_check_rejects_unknown_architecture():
     with pytest.raises(UserError, match="t5"):
         make_technique("layerwise", {}).check(SimpleNamespace(family="t5"), "classification")
     make_technique("layerwise", {}).check(SimpleNamespace(family="gpt2"), "causal-lm")
+
+
+def test_load_for_inference_reads_the_full_export(tiny_dir, tmp_path):
+    import torch
+
+    model = _cls_model(tiny_dir("bert"))
+    tech, model, opt = _setup(model, {"gradual_unfreezing": False})
+    _run(tech, model, opt, 2, _batch())
+    model.eval()
+    b = {k: v for k, v in _batch().items() if k != "labels"}
+    with torch.no_grad():
+        trained = model(**b).logits
+    tech.export(model, str(tmp_path / "out"), None)
+    loaded = make_technique("layerwise", {}).load_for_inference(_cls_model(tiny_dir("bert")), str(tmp_path / "out"))
+    with torch.no_grad():
+        assert torch.equal(loaded(**b).logits, trained)
+
+
+def test_end_to_end_cancel_and_resume_keeps_the_unfreeze_position(tiny_dir, tiny_csv):
+    pytest.importorskip("ftstudio.engine.runner")
+    from ftstudio.engine.config import RunConfig
+    from ftstudio.engine.loop import CancelToken
+    from ftstudio.engine.runner import train
+
+    cancel = CancelToken()
+    events: list = []
+
+    def on_event(e):
+        events.append(e)
+        if e.kind == "step" and e.step == 8:  # inside epoch 2 (6 batches per epoch)
+            cancel.cancel()
+
+    cfg = RunConfig.from_dict({
+        "model": str(tiny_dir("bert")), "task": "classification", "data": {"train": str(tiny_csv)},
+        "technique": {"name": "layerwise", "params": {"unfreeze_every": "epoch"}},
+        "training": {"epochs": 3, "batch_size": 4, "learning_rate": 1e-3, "eval_every": None},
+    })
+    first = train(cfg, subscribers=[on_event], cancel=cancel)
+    assert first["status"] == "cancelled"
+    states = [e.state["stage"] for e in events if e.kind == "technique_state"]
+    assert states == [0, 1]
+    run_dir = next(e.run_dir for e in events if e.kind == "run_started")
+
+    resumed: list = []
+    second = train(None, subscribers=[resumed.append], resume=run_dir)
+    assert second["status"] == "finished"
+    ts = [e for e in resumed if e.kind == "technique_state"]
+    assert ts[0].state["trainable_groups"] == ["head", "layer 1"]  # not back to the head only
+    assert [e.state["stage"] for e in ts] == [1, 2]

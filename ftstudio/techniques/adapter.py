@@ -179,8 +179,9 @@ class Adapter(Technique):
             if ".adapter." in n:
                 p.requires_grad_(True)
         if task == "classification":  # causal-lm: the pretrained lm_head stays frozen
+            head = arch.head_param_names(model)
             for n, p in model.named_parameters():
-                if n in arch.head_param_names(model):
+                if n in head:
                     p.requires_grad_(True)
         if self.params.train_layer_norms:
             for m in arch.backbone(model).modules():

@@ -101,10 +101,15 @@ class BitFit(Technique):
         if n_bias is None:
             return
         if n_bias == 0 and task == "causal-lm":
-            raise UserError(f"BitFit has nothing to train: this '{fam}' model has no bias terms and a language model's head stays frozen")
+            raise UserError(
+                f"BitFit has nothing to train: this '{fam}' model has no bias terms "
+                "and a language model's head stays frozen"
+            )
         if self.ctx is not None:
             if n_bias == 0:
-                self.ctx.log(f"this '{fam}' model has no bias terms: BitFit will train only the classification head", "warning")
+                self.ctx.log(
+                    f"this '{fam}' model has no bias terms: BitFit will train only the classification head", "warning"
+                )
             else:
                 self.ctx.log(f"this model has {n_bias:,} bias parameters")
 

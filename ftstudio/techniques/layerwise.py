@@ -211,6 +211,10 @@ class Layerwise(Technique):
             self._advance(self._epochs_done, getattr(self.ctx, "step", 0))
 
     # -- persistence --------------------------------------------------------
+    def load_for_inference(self, base_model: Any, export_dir: str) -> Any:
+        """The export is a whole model folder (base export): load it as the base model's class."""
+        return type(base_model).from_pretrained(export_dir, use_safetensors=True).eval()
+
     def state_dict(self) -> dict:
         return {"stage": self.stage, "epochs_done": self._epochs_done}
 
