@@ -157,16 +157,16 @@ def _anchored(model, lam=2.0):
 def test_penalty_zero_at_anchor_and_quadratic():
     model = _linear()
     anchors, lam = _anchored(model)
-    assert float(ewc_penalty(model, anchors, lam)) == 0.0
+    assert ewc_penalty(model, anchors, lam).item() == 0.0
     delta = {n: torch.randn_like(p) * 0.1 for n, p in model.named_parameters()}
     with torch.no_grad():
         for n, p in model.named_parameters():
             p += delta[n]
-    p1 = float(ewc_penalty(model, anchors, lam))
+    p1 = ewc_penalty(model, anchors, lam).item()
     with torch.no_grad():
         for n, p in model.named_parameters():
             p += delta[n]  # now 2·delta from the anchor
-    p2 = float(ewc_penalty(model, anchors, lam))
+    p2 = ewc_penalty(model, anchors, lam).item()
     assert p1 > 0 and p2 == pytest.approx(4 * p1, rel=1e-5)
     # exact value: (λ/2) Σ F (2δ)²
     want = 0.5 * lam * sum(float((anchors[0][0][n] * (2 * delta[n]) ** 2).sum()) for n in delta)
@@ -251,7 +251,7 @@ def test_state_round_trip_and_replay():
     meta = json.loads(json.dumps(state["meta"]))
     tech2 = make_technique("ewc", {"replay_buffer_size": 4, "fisher_samples": 8})
     tech2.load_state_dict({"tensors": state["tensors"], "meta": meta})
-    assert float(tech2.penalty(model)) == pytest.approx(float(tech.penalty(model)))
+    assert tech2.penalty(model).item() == pytest.approx(tech.penalty(model).item())
     assert len(tech2.buffer) == 4
     mixed = list(tech2.transform_batches(iter([_examples(4)])))
     assert len(mixed[0]) == 6

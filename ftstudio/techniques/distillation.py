@@ -1,0 +1,377 @@
+"""Knowledge distillation (Hinton et al. 2015; DistilBERT-style student initialisation).
+
+Loss = α · T² · KL(softmax(t/T) ‖ softmax(s/T)) + (1−α) · CE(s, y) [+ w · hidden-state MSE].
+The teacher is frozen (eval mode, no_grad, not part of the trained module), so its logits are
+computed once per training example and cached by (task_id, idx) for every later epoch.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ftstudio.engine.errors import UserError
+from ftstudio.techniques.base import Technique, param, register
+
+# Cached teacher logits above this size are not kept (LM logits are vocab-sized per token).
+CACHE_BUDGET_BYTES = 1 << 30
+
+
+def resolve_teacher(spec: str) -> Path:
+    """A model folder (config.json + safetensors) from a run folder, a run name, a builtin or a path."""
+    spec = (spec or "").strip()
+    if not spec:
+        raise UserError("distillation needs a teacher: set technique.params.teacher to a finished run or a model folder")
+    if spec.startswith("builtin:"):
+        from ftstudio.engine.models import resolve_model_path
+
+        return Path(resolve_model_path(spec))
+    p = Path(spec).expanduser()
+    if not p.exists():
+        from ftstudio.engine.store import default_runs_dir
+
+        q = default_runs_dir() / spec  # a run name from the runs list
+        if not q.exists():
+            raise UserError(f"teacher not found: {spec} (choose a finished run or a model folder)")
+        p = q
+    if (p / "export").is_dir():
+        p = p / "export"  # a run folder: its trained artefact
+    elif (p / "config.yaml").exists() and not (p / "config.json").exists():
+        raise UserError(f"teacher run {p.name} has no export/ folder yet: let it finish first")
+    if not (p / "config.json").exists():
+        if (p / "adapter_config.json").exists():
+            raise UserError(
+                f"teacher {p} is an adapter (LoRA-style) export, not a full model; "
+                "pick a full fine-tuning run or a model folder"
+            )
+        raise UserError(f"teacher {p} has no config.json: not a Hugging Face model folder")
+    if not any(p.glob("*.safetensors")):
+        raise UserError(f"teacher {p} has no .safetensors weights (only safetensors teachers are loaded)")
+    return p
+
+
+def _teacher_config(path: Path) -> dict:
+    try:
+        return json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise UserError(f"cannot read the teacher's config.json in {path}") from None
+
+
+def _num_layers(cfg: dict) -> int | None:
+    for key in ("num_hidden_layers", "n_layer", "num_layers", "n_layers"):
+        if isinstance(cfg.get(key), int):
+            return cfg[key]
+    return None
+
+
+def evenly_spaced(n_layers: int, k: int) -> list[int]:
+    """k of n layer indices, first and last included (12→6 gives DistilBERT's [0,2,4,7,9,11])."""
+    if k <= 1:
+        return [n_layers - 1] if k == 1 else []
+    return [round(i * (n_layers - 1) / (k - 1)) for i in range(k)]
+
+
+def build_student(teacher: Any, k: int) -> Any:
+    """A k-layer copy of the teacher: embeddings, head and k evenly spaced blocks copied over."""
+    import copy
+
+    from ftstudio.engine.arch import layer_list
+
+    t_layers = layer_list(teacher)
+    L = len(t_layers)
+    if not 0 < k < L:
+        raise UserError(f"student_layers must be between 1 and {L - 1} for a {L}-layer teacher; got {k}")
+    keep = evenly_spaced(L, k)
+    cfg = copy.deepcopy(teacher.config)
+    cfg.num_hidden_layers = k  # gpt2's n_layer too, via its attribute map
+    if isinstance(getattr(cfg, "layer_types", None), list):
+        cfg.layer_types = [cfg.layer_types[i] for i in keep]
+    student = type(teacher)(cfg)
+    # everything outside the blocks (embeddings, final norm, pooler, head) by name...
+    student.load_state_dict(teacher.state_dict(), strict=False)
+    # ...then block i <- teacher block keep[i]
+    for i, src in enumerate(keep):
+        layer_list(student)[i].load_state_dict(t_layers[src].state_dict())
+    return student.to(next(teacher.parameters()).dtype)
+
+
+def kd_loss(student_logits: Any, teacher_logits: Any, temperature: float) -> Any:
+    """T² · KL(softmax(t/T) ‖ softmax(s/T)), averaged over rows (examples or tokens)."""
+    import torch.nn.functional as F
+
+    T = temperature
+    s, t = student_logits.float(), teacher_logits.float()
+    if s.shape[0] == 0:
+        return s.sum() * 0.0
+    return F.kl_div(F.log_softmax(s / T, dim=-1), F.softmax(t / T, dim=-1), reduction="batchmean") * T * T
+
+
+def _is_generic(names: list[str]) -> bool:
+    return all(n == f"LABEL_{i}" for i, n in enumerate(names))
+
+
+@dataclass
+class DistillationParams:
+    teacher: str = param(
+        "",
+        label="Teacher",
+        help="The trained model to learn from: a finished run (its exported model is used) or a model "
+        "folder. It must predict the same labels (classification) or use the same vocabulary (text "
+        "generation) as the model being trained.",
+    )
+    temperature: float = param(
+        2.0,
+        label="Temperature",
+        help="Softens the teacher's predictions so the student also learns which wrong answers are "
+        "'almost right'. 1 = the teacher's raw probabilities; 2 is the usual choice.",
+        min=0.5,
+        max=20.0,
+        step=0.5,
+    )
+    alpha: float = param(
+        0.5,
+        label="Teacher weight (α)",
+        help="How much of the loss comes from matching the teacher (the rest from the correct labels). "
+        "1 = learn only from the teacher, 0 = ordinary fine-tuning.",
+        min=0.0,
+        max=1.0,
+        step=0.05,
+    )
+    student_layers: int = param(
+        0,
+        label="Student layers",
+        help="0: train the model chosen for this run as the student. A number k: build a smaller "
+        "student from the teacher itself, keeping k of its layers evenly spaced (DistilBERT-style: "
+        "embeddings, head and those layers are copied), so it starts close to the teacher.",
+        min=0,
+        max=128,
+    )
+    hidden_loss_weight: float = param(
+        0.0,
+        label="Hidden-state matching",
+        help="Also make the student's internal representations match the teacher's, layer by layer "
+        "(TinyBERT-style). 0 = off. Needs the same hidden size; the teacher then runs every step "
+        "instead of reusing its cached predictions.",
+        min=0.0,
+        max=100.0,
+        advanced=True,
+    )
+
+
+@register
+class Distillation(Technique):
+    name = "distillation"
+    title = "Distillation (teacher → student)"
+    card = (
+        "Trains a student model to imitate a larger, already trained teacher's predictions as well "
+        "as the correct labels. The teacher only makes predictions (once per example, then reused), "
+        "so the cost is about one extra forward pass per example. Use it to get a smaller, faster "
+        "model that keeps most of the teacher's quality."
+    )
+    Params = DistillationParams
+
+    def __init__(self, params: DistillationParams):
+        super().__init__(params)
+        self.teacher: Any = None
+        self.cache: dict[tuple[int, int], Any] = {}
+        self.cache_bytes = 0
+        self.teacher_calls = 0  # teacher forward passes
+        self.teacher_examples = 0  # examples those passes covered
+        self.layer_map: list[tuple[int, int]] = []  # (student layer, teacher layer) for hidden matching
+        self._s_hidden: dict[int, Any] = {}
+        self._t_hidden: dict[int, Any] = {}
+        self._warned_budget = False
+
+    # -- setup ---------------------------------------------------------------
+    def check(self, model_info: Any, task: str) -> None:
+        super().check(model_info, task)
+        path = resolve_teacher(self.params.teacher)
+        cfg = _teacher_config(path)
+        archs = cfg.get("architectures") or []
+        if archs:
+            is_cls = any(a.endswith("ForSequenceClassification") for a in archs)
+            is_lm = any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs)
+            if task == "classification" and not is_cls:
+                raise UserError(f"teacher {path} is not a classification model ({archs[0]}); distil from a classifier")
+            if task == "causal-lm" and not is_lm:
+                raise UserError(f"teacher {path} is not a text-generation model ({archs[0]})")
+        n = _num_layers(cfg)
+        k = self.params.student_layers
+        if k and n is not None and k >= n:
+            raise UserError(f"student_layers must be less than the teacher's {n} layers; got {k}")
+        t_hidden = cfg.get("hidden_size", cfg.get("n_embd"))
+        s_hidden = getattr(model_info, "hidden_size", None)
+        if self.params.hidden_loss_weight > 0 and not k and t_hidden and s_hidden and t_hidden != s_hidden:
+            raise UserError(
+                f"hidden-state matching needs the same hidden size (teacher {t_hidden}, student {s_hidden}); "
+                "set hidden_loss_weight 0 or build the student with student_layers"
+            )
+
+    def _load_teacher(self, path: Path, task: str) -> Any:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+        cls = AutoModelForSequenceClassification if task == "classification" else AutoModelForCausalLM
+        try:
+            return cls.from_pretrained(str(path), use_safetensors=True, dtype=torch.float32)
+        except (OSError, ValueError) as e:
+            raise UserError(f"cannot load the teacher from {path}: {str(e).splitlines()[0][:160]}") from None
+
+    def _check_compatible(self, teacher: Any, student: Any, path: Path) -> None:
+        ctx = self.ctx
+        if ctx.task == "classification":
+            tn = [str(teacher.config.id2label[i]) for i in range(teacher.config.num_labels)]
+            sn = [str(student.config.id2label[i]) for i in range(student.config.num_labels)]
+            if len(tn) != len(sn):
+                raise UserError(
+                    f"the teacher predicts {len(tn)} labels ({', '.join(tn)}) but this data has {len(sn)} "
+                    f"({', '.join(sn)}); distillation needs the same label set"
+                )
+            if tn != sn and not (_is_generic(tn) or _is_generic(sn)):
+                raise UserError(
+                    f"the teacher's labels ({', '.join(tn)}) differ from this data's ({', '.join(sn)}); "
+                    "distillation needs the same labels in the same order"
+                )
+            return
+        t_out = teacher.get_output_embeddings().weight.shape[0]
+        s_out = student.get_output_embeddings().weight.shape[0]
+        if t_out != s_out:
+            raise UserError(
+                f"the teacher's vocabulary ({t_out} tokens) differs from the student's ({s_out}); "
+                "token-level distillation needs the same tokenizer"
+            )
+        if ctx.tokenizer is not None and (path / "tokenizer_config.json").exists():
+            from transformers import AutoTokenizer
+
+            t_tok = AutoTokenizer.from_pretrained(str(path))
+            if t_tok.get_vocab() != ctx.tokenizer.get_vocab():
+                raise UserError("the teacher's tokenizer differs from the student's; distillation needs the same vocabulary")
+
+    def prepare_model(self, model: Any, ctx: Any) -> Any:
+        from ftstudio.engine.arch import layer_list
+
+        self.ctx = ctx
+        path = resolve_teacher(self.params.teacher)
+        teacher = self._load_teacher(path, ctx.task)
+        student = model
+        if self.params.student_layers > 0:
+            student = build_student(teacher, self.params.student_layers)
+            if student.config.pad_token_id is None:
+                student.config.pad_token_id = model.config.pad_token_id
+            n_t = sum(p.numel() for p in teacher.parameters())
+            n_s = sum(p.numel() for p in student.parameters())
+            ctx.log(
+                f"student: {self.params.student_layers} of {len(layer_list(teacher))} teacher layers "
+                f"({n_s / 1e6:.1f}M vs {n_t / 1e6:.1f}M parameters)"
+            )
+        self._check_compatible(teacher, student, path)
+        teacher.eval()
+        teacher.requires_grad_(False)
+        self.teacher = teacher.to(ctx.device)
+        if self.params.hidden_loss_weight > 0:
+            self._hook_hidden(student, teacher)
+        return student
+
+    def _hook_hidden(self, student: Any, teacher: Any) -> None:
+        from ftstudio.engine.arch import layer_list
+
+        s_layers, t_layers = layer_list(student), layer_list(teacher)
+        if student.config.hidden_size != teacher.config.hidden_size:
+            raise UserError(
+                f"hidden-state matching needs the same hidden size (teacher {teacher.config.hidden_size}, "
+                f"student {student.config.hidden_size}); set hidden_loss_weight 0"
+            )
+        tmap = evenly_spaced(len(t_layers), len(s_layers))
+        self.layer_map = list(enumerate(tmap))
+
+        def grab(store: dict, key: int):
+            def hook(_mod: Any, _inp: Any, out: Any) -> None:
+                store[key] = out[0] if isinstance(out, tuple) else out
+
+            return hook
+
+        for si, ti in self.layer_map:
+            s_layers[si].register_forward_hook(grab(self._s_hidden, si))
+            t_layers[ti].register_forward_hook(grab(self._t_hidden, ti))
+
+    # -- teacher predictions -----------------------------------------------------
+    def _run_teacher(self, batch: dict, rows: Any = None) -> Any:
+        import contextlib
+
+        import torch
+
+        from ftstudio.engine.context import model_inputs
+
+        inputs = {k: v for k, v in model_inputs(batch).items() if k != "labels"}
+        if rows is not None:
+            inputs = {k: v[rows] for k, v in inputs.items()}
+        autocast = self.ctx.autocast if self.ctx is not None and self.ctx.autocast else contextlib.nullcontext
+        with torch.no_grad(), autocast():
+            logits = self.teacher(**inputs).logits.float()
+        self.teacher_calls += 1
+        self.teacher_examples += logits.shape[0]
+        return logits
+
+    def _lm_positions(self, labels: Any) -> Any:
+        return labels[:, 1:] != -100  # position t predicts token t+1
+
+    def _teacher_targets(self, batch: dict, use_cache: bool) -> Any:
+        """Teacher logits aligned with the student's: [B, C] (classification) or [N_tokens, V] (LM)."""
+        import torch
+
+        lm = self.ctx.task == "causal-lm"
+
+        def per_row(logits: Any, labels: Any) -> list:
+            if not lm:
+                return list(logits)
+            keep = self._lm_positions(labels)
+            return [logits[r, :-1][keep[r]] for r in range(logits.shape[0])]
+
+        if not use_cache:
+            rows = per_row(self._run_teacher(batch), batch["labels"])
+            return torch.cat(rows) if lm else torch.stack(rows)
+        keys = list(zip(batch["task_id"].tolist(), batch["idx"].tolist()))
+        missing = [r for r, k in enumerate(keys) if k not in self.cache]
+        fresh: dict[int, Any] = {}
+        if missing:
+            idx = torch.tensor(missing, device=batch["input_ids"].device)
+            rows = per_row(self._run_teacher(batch, idx), batch["labels"][idx])
+            for r, t in zip(missing, rows):
+                fresh[r] = t
+                if self.cache_bytes + t.numel() * 4 <= CACHE_BUDGET_BYTES:
+                    # LM logits are large: keep them in host memory
+                    self.cache[keys[r]] = t.detach().cpu() if lm else t.detach()
+                    self.cache_bytes += t.numel() * 4
+                elif not self._warned_budget:
+                    self._warned_budget = True
+                    self.ctx.log("teacher predictions no longer fit the cache; the teacher reruns for the rest", "warning")
+        dev = batch["input_ids"].device
+        out = [fresh[r] if r in fresh else self.cache[k].to(dev) for r, k in enumerate(keys)]
+        return torch.cat(out) if lm else torch.stack(out)
+
+    # -- loss ----------------------------------------------------------------------
+    def compute_loss(self, model: Any, batch: dict, outputs: Any, loss: Any) -> tuple[Any, dict]:
+        p = self.params
+        s = outputs.logits
+        if self.ctx.task == "causal-lm":
+            s = s[:, :-1][self._lm_positions(batch["labels"])]
+        # cache only training examples (idx is per split; eval examples would collide)
+        use_cache = bool(getattr(model, "training", True)) and p.hidden_loss_weight == 0
+        t = self._teacher_targets(batch, use_cache)
+        kd = kd_loss(s, t, p.temperature)
+        total = p.alpha * kd + (1 - p.alpha) * loss
+        extra = {"kd_loss": float(kd.detach()), "ce_loss": float(loss.detach())}
+        if p.hidden_loss_weight > 0:
+            hid = self._hidden_loss(batch["attention_mask"])
+            total = total + p.hidden_loss_weight * hid
+            extra["hidden_loss"] = float(hid.detach())
+        return total, extra
+
+    def _hidden_loss(self, attention_mask: Any) -> Any:
+        mask = attention_mask.unsqueeze(-1).float()
+        terms = []
+        for si, ti in self.layer_map:
+            hs, ht = self._s_hidden[si].float(), self._t_hidden[ti].float()
+            terms.append(((hs - ht) ** 2 * mask).sum() / (mask.sum() * hs.shape[-1]).clamp_min(1))
+        return sum(terms) / len(terms)
