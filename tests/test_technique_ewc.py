@@ -184,7 +184,7 @@ def test_penalty_gradient_points_back_to_anchor():
     fisher, theta = anchors[0]
     for n, p in model.named_parameters():
         torch.testing.assert_close(p.grad, lam * fisher[n] * (p.detach() - theta[n]))
-    dist = lambda: sum(float((p - theta[n]).pow(2).sum()) for n, p in model.named_parameters())  # noqa: E731
+    dist = lambda: sum(float((p.detach() - theta[n]).pow(2).sum()) for n, p in model.named_parameters())  # noqa: E731
     before = dist()
     with torch.no_grad():
         for p in model.parameters():
