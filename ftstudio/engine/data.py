@@ -92,7 +92,9 @@ def read_table(path: str) -> list[dict]:
                 f"{p.name} is not UTF-8 text (byte 0x{raw[e.start]:02x} at position {e.start}); save it as UTF-8"
             ) from None
         if not raw.strip():
-            raise UserError(f"{p.name} is empty")
+            raise UserError(f"{p.name} is empty: the dataset has no rows")
+        if fmt == "csv" and sum(1 for ln in raw.splitlines() if ln.strip()) <= 1:
+            raise UserError(f"{p.name} has only a header: the dataset has no rows")
     import datasets
 
     datasets.disable_progress_bars()

@@ -229,6 +229,10 @@ def load_model(
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # the "newly initialized head" report is expected, not news
+    hf_logging.disable_progress_bar()
     path = resolve_model_path(source, progress)
     _check_weights(path, allow_pickle)
     try:
@@ -256,8 +260,6 @@ def load_model(
     except ValueError as e:
         first = str(e).splitlines()[0][:200]
         raise UserError(f"{config.model_type} models cannot be used for {task}: {first}") from None
-    from transformers.utils import logging as hf_logging  # noqa: F401  (quiet "newly initialized" warnings)
-
     return model, tok, model_info_from(model, source)
 
 

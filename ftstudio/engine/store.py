@@ -86,12 +86,19 @@ def new_run_dir(runs_dir: Path, label: str) -> Path:
 
 
 def check_writable(path: Path) -> None:
-    path = Path(path)
-    probe_dir = path if path.exists() else next((p for p in path.parents if p.exists()), None)
-    if probe_dir is None or not os.access(probe_dir, os.W_OK):
-        raise UserError(f"output directory is not writable: {path}")
+    """Fail early, with one line, when a run could not be written to ``path``."""
+    path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
         raise UserError(f"output path exists and is not a folder: {path}")
+    probe_dir = path if path.exists() else next((p for p in path.parents if p.exists()), None)
+    if probe_dir is None or not probe_dir.is_dir():
+        raise UserError(f"output directory cannot be created: {path}")
+    try:  # os.access lies for root and read-only mounts: really try
+        fd, tmp = tempfile.mkstemp(dir=probe_dir, prefix=".ftstudio-write-test-")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError:
+        raise UserError(f"output directory is not writable: {path}") from None
 
 
 class RunWriter:

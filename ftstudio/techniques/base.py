@@ -261,8 +261,12 @@ class Technique:
         return save_full_model(model, out_dir, tokenizer)
 
     def load_for_inference(self, base_model: Any, export_dir: str) -> Any:
-        """Rebuild a trained model from a base model and this technique's export."""
-        raise NotImplementedError
+        """Rebuild a trained model from a base model and this technique's export.
+
+        Default: the export is a whole model folder (what the default ``export`` writes)."""
+        from ftstudio.engine.predict import load_full_export
+
+        return load_full_export(base_model, export_dir)
 
 
 _REGISTRY: dict[str, type[Technique]] = {}
