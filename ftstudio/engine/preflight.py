@@ -1,0 +1,302 @@
+"""Pre-flight: what will train, whether it fits in memory, and how long an epoch takes — before
+pressing Start. No Qt here; the GUI and ``ftstudio`` callers share it.
+
+    report = preflight(cfg, measure_step=True)
+
+Loads the model exactly as ``train`` does (technique ``check`` + ``prepare_model``), then
+
+* counts trainable / total parameters after the technique has frozen/wrapped the model;
+* memory: weights (parameters + buffers), gradients (trainable parameters), optimizer state
+  (AdamW: two fp32 moments per trainable parameter), activations (measured: bytes of every
+  tensor autograd saves for backward during one forward pass on the *longest* batch; on CUDA
+  also the allocator's peak) — their sum is the estimated peak;
+* time: one warm-up step, then one measured forward + backward + optimizer step on a typical
+  batch; × micro-batches per epoch = time per epoch;
+* warnings with suggested fixes when it will not fit (largest batch size that would) or when an
+  epoch is very long.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from ftstudio.engine.errors import UserError
+
+ProgressFn = Callable[[str, int, int], None]
+ADAM_STATE_BYTES = 8  # exp_avg + exp_avg_sq, fp32 each
+SAFETY = 0.9  # keep 10 % of the available memory free (allocator fragmentation, the OS, the GUI)
+SAMPLE_ROWS = 256  # rows tokenized for the measured batches
+
+
+@dataclass
+class PreflightReport:
+    trainable_params: int
+    total_params: int
+    trainable_pct: float
+    memory: dict[str, int]  # weights, gradients, optimizer, activations, total (bytes)
+    available_bytes: int | None
+    step_seconds: float | None
+    epoch_seconds: float | None
+    fits: bool
+    warnings: list[str] = field(default_factory=list)
+    device: str = "cpu"
+    precision: str = "fp32"
+    batch_size: int = 0
+    max_length: int = 0
+    steps_per_epoch: int = 0
+    train_rows: int = 0
+    measured: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _bytes_of(tensors: Any) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def available_memory(device: Any) -> int | None:
+    """Free memory where the run will live: CUDA free + what this process already holds there,
+    or the system's available RAM on CPU."""
+    try:
+        if device.type == "cuda":
+            import torch
+
+            free, _total = torch.cuda.mem_get_info(device)
+            return int(free + torch.cuda.memory_reserved(device))
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # noqa: BLE001 - unknown is a valid answer
+        return None
+
+
+def measure_activations(forward: Callable[[], Any]) -> tuple[Any, int]:
+    """Run ``forward`` and sum the bytes of the distinct tensors autograd saves for backward."""
+    import torch
+
+    seen: dict[tuple, int] = {}
+
+    def pack(t: Any) -> Any:
+        try:
+            st = t.untyped_storage()
+            key = (st.data_ptr(), t.device.type)
+            seen[key] = max(seen.get(key, 0), st.nbytes())
+        except Exception:  # noqa: BLE001 - sparse / meta tensors: count their logical size
+            seen[(id(t), "x")] = t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = forward()
+    return out, sum(seen.values())
+
+
+def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None = None) -> PreflightReport:
+    """See the module docstring. Raises UserError for what ``train`` would reject."""
+    import torch
+
+    from ftstudio.engine.context import RunContext
+    from ftstudio.engine.data import collate, preview, prepare_data
+    from ftstudio.engine.loop import autocast_for, make_forward
+    from ftstudio.engine.models import load_model, load_tokenizer, resolve_model_path
+    from ftstudio.engine.optim import build_optimizer
+    from ftstudio.engine.runner import _model_max_length, _tasks, pick_device, pick_precision
+    from ftstudio.techniques import make_technique
+
+    def step(what: str, i: int, n: int) -> None:
+        if progress:
+            progress(what, i, n)
+
+    cfg.validate()
+    technique = make_technique(cfg.technique.name, cfg.technique.params)
+    if technique.needs_task_sequence and not cfg.tasks:
+        raise UserError(f"{technique.title} needs a task sequence: list datasets under 'tasks:' instead of 'data:'")
+    t = cfg.training
+    device = pick_device(t.device)
+    precision = pick_precision(device, t.precision)
+    step("Loading the tokenizer", 0, 4)
+    path = resolve_model_path(cfg.model, progress)
+    tokenizer = load_tokenizer(path, cfg.trust_remote_code)
+    max_len = min(t.max_length, _model_max_length(path) - technique.max_length_reserved())
+    if max_len < 8:
+        raise UserError(f"max_length {t.max_length} leaves no room for the input")
+
+    # data: row counts (every task) and a tokenized sample of the first task
+    tasks = _tasks(cfg)
+    rows_per_task, names_per_task = [], []
+    for _name, d in tasks:
+        pv = preview(d, cfg.task, n=1)
+        if pv.problems:
+            k, msg = next(iter(pv.problems.items()))
+            raise UserError(msg)
+        n = pv.num_rows if d.eval else int(round(pv.num_rows * (1 - d.eval_fraction)))
+        if d.max_train_samples:
+            n = min(n, d.max_train_samples)
+        rows_per_task.append(n)
+        names_per_task.append(list(pv.label_counts))
+    step("Tokenizing a sample", 1, 4)
+    sample_cfg = copy.deepcopy(tasks[0][1])
+    sample_cfg.max_train_samples = min(SAMPLE_ROWS, rows_per_task[0] or SAMPLE_ROWS)
+    sample_cfg.max_eval_samples = 8
+    pd = prepare_data(sample_cfg, cfg.task, tokenizer, max_len, t.seed, None,
+                      label_names=sorted(names_per_task[0]) if cfg.task == "classification" else None)
+    all_names: list[str] = []
+    if cfg.task == "classification":
+        for (name, _), names in zip(tasks, names_per_task):
+            all_names += [f"{name}:{n}" for n in names] if cfg.tasks else list(pd.label_names or names)
+
+    step("Loading the model", 2, 4)
+    model, _tok, info = load_model(
+        cfg.model, cfg.task, num_labels=len(all_names) or None,
+        id2label=dict(enumerate(all_names)) if all_names else None,
+        allow_pickle=cfg.allow_pickle, trust_remote_code=cfg.trust_remote_code, progress=progress,
+    )
+    if tokenizer.pad_token_id is not None and model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    ctx = RunContext(config=cfg, device=device, tokenizer=tokenizer, model_info=info, task=cfg.task,
+                     label_names=pd.label_names, num_tasks=len(tasks), task_names=[n for n, _ in tasks])
+    ctx.autocast = autocast_for(device, precision)
+    ctx.forward = make_forward(ctx, None)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    def make_batches(examples: list[dict], batch_size: int, shuffle: bool = False):
+        for i in range(0, len(examples), batch_size):
+            yield collate(examples[i:i + batch_size], pad_id, device)
+
+    ctx.make_batches = make_batches
+    technique.ctx = ctx
+    technique.check(info, cfg.task)
+    model.to(device)
+    model = technique.prepare_model(model, ctx)
+    model.to(device)
+
+    trainable_ps = [p for p in model.parameters() if p.requires_grad]
+    trainable = sum(p.numel() for p in trainable_ps)
+    total = sum(p.numel() for p in model.parameters())
+    weights = _bytes_of(model.parameters()) + _bytes_of(model.buffers())
+    gradients = _bytes_of(trainable_ps)
+    optimizer_bytes = trainable * ADAM_STATE_BYTES
+    batch_size = t.batch_size
+    micro_per_epoch = max(1, math.ceil(rows_per_task[0] / batch_size))
+    steps_per_epoch = max(1, math.ceil(micro_per_epoch / t.grad_accum))
+
+    activations, step_s, measured = 0, None, False
+    if measure_step and pd.train and trainable:
+        step("Timing one training step", 3, 4)
+        ex = sorted(pd.train, key=lambda e: -len(e["input_ids"]))
+        longest = [ex[i % len(ex)] for i in range(batch_size)]
+        typical = [pd.train[i % len(pd.train)] for i in range(batch_size)]
+        groups = technique.param_groups(model, t.learning_rate, t.weight_decay)
+        optimizer = build_optimizer(groups, device.type)
+        try:
+            technique.on_train_start(model, optimizer)
+        except Exception:  # noqa: BLE001 - a hook that needs the full run: time without it
+            pass
+        model.train()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
+        base_alloc = torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
+
+        def one_step(examples: list[dict], measure: bool = False) -> int:
+            batch = collate(examples, pad_id, device)
+
+            def fwd() -> Any:
+                outputs, loss = ctx.forward(model, batch)
+                loss, _extra = technique.compute_loss(model, batch, outputs, loss)
+                return loss
+
+            if measure:
+                loss, act = measure_activations(fwd)
+            else:
+                loss, act = fwd(), 0
+            (loss / t.grad_accum).backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            return act
+
+        try:
+            activations = one_step(longest, measure=True)  # warm-up + worst-case activations
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+                cuda_peak = torch.cuda.max_memory_allocated(device) - base_alloc
+                # the allocator's view includes temporaries the saved-tensor count misses
+                activations = max(activations, int(cuda_peak - gradients - optimizer_bytes))
+            t0 = time.perf_counter()
+            one_step(typical)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            step_s = time.perf_counter() - t0
+            measured = True
+        except torch.OutOfMemoryError:
+            activations = -1
+        finally:
+            optimizer.zero_grad(set_to_none=True)
+    if activations <= 0 and activations != -1:
+        # formula fallback (no measured step): ~ 18 fp32 values per token per hidden unit per layer
+        seq = max_len
+        activations = int(batch_size * seq * (info.hidden_size or 768) * (info.num_layers or 12) * 18 * 4)
+    warnings: list[str] = []
+    oom_in_step = activations == -1
+    if oom_in_step:
+        activations = int(batch_size * max_len * (info.hidden_size or 768) * (info.num_layers or 12) * 18 * 4)
+    total_mem = weights + gradients + optimizer_bytes + activations
+    available = available_memory(device)
+    fits = not oom_in_step and (available is None or total_mem <= available * SAFETY)
+    fixed = weights + gradients + optimizer_bytes
+    if not trainable:
+        warnings.append(f"{technique.title} leaves no trainable parameters on this model: choose another technique")
+        fits = False
+    if not fits and available:
+        per_example = activations / max(1, batch_size)
+        room = available * SAFETY - fixed
+        if room <= 0:
+            warnings.append(
+                f"the weights, gradients and optimizer state alone need {_gib(fixed)} of {_gib(available)} "
+                f"available: use a parameter-efficient technique (LoRA, adapters) or a smaller model"
+            )
+        else:
+            fit_bs = int(room // max(1, per_example))
+            if fit_bs >= 1:
+                acc = math.ceil(batch_size / fit_bs)
+                warnings.append(
+                    f"estimated peak {_gib(total_mem)} exceeds the {_gib(available)} available: set batch size "
+                    f"to {fit_bs} (with gradient accumulation {acc} to keep the effective batch of {batch_size}), "
+                    f"or lower max length ({max_len})"
+                )
+            else:
+                warnings.append(
+                    f"even one example needs more memory than is free ({_gib(available)}): lower max length "
+                    f"({max_len}) or use a parameter-efficient technique"
+                )
+            if device.type == "cuda" and precision == "fp32":
+                warnings.append("mixed precision (bf16) roughly halves activation memory: set precision to bf16")
+    epoch_s = step_s * micro_per_epoch if step_s is not None else None
+    if epoch_s is not None:
+        total_s = epoch_s * (t.max_steps * t.grad_accum / micro_per_epoch if t.max_steps else t.epochs) \
+            * len(tasks)
+        if total_s > 3 * 3600:
+            fix = "use a GPU, " if device.type == "cpu" else ""
+            warnings.append(
+                f"training will take about {total_s / 3600:.1f} h: {fix}lower max length, "
+                f"set max steps, or train on a subset (data.max_train_samples)"
+            )
+    step("Done", 4, 4)
+    return PreflightReport(
+        trainable_params=int(trainable), total_params=int(total),
+        trainable_pct=100.0 * trainable / max(1, total),
+        memory={"weights": int(weights), "gradients": int(gradients), "optimizer": int(optimizer_bytes),
+                "activations": int(activations), "total": int(total_mem)},
+        available_bytes=available, step_seconds=step_s, epoch_seconds=epoch_s, fits=bool(fits),
+        warnings=warnings, device=str(device), precision=precision, batch_size=batch_size,
+        max_length=max_len, steps_per_epoch=steps_per_epoch, train_rows=rows_per_task[0], measured=measured,
+    )
+
+
+def _gib(n: float) -> str:
+    if n >= 2**30:
+        return f"{n / 2**30:.1f} GiB"
+    return f"{n / 2**20:.0f} MiB"

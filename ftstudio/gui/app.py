@@ -1,0 +1,76 @@
+"""Entry point: ``ftstudio`` (no arguments) → ``main(argv)``.
+
+The window is created and shown before torch / transformers / peft are imported; they load
+lazily on the first background job that needs them (model facts, preview, training).
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import traceback
+from typing import Sequence
+
+T0 = time.perf_counter()
+
+
+def _install_excepthooks() -> None:
+    """Unexpected exceptions: a dialog + the log file; the app keeps running."""
+    from ftstudio.gui.util import ErrorInfo, show_error, write_crash_log
+
+    def hook(tp, value, tb):  # noqa: ANN001
+        text = "".join(traceback.format_exception(tp, value, tb))
+        write_crash_log(text)
+        try:
+            show_error(None, ErrorInfo(value, text))
+        except Exception:  # noqa: BLE001
+            sys.__excepthook__(tp, value, tb)
+
+    def thread_hook(args):  # noqa: ANN001
+        write_crash_log("".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)))
+
+    sys.excepthook = hook
+    threading.excepthook = thread_hook
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Open the studio. ``argv``: optional path to a setup YAML to load."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(["ftstudio", *argv])
+    app.setApplicationName("ftstudio")
+    app.setOrganizationName("ftstudio")
+    app.setApplicationDisplayName("ftstudio")
+    _install_excepthooks()
+
+    from ftstudio.gui.main_window import MainWindow
+
+    w = MainWindow()
+    setup = next((a for a in argv if a.endswith((".yaml", ".yml"))), None)
+    if setup:
+        w.open_setup(setup)
+    w.show()
+    shown = time.perf_counter() - T0
+    w.statusBar().showMessage(f"Ready in {shown:.2f} s", 4000)
+    QTimer.singleShot(0, w.after_shown)
+    QTimer.singleShot(1500, _warm_imports)
+    return app.exec()
+
+
+def _warm_imports() -> None:
+    """Import torch + transformers in the background so the first Start is quicker."""
+
+    def work() -> None:
+        try:
+            import torch  # noqa: F401
+            import transformers  # noqa: F401
+        except Exception:  # noqa: BLE001
+            pass
+
+    threading.Thread(target=work, name="ftstudio-warm-imports", daemon=True).start()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,415 @@
+"""The main window: setup pages (model, data, technique, training + pre-flight), the live run view,
+run history and the playground. It only gathers a RunConfig and hands it to the engine."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QFont, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QSizePolicy,
+    QStackedWidget,
+    QToolBar,
+    QWidget,
+)
+
+from ftstudio.engine.config import RunConfig, TechniqueConfig
+from ftstudio.engine.errors import UserError
+from ftstudio.gui.pages.data_page import DataPage
+from ftstudio.gui.pages.model_page import ModelPage
+from ftstudio.gui.pages.playground_page import PlaygroundPage
+from ftstudio.gui.pages.run_page import RunPage
+from ftstudio.gui.pages.runs_page import RunsPage
+from ftstudio.gui.pages.technique_page import TechniquePage
+from ftstudio.gui.pages.training_page import TrainingPage
+from ftstudio.gui.util import show_error
+from ftstudio.gui.worker import TrainingSession
+
+PAGES = ["model", "data", "technique", "training", "run", "runs", "playground"]
+NAV = [
+    ("SETUP", None),
+    ("1  Model", "model"),
+    ("2  Data", "data"),
+    ("3  Technique", "technique"),
+    ("4  Training & pre-flight", "training"),
+    ("TRAIN", None),
+    ("Training run", "run"),
+    ("AFTER TRAINING", None),
+    ("Runs", "runs"),
+    ("Playground", "playground"),
+]
+
+
+def demo_config() -> RunConfig:
+    """The newcomer's setup: MiniLM-L6 + the built-in sentiment set + LoRA."""
+    return RunConfig(model="builtin:minilm-l6", technique=TechniqueConfig(name="lora"))
+
+
+def default_settings() -> QSettings:
+    return QSettings("ftstudio", "ftstudio")
+
+
+class MainWindow(QMainWindow):
+    run_ended = Signal(str)  # final status
+
+    def __init__(self, settings: QSettings | None = None, train_fn: Callable | None = None,
+                 restore: bool = True):
+        super().__init__()
+        self.settings = settings if settings is not None else default_settings()
+        self.train_fn = train_fn  # tests may inject a fake engine
+        self.session: TrainingSession | None = None
+        self.config_path: str | None = None
+        self.last_summary: dict | None = None
+        self.setWindowTitle("ftstudio — fine-tuning studio")
+        self.resize(1400, 900)
+
+        self.model_page = ModelPage()
+        self.data_page = DataPage()
+        self.technique_page = TechniquePage(self.data_page.data_config, self.model_page.model)
+        self.training_page = TrainingPage(self.build_config)
+        self.run_page = RunPage()
+        self.runs_page = RunsPage(self.runs_dir)
+        self.playground_page = PlaygroundPage(self.runs_dir)
+        self.pages: dict[str, QWidget] = {
+            "model": self.model_page,
+            "data": self.data_page,
+            "technique": self.technique_page,
+            "training": self.training_page,
+            "run": self.run_page,
+            "runs": self.runs_page,
+            "playground": self.playground_page,
+        }
+
+        central = QWidget()
+        lay = QHBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        self.nav = QListWidget()
+        self.nav.setObjectName("nav")
+        self.nav.setFixedWidth(210)
+        self.nav.setStyleSheet(
+            "QListWidget{background:#26313d;color:#e8edf2;border:none;font-size:13px;}"
+            "QListWidget::item{padding:7px 10px;}"
+            "QListWidget::item:selected{background:#3d6fa8;color:white;}"
+        )
+        for text, key in NAV:
+            it = QListWidgetItem(text)
+            if key is None:
+                it.setFlags(Qt.NoItemFlags)
+                f = QFont()
+                f.setPointSize(8)
+                f.setBold(True)
+                it.setFont(f)
+                it.setForeground(Qt.gray)
+                it.setSizeHint(QSize(200, 30))
+            else:
+                it.setData(Qt.UserRole, key)
+            self.nav.addItem(it)
+        self.nav.currentItemChanged.connect(self._nav_changed)
+        lay.addWidget(self.nav)
+        self.stack = QStackedWidget()
+        for key in PAGES:
+            self.stack.addWidget(self.pages[key])
+        lay.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self._build_toolbar()
+        self.summary_label = QLabel("")
+        self.statusBar().addWidget(self.summary_label, 1)
+
+        for p in (self.model_page, self.data_page, self.technique_page, self.training_page):
+            p.changed.connect(self._update_summary)
+        self.technique_page.go_to_model.connect(lambda: self.show_page("model"))
+        self.run_page.stop_requested.connect(self.stop)
+        self.run_page.resume_requested.connect(self.resume)
+        self.runs_page.resume_requested.connect(self.resume)
+        self.runs_page.load_setup_requested.connect(self.open_setup)
+        self.runs_page.runs_changed.connect(self.playground_page.refresh)
+
+        cfg = None
+        if restore:
+            cfg = self._restored_config()
+            geo = self.settings.value("window/geometry")
+            if isinstance(geo, QByteArray) and not geo.isEmpty():
+                self.restoreGeometry(geo)
+        self.load_config(cfg or demo_config())
+        page = self.settings.value("window/page", "technique") if restore else "technique"
+        self.show_page(page if page in ("model", "data", "technique", "training") else "technique")
+        self._update_summary()
+
+    # -- toolbar / navigation ------------------------------------------------------------------------
+    def _build_toolbar(self) -> None:
+        tb = QToolBar("Main")
+        tb.setObjectName("main_toolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonTextOnly)
+        self.addToolBar(tb)
+        self.open_action = QAction("Open setup…", self, shortcut=QKeySequence.Open, triggered=self._open_dialog)
+        self.save_action = QAction("Save setup…", self, shortcut=QKeySequence.Save, triggered=self._save_dialog)
+        self.copy_action = QAction("Copy command", self, triggered=self.copy_command)
+        self.copy_action.setToolTip("Copy `ftstudio train SETUP.yaml` to run this setup headless")
+        self.demo_action = QAction("Demo setup", self, triggered=lambda: self.load_config(demo_config()))
+        self.demo_action.setToolTip("MiniLM-L6 + the built-in sentiment set + LoRA")
+        for a in (self.open_action, self.save_action, self.copy_action, self.demo_action):
+            tb.addAction(a)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        tb.addWidget(spacer)
+        self.start_action = QAction("▶  Start training", self, shortcut="Ctrl+R", triggered=self.start)
+        self.stop_action = QAction("■  Stop", self, triggered=self.stop)
+        self.stop_action.setEnabled(False)
+        tb.addAction(self.start_action)
+        tb.addAction(self.stop_action)
+        btn = tb.widgetForAction(self.start_action)
+        btn.setObjectName("start_button")
+        btn.setStyleSheet("QToolButton{background:#2e7d32;color:white;font-weight:bold;padding:6px 16px;"
+                          "border-radius:4px;} QToolButton:disabled{background:#9e9e9e;}")
+        self.start_button = btn
+
+    def _nav_changed(self, cur: QListWidgetItem | None, _prev: Any = None) -> None:
+        if cur is None:
+            return
+        key = cur.data(Qt.UserRole)
+        if key:
+            self.stack.setCurrentWidget(self.pages[key])
+            if key == "runs":
+                self.runs_page.refresh()
+            elif key == "playground":
+                self.playground_page.refresh()
+
+    def show_page(self, key: str) -> None:
+        for i in range(self.nav.count()):
+            if self.nav.item(i).data(Qt.UserRole) == key:
+                self.nav.setCurrentRow(i)
+                return
+
+    def current_page(self) -> str:
+        it = self.nav.currentItem()
+        return it.data(Qt.UserRole) if it else ""
+
+    def after_shown(self) -> None:
+        """Work that may wait until the window is on screen."""
+        self.model_page.refresh_sources()
+        if self.model_page.model():
+            self.model_page._info_timer.start()
+        self.data_page.refresh_preview()
+
+    # -- config in/out ---------------------------------------------------------------------------------
+    def runs_dir(self) -> str | None:
+        return self.training_page.runs_directory()
+
+    def build_config(self) -> RunConfig:
+        """The RunConfig the setup pages describe (validated; raises UserError)."""
+        model = self.model_page.model()
+        if not model:
+            raise UserError("choose a model on the Model page")
+        tech = self.technique_page.technique()
+        data = self.data_page.data_config()
+        tasks = None
+        if self.technique_page.needs_sequence():
+            tasks = self.technique_page.sequence.tasks()
+            if not tasks:
+                raise UserError(f"{tech} trains a sequence of tasks: add at least one dataset on the Technique page")
+            data = None
+        elif not data.train:
+            raise UserError("choose training data on the Data page")
+        base = getattr(self, "_loaded_cfg", None) or RunConfig()
+        cfg = RunConfig(
+            model=model,
+            task=self.data_page.task(),
+            data=data,
+            tasks=tasks,
+            heads=base.heads,
+            technique=TechniqueConfig(name=tech, params=self.technique_page.params()),
+            training=self.training_page.training_config(),
+            output_dir=None,
+            runs_dir=self.training_page.runs_directory(),
+            allow_pickle=base.allow_pickle,
+            trust_remote_code=base.trust_remote_code,
+        )
+        cfg.validate()
+        return cfg
+
+    def load_config(self, cfg: RunConfig) -> None:
+        self._loaded_cfg = copy.deepcopy(cfg)
+        self.model_page.set_model(cfg.model)
+        data = cfg.data if cfg.data is not None else (cfg.tasks[0].data if cfg.tasks else None)
+        self.data_page.set_config(cfg.task, data)
+        self.technique_page.select(cfg.technique.name)
+        self.technique_page.set_params(cfg.technique.name, cfg.technique.params)
+        self.technique_page.sequence.set_tasks(cfg.tasks)
+        self.training_page.set_config(cfg.training, cfg.runs_dir or "")
+        self._update_summary()
+
+    def _restored_config(self) -> RunConfig | None:
+        text = self.settings.value("setup/last_yaml")
+        if not text:
+            return None
+        try:
+            import yaml
+
+            return RunConfig.from_dict(yaml.safe_load(text))
+        except Exception:  # noqa: BLE001 - a stale setup falls back to the demo
+            return None
+
+    def _update_summary(self) -> None:
+        tech = self.technique_page.technique()
+        data = self.data_page.train_edit.text()
+        if self.technique_page.needs_sequence():
+            data = f"{self.technique_page.sequence.list.count()} tasks"
+        self.summary_label.setText(f"Setup: {self.model_page.model() or '—'}  ·  {data or '—'}  ·  {tech}")
+
+    # -- save / open / copy --------------------------------------------------------------------------
+    def _open_dialog(self) -> None:
+        p, _ = QFileDialog.getOpenFileName(self, "Open a setup", "", "Setup (*.yaml *.yml);;All files (*)")
+        if p:
+            self.open_setup(p)
+
+    def open_setup(self, path: str) -> bool:
+        try:
+            cfg = RunConfig.from_yaml(path)
+        except Exception as e:  # noqa: BLE001
+            show_error(self, e)
+            return False
+        self.load_config(cfg)
+        self.config_path = str(path)
+        self.statusBar().showMessage(f"Loaded {path}", 5000)
+        self.show_page("model")
+        return True
+
+    def _save_dialog(self) -> str | None:
+        start = self.config_path or str(Path.home() / "ftstudio-setup.yaml")
+        p, _ = QFileDialog.getSaveFileName(self, "Save the setup", start, "Setup (*.yaml)")
+        if not p:
+            return None
+        return self.save_setup(p)
+
+    def save_setup(self, path: str) -> str | None:
+        try:
+            cfg = self.build_config()
+            cfg.save(path)
+        except Exception as e:  # noqa: BLE001
+            show_error(self, e)
+            return None
+        self.config_path = str(path)
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return str(path)
+
+    def copy_command(self) -> str | None:
+        path = self.config_path if self.config_path and Path(self.config_path).exists() else self._save_dialog()
+        if not path:
+            return None
+        if not self.save_setup(path):
+            return None
+        import shlex
+
+        cmd = f"ftstudio train {shlex.quote(path)}"
+        QGuiApplication.clipboard().setText(cmd)
+        self.statusBar().showMessage(f"Copied: {cmd}", 8000)
+        return cmd
+
+    # -- training --------------------------------------------------------------------------------------
+    def is_training(self) -> bool:
+        return self.session is not None
+
+    def start(self) -> bool:
+        if self.session is not None:
+            return False
+        try:
+            cfg = self.build_config()
+        except Exception as e:  # noqa: BLE001
+            show_error(self, e)
+            return False
+        self._launch(cfg, None, f"{cfg.technique.name} on {cfg.model} · "
+                                f"{', '.join(d.train for d in cfg.all_data())}")
+        return True
+
+    def resume(self, run_dir: str) -> bool:
+        if self.session is not None or not run_dir:
+            return False
+        try:
+            cfg = RunConfig.from_yaml(Path(run_dir) / "config.yaml")
+        except Exception as e:  # noqa: BLE001
+            show_error(self, e)
+            return False
+        self._launch(cfg, run_dir, f"resuming {Path(run_dir).name}")
+        return True
+
+    def _launch(self, cfg: RunConfig, resume: str | None, description: str) -> None:
+        self.settings.setValue("setup/last_yaml", cfg.to_yaml()) if resume is None else None
+        s = TrainingSession(cfg, resume, self.train_fn, parent=self)
+        s.event.connect(self.run_page.on_event)
+        s.done.connect(self._on_done)
+        s.failed.connect(self._on_failed)
+        s.ended.connect(self._on_thread_ended)
+        self.session = s
+        self.run_page.begin(description, resume)
+        self.start_action.setEnabled(False)
+        self.stop_action.setEnabled(True)
+        self.show_page("run")
+        s.start()
+
+    def stop(self) -> None:
+        if self.session is None:
+            return
+        self.session.cancel()
+        self.run_page.set_state("stopping")
+        self.stop_action.setEnabled(False)
+
+    def _on_done(self, summary: dict) -> None:
+        self.last_summary = summary
+        status = summary.get("status", "finished")
+        self.run_page.end(status, summary)
+
+    def _on_failed(self, kind: str, message: str, tb: str) -> None:
+        self.last_summary = {"status": "failed", "message": message}
+        self.run_page.end("failed", None, message)
+        if kind == "user":
+            show_error(self, message)
+        else:
+            from ftstudio.gui.util import ErrorInfo
+
+            show_error(self, ErrorInfo(RuntimeError(message), tb))
+
+    def _on_thread_ended(self) -> None:
+        s = self.session
+        self.session = None
+        if s is not None:
+            s.thread.wait(2000)
+            s.deleteLater()
+        self.start_action.setEnabled(True)
+        self.stop_action.setEnabled(False)
+        self.runs_page.refresh()
+        self.playground_page.refresh()
+        self.run_ended.emit(self.run_page.state)
+
+    # -- closing ----------------------------------------------------------------------------------------
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/page", self.current_page())
+        try:
+            self.settings.setValue("setup/last_yaml", self.build_config().to_yaml())
+        except Exception:  # noqa: BLE001 - an unfinished setup is simply not remembered
+            pass
+        self.settings.sync()
+
+    def closeEvent(self, e: Any) -> None:  # noqa: N802
+        if self.session is not None:
+            ans = QMessageBox.question(
+                self, "Training in progress",
+                "A run is training. Stop it (the checkpoint is kept, you can resume later) and quit?")
+            if ans != QMessageBox.Yes:
+                e.ignore()
+                return
+            self.session.cancel()
+            self.session.wait(60000)
+        self.save_settings()
+        super().closeEvent(e)

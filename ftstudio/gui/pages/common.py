@@ -1,0 +1,55 @@
+"""Bits the pages share: headings, inline problem labels, tolerant access to engine results."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QWidget
+
+
+def heading(text: str, sub: str = "") -> QLabel:
+    lab = QLabel(f"<h2 style='margin:0'>{text}</h2>" + (f"<div style='color:#555'>{sub}</div>" if sub else ""))
+    lab.setWordWrap(True)
+    lab.setTextFormat(Qt.RichText)
+    return lab
+
+
+class InlineProblem(QLabel):
+    """A red one-liner shown next to the field it is about; hidden when empty."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setStyleSheet("color:#b00020;")
+        self.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.hide()
+
+    def set_problem(self, text: str | None) -> None:
+        self.setText(text or "")
+        self.setVisible(bool(text))
+
+
+def field(obj: Any, *names: str, default: Any = None) -> Any:
+    """First present attribute / key among ``names`` (engine result objects or dicts)."""
+    for n in names:
+        if isinstance(obj, dict):
+            if n in obj and obj[n] is not None:
+                return obj[n]
+        elif hasattr(obj, n) and getattr(obj, n) is not None:
+            return getattr(obj, n)
+    return default
+
+
+def as_dict(obj: Any) -> dict:
+    if isinstance(obj, dict):
+        return dict(obj)
+    if dataclasses.is_dataclass(obj):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    return {k: v for k, v in vars(obj).items() if not k.startswith("_")} if hasattr(obj, "__dict__") else {}
+
+
+def name_of(obj: Any) -> str:
+    if isinstance(obj, str):
+        return obj
+    return str(field(obj, "id", "name", "source", "path", default=obj))

@@ -1,0 +1,454 @@
+"""Data page: a file (picker or drag-and-drop), a built-in set or a hub name; column mapping with
+dropdowns of the file's columns; a preview of the first rows; label distribution; inline problems."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ftstudio.engine.config import DataConfig
+from ftstudio.gui.pages.common import InlineProblem, field, heading
+from ftstudio.gui.util import run_async
+
+DATA_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".txt")
+FILE_FILTER = "Data files (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)"
+TASK_LABELS = {"classification": "Classification (text → label)", "causal-lm": "Text generation (causal LM)"}
+
+
+def builtin_datasets() -> list[str]:
+    try:
+        from ftstudio.engine import data
+
+        names = getattr(data, "BUILTIN_DATASETS", None)
+    except ImportError:
+        names = None
+    if not names:
+        return ["builtin:sentiment"]
+    return [n if str(n).startswith("builtin:") else f"builtin:{n}" for n in names]
+
+
+class ColumnCombo(QComboBox):
+    """Editable dropdown of the file's columns (a name typed by hand is kept)."""
+
+    def __init__(self, optional: bool = False):
+        super().__init__()
+        self.optional = optional
+        self.setEditable(True)
+        self.setInsertPolicy(QComboBox.NoInsert)
+        self.setMinimumWidth(160)
+        if optional:
+            self.lineEdit().setPlaceholderText("(none)")
+
+    def set_columns(self, cols: list[str]) -> None:
+        cur = self.value()
+        self.blockSignals(True)
+        self.clear()
+        if self.optional:
+            self.addItem("")
+        self.addItems(cols)
+        self.blockSignals(False)
+        self.set_value(cur)
+
+    def value(self) -> str | None:
+        t = self.currentText().strip()
+        return t or None
+
+    def set_value(self, v: str | None) -> None:
+        self.blockSignals(True)
+        i = self.findText(v or "")
+        if i >= 0:
+            self.setCurrentIndex(i)
+        else:
+            self.setEditText(v or "")
+        self.blockSignals(False)
+
+
+class DataPage(QWidget):
+    changed = Signal()
+    task_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        outer = QVBoxLayout(self)
+        outer.addWidget(heading("Data", "What the model learns from. Drop a CSV, TSV, JSON, JSONL or Parquet file here."))
+
+        src = QGroupBox("Source")
+        g = QGridLayout(src)
+        self.task_combo = QComboBox()
+        self.task_combo.setObjectName("task_combo")
+        for k, v in TASK_LABELS.items():
+            self.task_combo.addItem(v, k)
+        self.task_combo.currentIndexChanged.connect(self._task_changed)
+        g.addWidget(QLabel("Task:"), 0, 0)
+        g.addWidget(self.task_combo, 0, 1, 1, 2)
+        self.train_edit = QLineEdit()
+        self.train_edit.setObjectName("train_edit")
+        self.train_edit.setPlaceholderText("a file, builtin:NAME or hub:NAME")
+        self.train_edit.editingFinished.connect(self._source_edited)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(self._browse_train)
+        g.addWidget(QLabel("Training data:"), 1, 0)
+        g.addWidget(self.train_edit, 1, 1)
+        g.addWidget(self.browse_button, 1, 2)
+        self.source_problem = InlineProblem()
+        self.source_problem.setObjectName("source_problem")
+        g.addWidget(self.source_problem, 2, 1, 1, 2)
+        self.builtin_combo = QComboBox()
+        self.builtin_combo.addItem("— built-in datasets —", None)
+        for n in builtin_datasets():
+            self.builtin_combo.addItem(n, n)
+        self.builtin_combo.activated.connect(self._builtin_picked)
+        self.hub_edit = QLineEdit()
+        self.hub_edit.setPlaceholderText("hub dataset name, e.g. stanfordnlp/sst2")
+        self.hub_edit.returnPressed.connect(self._hub_picked)
+        hub_button = QPushButton("Use hub dataset")
+        hub_button.clicked.connect(self._hub_picked)
+        row = QHBoxLayout()
+        row.addWidget(self.builtin_combo)
+        row.addWidget(self.hub_edit, 1)
+        row.addWidget(hub_button)
+        g.addWidget(QLabel("Or:"), 3, 0)
+        g.addLayout(row, 3, 1, 1, 2)
+        self.eval_edit = QLineEdit()
+        self.eval_edit.setPlaceholderText("optional; empty = hold out a share of the training data")
+        self.eval_edit.editingFinished.connect(self.changed.emit)
+        eval_browse = QPushButton("Browse…")
+        eval_browse.clicked.connect(self._browse_eval)
+        g.addWidget(QLabel("Evaluation data:"), 4, 0)
+        g.addWidget(self.eval_edit, 4, 1)
+        g.addWidget(eval_browse, 4, 2)
+        g.setColumnStretch(1, 1)
+        outer.addWidget(src)
+
+        mid = QHBoxLayout()
+        cols = QGroupBox("Columns")
+        self.col_form = QFormLayout(cols)
+        self.text_col = ColumnCombo()
+        self.label_col = ColumnCombo()
+        self.pair_col = ColumnCombo(optional=True)
+        self.prompt_col = ColumnCombo(optional=True)
+        self.response_col = ColumnCombo(optional=True)
+        self.template_edit = QLineEdit()
+        self.template_edit.setPlaceholderText("optional, e.g. ### Instruction:\\n{instruction}\\n### Response:\\n")
+        self.problems: dict[str, InlineProblem] = {}
+        for key, title, w in (
+            ("text_column", "Text column", self.text_col),
+            ("label_column", "Label column", self.label_col),
+            ("text_pair_column", "Second text (pairs)", self.pair_col),
+            ("prompt_column", "Prompt column", self.prompt_col),
+            ("response_column", "Response column", self.response_col),
+            ("template", "Prompt template", self.template_edit),
+        ):
+            w.setObjectName(key)
+            p = InlineProblem()
+            p.setObjectName(f"{key}_problem")
+            self.problems[key] = p
+            box = QVBoxLayout()
+            box.setSpacing(1)
+            box.addWidget(w)
+            box.addWidget(p)
+            self.col_form.addRow(title + ":", box)
+            if isinstance(w, QComboBox):
+                w.currentTextChanged.connect(self._mapping_changed)
+            else:
+                w.editingFinished.connect(self._mapping_changed)
+        mid.addWidget(cols, 1)
+        dist = QGroupBox("Label distribution")
+        self.dist_layout = QFormLayout(dist)
+        self.dist_note = QLabel("—")
+        self.dist_layout.addRow(self.dist_note)
+        mid.addWidget(dist, 1)
+        outer.addLayout(mid)
+
+        prev = QGroupBox("Preview")
+        pl = QVBoxLayout(prev)
+        self.preview_status = QLabel("")
+        self.preview_status.setStyleSheet("color:#555")
+        pl.addWidget(self.preview_status)
+        self.table = QTableWidget(0, 0)
+        self.table.setObjectName("preview_table")
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setWordWrap(False)
+        pl.addWidget(self.table)
+        outer.addWidget(prev, 1)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(200)
+        self._timer.timeout.connect(self.refresh_preview)
+        self.preview: Any = None
+        self.preview_error: str | None = None
+        self._seq = 0
+        self._loading = False
+        self._extra: dict = {}
+        self._task_changed()
+
+    # -- config in/out -------------------------------------------------------------------------
+    def task(self) -> str:
+        return self.task_combo.currentData()
+
+    def data_config(self) -> DataConfig:
+        return DataConfig(
+            train=self.train_edit.text().strip(),
+            eval=self.eval_edit.text().strip() or None,
+            text_column=self.text_col.value() or "text",
+            label_column=self.label_col.value() or "label",
+            text_pair_column=self.pair_col.value(),
+            prompt_column=self.prompt_col.value(),
+            response_column=self.response_col.value(),
+            template=(self.template_edit.text().replace("\\n", "\n") or None),
+            eval_fraction=self._extra.get("eval_fraction", 0.1),
+            max_train_samples=self._extra.get("max_train_samples"),
+            max_eval_samples=self._extra.get("max_eval_samples"),
+        )
+
+    def set_config(self, task: str, data: DataConfig | None) -> None:
+        self._loading = True
+        i = self.task_combo.findData(task)
+        self.task_combo.setCurrentIndex(max(i, 0))
+        d = data or DataConfig()
+        self.train_edit.setText(d.train)
+        self.eval_edit.setText(d.eval or "")
+        self.text_col.set_value(d.text_column)
+        self.label_col.set_value(d.label_column)
+        self.pair_col.set_value(d.text_pair_column)
+        self.prompt_col.set_value(d.prompt_column)
+        self.response_col.set_value(d.response_column)
+        self.template_edit.setText((d.template or "").replace("\n", "\\n"))
+        self._extra = {
+            "eval_fraction": d.eval_fraction,
+            "max_train_samples": d.max_train_samples,
+            "max_eval_samples": d.max_eval_samples,
+        }
+        self._loading = False
+        self._task_changed()
+        self._timer.start()
+
+    # -- user actions -------------------------------------------------------------------------------
+    def _task_changed(self) -> None:
+        lm = self.task() == "causal-lm"
+        for key, vis in (
+            ("text_column", True),
+            ("label_column", not lm),
+            ("text_pair_column", not lm),
+            ("prompt_column", lm),
+            ("response_column", lm),
+            ("template", lm),
+        ):
+            self._set_row_visible(key, vis)
+        if not self._loading:
+            self.task_changed.emit(self.task())
+            self.changed.emit()
+            self._timer.start()
+
+    def _set_row_visible(self, key: str, visible: bool) -> None:
+        for r in range(self.col_form.rowCount()):
+            item = self.col_form.itemAt(r, QFormLayout.FieldRole)
+            lay = item.layout() if item else None
+            if lay is not None and lay.itemAt(0) and lay.itemAt(0).widget().objectName() == key:
+                self.col_form.setRowVisible(r, visible)
+                return
+
+    def _browse_train(self) -> None:
+        p, _ = QFileDialog.getOpenFileName(self, "Choose training data", "", FILE_FILTER)
+        if p:
+            self.set_source(p)
+
+    def _browse_eval(self) -> None:
+        p, _ = QFileDialog.getOpenFileName(self, "Choose evaluation data", "", FILE_FILTER)
+        if p:
+            self.eval_edit.setText(p)
+            self.changed.emit()
+
+    def _builtin_picked(self) -> None:
+        n = self.builtin_combo.currentData()
+        if n:
+            self.set_source(n)
+        self.builtin_combo.setCurrentIndex(0)
+
+    def _hub_picked(self) -> None:
+        n = self.hub_edit.text().strip()
+        if n:
+            self.set_source(n if n.startswith("hub:") else f"hub:{n}")
+
+    def _source_edited(self) -> None:
+        self.changed.emit()
+        self._timer.start()
+
+    def _mapping_changed(self, *_: Any) -> None:
+        if self._loading:
+            return
+        self.changed.emit()
+        self._timer.start()
+
+    def set_source(self, path: str) -> None:
+        self.train_edit.setText(str(path))
+        self.changed.emit()
+        self.refresh_preview()
+
+    # drag and drop
+    def dragEnterEvent(self, e: Any) -> None:  # noqa: N802
+        if self._dropped_file(e.mimeData()):
+            e.acceptProposedAction()
+
+    def dropEvent(self, e: Any) -> None:  # noqa: N802
+        p = self._dropped_file(e.mimeData())
+        if p:
+            e.acceptProposedAction()
+            self.set_source(p)
+
+    @staticmethod
+    def _dropped_file(mime: Any) -> str | None:
+        if not mime.hasUrls():
+            return None
+        for u in mime.urls():
+            p = u.toLocalFile()
+            if p and Path(p).suffix.lower() in DATA_SUFFIXES:
+                return p
+        return None
+
+    # -- preview -----------------------------------------------------------------------------------
+    def refresh_preview(self) -> None:
+        self._timer.stop()
+        cfg = self.data_config()
+        if not cfg.train:
+            self._show_problem("source", "choose a file, a built-in dataset or a hub dataset")
+            return
+        self._seq += 1
+        seq = self._seq
+        task = self.task()
+        self.preview_status.setText("Reading…")
+
+        def get() -> Any:
+            from ftstudio.engine.data import preview
+
+            return preview(cfg, task, n=20)
+
+        def done(pv: Any) -> None:
+            if seq == self._seq:
+                self.show_preview(pv)
+
+        def error(e: Any) -> None:
+            if seq == self._seq:
+                self.show_error(e.message)
+
+        run_async(get, done, error)
+
+    def _clear_problems(self) -> None:
+        self.source_problem.set_problem(None)
+        for p in self.problems.values():
+            p.set_problem(None)
+
+    def _show_problem(self, key: str, msg: str) -> None:
+        (self.source_problem if key == "source" else self.problems[key]).set_problem(msg)
+
+    def problem_field(self, msg: str) -> str:
+        """Which field a problem message is about (so it shows next to that field)."""
+        low = msg.lower()
+        d = self.data_config()
+        checks = [
+            ("label_column", d.label_column),
+            ("text_pair_column", d.text_pair_column),
+            ("prompt_column", d.prompt_column),
+            ("response_column", d.response_column),
+            ("text_column", d.text_column),
+        ]
+        if "column" in low:
+            for key, col in checks:
+                if col and re.search(rf"['\"`]{re.escape(col.lower())}['\"`]", low):
+                    return key
+            for key, col in checks:
+                if key.split("_")[0] in low and self._row_visible(key):
+                    return key
+        if "template" in low:
+            return "template"
+        return "source"
+
+    def _row_visible(self, key: str) -> bool:
+        w = self.findChild(QWidget, key)
+        return w is not None and not w.isHidden()
+
+    def show_error(self, msg: str) -> None:
+        self.preview = None
+        self.preview_error = msg
+        self._clear_problems()
+        self._show_problem(self.problem_field(msg), msg)
+        self.preview_status.setText("")
+        self.table.setRowCount(0)
+
+    def show_preview(self, pv: Any) -> None:
+        self.preview = pv
+        self.preview_error = None
+        self._clear_problems()
+        columns = list(field(pv, "columns", default=[]) or [])
+        rows = list(field(pv, "rows", default=[]) or [])
+        for c in (self.text_col, self.label_col, self.pair_col, self.prompt_col, self.response_col):
+            c.set_columns(columns)
+        self.table.setColumnCount(len(columns))
+        self.table.setHorizontalHeaderLabels(columns)
+        self.table.setRowCount(len(rows))
+        for i, r in enumerate(rows):
+            vals = [r.get(c) for c in columns] if isinstance(r, dict) else list(r)
+            for j, v in enumerate(vals[: len(columns)]):
+                text = "" if v is None else str(v)
+                it = QTableWidgetItem(text if len(text) < 300 else text[:300] + "…")
+                it.setToolTip(text[:2000])
+                self.table.setItem(i, j, it)
+        for j in range(len(columns)):
+            self.table.setColumnWidth(j, min(420, max(90, self.table.sizeHintForColumn(j) + 16)))
+        total = field(pv, "num_rows", "total_rows", "n_rows")
+        self.preview_status.setText(
+            f"First {len(rows)} rows" + (f" of {total:,}" if isinstance(total, int) else "")
+            + (f" · columns: {', '.join(columns)}" if columns else "")
+        )
+        probs = field(pv, "problems", "warnings", default=[]) or []
+        if isinstance(probs, dict):
+            for k, m in probs.items():
+                self._show_problem(k if k in self.problems else "source", str(m))
+        else:
+            for m in probs:
+                m = str(m)
+                self._show_problem(self.problem_field(m), m)
+        self._show_distribution(field(pv, "label_counts", "label_distribution", "labels", default={}) or {})
+
+    def _show_distribution(self, counts: Any) -> None:
+        while self.dist_layout.rowCount():
+            self.dist_layout.removeRow(0)
+        if not isinstance(counts, dict) or not counts:
+            lab = QLabel("—" if self.task() == "classification" else "not used for text generation")
+            self.dist_layout.addRow(lab)
+            return
+        total = sum(v for v in counts.values() if isinstance(v, (int, float))) or 1
+        items = sorted(counts.items(), key=lambda kv: -kv[1])[:12]
+        for name, n in items:
+            bar = QProgressBar()
+            bar.setRange(0, 1000)
+            bar.setValue(int(1000 * n / total))
+            bar.setFormat(f"{n:,}  ({100 * n / total:.0f}%)")
+            bar.setTextVisible(True)
+            self.dist_layout.addRow(str(name) + ":", bar)
+        if len(counts) > len(items):
+            self.dist_layout.addRow(QLabel(f"… and {len(counts) - len(items)} more labels"))

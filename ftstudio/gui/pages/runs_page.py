@@ -1,0 +1,328 @@
+"""Runs: history from the runs store, a run's curves/config/summary, comparison, delete, export."""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ftstudio.gui.pages.common import heading
+from ftstudio.gui.util import fmt_bytes, fmt_count, fmt_metric, fmt_seconds, run_async, show_error
+from ftstudio.gui.widgets.plots import CompareCurves, TrainingPlots
+
+COLUMNS = ["Run", "Status", "Technique", "Model", "Started", "Accuracy", "Macro-F1", "Eval loss",
+           "Trainable", "Peak memory", "Time"]
+COMPARE_ROWS = [
+    ("Technique", lambda r: r.technique),
+    ("Model", lambda r: r.model),
+    ("Status", lambda r: r.status),
+    ("Trainable %", lambda r: _pct(r.summary)),
+    ("Trainable params", lambda r: fmt_count(r.summary.get("trainable_params"))),
+    ("Peak memory", lambda r: fmt_bytes(r.summary.get("peak_memory_bytes"))),
+    ("Time", lambda r: fmt_seconds(r.summary.get("wall_seconds"))),
+    ("Samples/s", lambda r: fmt_metric(r.summary.get("samples_per_second"))),
+    ("Accuracy", lambda r: fmt_metric(r.summary.get("accuracy"))),
+    ("Macro-F1", lambda r: fmt_metric(r.summary.get("macro_f1"))),
+    ("Eval loss", lambda r: fmt_metric(r.summary.get("eval_loss"))),
+    ("Perplexity", lambda r: fmt_metric(r.summary.get("perplexity"))),
+]
+
+
+def _pct(s: dict) -> str:
+    tp, tot = s.get("trainable_params"), s.get("total_params")
+    return f"{100 * tp / tot:.2f}%" if tp is not None and tot else "—"
+
+
+class RunsPage(QWidget):
+    resume_requested = Signal(str)
+    load_setup_requested = Signal(str)
+    runs_changed = Signal()
+
+    def __init__(self, runs_dir: Any, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.runs_dir = runs_dir  # callable → the runs directory in use
+        lay = QVBoxLayout(self)
+        lay.addWidget(heading("Runs", "Every run is kept on disk; select two or more to compare."))
+        bar = QHBoxLayout()
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(self.refresh)
+        self.compare_button = QPushButton("Compare selected")
+        self.compare_button.setObjectName("compare_button")
+        self.compare_button.clicked.connect(self.compare_selected)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue a stopped, failed or interrupted run from its last checkpoint")
+        self.resume_button.clicked.connect(self._resume)
+        self.setup_button = QPushButton("Use its setup")
+        self.setup_button.setToolTip("Load this run's configuration into the setup pages")
+        self.setup_button.clicked.connect(self._use_setup)
+        self.export_button = QPushButton("Export…")
+        self.export_button.clicked.connect(self._export_menu)
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.clicked.connect(self._delete)
+        for b in (self.refresh_button, self.compare_button, self.resume_button, self.setup_button,
+                  self.export_button, self.delete_button):
+            bar.addWidget(b)
+        bar.addStretch(1)
+        self.where = QLabel("")
+        self.where.setStyleSheet("color:#555")
+        bar.addWidget(self.where)
+        lay.addLayout(bar)
+
+        split = QSplitter(Qt.Vertical)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("runs_table")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.table.doubleClicked.connect(lambda *_: self.open_selected())
+        split.addWidget(self.table)
+
+        self.tabs = QTabWidget()
+        self.curves = TrainingPlots(live=False)
+        self.config_text = QPlainTextEdit()
+        self.config_text.setReadOnly(True)
+        self.summary_text = QPlainTextEdit()
+        self.summary_text.setReadOnly(True)
+        cmp = QWidget()
+        cl = QVBoxLayout(cmp)
+        self.compare_curves = CompareCurves()
+        self.compare_table = QTableWidget(0, 0)
+        self.compare_table.setObjectName("compare_table")
+        self.compare_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.compare_table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        csplit = QSplitter(Qt.Horizontal)
+        csplit.addWidget(self.compare_curves)
+        csplit.addWidget(self.compare_table)
+        csplit.setSizes([700, 400])
+        cl.addWidget(csplit)
+        self.tabs.addTab(self.curves, "Curves")
+        self.tabs.addTab(self.config_text, "Config")
+        self.tabs.addTab(self.summary_text, "Summary")
+        self.tabs.addTab(cmp, "Compare")
+        split.addWidget(self.tabs)
+        split.setSizes([260, 520])
+        lay.addWidget(split, 1)
+        self.records: list[Any] = []
+        self.opened: Any = None
+        self.compared: list[Any] = []
+        self._selection_changed()
+
+    # -- history --------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        from ftstudio.engine.store import list_runs
+
+        d = self.runs_dir()
+        try:
+            recs = list_runs(Path(d) if d else None)
+        except Exception as e:  # noqa: BLE001
+            show_error(self, e)
+            recs = []
+        self.records = recs
+        keep = {r.run_dir for r in self.selected()}
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(recs))
+        for i, r in enumerate(recs):
+            s = r.summary or {}
+            vals = [
+                r.name, r.status, r.technique, r.model,
+                time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "—",
+                fmt_metric(s.get("accuracy")), fmt_metric(s.get("macro_f1")), fmt_metric(s.get("eval_loss")),
+                _pct(s), fmt_bytes(s.get("peak_memory_bytes")), fmt_seconds(s.get("wall_seconds")),
+            ]
+            for j, v in enumerate(vals):
+                it = QTableWidgetItem(str(v))
+                if j == 0:
+                    it.setData(Qt.UserRole, i)
+                    it.setToolTip(str(r.run_dir))
+                self.table.setItem(i, j, it)
+        self.table.clearSelection()
+        for i, r in enumerate(recs):
+            if r.run_dir in keep:
+                self.table.selectRow(i)
+        from ftstudio.engine.store import default_runs_dir
+
+        self.where.setText(f"{len(recs)} runs in {d or default_runs_dir()}")
+        self._selection_changed()
+
+    def selected(self) -> list[Any]:
+        rows = sorted({ix.row() for ix in self.table.selectionModel().selectedRows()})
+        return [self.records[r] for r in rows if r < len(self.records)]
+
+    def select_runs(self, run_dirs: list[Any]) -> None:
+        self.table.clearSelection()
+        mode = self.table.selectionMode()
+        self.table.setSelectionMode(QAbstractItemView.MultiSelection)
+        want = {str(p) for p in run_dirs}
+        for i, r in enumerate(self.records):
+            if str(r.run_dir) in want:
+                self.table.selectRow(i)
+        self.table.setSelectionMode(mode)
+
+    def _selection_changed(self) -> None:
+        sel = self.selected()
+        one = len(sel) == 1
+        self.compare_button.setEnabled(len(sel) >= 2)
+        self.resume_button.setEnabled(one and sel[0].status in ("cancelled", "failed", "interrupted", "finished"))
+        self.setup_button.setEnabled(one)
+        self.export_button.setEnabled(one and sel[0].status == "finished")
+        self.delete_button.setEnabled(bool(sel) and all(r.status != "running" for r in sel))
+        if one:
+            self.open_run(sel[0])
+
+    # -- one run --------------------------------------------------------------------------------------
+    def open_selected(self) -> None:
+        sel = self.selected()
+        if sel:
+            self.open_run(sel[0])
+
+    def open_run(self, rec: Any) -> None:
+        from ftstudio.engine.store import read_metrics
+
+        self.opened = rec
+        self.curves.reset()
+        self.curves.feed_all(read_metrics(rec.run_dir))
+        try:
+            self.config_text.setPlainText(rec.config_path.read_text(encoding="utf-8"))
+        except OSError:
+            self.config_text.setPlainText("(config.yaml missing)")
+        import json
+
+        self.summary_text.setPlainText(json.dumps(rec.summary, indent=2, default=str))
+        if self.tabs.currentIndex() == 3:
+            self.tabs.setCurrentIndex(0)
+
+    # -- compare --------------------------------------------------------------------------------------
+    def compare_selected(self) -> None:
+        self.compare(self.selected())
+
+    def compare(self, recs: list[Any]) -> None:
+        from ftstudio.engine.store import read_metrics
+
+        if len(recs) < 2:
+            return
+        self.compared = list(recs)
+        self.compare_curves.set_runs([(r.name, read_metrics(r.run_dir)) for r in recs])
+        t = self.compare_table
+        t.setRowCount(len(COMPARE_ROWS))
+        t.setColumnCount(len(recs))
+        t.setHorizontalHeaderLabels([r.name[-28:] for r in recs])
+        t.setVerticalHeaderLabels([n for n, _ in COMPARE_ROWS])
+        for i, (_, fn) in enumerate(COMPARE_ROWS):
+            for j, r in enumerate(recs):
+                try:
+                    v = fn(r)
+                except Exception:  # noqa: BLE001
+                    v = "—"
+                t.setItem(i, j, QTableWidgetItem(str(v)))
+        self.tabs.setCurrentIndex(3)
+
+    # -- actions --------------------------------------------------------------------------------------
+    def _resume(self) -> None:
+        sel = self.selected()
+        if len(sel) == 1:
+            self.resume_requested.emit(str(sel[0].run_dir))
+
+    def _use_setup(self) -> None:
+        sel = self.selected()
+        if len(sel) == 1:
+            self.load_setup_requested.emit(str(sel[0].config_path))
+
+    def _delete(self) -> None:
+        sel = self.selected()
+        if not sel:
+            return
+        names = "\n".join(r.name for r in sel)
+        if QMessageBox.question(self, "Delete runs", f"Delete these runs and all their files?\n\n{names}") \
+                != QMessageBox.Yes:
+            return
+        self.delete_runs(sel)
+
+    def delete_runs(self, recs: list[Any]) -> None:
+        from ftstudio.engine.store import delete_run
+
+        for r in recs:
+            try:
+                delete_run(r.run_dir)
+            except Exception as e:  # noqa: BLE001
+                show_error(self, e)
+        self.refresh()
+        self.runs_changed.emit()
+
+    def _export_menu(self) -> None:
+        sel = self.selected()
+        if len(sel) != 1:
+            return
+        rec = sel[0]
+        menu = QMenu(self)
+        kinds = export_kinds(rec)
+        labels = {"adapter": "PEFT adapter / technique weights", "merged": "Merged model", "model": "Full model folder"}
+        for k in kinds:
+            menu.addAction(labels.get(k, k), lambda k=k: self._export(rec, k))
+        menu.exec(self.export_button.mapToGlobal(self.export_button.rect().bottomLeft()))
+
+    def _export(self, rec: Any, kind: str) -> None:
+        d = QFileDialog.getExistingDirectory(self, f"Export {kind} to…")
+        if d:
+            self.export_run(rec, kind, Path(d) / f"{rec.name}-{kind}")
+
+    def export_run(self, rec: Any, kind: str, dest: Path, on_done: Any = None) -> None:
+        """Copy the engine-written export (export/ or export/KIND/) to ``dest`` off the GUI thread."""
+
+        def job() -> str:
+            src = Path(rec.run_dir) / "export"
+            if (src / kind).is_dir():
+                src = src / kind
+            if not src.is_dir():
+                from ftstudio.engine.errors import UserError
+
+                raise UserError(f"run {rec.name} has no export/ folder (did it finish?)")
+            if dest.exists():
+                from ftstudio.engine.errors import UserError
+
+                raise UserError(f"{dest} already exists; choose another folder")
+            shutil.copytree(src, dest)
+            return str(dest)
+
+        def done(p: str) -> None:
+            self.where.setText(f"exported to {p}")
+            if on_done:
+                on_done(p)
+
+        run_async(job, done, lambda e: show_error(self, e))
+
+
+def export_kinds(rec: Any) -> list[str]:
+    """What can be exported: the technique's export kinds that exist on disk, else the whole export/."""
+    try:
+        from ftstudio.techniques import get_technique
+
+        kinds = list(get_technique(rec.technique).export_kinds)
+    except Exception:  # noqa: BLE001
+        kinds = []
+    ex = Path(rec.run_dir) / "export"
+    on_disk = [k for k in kinds if (ex / k).is_dir()]
+    return on_disk or kinds or ["model"]

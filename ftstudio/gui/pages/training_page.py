@@ -1,0 +1,299 @@
+"""Training settings (epochs/steps, batch, lr, length, device, precision, eval, seed, runs dir)
+and the pre-flight check (trainable %, memory breakdown, time per epoch, fixes)."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QDoubleValidator
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ftstudio.engine.config import TrainingConfig
+from ftstudio.engine.errors import UserError
+from ftstudio.gui.pages.common import InlineProblem, field, heading
+from ftstudio.gui.util import fmt_bytes, fmt_count, fmt_seconds, run_async
+
+DEVICE_LABELS = {"auto": "Auto (GPU if available)", "cpu": "CPU", "cuda": "GPU (CUDA)", "mps": "Apple GPU (MPS)"}
+PRECISION_LABELS = {"auto": "Auto", "fp32": "fp32 (full)", "bf16": "bf16 (mixed)", "fp16": "fp16 (mixed)"}
+
+
+def _spin(lo: int, hi: int, special: str | None = None, tip: str = "") -> QSpinBox:
+    w = QSpinBox()
+    w.setRange(lo, hi)
+    if special:
+        w.setSpecialValueText(special)
+    w.setToolTip(tip)
+    w.setMinimumWidth(120)
+    return w
+
+
+class TrainingPage(QWidget):
+    changed = Signal()
+
+    def __init__(self, build_config: Callable[[], Any], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.build_config = build_config
+        outer = QVBoxLayout(self)
+        outer.addWidget(heading("Training", "How long and how hard to train, and where."))
+        row = QHBoxLayout()
+        outer.addLayout(row, 1)
+
+        left = QVBoxLayout()
+        box = QGroupBox("Schedule")
+        f = QFormLayout(box)
+        self.epochs = QDoubleSpinBox()
+        self.epochs.setRange(0.01, 1000)
+        self.epochs.setDecimals(2)
+        self.epochs.setSingleStep(1)
+        self.epochs.setToolTip("Passes over the training data (fractions allowed)")
+        self.max_steps = _spin(0, 10_000_000, "no limit", "Stop after this many optimizer steps (overrides epochs)")
+        self.batch = _spin(1, 4096, tip="Examples per optimizer step (per device)")
+        self.grad_accum = _spin(1, 1024, tip="Accumulate gradients over this many batches before a step")
+        self.lr = QLineEdit()
+        v = QDoubleValidator(0.0, 1.0, 12, self.lr)
+        v.setNotation(QDoubleValidator.ScientificNotation)
+        self.lr.setValidator(v)
+        self.lr.setToolTip("Peak learning rate, e.g. 2e-5 (full) or 1e-4…1e-3 (LoRA, adapters)")
+        self.lr.setObjectName("learning_rate")
+        self.lr_problem = InlineProblem()
+        self.max_length = _spin(8, 32768, tip="Longer inputs are truncated (tokens)")
+        self.warmup = QDoubleSpinBox()
+        self.warmup.setRange(0, 0.99)
+        self.warmup.setDecimals(2)
+        self.warmup.setSingleStep(0.01)
+        self.warmup.setToolTip("Share of steps spent warming the learning rate up")
+        self.weight_decay = QDoubleSpinBox()
+        self.weight_decay.setRange(0, 1)
+        self.weight_decay.setDecimals(3)
+        self.weight_decay.setSingleStep(0.01)
+        f.addRow("Epochs:", self.epochs)
+        f.addRow("Max steps:", self.max_steps)
+        f.addRow("Batch size:", self.batch)
+        f.addRow("Gradient accumulation:", self.grad_accum)
+        lr_box = QVBoxLayout()
+        lr_box.addWidget(self.lr)
+        lr_box.addWidget(self.lr_problem)
+        f.addRow("Learning rate:", lr_box)
+        f.addRow("Warmup ratio:", self.warmup)
+        f.addRow("Weight decay:", self.weight_decay)
+        f.addRow("Max length:", self.max_length)
+        left.addWidget(box)
+
+        box2 = QGroupBox("Hardware and bookkeeping")
+        f2 = QFormLayout(box2)
+        self.device = QComboBox()
+        for k, t in DEVICE_LABELS.items():
+            self.device.addItem(t, k)
+        self.precision = QComboBox()
+        for k, t in PRECISION_LABELS.items():
+            self.precision.addItem(t, k)
+        self.precision.setToolTip("Auto: bf16 on GPUs that support it, fp32 on CPU")
+        self.eval_every = _spin(0, 10_000_000, "end of each epoch only", "Evaluate every N steps")
+        self.seed = _spin(0, 2**31 - 1, tip="Same seed, same data order and initialisation")
+        self.runs_dir = QLineEdit()
+        self.runs_dir.setObjectName("runs_dir")
+        self.runs_dir.setPlaceholderText("default runs folder")
+        rb = QPushButton("Browse…")
+        rb.clicked.connect(self._browse_runs)
+        rrow = QHBoxLayout()
+        rrow.addWidget(self.runs_dir, 1)
+        rrow.addWidget(rb)
+        f2.addRow("Device:", self.device)
+        f2.addRow("Precision:", self.precision)
+        f2.addRow("Evaluate every (steps):", self.eval_every)
+        f2.addRow("Seed:", self.seed)
+        f2.addRow("Runs folder:", rrow)
+        left.addWidget(box2)
+        left.addStretch(1)
+        row.addLayout(left, 1)
+
+        self.preflight = PreflightPanel(build_config)
+        row.addWidget(self.preflight, 1)
+
+        for w in (self.epochs, self.max_steps, self.batch, self.grad_accum, self.max_length, self.warmup,
+                  self.weight_decay, self.eval_every, self.seed):
+            w.valueChanged.connect(lambda *_: self.changed.emit())
+        for w in (self.device, self.precision):
+            w.currentIndexChanged.connect(lambda *_: self.changed.emit())
+        self.lr.textChanged.connect(lambda *_: self.changed.emit())
+        self.runs_dir.textChanged.connect(lambda *_: self.changed.emit())
+        self._other = TrainingConfig()
+        self.set_config(TrainingConfig(), None)
+
+    def _browse_runs(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Runs folder")
+        if d:
+            self.runs_dir.setText(d)
+
+    def training_config(self) -> TrainingConfig:
+        t = self.lr.text().strip()
+        try:
+            lr = float(t)
+        except ValueError:
+            self.lr_problem.set_problem("enter a number such as 2e-5")
+            raise UserError(f"learning rate: '{t}' is not a number (e.g. 2e-5)") from None
+        self.lr_problem.set_problem(None)
+        o = self._other
+        return TrainingConfig(
+            epochs=self.epochs.value(),
+            max_steps=self.max_steps.value() or None,
+            batch_size=self.batch.value(),
+            learning_rate=lr,
+            weight_decay=self.weight_decay.value(),
+            warmup_ratio=self.warmup.value(),
+            grad_accum=self.grad_accum.value(),
+            max_grad_norm=o.max_grad_norm,
+            max_length=self.max_length.value(),
+            seed=self.seed.value(),
+            eval_every=self.eval_every.value() or None,
+            save_every=o.save_every,
+            early_stopping_patience=o.early_stopping_patience,
+            device=self.device.currentData(),
+            precision=self.precision.currentData(),
+            group_by_length=o.group_by_length,
+            log_every=o.log_every,
+        )
+
+    def runs_directory(self) -> str | None:
+        return self.runs_dir.text().strip() or None
+
+    def set_config(self, t: TrainingConfig, runs_dir: str | None) -> None:
+        self._other = t
+        self.epochs.setValue(t.epochs)
+        self.max_steps.setValue(t.max_steps or 0)
+        self.batch.setValue(t.batch_size)
+        self.grad_accum.setValue(t.grad_accum)
+        self.lr.setText(f"{t.learning_rate:g}")
+        self.warmup.setValue(t.warmup_ratio)
+        self.weight_decay.setValue(t.weight_decay)
+        self.max_length.setValue(t.max_length)
+        self.device.setCurrentIndex(max(0, self.device.findData(t.device)))
+        self.precision.setCurrentIndex(max(0, self.precision.findData(t.precision)))
+        self.eval_every.setValue(t.eval_every or 0)
+        self.seed.setValue(t.seed)
+        if runs_dir is not None:
+            self.runs_dir.setText(runs_dir)
+
+
+class PreflightPanel(QGroupBox):
+    """Runs ``engine.preflight.preflight`` off the GUI thread and shows the report."""
+
+    finished = Signal(object)
+
+    def __init__(self, build_config: Callable[[], Any], parent: QWidget | None = None):
+        super().__init__("Pre-flight check", parent)
+        self.build_config = build_config
+        lay = QVBoxLayout(self)
+        intro = QLabel(
+            "Loads the model with the chosen technique and times one real training step, "
+            "so you know what will train, whether it fits in memory and how long it takes."
+        )
+        intro.setWordWrap(True)
+        intro.setStyleSheet("color:#555")
+        lay.addWidget(intro)
+        self.button = QPushButton("Run pre-flight check")
+        self.button.setObjectName("preflight_button")
+        self.button.clicked.connect(self.run)
+        lay.addWidget(self.button)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.hide()
+        lay.addWidget(self.busy)
+        self.form = QFormLayout()
+        self.values: dict[str, QLabel] = {}
+        for key, title in (
+            ("trainable", "Trainable parameters"),
+            ("weights", "Weights"),
+            ("gradients", "Gradients"),
+            ("optimizer", "Optimizer state"),
+            ("activations", "Activations"),
+            ("total", "Estimated peak memory"),
+            ("available", "Available"),
+            ("step", "One step"),
+            ("epoch", "Time per epoch"),
+        ):
+            lab = QLabel("—")
+            lab.setTextInteractionFlags(Qt.TextSelectableByMouse)
+            self.values[key] = lab
+            self.form.addRow(title + ":", lab)
+        lay.addLayout(self.form)
+        self.memory_bar = QProgressBar()
+        self.memory_bar.setRange(0, 1000)
+        self.memory_bar.setValue(0)
+        self.memory_bar.setFormat("memory use: —")
+        lay.addWidget(self.memory_bar)
+        self.verdict = QLabel("")
+        self.verdict.setWordWrap(True)
+        self.verdict.setObjectName("preflight_verdict")
+        lay.addWidget(self.verdict)
+        lay.addStretch(1)
+        self.report: Any = None
+
+    def run(self) -> None:
+        try:
+            cfg = self.build_config()
+        except UserError as e:
+            self._fail(str(e))
+            return
+        self.button.setEnabled(False)
+        self.busy.show()
+        self.verdict.setText("Loading the model and timing one step…")
+        self.verdict.setStyleSheet("color:#555")
+
+        def job() -> Any:
+            from ftstudio.engine.preflight import preflight
+
+            return preflight(cfg, measure_step=True)
+
+        run_async(job, self.show_report, lambda e: self._fail(e.message))
+
+    def _fail(self, msg: str) -> None:
+        self.busy.hide()
+        self.button.setEnabled(True)
+        self.verdict.setText(f"Pre-flight failed: {msg}")
+        self.verdict.setStyleSheet("color:#b00020")
+        self.finished.emit(None)
+
+    def show_report(self, r: Any) -> None:
+        self.report = r
+        self.busy.hide()
+        self.button.setEnabled(True)
+        mem = field(r, "memory", default={}) or {}
+        tp, tot = field(r, "trainable_params", default=0), field(r, "total_params", default=0)
+        pct = field(r, "trainable_pct", default=(100.0 * tp / tot if tot else 0.0))
+        self.values["trainable"].setText(f"{fmt_count(tp)} of {fmt_count(tot)}  ({pct:.2f}%)")
+        for k in ("weights", "gradients", "optimizer", "activations", "total"):
+            self.values[k].setText(fmt_bytes(mem.get(k)))
+        avail = field(r, "available_bytes")
+        self.values["available"].setText(fmt_bytes(avail) if avail else "unknown")
+        self.values["step"].setText(
+            f"{field(r, 'step_seconds'):.3f} s" if field(r, "step_seconds") is not None else "not measured")
+        self.values["epoch"].setText(fmt_seconds(field(r, "epoch_seconds")))
+        if avail and mem.get("total"):
+            frac = mem["total"] / avail
+            self.memory_bar.setValue(int(min(frac, 1.0) * 1000))
+            self.memory_bar.setFormat(f"memory use: {100 * frac:.0f}% of available")
+        warnings = list(field(r, "warnings", default=[]) or [])
+        fits = field(r, "fits", default=True)
+        if fits and not warnings:
+            self.verdict.setText("✔ Fits. Ready to start.")
+            self.verdict.setStyleSheet("color:#1b7f3b; font-weight:bold")
+        else:
+            head = "✔ Fits, with notes:" if fits else "✖ Will not fit as configured:"
+            self.verdict.setText(head + "<ul>" + "".join(f"<li>{w}</li>" for w in warnings) + "</ul>")
+            self.verdict.setStyleSheet("color:%s" % ("#8a5a00" if fits else "#b00020"))
+        self.finished.emit(r)

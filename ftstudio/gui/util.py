@@ -1,0 +1,187 @@
+"""Small shared helpers: background jobs, error reporting, log file, formatting."""
+from __future__ import annotations
+
+import logging
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+log = logging.getLogger("ftstudio.gui")
+
+
+# -- log file -------------------------------------------------------------------------------
+def log_file() -> Path:
+    import platformdirs
+
+    d = Path(platformdirs.user_log_dir("ftstudio", appauthor=False))
+    d.mkdir(parents=True, exist_ok=True)
+    return d / "ftstudio.log"
+
+
+def write_crash_log(text: str) -> Path | None:
+    """Append an unexpected exception to the user log file; return its path."""
+    try:
+        p = log_file()
+        import time
+
+        with open(p, "a", encoding="utf-8") as f:
+            f.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} ====\n{text}\n")
+        return p
+    except OSError:
+        return None
+
+
+def is_user_error(exc: BaseException) -> bool:
+    from ftstudio.engine.errors import UserError
+
+    return isinstance(exc, UserError)
+
+
+class ErrorInfo:
+    """What a failed job hands back to the GUI thread: readable line + traceback."""
+
+    def __init__(self, exc: BaseException, tb: str):
+        self.exc = exc
+        self.user = is_user_error(exc)
+        self.message = str(exc) if self.user else f"{type(exc).__name__}: {exc}"
+        self.traceback = tb
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# -- background jobs ------------------------------------------------------------------------
+class _JobSignals(QObject):
+    done = Signal(object)
+    error = Signal(object)
+
+
+class _Job(QRunnable):
+    def __init__(self, fn: Callable[[], Any], signals: _JobSignals):
+        super().__init__()
+        self.fn = fn
+        self.signals = signals
+        self.setAutoDelete(True)
+
+    def run(self) -> None:  # pool thread
+        try:
+            result = self.fn()
+        except BaseException as e:  # noqa: BLE001 - everything goes back to the GUI thread
+            self.signals.error.emit(ErrorInfo(e, traceback.format_exc()))
+        else:
+            self.signals.done.emit(result)
+
+
+_live: set[_JobSignals] = set()
+
+
+def run_async(
+    fn: Callable[[], Any],
+    on_done: Callable[[Any], None] | None = None,
+    on_error: Callable[[ErrorInfo], None] | None = None,
+) -> None:
+    """Run ``fn`` on a pool thread; callbacks run on the GUI thread (queued)."""
+    sig = _JobSignals()  # lives in the GUI thread: queued calls land there
+    _live.add(sig)
+
+    def done(r: Any) -> None:
+        _live.discard(sig)
+        if on_done:
+            on_done(r)
+
+    def error(info: ErrorInfo) -> None:
+        _live.discard(sig)
+        if not info.user:
+            write_crash_log(info.traceback)
+        if on_error:
+            on_error(info)
+        else:
+            show_error(None, info)
+
+    sig.done.connect(done, Qt.QueuedConnection)
+    sig.error.connect(error, Qt.QueuedConnection)
+    QThreadPool.globalInstance().start(_Job(fn, sig))
+
+
+def jobs_running() -> int:
+    return len(_live)
+
+
+# -- dialogs ---------------------------------------------------------------------------------
+last_error: list[str] = []  # every message shown, for tests and the status bar
+
+
+def show_error(parent: QWidget | None, info: ErrorInfo | BaseException | str, title: str = "") -> QMessageBox:
+    """A non-blocking dialog: one readable line for UserError; details + log path otherwise."""
+    if isinstance(info, str):
+        message, details, user = info, "", True
+    elif isinstance(info, ErrorInfo):
+        message, details, user = info.message, info.traceback, info.user
+    else:
+        info = ErrorInfo(info, "".join(traceback.format_exception(info)))
+        message, details, user = info.message, info.traceback, info.user
+    last_error.append(message)
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Warning if user else QMessageBox.Critical)
+    box.setWindowTitle(title or ("ftstudio" if user else "ftstudio — unexpected error"))
+    if user:
+        box.setText(message)
+    else:
+        p = write_crash_log(details) if details else None
+        box.setText(
+            f"Something went wrong: {message}\n\nYour runs are safe. "
+            + (f"Details were written to {p}." if p else "")
+        )
+        if details:
+            box.setDetailedText(details)
+    box.setAttribute(Qt.WA_DeleteOnClose)
+    box.setModal(False)
+    box.open()
+    return box
+
+
+# -- formatting ------------------------------------------------------------------------------
+def fmt_count(n: Any) -> str:
+    try:
+        n = float(n)
+    except (TypeError, ValueError):
+        return "—"
+    for unit, div in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= div:
+            return f"{n / div:.2f}{unit}"
+    return f"{int(n)}"
+
+
+def fmt_bytes(n: Any) -> str:
+    try:
+        n = float(n)
+    except (TypeError, ValueError):
+        return "—"
+    for unit, div in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(n) >= div:
+            return f"{n / div:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def fmt_seconds(s: Any) -> str:
+    try:
+        s = float(s)
+    except (TypeError, ValueError):
+        return "—"
+    if s != s or s < 0:  # nan
+        return "—"
+    s = int(round(s))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def fmt_metric(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)

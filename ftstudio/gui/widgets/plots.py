@@ -1,0 +1,439 @@
+"""Live training plots (pyqtgraph), fed with event dicts, redrawn at most ~10×/s.
+
+``TrainingPlots.feed(d)`` only appends numbers to lists (cheap, any rate); a QTimer redraws the
+curves that changed. The same widget shows a finished run's curves from ``store.read_metrics``.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+pg.setConfigOptions(antialias=True, background="w", foreground="#333")
+
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf"]
+REDRAW_MS = 100
+EMA = 0.9
+
+
+def color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def make_plot(title: str, y_label: str = "", x_label: str = "step", log_y: bool = False) -> pg.PlotWidget:
+    w = pg.PlotWidget()
+    w.setTitle(title, size="10pt")
+    w.setLabel("bottom", x_label)
+    if y_label:
+        w.setLabel("left", y_label)
+    w.showGrid(x=True, y=True, alpha=0.25)
+    w.setLogMode(y=log_y)
+    w.addLegend(offset=(-6, 6), labelTextSize="8pt")
+    w.setMinimumHeight(150)
+    w.getPlotItem().setDownsampling(auto=True, mode="peak")
+    w.getPlotItem().setClipToView(True)
+    return w
+
+
+class Series:
+    """One curve's data + its PlotDataItem; ``dirty`` until the next redraw."""
+
+    def __init__(self, plot: pg.PlotWidget, name: str, pen: Any, symbol: str | None = None):
+        self.x: list[float] = []
+        self.y: list[float] = []
+        kw: dict[str, Any] = {"name": name, "pen": pen}
+        if symbol:
+            kw.update(symbol=symbol, symbolSize=6, symbolBrush=pen.color() if hasattr(pen, "color") else pen)
+        self.item = plot.plot([], [], **kw)
+        self.dirty = False
+
+    def add(self, x: float, y: float) -> None:
+        if y is None or (isinstance(y, float) and not math.isfinite(y)):
+            return
+        self.x.append(float(x))
+        self.y.append(float(y))
+        self.dirty = True
+
+    def redraw(self) -> None:
+        if self.dirty:
+            self.item.setData(self.x, self.y)
+            self.dirty = False
+
+
+class SeriesGroup:
+    """Curves of one plot created on demand by name (one per lr group, memory kind, metric...)."""
+
+    def __init__(self, plot: pg.PlotWidget, symbol: str | None = None, width: float = 1.6):
+        self.plot = plot
+        self.symbol = symbol
+        self.width = width
+        self.series: dict[str, Series] = {}
+
+    def get(self, name: str, pen: Any = None) -> Series:
+        s = self.series.get(name)
+        if s is None:
+            pen = pen or pg.mkPen(color(len(self.series)), width=self.width)
+            s = self.series[name] = Series(self.plot, name, pen, self.symbol)
+        return s
+
+    def add(self, name: str, x: float, y: float) -> None:
+        self.get(name).add(x, y)
+
+    def redraw(self) -> None:
+        for s in self.series.values():
+            s.redraw()
+
+    def points(self) -> int:
+        return sum(len(s.x) for s in self.series.values())
+
+    def clear(self) -> None:
+        for s in self.series.values():
+            self.plot.removeItem(s.item)
+        self.series.clear()
+        if self.plot.plotItem.legend is not None:
+            self.plot.plotItem.legend.clear()
+
+
+class AccuracyMatrix(QWidget):
+    """Continual learning: accuracy on task j (columns) after training task i (rows); ACC/BWT."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        title = QLabel("<b>Accuracy matrix</b> — row: after training task i; column: evaluated on task j")
+        title.setWordWrap(True)
+        lay.addWidget(title)
+        self.table = QTableWidget(0, 0)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.table.setMinimumHeight(140)
+        lay.addWidget(self.table, 1)
+        self.summary = QLabel("ACC —    BWT —")
+        f = QFont()
+        f.setPointSize(f.pointSize() + 1)
+        f.setBold(True)
+        self.summary.setFont(f)
+        lay.addWidget(self.summary)
+        self.task_names: list[str] = []
+
+    def set_matrix(self, matrix: list[list[Any]], names: list[str], metrics: dict) -> None:
+        n = max(len(matrix), max((len(r) for r in matrix), default=0), len(names))
+        names = list(names) + [f"task {i + 1}" for i in range(len(names), n)]
+        self.table.setRowCount(n)
+        self.table.setColumnCount(n)
+        self.table.setHorizontalHeaderLabels([f"on {x}" for x in names[:n]])
+        self.table.setVerticalHeaderLabels([f"after {x}" for x in names[:n]])
+        for i in range(n):
+            row = matrix[i] if i < len(matrix) else []
+            for j in range(n):
+                v = row[j] if j < len(row) else None
+                item = QTableWidgetItem("" if v is None else f"{v:.3f}")
+                item.setTextAlignment(Qt.AlignCenter)
+                if v is not None:
+                    item.setBackground(QBrush(heat_color(float(v))))
+                    item.setForeground(QBrush(QColor("#000")))
+                self.table.setItem(i, j, item)
+        acc, bwt = metrics.get("acc"), metrics.get("bwt")
+        fmt = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
+        self.summary.setText(f"ACC {fmt(acc)}    BWT {fmt(bwt)}")
+
+    def filled(self) -> int:
+        return sum(
+            1
+            for i in range(self.table.rowCount())
+            for j in range(self.table.columnCount())
+            if self.table.item(i, j) is not None and self.table.item(i, j).text()
+        )
+
+
+def heat_color(v: float) -> QColor:
+    """0 → red-ish, 1 → green-ish; light enough to read black text on."""
+    v = max(0.0, min(1.0, v))
+    r = int(255 * (1 - v) * 0.9 + 25)
+    g = int(200 * v + 40)
+    b = 110
+    return QColor(min(r, 255), min(g, 255), b).lighter(135)
+
+
+class LayerStrip(QWidget):
+    """Layer-wise: one chip per parameter group, green when trainable now, with its lr."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(QLabel("<b>Trainable now</b> (green) — bottom to top"))
+        self.row = QHBoxLayout()
+        self.row.setSpacing(3)
+        lay.addLayout(self.row)
+        self.chips: dict[str, QLabel] = {}
+        self.trainable: list[str] = []
+
+    def set_state(self, trainable: list[str], lr_per_group: dict[str, float], all_groups: list[str] | None = None) -> None:
+        names = list(all_groups or []) or list(dict.fromkeys(list(lr_per_group) + list(trainable)))
+        for n in names:
+            if n not in self.chips:
+                chip = QLabel()
+                chip.setAlignment(Qt.AlignCenter)
+                chip.setMinimumWidth(48)
+                chip.setWordWrap(True)
+                self.chips[n] = chip
+                self.row.addWidget(chip)
+        self.trainable = list(trainable)
+        for n, chip in self.chips.items():
+            on = n in trainable
+            lr = lr_per_group.get(n)
+            chip.setText(f"{n}" + (f"<br><small>{lr:.1e}</small>" if lr else ""))
+            chip.setStyleSheet(
+                "border-radius:4px; padding:3px; "
+                + ("background:#7cc47c; color:#000;" if on else "background:#ddd; color:#666;")
+            )
+            chip.setToolTip(f"{n}: {'trainable' if on else 'frozen'}" + (f", lr {lr:.2e}" if lr else ""))
+
+
+class TrainingPlots(QWidget):
+    """Loss (raw + smoothed, eval loss), eval metric, learning rate, memory, samples/s, and the
+    technique views (extra series, layer strip, accuracy matrix) shown when their events arrive."""
+
+    def __init__(self, parent: QWidget | None = None, live: bool = True):
+        super().__init__(parent)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(6)
+        self.loss_plot = make_plot("Training loss", "loss")
+        self.metric_plot = make_plot("Evaluation", "metric")
+        self.lr_plot = make_plot("Learning rate", "lr")
+        self.mem_plot = make_plot("Memory", "MiB")
+        self.speed_plot = make_plot("Throughput", "samples/s")
+        self.extra_plot = make_plot("Technique losses", "value")
+        grid.addWidget(self.loss_plot, 0, 0)
+        grid.addWidget(self.metric_plot, 0, 1)
+        grid.addWidget(self.lr_plot, 0, 2)
+        grid.addWidget(self.mem_plot, 1, 0)
+        grid.addWidget(self.speed_plot, 1, 1)
+        grid.addWidget(self.extra_plot, 1, 2)
+        self.layers = LayerStrip()
+        self.matrix = AccuracyMatrix()
+        grid.addWidget(self.layers, 2, 0, 1, 3)
+        grid.addWidget(self.matrix, 0, 3, 2, 1)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(2, 1)
+        grid.setColumnStretch(3, 1)
+        self.extra_plot.hide()
+        self.layers.hide()
+        self.matrix.hide()
+
+        self.loss = SeriesGroup(self.loss_plot)
+        self.loss_raw = self.loss.get("raw", pg.mkPen("#9ecae1", width=1))
+        self.loss_smooth = self.loss.get("smoothed", pg.mkPen("#08519c", width=2.2))
+        self.eval_loss = self.loss.get("eval loss", pg.mkPen("#d62728", width=1.6))
+        self.metrics = SeriesGroup(self.metric_plot, symbol="o")
+        self.lrs = SeriesGroup(self.lr_plot)
+        self.mem = SeriesGroup(self.mem_plot)
+        self.speed = SeriesGroup(self.speed_plot)
+        self.extra = SeriesGroup(self.extra_plot, width=1.8)
+        self._ema: float | None = None
+        self._groups = [self.loss, self.metrics, self.lrs, self.mem, self.speed, self.extra]
+        self.last_step = 0
+        self.task_names: list[str] = []
+        self.redraws = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self.redraw)
+        if live:
+            self._timer.start()
+
+    # -- data in ---------------------------------------------------------------------------
+    def reset(self) -> None:
+        for g in (self.metrics, self.lrs, self.mem, self.speed, self.extra):
+            g.clear()
+        for s in (self.loss_raw, self.loss_smooth, self.eval_loss):
+            s.x.clear()
+            s.y.clear()
+            s.dirty = True
+        self._ema = None
+        self.last_step = 0
+        self.task_names = []
+        self.extra_plot.hide()
+        self.layers.hide()
+        for chip in self.layers.chips.values():
+            chip.deleteLater()
+        self.layers.chips.clear()
+        self.matrix.hide()
+        self.matrix.table.setRowCount(0)
+        self.matrix.summary.setText("ACC —    BWT —")
+        self.redraw()
+
+    def feed(self, d: dict) -> None:
+        kind = d.get("event")
+        if kind == "step":
+            self._step(d)
+        elif kind == "eval":
+            step = d.get("step", self.last_step)
+            suffix = self._task_suffix(d.get("task", 0))
+            for k, v in (d.get("metrics") or {}).items():
+                if not isinstance(v, (int, float)) or isinstance(v, bool):
+                    continue
+                if k in ("eval_loss", "loss"):
+                    self.eval_loss.add(step, v)
+                elif k not in ("perplexity", "eval_runtime", "samples", "epoch", "step"):
+                    self.metrics.add(k + suffix, step, v)
+                elif k == "perplexity":
+                    self.metrics.add("perplexity" + suffix, step, v)
+        elif kind == "technique_state":
+            st = d.get("state") or {}
+            if "trainable_groups" in st or "lr_per_group" in st:
+                self.layers.show()
+                self.layers.set_state(
+                    list(st.get("trainable_groups") or []),
+                    dict(st.get("lr_per_group") or {}),
+                    list(st.get("all_groups") or []),
+                )
+        elif kind == "task_finished":
+            self.matrix.show()
+            name = d.get("task_name") or f"task {d.get('task', 0) + 1}"
+            idx = int(d.get("task", len(self.task_names)))
+            while len(self.task_names) <= idx:
+                self.task_names.append(f"task {len(self.task_names) + 1}")
+            self.task_names[idx] = name
+            self.matrix.set_matrix(d.get("acc_matrix") or [], self.task_names, d.get("metrics") or {})
+        elif kind == "run_started":
+            names = [t.get("name") for t in ((d.get("config") or {}).get("tasks") or []) if isinstance(t, dict)]
+            if names:
+                self.task_names = [n or f"task {i + 1}" for i, n in enumerate(names)]
+
+    def _task_suffix(self, task: int) -> str:
+        if not task and len(self.task_names) <= 1:
+            return ""
+        name = self.task_names[task] if task < len(self.task_names) else f"task {task + 1}"
+        return f" ({name})"
+
+    def _step(self, d: dict) -> None:
+        step = d.get("step", 0)
+        self.last_step = step
+        loss = d.get("loss")
+        if isinstance(loss, (int, float)) and math.isfinite(loss):
+            self.loss_raw.add(step, loss)
+            self._ema = loss if self._ema is None else EMA * self._ema + (1 - EMA) * loss
+            self.loss_smooth.add(step, self._ema)
+        for name, lr in (d.get("lr") or {}).items():
+            self.lrs.add(name, step, lr)
+        for name, b in (d.get("memory") or {}).items():
+            if isinstance(b, (int, float)):
+                self.mem.add(name, step, b / 2**20)
+        sps = d.get("samples_per_second")
+        if isinstance(sps, (int, float)):
+            self.speed.add("samples/s", step, sps)
+        extra = d.get("extra") or {}
+        if extra:
+            if not self.extra_plot.isVisible() and self.extra_plot.isHidden():
+                self.extra_plot.show()
+                self.extra_plot.setTitle(extra_title(extra), size="10pt")
+            for k, v in extra.items():
+                if isinstance(v, (int, float)):
+                    self.extra.add(k, step, v)
+
+    def feed_all(self, events: list[dict]) -> None:
+        for d in events:
+            self.feed(d)
+        self.redraw()
+
+    # -- drawing -----------------------------------------------------------------------------
+    def redraw(self) -> None:
+        for g in self._groups:
+            g.redraw()
+        self.redraws += 1
+
+    def point_counts(self) -> dict[str, int]:
+        return {
+            "loss": len(self.loss_raw.x),
+            "loss_smoothed": len(self.loss_smooth.x),
+            "eval_loss": len(self.eval_loss.x),
+            "metric": self.metrics.points(),
+            "lr": self.lrs.points(),
+            "memory": self.mem.points(),
+            "speed": self.speed.points(),
+            "extra": self.extra.points(),
+        }
+
+    def drawn_points(self, group: str = "loss") -> int:
+        """Points actually handed to pyqtgraph (after redraws), for tests."""
+        item = {"loss": self.loss_raw.item}.get(group)
+        if item is None:
+            return 0
+        x, _ = item.getOriginalDataset()
+        return 0 if x is None else len(x)
+
+
+def extra_title(extra: dict) -> str:
+    keys = set(extra)
+    if {"task_loss", "ewc_penalty"} & keys:
+        return "EWC: task loss vs penalty"
+    if {"kd_loss", "ce_loss"} & keys:
+        return "Distillation: KD vs CE loss"
+    return "Technique series"
+
+
+class CompareCurves(QWidget):
+    """Several runs' loss and eval metric overlaid."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.loss_plot = make_plot("Training loss (smoothed)", "loss")
+        self.metric_plot = make_plot("Evaluation metric", "metric")
+        lay.addWidget(self.loss_plot)
+        lay.addWidget(self.metric_plot)
+        self.curves: dict[str, int] = defaultdict(int)
+
+    def set_runs(self, runs: list[tuple[str, list[dict]]]) -> None:
+        self.loss_plot.clear()
+        self.metric_plot.clear()
+        for pw in (self.loss_plot, self.metric_plot):
+            if pw.plotItem.legend is not None:
+                pw.plotItem.legend.clear()
+        self.curves.clear()
+        for i, (name, events) in enumerate(runs):
+            pen = pg.mkPen(color(i), width=2)
+            xs, ys, ema = [], [], None
+            mx, my, metric_name = [], [], None
+            for d in events:
+                if d.get("event") == "step" and isinstance(d.get("loss"), (int, float)):
+                    ema = d["loss"] if ema is None else EMA * ema + (1 - EMA) * d["loss"]
+                    xs.append(d["step"])
+                    ys.append(ema)
+                elif d.get("event") == "eval":
+                    m = d.get("metrics") or {}
+                    metric_name = metric_name or next(
+                        (k for k in ("accuracy", "macro_f1", "perplexity", "eval_loss") if k in m), None
+                    )
+                    if metric_name and isinstance(m.get(metric_name), (int, float)):
+                        mx.append(d.get("step", 0))
+                        my.append(m[metric_name])
+            if xs:
+                self.loss_plot.plot(xs, ys, pen=pen, name=name)
+                self.curves["loss"] += 1
+            if mx:
+                self.metric_plot.plot(mx, my, pen=pen, symbol="o", symbolSize=5, symbolBrush=color(i),
+                                      name=f"{name} {metric_name}")
+                self.curves["metric"] += 1

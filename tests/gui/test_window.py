@@ -1,0 +1,195 @@
+"""The window: pages, the demo setup, the generated technique panels, YAML and settings."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
+
+from ftstudio.engine.config import RunConfig
+from ftstudio.techniques import all_techniques, build_params, get_technique, param_specs
+
+
+def test_window_opens_with_the_demo_selected(window):
+    assert window.isVisible()
+    assert window.model_page.model() == "builtin:minilm-l6"
+    assert window.data_page.train_edit.text() == "builtin:sentiment"
+    assert window.technique_page.technique() == "lora"
+    cfg = window.build_config()
+    assert (cfg.model, cfg.data.train, cfg.technique.name) == ("builtin:minilm-l6", "builtin:sentiment", "lora")
+    assert window.start_action.isEnabled()
+    # every page is reachable from the navigation
+    for key in ("model", "data", "technique", "training", "run", "runs", "playground"):
+        window.show_page(key)
+        assert window.stack.currentWidget() is window.pages[key]
+
+
+def test_window_shows_fast_without_heavy_imports():
+    code = textwrap.dedent(
+        """
+        import os, sys, time
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        t0 = time.perf_counter()
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([])
+        from ftstudio.gui.main_window import MainWindow
+        w = MainWindow(restore=False)
+        w.show()
+        app.processEvents()
+        dt = time.perf_counter() - t0
+        heavy = [m for m in ("torch", "transformers", "peft", "datasets") if m in sys.modules]
+        print(f"{dt:.3f} {','.join(heavy) or '-'}")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    dt, heavy = out.stdout.split()[-2:]
+    assert heavy == "-", f"heavy modules imported before the window showed: {heavy}"
+    assert float(dt) < 2.0  # < 1 s on an idle machine; slack for a loaded CI box
+
+
+def test_every_technique_is_listed_with_a_card(window):
+    page = window.technique_page
+    names = [page.list.item(i).data(0x0100) for i in range(page.list.count())]
+    assert names == [c.name for c in all_techniques()]
+    assert len(names) >= 10
+    for cls in all_techniques():
+        page.select(cls.name)
+        assert page.technique() == cls.name
+        assert (cls.title or cls.name) in page.card.text()
+        assert page.panels.currentWidget() is page.panel_by_name[cls.name]
+
+
+@pytest.mark.parametrize("name", [c.name for c in all_techniques()])
+def test_technique_panel_matches_its_params_dataclass(window, name):
+    page = window.technique_page
+    page.select(name)
+    cls = get_technique(name)
+    panel = page.panel_by_name[name]
+    specs = param_specs(cls.Params)
+    assert list(panel.editors) == [s.name for s in specs]
+    for s in specs:
+        w = panel.editors[s.name].widget
+        assert w.toolTip() == (s.help or s.label)
+        if s.name in ("teacher",):
+            continue
+        if s.choices:
+            assert isinstance(w, QComboBox)
+            assert [w.itemData(i) for i in range(w.count()) if w.itemData(i) is not None] == list(s.choices)
+        elif s.type is bool:
+            assert isinstance(w, QCheckBox)
+        elif s.type is int:
+            assert isinstance(w, QSpinBox)
+            if s.min is not None:
+                assert w.minimum() <= s.min and (w.minimum() == s.min or s.optional)
+            if s.max is not None:
+                assert w.maximum() == min(s.max, 2_000_000_000)
+        elif s.type is float:
+            assert isinstance(w, (QDoubleSpinBox, QLineEdit))
+        else:
+            assert isinstance(w, QLineEdit)
+    # the defaults round-trip through the technique's own validation
+    vals = panel.values()
+    assert set(vals) == {s.name for s in specs}
+    if name != "distillation":  # needs a teacher
+        build_params(cls.Params, vals, name)
+        assert panel.non_default_values() == {}
+
+
+def test_param_panel_restore_defaults_and_values(window):
+    page = window.technique_page
+    page.select("lora")
+    panel = page.panel_by_name["lora"]
+    specs = {s.name: s for s in param_specs(get_technique("lora").Params)}
+    int_name = next(n for n, s in specs.items() if s.type is int and not s.choices)
+    ed = panel.editors[int_name]
+    ed.set(specs[int_name].default + 1)
+    assert page.params() == {int_name: specs[int_name].default + 1}
+    assert window.build_config().technique.params[int_name] == specs[int_name].default + 1
+    panel.restore_button.click()
+    assert page.params() == {}
+    assert ed.get() == specs[int_name].default
+
+
+def test_setup_round_trips_through_yaml(window, tmp_path, qtbot):
+    window.technique_page.select("bitfit")
+    window.training_page.batch.setValue(7)
+    window.training_page.lr.setText("3e-4")
+    p = tmp_path / "setup.yaml"
+    assert window.save_setup(str(p)) == str(p)
+    cfg = RunConfig.from_yaml(p)
+    assert cfg.technique.name == "bitfit"
+    assert cfg.training.batch_size == 7 and cfg.training.learning_rate == pytest.approx(3e-4)
+    # load it into a fresh window state
+    window.load_config(RunConfig())
+    assert window.technique_page.technique() == "lora"
+    assert window.open_setup(str(p))
+    assert window.technique_page.technique() == "bitfit"
+    assert window.training_page.batch.value() == 7
+    # copy command uses the saved path
+    cmd = window.copy_command()
+    from PySide6.QtGui import QGuiApplication
+
+    assert cmd == f"ftstudio train {p}"
+    assert QGuiApplication.clipboard().text() == cmd
+
+
+def test_settings_persist_between_sessions(qtbot, settings):
+    from ftstudio.gui.main_window import MainWindow
+
+    w1 = MainWindow(settings=settings)
+    qtbot.addWidget(w1)
+    w1.technique_page.select("adapter")
+    w1.training_page.seed.setValue(1234)
+    w1.resize(701, 501)
+    w1.show_page("training")
+    w1.close()
+    w2 = MainWindow(settings=settings)
+    qtbot.addWidget(w2)
+    assert w2.technique_page.technique() == "adapter"
+    assert w2.training_page.seed.value() == 1234
+    assert w2.current_page() == "training"
+    assert w2.size().width() == 701
+
+
+def test_bad_setup_file_shows_a_readable_message(window, tmp_path):
+    from ftstudio.gui import util
+
+    p = tmp_path / "bad.yaml"
+    p.write_text("model: x\ntraining: {batch_size: -3}\n")
+    n = len(util.last_error)
+    assert not window.open_setup(str(p))
+    assert "batch_size" in util.last_error[n]
+    assert window.isVisible()
+
+
+def test_task_sequence_editor_for_continual(window, tiny_csv):
+    page = window.technique_page
+    page.select("continual")
+    assert page.sequence.isVisibleTo(window)
+    seq = page.sequence
+    seq.add_task(str(tiny_csv))
+    seq.add_task("builtin:topics")
+    assert [t.name for t in seq.tasks()][-2:] == ["tiny", "topics"]
+    seq.list.setCurrentRow(seq.list.count() - 1)
+    seq.move_selected(-1)
+    assert [t.name for t in seq.tasks()][-2:] == ["topics", "tiny"]
+    seq.remove_selected()
+    cfg = window.build_config()
+    assert cfg.data is None and [t.name for t in cfg.tasks] == [t.name for t in seq.tasks()]
+    page.select("lora")
+    assert not page.sequence.isVisibleTo(window)
+
+
+def test_distillation_has_a_teacher_picker(window):
+    from ftstudio.gui.pages.technique_page import TeacherPicker
+
+    page = window.technique_page
+    page.select("distillation")
+    ed = page.panel_by_name["distillation"].editors["teacher"]
+    assert isinstance(ed.widget, TeacherPicker)
+    ed.set("/some/teacher")
+    assert page.params()["teacher"] == "/some/teacher"
+    assert "Student" in page.student_note.text()
