@@ -29,7 +29,7 @@ def demo_config():
         task="classification",
         data=DataConfig(train="builtin:sentiment"),
         technique=TechniqueConfig(name="lora", params={"r": 8, "alpha": 16}),
-        training=TrainingConfig(epochs=3, batch_size=16, learning_rate=5e-4, max_length=64, eval_every=20),
+        training=TrainingConfig(epochs=2, batch_size=16, learning_rate=2e-3, max_length=64, eval_every=20),
     )
 
 

@@ -191,6 +191,9 @@ class Technique:
     tasks: ClassVar[tuple[str, ...]] = ("classification", "causal-lm")
     # Whether runs with this technique are multi-task (need `tasks:` in the config).
     needs_task_sequence: ClassVar[bool] = False
+    # The learning rate the GUI pre-fills when the technique is picked (trains well on the
+    # built-in models); adapters/LoRA want ~10-100x the full fine-tuning rate.
+    default_learning_rate: ClassVar[float] = 5e-5
     # Export flavours this technique can write (the GUI's export menu).
     export_kinds: ClassVar[tuple[str, ...]] = ("model",)
     # Techniques that use PEFT (imported lazily).

@@ -211,6 +211,7 @@ class ContinualParams:
 @register
 class Continual(Technique):
     name = "continual"
+    default_learning_rate = 5e-5
     title = "Continual learning (replay)"
     card = (
         "Trains the whole model on a sequence of tasks, one after another. A small memory of "

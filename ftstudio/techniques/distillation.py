@@ -162,6 +162,7 @@ class DistillationParams:
 @register
 class Distillation(Technique):
     name = "distillation"
+    default_learning_rate = 5e-5
     title = "Distillation (teacher → student)"
     card = (
         "Trains a student model to imitate a larger, already trained teacher's predictions as well "

@@ -166,6 +166,7 @@ class EWCParams:
 @register
 class EWC(Technique):
     name = "ewc"
+    default_learning_rate = 5e-5
     title = "Elastic Weight Consolidation"
     card = (
         "Trains the whole model on a sequence of tasks. After each task it measures how important "

@@ -20,6 +20,7 @@ class FullParams:
 @register
 class FullFineTuning(Technique):
     name = "full"
+    default_learning_rate = 5e-5
     title = "Full fine-tuning"
     card = (
         "Every weight of the model trains. Best quality in most cases and the reference the other "

@@ -93,6 +93,7 @@ def layer_groups(model: Any) -> list[tuple[str, int, list[tuple[str, Any]]]]:
 @register
 class Layerwise(Technique):
     name = "layerwise"
+    default_learning_rate = 1e-4
     title = "Layer-wise (gradual unfreezing)"
     card = (
         "Trains the whole model, but starts with only the task head and unfreezes one more layer from "

@@ -27,6 +27,7 @@ class LoraParams:
 @register
 class LoRA(Technique):
     name = "lora"
+    default_learning_rate = 2e-3
     title = "LoRA"
     card = (
         "Adds small low-rank matrices beside the attention projections and trains only those (plus the "

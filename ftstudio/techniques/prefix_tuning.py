@@ -200,6 +200,7 @@ def _inject_decoder(model: Any, encoder: Any) -> None:
 @register
 class PrefixTuning(Technique):
     name = "prefix_tuning"
+    default_learning_rate = 1e-3
     title = "Prefix tuning"
     card = (
         "Learns key/value vectors that are put in front of the attention of every layer; the model "

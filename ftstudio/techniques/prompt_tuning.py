@@ -75,6 +75,7 @@ def _last_token_pooling_hook(peft_model: Any, num_virtual: int) -> None:
 @register
 class PromptTuning(Technique):
     name = "prompt_tuning"
+    default_learning_rate = 1e-3
     title = "Prompt tuning"
     card = (
         "Learns a few 'soft prompt' vectors placed in front of every input; the model itself stays "
