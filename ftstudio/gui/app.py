@@ -55,21 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     shown = time.perf_counter() - T0
     w.statusBar().showMessage(f"Ready in {shown:.2f} s", 4000)
     QTimer.singleShot(0, w.after_shown)
-    QTimer.singleShot(1500, _warm_imports)
-    return app.exec()
+    rc = app.exec()
+    from PySide6.QtCore import QThreadPool
 
-
-def _warm_imports() -> None:
-    """Import torch + transformers in the background so the first Start is quicker."""
-
-    def work() -> None:
-        try:
-            import torch  # noqa: F401
-            import transformers  # noqa: F401
-        except Exception:  # noqa: BLE001
-            pass
-
-    threading.Thread(target=work, name="ftstudio-warm-imports", daemon=True).start()
+    QThreadPool.globalInstance().waitForDone(10000)  # let background jobs end before teardown
+    return rc
 
 
 if __name__ == "__main__":

@@ -196,7 +196,7 @@ class MainWindow(QMainWindow):
         return it.data(Qt.UserRole) if it else ""
 
     def after_shown(self) -> None:
-        """Work that may wait until the window is on screen."""
+        """Work that may wait until the window is on screen (the first job warms the imports)."""
         self.model_page.refresh_sources()
         if self.model_page.model():
             self.model_page._info_timer.start()

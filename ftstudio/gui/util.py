@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 from pathlib import Path
 from typing import Any, Callable
@@ -53,6 +54,38 @@ class ErrorInfo:
         return self.message
 
 
+# -- heavy imports -----------------------------------------------------------------------------
+_import_lock = threading.Lock()
+_imported = False
+
+
+def warm_imports() -> None:
+    """Import torch / transformers / datasets once, serially, before any engine job runs.
+
+    Two pool threads importing them at the same time (a model-facts job and a data preview, say)
+    race inside transformers' lazy module and one of them sees a half-initialised module
+    ("module 'transformers' has no attribute 'PreTrainedTokenizerBase'"). Every background job
+    and the training worker call this first; only the first call does any work.
+    """
+    global _imported
+    if _imported:
+        return
+    with _import_lock:
+        if _imported:
+            return
+        try:
+            import torch  # noqa: F401
+            import transformers
+
+            transformers.PreTrainedTokenizerBase  # noqa: B018  (resolve the lazy attributes now)
+            transformers.AutoConfig  # noqa: B018
+            transformers.AutoTokenizer  # noqa: B018
+            import datasets  # noqa: F401
+        except Exception:  # noqa: BLE001 - the job itself will report what is missing
+            log.exception("warming imports failed")
+        _imported = True
+
+
 # -- background jobs ------------------------------------------------------------------------
 class _JobSignals(QObject):
     done = Signal(object)
@@ -68,6 +101,7 @@ class _Job(QRunnable):
 
     def run(self) -> None:  # pool thread
         try:
+            warm_imports()
             result = self.fn()
         except BaseException as e:  # noqa: BLE001 - everything goes back to the GUI thread
             self.signals.error.emit(ErrorInfo(e, traceback.format_exc()))
@@ -82,20 +116,31 @@ def run_async(
     fn: Callable[[], Any],
     on_done: Callable[[Any], None] | None = None,
     on_error: Callable[[ErrorInfo], None] | None = None,
+    owner: QObject | None = None,
 ) -> None:
-    """Run ``fn`` on a pool thread; callbacks run on the GUI thread (queued)."""
+    """Run ``fn`` on a pool thread; callbacks run on the GUI thread (queued), and are dropped
+    when ``owner`` (the widget that asked) has been deleted in the meantime."""
     sig = _JobSignals()  # lives in the GUI thread: queued calls land there
     _live.add(sig)
 
+    def alive() -> bool:
+        if owner is None:
+            return True
+        import shiboken6
+
+        return shiboken6.isValid(owner)
+
     def done(r: Any) -> None:
         _live.discard(sig)
-        if on_done:
+        if on_done and alive():
             on_done(r)
 
     def error(info: ErrorInfo) -> None:
         _live.discard(sig)
         if not info.user:
             write_crash_log(info.traceback)
+        if not alive():
+            return
         if on_error:
             on_error(info)
         else:
@@ -103,7 +148,10 @@ def run_async(
 
     sig.done.connect(done, Qt.QueuedConnection)
     sig.error.connect(error, Qt.QueuedConnection)
-    QThreadPool.globalInstance().start(_Job(fn, sig))
+    pool = QThreadPool.globalInstance()
+    if pool.maxThreadCount() < 6:  # jobs wait on disk and the GIL, not on cores: a slow model
+        pool.setMaxThreadCount(6)  # load must not queue a data preview behind it
+    pool.start(_Job(fn, sig))
 
 
 def jobs_running() -> int:

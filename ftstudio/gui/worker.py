@@ -61,6 +61,9 @@ class TrainWorker(QObject):
         from ftstudio.engine.errors import UserError
 
         try:
+            from ftstudio.gui.util import warm_imports
+
+            warm_imports()
             fn = self.train_fn
             if fn is None:
                 from ftstudio.engine.runner import train as fn

@@ -355,7 +355,7 @@ class DataPage(QWidget):
             if seq == self._seq:
                 self.show_error(e.message)
 
-        run_async(get, done, error)
+        run_async(get, done, error, owner=self)
 
     def _clear_problems(self) -> None:
         self.source_problem.set_problem(None)
@@ -420,7 +420,8 @@ class DataPage(QWidget):
         for j in range(len(columns)):
             self.table.setColumnWidth(j, min(420, max(90, self.table.sizeHintForColumn(j) + 16)))
         total = field(pv, "num_rows", "total_rows", "n_rows")
-        self.preview_status.setText(
+        self.preview_status.setText("" if not columns else
+
             f"First {len(rows)} rows" + (f" of {total:,}" if isinstance(total, int) else "")
             + (f" · columns: {', '.join(columns)}" if columns else "")
         )

@@ -35,6 +35,9 @@ INFO_ROWS = [
 ]
 
 
+_INFO_CACHE: dict[str, Any] = {}  # source -> ModelInfo, for this session
+
+
 class ModelPage(QWidget):
     changed = Signal()
 
@@ -113,7 +116,7 @@ class ModelPage(QWidget):
                 found = []
             return b, found
 
-        run_async(load, self._fill_sources, lambda e: self.problem.set_problem(e.message))
+        run_async(load, self._fill_sources, lambda e: self.problem.set_problem(e.message), owner=self)
 
     def _fill_sources(self, res: tuple[list, list]) -> None:
         builtin, found = res
@@ -185,8 +188,11 @@ class ModelPage(QWidget):
         if not name:
             return
         self._info_for = name
-        self.info_status.setText("Reading model facts…")
         self.problem.set_problem(None)
+        if name in _INFO_CACHE:
+            self.show_info(_INFO_CACHE[name])
+            return
+        self.info_status.setText("Reading model facts (loads the weights once)…")
 
         def get() -> Any:
             from ftstudio.engine.models import model_info
@@ -194,6 +200,7 @@ class ModelPage(QWidget):
             return model_info(name)
 
         def done(info: Any) -> None:
+            _INFO_CACHE[name] = info
             if name != self.model():
                 return
             self.show_info(info)
@@ -206,7 +213,7 @@ class ModelPage(QWidget):
                 lab.setText("—")
             self.problem.set_problem(e.message)
 
-        run_async(get, done, error)
+        run_async(get, done, error, owner=self)
 
     def show_info(self, info: Any) -> None:
         self.info = info

@@ -190,28 +190,27 @@ class PlaygroundPage(QWidget):
                 p = self._predictors[rd] = Predictor(rd)
             return p
 
-        def tuned() -> Any:
-            return predictor().predict(text)
-
-        def base() -> Any:
-            return predictor().predict_base(text)
+        def ok(box: AnswerBox, r: Any) -> None:
+            self._set_busy(-1)
+            box.show_result(r)
 
         def fail(box: AnswerBox, e: Any) -> None:
             self._set_busy(-1)
             box.clear("")
             self.problem.set_problem(e.message)
 
-        def ok(box: AnswerBox, r: Any) -> None:
-            self._set_busy(-1)
-            box.show_result(r)
+        def tuned_done(r: Any) -> None:
+            ok(self.tuned, r)
+            # then the base model, on the same worker-side Predictor (weights loaded once)
+            run_async(lambda: predictor().predict_base(text), lambda r2: ok(self.base, r2),
+                      lambda e: fail(self.base, e), owner=self)
 
-        # sequential on one worker: both share the predictor (and its loaded weights)
-        def both() -> tuple[Any, Any]:
-            return tuned(), None
+        def tuned_failed(e: Any) -> None:
+            fail(self.tuned, e)
+            self._set_busy(-1)  # the base answer will not be asked for
+            self.base.clear("—")
 
-        run_async(tuned, lambda r: (ok(self.tuned, r), run_async(base, lambda r2: ok(self.base, r2),
-                                                                   lambda e: fail(self.base, e))),
-                  lambda e: (fail(self.tuned, e), self._set_busy(-1), self.base.clear("")))
+        run_async(lambda: predictor().predict(text), tuned_done, tuned_failed, owner=self)
 
     def _set_busy(self, delta: int) -> None:
         self._pending = max(0, self._pending + delta)

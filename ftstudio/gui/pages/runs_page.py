@@ -312,7 +312,7 @@ class RunsPage(QWidget):
             if on_done:
                 on_done(p)
 
-        run_async(job, done, lambda e: show_error(self, e))
+        run_async(job, done, lambda e: show_error(self, e), owner=self)
 
 
 def export_kinds(rec: Any) -> list[str]:

@@ -259,7 +259,7 @@ class PreflightPanel(QGroupBox):
 
             return preflight(cfg, measure_step=True)
 
-        run_async(job, self.show_report, lambda e: self._fail(e.message))
+        run_async(job, self.show_report, lambda e: self._fail(e.message), owner=self)
 
     def _fail(self, msg: str) -> None:
         self.busy.hide()
