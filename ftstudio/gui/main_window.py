@@ -50,8 +50,14 @@ NAV = [
 
 
 def demo_config() -> RunConfig:
-    """The newcomer's setup: MiniLM-L6 + the built-in sentiment set + LoRA."""
-    return RunConfig(model="builtin:minilm-l6", technique=TechniqueConfig(name="lora"))
+    """The newcomer's setup: MiniLM-L6 + the built-in sentiment set + LoRA (the same as
+    ``ftstudio train --demo``)."""
+    try:
+        from ftstudio.cli import demo_config as cli_demo
+
+        return cli_demo()
+    except Exception:  # noqa: BLE001 - the CLI is optional for the window
+        return RunConfig(model="builtin:minilm-l6", technique=TechniqueConfig(name="lora"))
 
 
 def default_settings() -> QSettings:
@@ -128,6 +134,7 @@ class MainWindow(QMainWindow):
         for p in (self.model_page, self.data_page, self.technique_page, self.training_page):
             p.changed.connect(self._update_summary)
         self.technique_page.go_to_model.connect(lambda: self.show_page("model"))
+        self.technique_page.technique_changed.connect(self._technique_picked)
         self.run_page.stop_requested.connect(self.stop)
         self.run_page.resume_requested.connect(self.resume)
         self.runs_page.resume_requested.connect(self.resume)
@@ -238,7 +245,24 @@ class MainWindow(QMainWindow):
         cfg.validate()
         return cfg
 
+    def _technique_picked(self, name: str) -> None:
+        """A technique picked by hand pre-fills the learning rate it trains well with."""
+        if getattr(self, "_loading", False):
+            return
+        cls = self.technique_page.technique_class()
+        lr = getattr(cls, "default_learning_rate", None)
+        if lr:
+            self.training_page.lr.setText(f"{lr:g}")
+            self.statusBar().showMessage(f"Learning rate set to {lr:g}, the usual rate for {cls.title}", 6000)
+
     def load_config(self, cfg: RunConfig) -> None:
+        self._loading = True
+        try:
+            self._load_config(cfg)
+        finally:
+            self._loading = False
+
+    def _load_config(self, cfg: RunConfig) -> None:
         self._loaded_cfg = copy.deepcopy(cfg)
         self.model_page.set_model(cfg.model)
         data = cfg.data if cfg.data is not None else (cfg.tasks[0].data if cfg.tasks else None)

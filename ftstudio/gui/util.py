@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QProgressBar, QWidget
 
 log = logging.getLogger("ftstudio.gui")
 
@@ -233,3 +233,23 @@ def fmt_metric(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
+
+
+def labelled_bar(fraction: float, text: str, color: str = "#3d7fc4") -> QWidget:
+    """A thin bar with its text beside it (text drawn over a bar's chunk gets cut in two)."""
+    w = QWidget()
+    lay = QHBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    bar = QProgressBar()
+    bar.setRange(0, 1000)
+    bar.setValue(int(1000 * max(0.0, min(1.0, fraction))))
+    bar.setTextVisible(False)
+    bar.setFixedHeight(14)
+    bar.setStyleSheet(f"QProgressBar{{border:1px solid #bbb;border-radius:3px;background:#fff}}"
+                      f"QProgressBar::chunk{{background:{color};}}")
+    lab = QLabel(text)
+    lab.setMinimumWidth(90)
+    lay.addWidget(bar, 1)
+    lay.addWidget(lab)
+    w.bar, w.label = bar, lab  # type: ignore[attr-defined]
+    return w

@@ -17,6 +17,7 @@ def test_window_opens_with_the_demo_selected(window):
     assert window.model_page.model() == "builtin:minilm-l6"
     assert window.data_page.train_edit.text() == "builtin:sentiment"
     assert window.technique_page.technique() == "lora"
+    assert window.training_page.lr.text() == "0.002"
     cfg = window.build_config()
     assert (cfg.model, cfg.data.train, cfg.technique.name) == ("builtin:minilm-l6", "builtin:sentiment", "lora")
     assert window.start_action.isEnabled()
@@ -91,6 +92,7 @@ def test_technique_panel_matches_its_params_dataclass(window, name):
         else:
             assert isinstance(w, QLineEdit)
     # the defaults round-trip through the technique's own validation
+    panel.restore_defaults()
     vals = panel.values()
     assert set(vals) == {s.name for s in specs}
     if name != "distillation":  # needs a teacher
@@ -102,6 +104,8 @@ def test_param_panel_restore_defaults_and_values(window):
     page = window.technique_page
     page.select("lora")
     panel = page.panel_by_name["lora"]
+    assert page.params() == {"alpha": 16}  # the demo sets alpha 16 (r 8 is the default)
+    panel.restore_defaults()
     specs = {s.name: s for s in param_specs(get_technique("lora").Params)}
     int_name = next(n for n, s in specs.items() if s.type is int and not s.choices)
     ed = panel.editors[int_name]
@@ -193,3 +197,16 @@ def test_distillation_has_a_teacher_picker(window):
     ed.set("/some/teacher")
     assert page.params()["teacher"] == "/some/teacher"
     assert "Student" in page.student_note.text()
+
+
+def test_picking_a_technique_prefills_its_learning_rate(window):
+    window.technique_page.select("full")
+    assert float(window.training_page.lr.text()) == get_technique("full").default_learning_rate
+    window.technique_page.select("lora")
+    assert float(window.training_page.lr.text()) == get_technique("lora").default_learning_rate
+    # loading a setup keeps the setup's own rate
+    cfg = RunConfig()
+    cfg.technique.name = "bitfit"
+    cfg.training.learning_rate = 7e-4
+    window.load_config(cfg)
+    assert float(window.training_page.lr.text()) == 7e-4

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from ftstudio.engine.config import DataConfig
 from ftstudio.gui.pages.common import InlineProblem, field, heading
-from ftstudio.gui.util import run_async
+from ftstudio.gui.util import labelled_bar, run_async
 
 DATA_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".txt")
 FILE_FILTER = "Data files (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)"
@@ -417,8 +417,15 @@ class DataPage(QWidget):
                 it = QTableWidgetItem(text if len(text) < 300 else text[:300] + "…")
                 it.setToolTip(text[:2000])
                 self.table.setItem(i, j, it)
+        # the longest column (the text) takes the spare width; the others fit their contents
+        widths = [self.table.sizeHintForColumn(j) for j in range(len(columns))]
+        hdr = self.table.horizontalHeader()
+        hdr.setStretchLastSection(False)
         for j in range(len(columns)):
-            self.table.setColumnWidth(j, min(420, max(90, self.table.sizeHintForColumn(j) + 16)))
+            hdr.setSectionResizeMode(j, QHeaderView.Interactive)
+            self.table.setColumnWidth(j, min(300, max(80, widths[j] + 16)))
+        if widths:
+            hdr.setSectionResizeMode(max(range(len(widths)), key=widths.__getitem__), QHeaderView.Stretch)
         total = field(pv, "num_rows", "total_rows", "n_rows")
         self.preview_status.setText("" if not columns else
 
@@ -445,11 +452,6 @@ class DataPage(QWidget):
         total = sum(v for v in counts.values() if isinstance(v, (int, float))) or 1
         items = sorted(counts.items(), key=lambda kv: -kv[1])[:12]
         for name, n in items:
-            bar = QProgressBar()
-            bar.setRange(0, 1000)
-            bar.setValue(int(1000 * n / total))
-            bar.setFormat(f"{n:,}  ({100 * n / total:.0f}%)")
-            bar.setTextVisible(True)
-            self.dist_layout.addRow(str(name) + ":", bar)
+            self.dist_layout.addRow(str(name) + ":", labelled_bar(n / total, f"{n:,}  ({100 * n / total:.0f}%)"))
         if len(counts) > len(items):
             self.dist_layout.addRow(QLabel(f"… and {len(counts) - len(items)} more labels"))

@@ -27,7 +27,7 @@ INFO_ROWS = [
     ("Parameters", ("num_parameters", "parameters", "total_params", "params")),
     ("Layers", ("num_layers", "layers", "n_layers")),
     ("Hidden size", ("hidden_size", "hidden")),
-    ("Size", ("size_bytes", "size", "disk_bytes")),
+    ("Size (fp32)", ("size_bytes", "size", "disk_bytes")),
     ("Bias terms", ("bias_terms", "num_bias_params", "bias_params", "has_bias")),
     ("Max length", ("max_length", "max_position_embeddings")),
     ("Vocabulary", ("vocab_size",)),
@@ -136,7 +136,7 @@ class ModelPage(QWidget):
 
     def _section(self, text: str) -> None:
         it = QListWidgetItem(text)
-        it.setFlags(Qt.NoItemFlags)
+        it.setFlags(Qt.ItemIsEnabled)  # a heading: readable, not selectable
         f = it.font()
         f.setBold(True)
         it.setFont(f)
@@ -218,13 +218,15 @@ class ModelPage(QWidget):
     def show_info(self, info: Any) -> None:
         self.info = info
         d = as_dict(info)
+        if "size_bytes" not in d and isinstance(d.get("total_params"), int):
+            d["size_bytes"] = 4 * d["total_params"]  # the weights as loaded for training (fp32)
         for title, keys in INFO_ROWS:
             v = field(d, *keys)
             if v is None:
                 text = "—"
             elif title == "Parameters" and isinstance(v, (int, float)):
                 text = f"{fmt_count(v)}  ({int(v):,})"
-            elif title == "Size" and isinstance(v, (int, float)):
+            elif title.startswith("Size") and isinstance(v, (int, float)):
                 text = fmt_bytes(v)
             elif title == "Bias terms" and isinstance(v, bool):
                 text = "yes" if v else "no (BitFit has nothing to train)"

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.gui.pages.common import InlineProblem, field, heading
-from ftstudio.gui.util import run_async
+from ftstudio.gui.util import labelled_bar, run_async
 
 
 class AnswerBox(QGroupBox):
@@ -60,12 +60,9 @@ class AnswerBox(QGroupBox):
             conf = probs.get(label) if isinstance(probs, dict) else None
             self.headline.setText(f"{label}" + (f"   ({100 * conf:.1f}%)" if conf is not None else ""))
             if isinstance(probs, dict):
-                for name, p in sorted(probs.items(), key=lambda kv: -kv[1])[:10]:
-                    bar = QProgressBar()
-                    bar.setRange(0, 1000)
-                    bar.setValue(int(1000 * float(p)))
-                    bar.setFormat(f"{100 * float(p):.1f}%")
-                    self.probs.addRow(str(name) + ":", bar)
+                for i, (name, p) in enumerate(sorted(probs.items(), key=lambda kv: -kv[1])[:10]):
+                    self.probs.addRow(str(name) + ":", labelled_bar(float(p), f"{100 * float(p):.1f}%",
+                                                                    "#2e7d32" if i == 0 else "#8fb3d9"))
         elif text is not None:
             self.headline.setText("Generated:")
             self.text.setPlainText(str(text))

@@ -70,10 +70,10 @@ class RunPage(QWidget):
         self.progress.setObjectName("run_progress")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.progress.setFormat("step %v / %m")
+        self.progress.setTextVisible(False)  # the step count is in the label beside it
         prow.addWidget(self.progress, 1)
         self.timing = QLabel("elapsed —   ETA —")
-        self.timing.setMinimumWidth(230)
+        self.timing.setMinimumWidth(380)
         prow.addWidget(self.timing)
         lay.addLayout(prow)
         self.activity = QLabel("")
@@ -178,8 +178,8 @@ class RunPage(QWidget):
                 self.progress.setRange(0, total)
             self.progress.setValue(int(d.get("step", 0)))
             self.timing.setText(
-                f"elapsed {fmt_seconds(d.get('elapsed'))}   ETA {fmt_seconds(d.get('eta'))}   "
-                f"{d.get('samples_per_second', 0):.1f} samples/s"
+                f"step {int(d.get('step', 0))} / {total or '?'}   elapsed {fmt_seconds(d.get('elapsed'))}   "
+                f"ETA {fmt_seconds(d.get('eta'))}   {d.get('samples_per_second', 0):.1f} samples/s"
             )
             self.activity.setText(f"epoch {d.get('epoch', 0):.2f} · loss {d.get('loss', float('nan')):.4f}")
         elif kind == "run_started":

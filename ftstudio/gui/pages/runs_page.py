@@ -229,7 +229,9 @@ class RunsPage(QWidget):
         t = self.compare_table
         t.setRowCount(len(COMPARE_ROWS))
         t.setColumnCount(len(recs))
-        t.setHorizontalHeaderLabels([r.name[-28:] for r in recs])
+        t.setHorizontalHeaderLabels([f"{r.technique}\n{r.name[:15]}" for r in recs])
+        for j, r in enumerate(recs):
+            t.horizontalHeaderItem(j).setToolTip(str(r.run_dir))
         t.setVerticalHeaderLabels([n for n, _ in COMPARE_ROWS])
         for i, (_, fn) in enumerate(COMPARE_ROWS):
             for j, r in enumerate(recs):

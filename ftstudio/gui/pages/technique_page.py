@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QStackedWidget,
+    QStyledItemDelegate,
     QVBoxLayout,
     QWidget,
 )
@@ -30,6 +31,16 @@ from ftstudio.gui.pages.data_page import FILE_FILTER, builtin_datasets
 from ftstudio.gui.widgets.param_panel import Editor, ParamPanel
 
 TEACHER_FIELDS = ("teacher", "teacher_model", "teacher_path", "teacher_run")
+
+
+class _TaskDelegate(QStyledItemDelegate):
+    """'1. name   source' rows; only the name is edited."""
+
+    def initStyleOption(self, option, index):  # noqa: N802, ANN001
+        super().initStyleOption(option, index)
+        src = index.data(Qt.UserRole + 1)
+        if src:
+            option.text = f"{index.row() + 1}.  {option.text}      ({src})"
 
 
 class TaskSequenceEditor(QGroupBox):
@@ -46,7 +57,9 @@ class TaskSequenceEditor(QGroupBox):
         self.list.setDragDropMode(QAbstractItemView.InternalMove)
         self.list.model().rowsMoved.connect(lambda *a: self.changed.emit())
         self.list.itemChanged.connect(lambda *a: self.changed.emit())
-        self.list.setMinimumHeight(110)
+        self.list.setMinimumHeight(90)
+        self.list.setMaximumHeight(150)
+        self.list.setItemDelegate(_TaskDelegate(self.list))
         lay.addWidget(self.list)
         row = QHBoxLayout()
         add_file = QPushButton("Add file…")
@@ -113,7 +126,9 @@ class TaskSequenceEditor(QGroupBox):
     def _relabel(self) -> None:
         for i in range(self.list.count()):
             it = self.list.item(i)
-            it.setToolTip(f"task {i + 1}: {it.data(Qt.UserRole).train}")
+            src = it.data(Qt.UserRole).train
+            it.setToolTip(f"task {i + 1}: {src}")
+            it.setData(Qt.UserRole + 1, src)
 
     def remove_selected(self) -> None:
         r = self.list.currentRow()
@@ -156,7 +171,7 @@ class TeacherPicker(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         self.combo = QComboBox()
         self.combo.setEditable(True)
-        self.combo.setMinimumWidth(260)
+        self.combo.setMinimumWidth(360)
         self.combo.lineEdit().setPlaceholderText("a finished run, a model folder or a model id")
         self.combo.currentTextChanged.connect(lambda *_: on_change())
         lay.addWidget(self.combo, 1)
@@ -219,7 +234,8 @@ class TechniquePage(QWidget):
         outer.addWidget(split, 1)
         self.list = QListWidget()
         self.list.setObjectName("technique_list")
-        self.list.setMinimumWidth(190)
+        self.list.setMinimumWidth(230)
+        self.list.setStyleSheet("QListWidget::item{padding:6px 4px;}")
         self.list.currentRowChanged.connect(self._row_changed)
         split.addWidget(self.list)
 

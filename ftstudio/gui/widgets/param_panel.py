@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -43,6 +43,14 @@ def is_log_float(spec: Any) -> bool:
     if spec.min is not None and spec.max is not None and spec.min > 0 and spec.max / spec.min >= 1e4:
         return True
     return False
+
+
+def short_help(text: str, limit: int = 220) -> str:
+    """The help's first sentence (the tooltip keeps all of it)."""
+    first = text.split(". ")[0].strip()
+    if len(first) > limit:
+        first = first[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return first if first.endswith((".", "…", ")")) else first + "."
 
 
 class Editor:
@@ -203,25 +211,40 @@ class ParamPanel(QWidget):
         self.editors: dict[str, Editor] = {}
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        main = QFormLayout()
-        main.setFieldGrowthPolicy(QFormLayout.ExpandingFieldsGrow)
+        # label | editor | the help's first sentence (the whole help is the tooltip)
+        main = QGridLayout()
         adv_box = QGroupBox("Advanced")
-        adv = QFormLayout(adv_box)
-        adv.setFieldGrowthPolicy(QFormLayout.ExpandingFieldsGrow)
+        adv = QGridLayout(adv_box)
+        for grid in (main, adv):
+            grid.setColumnStretch(2, 1)
+            grid.setHorizontalSpacing(12)
+            grid.setVerticalSpacing(8)
         for spec in self.specs:
             factory = (custom or {}).get(spec.name)
             emit = lambda *_: self.changed.emit()  # noqa: E731
             ed = factory(spec, emit) if factory else make_editor(spec, emit)
             self.editors[spec.name] = ed
+            grid = adv if spec.advanced else main
+            r = grid.rowCount()
             label = QLabel(spec.label + ":")
             label.setToolTip(spec.help)
             label.setBuddy(ed.widget)
-            (adv if spec.advanced else main).addRow(label, ed.widget)
+            grid.addWidget(label, r, 0, Qt.AlignTop | Qt.AlignLeft)
+            if isinstance(ed.widget, QLineEdit) or not isinstance(ed.widget, (QSpinBox, QDoubleSpinBox, QCheckBox, QComboBox)):
+                ed.widget.setMinimumWidth(220)
+            grid.addWidget(ed.widget, r, 1, Qt.AlignTop)
+            if spec.help:
+                hint = QLabel(short_help(spec.help))
+                hint.setWordWrap(True)
+                hint.setStyleSheet("color:#666;")
+                hint.setToolTip(spec.help)
+                grid.addWidget(hint, r, 2, Qt.AlignTop)
         outer.addLayout(main)
-        if adv.rowCount():
+        if adv.rowCount() > 1 or adv.itemAtPosition(0, 0) is not None:
             outer.addWidget(adv_box)
         else:
             adv_box.deleteLater()
+        outer.addStretch(1)  # keep the rows together at the top
         row = QHBoxLayout()
         row.addStretch(1)
         self.restore_button = QPushButton("Restore defaults")

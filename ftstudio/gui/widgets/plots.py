@@ -44,7 +44,10 @@ def make_plot(title: str, y_label: str = "", x_label: str = "step", log_y: bool 
         w.setLabel("left", y_label)
     w.showGrid(x=True, y=True, alpha=0.25)
     w.setLogMode(y=log_y)
-    w.addLegend(offset=(-6, 6), labelTextSize="8pt")
+    for side in ("left", "bottom"):
+        w.getAxis(side).enableAutoSIPrefix(False)  # "loss (x0.001)" with ticks 687…698 reads wrong
+    w.addLegend(offset=(-6, 6), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 210),
+                pen=pg.mkPen("#ccc"))
     w.setMinimumHeight(150)
     w.getPlotItem().setDownsampling(auto=True, mode="peak")
     w.getPlotItem().setClipToView(True)
@@ -223,21 +226,27 @@ class TrainingPlots(QWidget):
         self.lr_plot = make_plot("Learning rate", "lr")
         self.mem_plot = make_plot("Memory", "MiB")
         self.speed_plot = make_plot("Throughput", "samples/s")
+        self.grad_plot = make_plot("Gradient norm", "norm")
         self.extra_plot = make_plot("Technique losses", "value")
         grid.addWidget(self.loss_plot, 0, 0)
         grid.addWidget(self.metric_plot, 0, 1)
         grid.addWidget(self.lr_plot, 0, 2)
         grid.addWidget(self.mem_plot, 1, 0)
         grid.addWidget(self.speed_plot, 1, 1)
-        grid.addWidget(self.extra_plot, 1, 2)
+        grid.addWidget(self.grad_plot, 1, 2)
+        # technique views: a third row, shown only when the run's events call for it
         self.layers = LayerStrip()
         self.matrix = AccuracyMatrix()
-        grid.addWidget(self.layers, 2, 0, 1, 3)
-        grid.addWidget(self.matrix, 0, 3, 2, 1)
-        grid.setColumnStretch(0, 1)
-        grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(2, 1)
-        grid.setColumnStretch(3, 1)
+        self.tech_row = QWidget()
+        tr = QHBoxLayout(self.tech_row)
+        tr.setContentsMargins(0, 0, 0, 0)
+        tr.addWidget(self.extra_plot, 1)
+        tr.addWidget(self.matrix, 1)
+        tr.addWidget(self.layers, 2)
+        grid.addWidget(self.tech_row, 2, 0, 1, 3)
+        for c in range(3):
+            grid.setColumnStretch(c, 1)
+        self.tech_row.hide()
         self.extra_plot.hide()
         self.layers.hide()
         self.matrix.hide()
@@ -250,9 +259,10 @@ class TrainingPlots(QWidget):
         self.lrs = SeriesGroup(self.lr_plot)
         self.mem = SeriesGroup(self.mem_plot)
         self.speed = SeriesGroup(self.speed_plot)
+        self.grad = SeriesGroup(self.grad_plot)
         self.extra = SeriesGroup(self.extra_plot, width=1.8)
         self._ema: float | None = None
-        self._groups = [self.loss, self.metrics, self.lrs, self.mem, self.speed, self.extra]
+        self._groups = [self.loss, self.metrics, self.lrs, self.mem, self.speed, self.grad, self.extra]
         self.last_step = 0
         self.task_names: list[str] = []
         self.redraws = 0
@@ -264,7 +274,7 @@ class TrainingPlots(QWidget):
 
     # -- data in ---------------------------------------------------------------------------
     def reset(self) -> None:
-        for g in (self.metrics, self.lrs, self.mem, self.speed, self.extra):
+        for g in (self.metrics, self.lrs, self.mem, self.speed, self.grad, self.extra):
             g.clear()
         for s in (self.loss_raw, self.loss_smooth, self.eval_loss):
             s.x.clear()
@@ -274,6 +284,7 @@ class TrainingPlots(QWidget):
         self.last_step = 0
         self.task_names = []
         self.extra_plot.hide()
+        self.tech_row.hide()
         self.layers.hide()
         for chip in self.layers.chips.values():
             chip.deleteLater()
@@ -302,6 +313,7 @@ class TrainingPlots(QWidget):
         elif kind == "technique_state":
             st = d.get("state") or {}
             if "trainable_groups" in st or "lr_per_group" in st:
+                self.tech_row.show()
                 self.layers.show()
                 self.layers.set_state(
                     list(st.get("trainable_groups") or []),
@@ -309,6 +321,7 @@ class TrainingPlots(QWidget):
                     list(st.get("all_groups") or []),
                 )
         elif kind == "task_finished":
+            self.tech_row.show()
             self.matrix.show()
             name = d.get("task_name") or f"task {d.get('task', 0) + 1}"
             idx = int(d.get("task", len(self.task_names)))
@@ -343,9 +356,13 @@ class TrainingPlots(QWidget):
         sps = d.get("samples_per_second")
         if isinstance(sps, (int, float)):
             self.speed.add("samples/s", step, sps)
+        gn = d.get("grad_norm")
+        if isinstance(gn, (int, float)) and gn >= 0:
+            self.grad.add("grad norm", step, gn)
         extra = d.get("extra") or {}
         if extra:
-            if not self.extra_plot.isVisible() and self.extra_plot.isHidden():
+            if self.extra_plot.isHidden():
+                self.tech_row.show()
                 self.extra_plot.show()
                 self.extra_plot.setTitle(extra_title(extra), size="10pt")
             for k, v in extra.items():
@@ -372,6 +389,7 @@ class TrainingPlots(QWidget):
             "lr": self.lrs.points(),
             "memory": self.mem.points(),
             "speed": self.speed.points(),
+            "grad_norm": self.grad.points(),
             "extra": self.extra.points(),
         }
 

@@ -1,0 +1,136 @@
+#!/usr/bin/env python
+"""Save a PNG of every page of the studio, and of a run in progress, into artifacts/gui/.
+
+    python scripts/gui_screenshots.py [--out artifacts/gui] [--steps 40]
+
+Runs offscreen (QT_QPA_PLATFORM=offscreen unless a display is set) with the built-in demo
+(MiniLM-L6 + the sentiment set + LoRA), a second short run for the comparison view, and a
+prediction in the playground. Runs go to a scratch runs folder inside the output folder, and
+the user's settings are not touched. Nothing here is needed by the app itself.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "artifacts" / "gui"))
+    ap.add_argument("--steps", type=int, default=40, help="optimizer steps of the demo run")
+    ap.add_argument("--size", default="1500x950")
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = Path(tempfile.mkdtemp(prefix="runs-", dir=out))
+    os.environ["FTSTUDIO_RUNS_DIR"] = str(runs)
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+    import ftstudio.gui  # noqa: F401  (the shiboken refcount fix first)
+    from PySide6.QtCore import QSettings, QThreadPool
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication(["ftstudio"])
+    from ftstudio.gui.main_window import MainWindow
+
+    settings = QSettings(str(out / "settings.ini"), QSettings.IniFormat)
+    settings.clear()
+    w = MainWindow(settings=settings, restore=False)
+    width, height = (int(x) for x in args.size.split("x"))
+    w.resize(width, height)
+    w.show()
+    w.after_shown()
+
+    def pump(seconds: float = 0.3, until=None, timeout: float = 120.0) -> None:
+        t0 = time.time()
+        while True:
+            app.processEvents()
+            time.sleep(0.01)
+            if until is None and time.time() - t0 >= seconds:
+                return
+            if until is not None and (until() or time.time() - t0 > timeout):
+                app.processEvents()
+                return
+
+    shots: list[str] = []
+
+    def shot(name: str) -> None:
+        pump(0.4)
+        p = out / f"{len(shots) + 1:02d}-{name}.png"
+        w.grab().save(str(p))
+        shots.append(str(p))
+        print("saved", p, flush=True)
+
+    mp, dp, tp = w.model_page, w.data_page, w.technique_page
+    pump(until=lambda: mp.info is not None and dp.preview is not None, timeout=180)
+    w.show_page("model")
+    shot("model")
+    w.show_page("data")
+    shot("data")
+    w.show_page("technique")
+    shot("technique-lora")
+    tp.select("layerwise")
+    shot("technique-layerwise")
+    tp.select("continual")
+    tp.sequence.add_task("builtin:topics")
+    shot("technique-continual")
+    tp.select("distillation")
+    shot("technique-distillation")
+    tp.select("lora")
+    tp.sequence.set_tasks(None)
+
+    w.show_page("training")
+    w.training_page.max_steps.setValue(args.steps)
+    w.training_page.eval_every.setValue(max(5, args.steps // 4))
+    pf = w.training_page.preflight
+    pf.button.click()
+    pump(until=lambda: pf.report is not None or "failed" in pf.verdict.text(), timeout=300)
+    shot("training-preflight")
+
+    w.start()
+    page = w.run_page
+    pump(until=lambda: page.progress.value() >= max(3, args.steps // 2) or w.session is None, timeout=600)
+    shot("run-in-progress")
+    pump(until=lambda: w.session is None, timeout=900)
+    shot("run-finished")
+
+    # a second, different run to compare against
+    tp.select("bitfit")
+    w.training_page.lr.setText("5e-3")
+    w.training_page.max_steps.setValue(max(4, args.steps // 2))
+    w.start()
+    pump(until=lambda: w.session is None, timeout=900)
+    w.show_page("runs")
+    rp = w.runs_page
+    rp.refresh()
+    rp.table.selectRow(0)
+    shot("runs")
+    rp.select_runs([r.run_dir for r in rp.records])
+    rp.compare_selected()
+    shot("runs-compare")
+
+    w.show_page("playground")
+    pg = w.playground_page
+    pg.refresh()
+    pg.select_run(str(rp.records[-1].run_dir))
+    pg.input.setPlainText("a wonderful, moving film with great acting")
+    pg.predict()
+    pump(until=lambda: pg.base.result is not None or bool(pg.problem.text()), timeout=300)
+    shot("playground")
+
+    QThreadPool.globalInstance().waitForDone(30000)
+    w.close()
+    print(f"{len(shots)} screenshots in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
