@@ -119,15 +119,19 @@ def cmd_train(args) -> int:
         raise UserError("give a config file, --demo or --resume RUN_DIR")
     if cfg is not None and args.set:
         cfg = cfg.with_overrides(args.set)
+    from ftstudio.engine import distributed
+
     token = CancelToken()
-    subs = [] if args.quiet else [TerminalProgress()]
+    main_rank = distributed.is_main()  # under torchrun only rank 0 talks
+    subs = [] if args.quiet or not main_rank else [TerminalProgress()]
     try:
         summary = train(cfg, subscribers=subs, cancel=token, resume=args.resume)
     except KeyboardInterrupt:
         return 130
     keys = ("status", "accuracy", "macro_f1", "eval_loss", "perplexity", "acc", "bwt", "fwt",
             "trainable_params", "samples_per_second", "wall_seconds")
-    print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2))
+    if main_rank:
+        print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2))
     return 0 if summary.get("status") == "finished" else 1
 
 

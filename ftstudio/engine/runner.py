@@ -225,7 +225,7 @@ def train(
         "technique": cfg.technique.name, "model": cfg.model, "task": cfg.task,
         "trainable_params": trainable, "total_params": total,
         "trainable_percent": 100.0 * trainable / max(1, total), "device": str(device), "precision": precision,
-        "label_names": all_names or None, "task_label_names": task_label_names if cfg.task == "classification" else None,
+        "world_size": ctx.world_size, "label_names": all_names or None, "task_label_names": task_label_names if cfg.task == "classification" else None,
     }
     if writer:
         writer.write_summary(summary)
@@ -252,7 +252,10 @@ def train(
     def eval_task(j: int) -> dict:
         ctx.task_index, old = j, ctx.task_index
         lab = list(range(offsets[j], offsets[j] + len(task_label_names[j]))) if offsets else None
-        m = evaluate(ctx, model, prepared[j].eval, len(all_names), f"Evaluating {tasks[j][0]}", lab)
+        # the module under DDP: eval shards can be uneven, and DDP's forward would wait on
+        # buffer broadcasts from ranks that have no batch left
+        bare = model.module if dist.world_size() > 1 else model
+        m = evaluate(ctx, bare, prepared[j].eval, len(all_names), f"Evaluating {tasks[j][0]}", lab)
         ctx.task_index = old
         return m
 
@@ -339,6 +342,7 @@ def train(
 
 
 def _throughput(samples: int, t0: float, peak: int, started: float) -> dict:
+    samples = int(dist.all_reduce_sum([float(samples)], "cpu")[0])  # all ranks' samples
     dt = time.perf_counter() - t0
     return {
         "samples_per_second": samples / dt if dt > 0 else 0.0,
