@@ -128,6 +128,8 @@ def cmd_train(args) -> int:
         summary = train(cfg, subscribers=subs, cancel=token, resume=args.resume)
     except KeyboardInterrupt:
         return 130
+    finally:
+        distributed.shutdown()
     keys = ("status", "accuracy", "macro_f1", "eval_loss", "perplexity", "acc", "bwt", "fwt",
             "trainable_params", "samples_per_second", "wall_seconds")
     if main_rank:

@@ -32,8 +32,8 @@ class LoRA(Technique):
     card = (
         "Adds small low-rank matrices beside the attention projections and trains only those (plus the "
         "task head); the base model stays frozen. Typically 0.1–1% of the parameters train, memory "
-        "drops accordingly, and quality is close to full fine-tuning. Needs a higher learning rate "
-        "(1e-4 to 1e-3). The adapter can be merged back into the model."
+        "drops accordingly, and quality is close to full fine-tuning. Needs a much higher learning "
+        "rate than full fine-tuning (1e-3 to 3e-3 on small models). The adapter can be merged back into the model."
     )
     Params = LoraParams
     uses_peft = True
