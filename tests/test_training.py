@@ -110,3 +110,24 @@ def test_causal_lm_sft_reduces_loss_and_generates(tiny_dir, tmp_path):
 
     out = Predictor(list_runs()[0].run_dir, max_new_tokens=3).predict("name a color")
     assert "blue" in out["text"]
+
+
+def test_early_stopping_ends_the_run_when_eval_stops_improving(tiny_dir, tiny_csv):
+    events = []
+    summary = train(cfg_for(tiny_dir("bert"), tiny_csv, learning_rate=1e-9, epochs=5, eval_every=1,
+                            early_stopping_patience=2), subscribers=[events.append])
+    steps = [e.step for e in events if e.kind == "step"]
+    assert summary["status"] == "finished"
+    assert steps == [1, 2, 3]  # best at step 1, no improvement at 2 and 3 -> stop
+    assert any("early stopping" in e.message for e in events if e.kind == "log")
+
+
+def test_checkpoints_follow_evaluations_so_a_crash_loses_one_interval_at_most(tiny_dir, tiny_csv):
+    from ftstudio.engine.store import latest_checkpoint
+
+    events = []
+    train(cfg_for(tiny_dir("bert"), tiny_csv, epochs=2, eval_every=2), subscribers=[events.append])
+    run = list_runs()[0].run_dir
+    # finished runs keep their last periodic checkpoint (step 4 of 6) for a later resume
+    assert latest_checkpoint(run).name == "step-4"
+    assert [e.step for e in events if e.kind == "checkpoint"] == [2, 4]

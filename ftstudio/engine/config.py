@@ -60,7 +60,7 @@ class TrainingConfig:
     max_length: int = 128
     seed: int = 42
     eval_every: int | None = 200
-    save_every: int | None = None
+    save_every: int | None = None  # None: checkpoint at every evaluation
     early_stopping_patience: int | None = None
     device: str = "auto"
     precision: str = "auto"

@@ -205,7 +205,10 @@ def train_task(
                 if _early_stop(state, metrics, cfg, ctx.task):
                     ctx.log(f"early stopping: no improvement in {cfg.early_stopping_patience} evaluations")
                     return state
-            if cfg.save_every and state.step % cfg.save_every == 0:
+            # checkpoints: every save_every steps, or by default with each evaluation, so a crash
+            # loses at most one eval interval (resume continues from there)
+            every = cfg.save_every or cfg.eval_every
+            if every and state.step % every == 0 and state.step < total_steps:
                 checkpoint_fn(state)
             if state.step >= total_steps:
                 break
