@@ -204,6 +204,9 @@ class MainWindow(QMainWindow):
 
     def after_shown(self) -> None:
         """Work that may wait until the window is on screen (the first job warms the imports)."""
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(200, lambda: self.run_page.plots)  # import pyqtgraph, build the plots
         self.model_page.refresh_sources()
         if self.model_page.model():
             self.model_page._info_timer.start()

@@ -4,8 +4,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from typing import Callable
+
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 
 def heading(text: str, sub: str = "") -> QLabel:
@@ -53,3 +55,29 @@ def name_of(obj: Any) -> str:
     if isinstance(obj, str):
         return obj
     return str(field(obj, "id", "name", "source", "path", default=obj))
+
+
+class Lazy(QWidget):
+    """A placeholder that builds its real widget on first use (pyqtgraph costs ~0.4 s to import:
+    the plots are built after the window is on screen, not before)."""
+
+    def __init__(self, factory: Callable[[], QWidget], parent: QWidget | None = None):
+        super().__init__(parent)
+        self._factory = factory
+        self._widget: QWidget | None = None
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+
+    def get(self) -> QWidget:
+        if self._widget is None:
+            self._widget = self._factory()
+            self.layout().addWidget(self._widget)
+            self._widget.show()  # a child added to a shown parent stays hidden unless shown
+        return self._widget
+
+    def built(self) -> bool:
+        return self._widget is not None
+
+    def showEvent(self, e) -> None:  # noqa: N802, ANN001
+        self.get()
+        super().showEvent(e)

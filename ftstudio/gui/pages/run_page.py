@@ -18,8 +18,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ftstudio.gui.pages.common import Lazy
 from ftstudio.gui.util import fmt_bytes, fmt_count, fmt_metric, fmt_seconds
-from ftstudio.gui.widgets.plots import TrainingPlots
+
+
+def _training_plots() -> QWidget:
+    from ftstudio.gui.widgets.plots import TrainingPlots
+
+    return TrainingPlots()
 
 STATUS_STYLE = {
     "idle": "#555",
@@ -81,8 +87,8 @@ class RunPage(QWidget):
         lay.addWidget(self.activity)
 
         split = QSplitter(Qt.Vertical)
-        self.plots = TrainingPlots()
-        split.addWidget(self.plots)
+        self._plots = Lazy(_training_plots)
+        split.addWidget(self._plots)
         self.log = QPlainTextEdit()
         self.log.setObjectName("run_log")
         self.log.setReadOnly(True)
@@ -104,6 +110,11 @@ class RunPage(QWidget):
         self._log_timer.setInterval(150)
         self._log_timer.timeout.connect(self._flush_log)
         self._log_timer.start()
+
+    @property
+    def plots(self) -> Any:
+        """The TrainingPlots (built on first use)."""
+        return self._plots.get()
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def begin(self, description: str, resume: str | None = None) -> None:

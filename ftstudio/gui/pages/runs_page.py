@@ -25,9 +25,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.gui.pages.common import heading
+from ftstudio.gui.pages.common import Lazy, heading
 from ftstudio.gui.util import fmt_bytes, fmt_count, fmt_metric, fmt_seconds, run_async, show_error
-from ftstudio.gui.widgets.plots import CompareCurves, TrainingPlots
+
+
+def _curves() -> QWidget:
+    from ftstudio.gui.widgets.plots import TrainingPlots
+
+    return TrainingPlots(live=False)
+
+
+def _compare_curves() -> QWidget:
+    from ftstudio.gui.widgets.plots import CompareCurves
+
+    return CompareCurves()
 
 COLUMNS = ["Run", "Status", "Technique", "Model", "Started", "Accuracy", "Macro-F1", "Eval loss",
            "Trainable", "Peak memory", "Time"]
@@ -102,24 +113,24 @@ class RunsPage(QWidget):
         split.addWidget(self.table)
 
         self.tabs = QTabWidget()
-        self.curves = TrainingPlots(live=False)
+        self._curves = Lazy(_curves)
         self.config_text = QPlainTextEdit()
         self.config_text.setReadOnly(True)
         self.summary_text = QPlainTextEdit()
         self.summary_text.setReadOnly(True)
         cmp = QWidget()
         cl = QVBoxLayout(cmp)
-        self.compare_curves = CompareCurves()
+        self._compare_curves = Lazy(_compare_curves)
         self.compare_table = QTableWidget(0, 0)
         self.compare_table.setObjectName("compare_table")
         self.compare_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.compare_table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         csplit = QSplitter(Qt.Horizontal)
-        csplit.addWidget(self.compare_curves)
+        csplit.addWidget(self._compare_curves)
         csplit.addWidget(self.compare_table)
         csplit.setSizes([700, 400])
         cl.addWidget(csplit)
-        self.tabs.addTab(self.curves, "Curves")
+        self.tabs.addTab(self._curves, "Curves")
         self.tabs.addTab(self.config_text, "Config")
         self.tabs.addTab(self.summary_text, "Summary")
         self.tabs.addTab(cmp, "Compare")
@@ -130,6 +141,14 @@ class RunsPage(QWidget):
         self.opened: Any = None
         self.compared: list[Any] = []
         self._selection_changed()
+
+    @property
+    def curves(self) -> Any:
+        return self._curves.get()
+
+    @property
+    def compare_curves(self) -> Any:
+        return self._compare_curves.get()
 
     # -- history --------------------------------------------------------------------------------------
     def refresh(self) -> None:

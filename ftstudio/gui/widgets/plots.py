@@ -376,9 +376,15 @@ class TrainingPlots(QWidget):
 
     # -- drawing -----------------------------------------------------------------------------
     def redraw(self) -> None:
+        """Hand the new points to pyqtgraph (only the curves that changed since last time)."""
+        dirty = False
         for g in self._groups:
-            g.redraw()
-        self.redraws += 1
+            for s in g.series.values():
+                if s.dirty:
+                    s.redraw()
+                    dirty = True
+        if dirty:
+            self.redraws += 1
 
     def point_counts(self) -> dict[str, int]:
         return {

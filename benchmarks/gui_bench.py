@@ -1,0 +1,233 @@
+#!/usr/bin/env python
+"""GUI responsiveness and overhead.
+
+    .venv/bin/python benchmarks/gui_bench.py [--steps 40] [--launches 5] [--no-doc]
+
+1. Launch → window shown: a fresh interpreter creates the QApplication and the main window,
+   shows it and processes the first events (what `ftstudio` does before anything heavy loads).
+   Median and worst of N launches; also checks torch/transformers/peft were not imported.
+2. Event-loop stalls while training: the built-in demo (MiniLM-L6 + sentiment + LoRA) trains
+   for N steps through the real QThread worker while a 10 ms QTimer records the gaps between its
+   ticks — the longest and the 99th percentile gap are how long the window could not react.
+3. Training speed inside the GUI vs headless: samples/s of the same config through the window
+   and through `engine.runner.train` in a plain process (no Qt), run one after the other.
+
+Writes the `gui` section of docs/BENCHMARKS.md (unless --no-doc).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks._common import isolated_runs_dir, machine, table, today, update_section  # noqa: E402
+
+LAUNCH = textwrap.dedent(
+    """
+    import os, sys, time
+    t0 = time.perf_counter()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import ftstudio.gui
+    from PySide6.QtWidgets import QApplication
+    app = QApplication(["ftstudio"])
+    from PySide6.QtCore import QSettings
+    from ftstudio.gui.main_window import MainWindow
+    w = MainWindow(settings=QSettings(sys.argv[1], QSettings.IniFormat), restore=False)
+    w.show()
+    app.processEvents()
+    dt = time.perf_counter() - t0
+    heavy = [m for m in ("torch", "transformers", "peft", "datasets") if m in sys.modules]
+    print("RESULT", dt, ",".join(heavy) or "-")
+    """
+)
+
+HEADLESS = textwrap.dedent(
+    """
+    import json, sys
+    from ftstudio.engine.config import RunConfig
+    from ftstudio.engine.runner import train
+    cfg = RunConfig.from_dict(json.loads(sys.argv[1]))
+    s = train(cfg)
+    print("RESULT", json.dumps({"sps": s.get("samples_per_second"), "wall": s.get("wall_seconds")}))
+    """
+)
+
+
+def demo_cfg(steps: int) -> dict:
+    from ftstudio.cli import demo_config
+
+    cfg = demo_config()
+    cfg.training.max_steps = steps
+    cfg.training.eval_every = None
+    return cfg.to_dict()
+
+
+def bench_launch(n: int, tmp: Path) -> dict:
+    times, heavy = [], set()
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    for i in range(n):
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", LAUNCH, str(tmp / f"s{i}.ini")], capture_output=True,
+                             text=True, env=env, timeout=120)
+        wall = time.perf_counter() - t0
+        line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT"))
+        _, dt, h = line.split()
+        times.append((float(dt), wall))
+        heavy |= set() if h == "-" else set(h.split(","))
+    shown = [t for t, _ in times]
+    proc = [w for _, w in times]
+    return {"median_shown": statistics.median(shown), "max_shown": max(shown),
+            "median_process": statistics.median(proc), "heavy": sorted(heavy)}
+
+
+def bench_gui_training(steps: int) -> dict:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import ftstudio.gui  # noqa: F401
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from ftstudio.engine.config import RunConfig
+    from ftstudio.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(["ftstudio"])
+    tmp = Path(os.environ["FTSTUDIO_RUNS_DIR"])
+    w = MainWindow(settings=QSettings(str(tmp / "bench.ini"), QSettings.IniFormat), restore=False)
+    w.resize(1500, 950)
+    w.show()
+    app.processEvents()
+    # warm the heavy imports first (the app does it in the background after showing the window)
+    from ftstudio.gui.util import warm_imports
+
+    warm_imports()
+    w.load_config(RunConfig.from_dict(demo_cfg(steps)))
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+    measuring = [False]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        if measuring[0]:
+            gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    timer.start()
+    # a watchdog notes what the GUI thread was doing whenever it has not ticked for 150 ms
+    import threading
+    import traceback
+
+    main_id = threading.get_ident()
+    stalls: list[tuple[float, str]] = []
+    done = [False]
+
+    def watch() -> None:
+        while not done[0]:
+            time.sleep(0.05)
+            gap = time.perf_counter() - last[0]
+            if measuring[0] and gap > 0.15:
+                fr = sys._current_frames().get(main_id)
+                where = "".join(traceback.format_stack(fr)[-3:]) if fr is not None else "?"
+                stalls.append((gap, where))
+
+    threading.Thread(target=watch, daemon=True).start()
+    first_step = [None]
+    t0 = time.perf_counter()
+    w.start()
+    while w.session is not None:
+        app.processEvents()
+        if first_step[0] is None and w.run_page.progress.value() >= 1:
+            first_step[0] = time.perf_counter() - t0
+            measuring[0] = True  # from the first step on: the steady state a user watches
+            last[0] = time.perf_counter()
+        time.sleep(0.002)
+    timer.stop()
+    done[0] = True
+    summary = w.last_summary or {}
+    gaps_ms = sorted(g * 1000 for g in gaps)
+    p99 = gaps_ms[int(0.99 * (len(gaps_ms) - 1))] if gaps_ms else float("nan")
+    res = {
+        "status": summary.get("status"),
+        "sps": summary.get("samples_per_second"),
+        "first_step_s": first_step[0],
+        "max_gap_ms": max(gaps_ms) if gaps_ms else float("nan"),
+        "p99_gap_ms": p99,
+        "median_gap_ms": statistics.median(gaps_ms) if gaps_ms else float("nan"),
+        "ticks": len(gaps_ms),
+        "redraws": w.run_page.plots.redraws,
+        "points": w.run_page.plots.point_counts()["loss"],
+        "worst_stall_where": max(stalls)[1] if stalls else "",
+    }
+    w.close()
+    return res
+
+
+def bench_headless(steps: int) -> dict:
+    out = subprocess.run([sys.executable, "-c", HEADLESS, json.dumps(demo_cfg(steps))], capture_output=True,
+                         text=True, timeout=1800, env=dict(os.environ))
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT")), None)
+    if line is None:
+        raise SystemExit(f"headless run failed:\n{out.stderr[-2000:]}")
+    return json.loads(line.split(" ", 1)[1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--launches", type=int, default=5)
+    ap.add_argument("--no-doc", action="store_true")
+    args = ap.parse_args()
+    tmp = isolated_runs_dir("gui")
+    launch = bench_launch(args.launches, tmp)
+    print("launch:", launch, flush=True)
+    # headless before and after the GUI run: the load of a shared machine drifts
+    h1 = bench_headless(args.steps)
+    print("headless:", h1, flush=True)
+    gui = bench_gui_training(args.steps)
+    print("gui:", {k: v for k, v in gui.items() if k != "worst_stall_where"}, flush=True)
+    if gui["worst_stall_where"]:
+        print("worst stall, GUI thread was in:\n" + gui["worst_stall_where"], flush=True)
+    h2 = bench_headless(args.steps)
+    print("headless:", h2, flush=True)
+    headless = {"sps": (h1["sps"] + h2["sps"]) / 2, "runs": f"{h1['sps']:.1f} / {h2['sps']:.1f}"}
+    ratio = gui["sps"] / headless["sps"] if gui.get("sps") and headless.get("sps") else float("nan")
+    rows = [
+        ["launch → window shown (median of %d)" % args.launches, f"{launch['median_shown']:.2f} s"],
+        ["launch → window shown (worst)", f"{launch['max_shown']:.2f} s"],
+        ["process start → window shown (median, incl. interpreter)", f"{launch['median_process']:.2f} s"],
+        ["heavy modules imported before the window showed", ", ".join(launch["heavy"]) or "none"],
+        ["Start → first training step on screen (demo, imports warm)", f"{gui['first_step_s']:.1f} s"],
+        ["event loop: longest stall while training", f"{gui['max_gap_ms']:.0f} ms"],
+        ["event loop: p99 gap of a 10 ms timer while training", f"{gui['p99_gap_ms']:.0f} ms"],
+        ["event loop: median gap (10 ms timer)", f"{gui['median_gap_ms']:.1f} ms"],
+        ["plot redraws / loss points", f"{gui['redraws']} / {gui['points']}"],
+        ["samples/s inside the GUI", f"{gui['sps']:.1f}"],
+        ["samples/s headless (same config; before / after the GUI run)",
+         f"{headless['sps']:.1f} ({headless['runs']})"],
+        ["GUI / headless", f"{ratio:.2f}"],
+    ]
+    print()
+    print(table(["measure", "value"], rows))
+    if not args.no_doc:
+        body = (
+            f"## GUI responsiveness (`benchmarks/gui_bench.py`)\n\n"
+            f"{today()} · {machine()} · Qt platform `{os.environ.get('QT_QPA_PLATFORM', 'offscreen')}`. "
+            f"Demo config (MiniLM-L6 + builtin:sentiment + LoRA r=8), {args.steps} steps, no evaluation. "
+            "The GUI run and the headless run are sequential on the same machine; other processes on a "
+            f"shared box make single numbers noisy (1-minute load average at the end: {os.getloadavg()[0]:.1f}).\n\n"
+            + table(["measure", "value"], rows, md=True)
+        )
+        update_section("gui", body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
