@@ -218,18 +218,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text")
     p.set_defaults(fn=cmd_predict)
     g = sub.add_parser("gui", help="open the studio window (default with no command)")
+    g.add_argument("setup", nargs="?", help="a setup YAML to open")
     g.set_defaults(fn=None)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].endswith((".yaml", ".yml")):
+        argv = ["gui", *argv]  # `ftstudio setup.yaml` opens it in the studio
     ap = build_parser()
     args = ap.parse_args(argv)
     if getattr(args, "fn", None) is None:
         from ftstudio.gui.app import main as gui_main
 
-        return gui_main(argv)
+        return gui_main([getattr(args, "setup", None)] if getattr(args, "setup", None) else [])
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     _quiet_libraries()
     try:
