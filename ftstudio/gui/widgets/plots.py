@@ -183,7 +183,7 @@ class LayerStrip(QWidget):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(QLabel("<b>Trainable now</b> (green) — bottom to top"))
+        lay.addWidget(QLabel("<b>Layer groups</b> — green: trainable now, grey: frozen (learning rate below)"))
         self.row = QHBoxLayout()
         self.row.setSpacing(3)
         lay.addLayout(self.row)
@@ -197,6 +197,7 @@ class LayerStrip(QWidget):
                 chip = QLabel()
                 chip.setAlignment(Qt.AlignCenter)
                 chip.setMinimumWidth(48)
+                chip.setMinimumHeight(40)
                 chip.setWordWrap(True)
                 self.chips[n] = chip
                 self.row.addWidget(chip)
@@ -237,12 +238,20 @@ class TrainingPlots(QWidget):
         # technique views: a third row, shown only when the run's events call for it
         self.layers = LayerStrip()
         self.matrix = AccuracyMatrix()
+        self.state_label = QLabel()
+        self.state_label.setObjectName("technique_state")
+        self.state_label.setWordWrap(True)
+        self.state_label.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.state_label.setStyleSheet("QLabel{background:#f4f7fb;border:1px solid #d5dee9;padding:6px;}")
+        self.state_label.hide()
         self.tech_row = QWidget()
         tr = QHBoxLayout(self.tech_row)
         tr.setContentsMargins(0, 0, 0, 0)
         tr.addWidget(self.extra_plot, 1)
         tr.addWidget(self.matrix, 1)
         tr.addWidget(self.layers, 2)
+        tr.addWidget(self.state_label, 1)
+        self.tech_row.setMaximumHeight(250)  # the six main plots keep most of the room
         grid.addWidget(self.tech_row, 2, 0, 1, 3)
         for c in range(3):
             grid.setColumnStretch(c, 1)
@@ -290,6 +299,7 @@ class TrainingPlots(QWidget):
             chip.deleteLater()
         self.layers.chips.clear()
         self.matrix.hide()
+        self.state_label.hide()
         self.matrix.table.setRowCount(0)
         self.matrix.summary.setText("ACC —    BWT —")
         self.redraw()
@@ -320,6 +330,11 @@ class TrainingPlots(QWidget):
                     dict(st.get("lr_per_group") or {}),
                     list(st.get("all_groups") or []),
                 )
+            else:  # any other technique state (replay memory, EWC importance...): shown as text
+                self.tech_row.show()
+                self.state_label.show()
+                self.state_label.setText("<b>Technique state</b> (step %s)<br>" % d.get("step", "?")
+                                         + "<br>".join(f"{k}: {_fmt_state(v)}" for k, v in st.items()))
         elif kind == "task_finished":
             self.tech_row.show()
             self.matrix.show()
@@ -348,7 +363,11 @@ class TrainingPlots(QWidget):
             self.loss_raw.add(step, loss)
             self._ema = loss if self._ema is None else EMA * self._ema + (1 - EMA) * loss
             self.loss_smooth.add(step, self._ema)
-        for name, lr in (d.get("lr") or {}).items():
+        lrs = d.get("lr") or {}
+        for name, lr in lrs.items():
+            base = name[: -len("/no_decay")] if name.endswith("/no_decay") else None
+            if base is not None and base in lrs and lrs[base] == lr:
+                continue  # same rate as its group: one curve per group is enough
             self.lrs.add(name, step, lr)
         for name, b in (d.get("memory") or {}).items():
             if isinstance(b, (int, float)):
@@ -406,6 +425,16 @@ class TrainingPlots(QWidget):
             return 0
         x, _ = item.getOriginalDataset()
         return 0 if x is None else len(x)
+
+
+def _fmt_state(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {_fmt_state(x)}" for k, x in list(v.items())[:8])
+    if isinstance(v, list):
+        return ", ".join(_fmt_state(x) for x in v[:8]) + (" …" if len(v) > 8 else "")
+    return str(v)
 
 
 def extra_title(extra: dict) -> str:
