@@ -162,3 +162,32 @@ def test_engine_error_is_a_readable_message_and_the_app_keeps_working(window, qt
     # ...and a good run still works afterwards
     _train(window, qtbot, tiny_setup("lora", max_steps=2))
     assert window.run_page.state == "finished"
+
+
+def test_causal_lm_run_and_playground_generation(window, qtbot, tiny_dir, tmp_path):
+    import json
+
+    from ftstudio.engine.config import DataConfig, RunConfig, TechniqueConfig, TrainingConfig
+
+    p = tmp_path / "instr.jsonl"
+    with open(p, "w", encoding="utf-8") as f:
+        for i in range(16):
+            f.write(json.dumps({"instruction": "name a color .", "response": "blue"}) + "\n")
+    cfg = RunConfig(model=str(tiny_dir("gpt2")), task="causal-lm", data=DataConfig(train=str(p)),
+                    technique=TechniqueConfig("lora"),
+                    training=TrainingConfig(max_steps=3, batch_size=4, learning_rate=1e-3, max_length=128,
+                                            eval_every=None))
+    window.load_config(cfg)
+    assert window.data_page.task() == "causal-lm"
+    assert window.data_page.prompt_col.isVisibleTo(window.data_page)
+    assert not window.data_page.label_col.isVisibleTo(window.data_page)
+    page = _train(window, qtbot, window.build_config())
+    assert page.state == "finished", page.log_text()
+    assert page.plots.point_counts()["loss"] == 3
+    window.show_page("playground")
+    pg = window.playground_page
+    pg.input.setPlainText("name a color .")
+    pg.predict()
+    qtbot.waitUntil(lambda: pg.tuned.result is not None and pg.base.result is not None, timeout=60_000)
+    assert "text" in pg.tuned.result and pg.tuned.text.isVisibleTo(window)
+    assert pg.tuned.headline.text() == "Generated:"
