@@ -252,6 +252,10 @@ def load_model(
             config.label2id = {v: int(k) for k, v in id2label.items()}
         if config.pad_token_id is None:
             config.pad_token_id = tok.pad_token_id
+        from ftstudio.engine.pooling import wants_mean_pooling
+
+        if config.model_type in ("bert", "roberta") and wants_mean_pooling(path):
+            config.ftstudio_pooling = "mean"  # see pooling.py: how this checkpoint was trained
         auto = AutoModelForSequenceClassification
     else:
         auto = AutoModelForCausalLM
@@ -260,7 +264,9 @@ def load_model(
     except ValueError as e:
         first = str(e).splitlines()[0][:200]
         raise UserError(f"{config.model_type} models cannot be used for {task}: {first}") from None
-    return model, tok, model_info_from(model, source)
+    from ftstudio.engine.pooling import apply_pooling
+
+    return apply_pooling(model), tok, model_info_from(model, source)
 
 
 def model_info_from(model: Any, source: str = "") -> ModelInfo:

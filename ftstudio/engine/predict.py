@@ -11,7 +11,9 @@ from ftstudio.engine.store import read_json
 
 def load_full_export(base_model: Any, export_dir: str) -> Any:
     """Exports that are whole model folders load directly (same class as the base)."""
-    return type(base_model).from_pretrained(export_dir, use_safetensors=True)
+    from ftstudio.engine.pooling import apply_pooling
+
+    return apply_pooling(type(base_model).from_pretrained(export_dir, use_safetensors=True))
 
 
 class Predictor:

@@ -214,8 +214,10 @@ class Distillation(Technique):
         from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
         cls = AutoModelForSequenceClassification if task == "classification" else AutoModelForCausalLM
+        from ftstudio.engine.pooling import apply_pooling
+
         try:
-            return cls.from_pretrained(str(path), use_safetensors=True, dtype=torch.float32)
+            return apply_pooling(cls.from_pretrained(str(path), use_safetensors=True, dtype=torch.float32))
         except (OSError, ValueError) as e:
             raise UserError(f"cannot load the teacher from {path}: {str(e).splitlines()[0][:160]}") from None
 

@@ -214,7 +214,9 @@ class Layerwise(Technique):
     # -- persistence --------------------------------------------------------
     def load_for_inference(self, base_model: Any, export_dir: str) -> Any:
         """The export is a whole model folder (base export): load it as the base model's class."""
-        return type(base_model).from_pretrained(export_dir, use_safetensors=True).eval()
+        from ftstudio.engine.predict import load_full_export
+
+        return load_full_export(base_model, export_dir).eval()
 
     def state_dict(self) -> dict:
         return {"stage": self.stage, "epochs_done": self._epochs_done}
