@@ -113,7 +113,7 @@ def test_step_schedule_unfreezes_top_down_and_frozen_layers_stay_bitwise(tiny_di
 
 def test_epoch_schedule(tiny_dir):
     model = _cls_model(tiny_dir("bert"))
-    tech, model, opt = _setup(model, {})
+    tech, model, opt = _setup(model, {"unfreeze_every": "epoch"})
     tech.on_step_start(50, model, opt)  # steps do not matter in epoch mode
     assert tech.trainable_groups() == ["head"]
     tech.on_epoch_end(0, model, opt)
@@ -137,12 +137,12 @@ def test_without_gradual_unfreezing_everything_trains_at_decayed_rates(tiny_dir)
 
 def test_resume_keeps_unfreeze_position(tiny_dir):
     model = _cls_model(tiny_dir("bert"))
-    tech, model, opt = _setup(model, {})
+    tech, model, opt = _setup(model, {"unfreeze_every": "epoch"})
     tech.on_epoch_end(0, model, opt)
     tech.on_epoch_end(1, model, opt)
     state = tech.state_dict()
 
-    fresh, model2, opt2 = _setup(_cls_model(tiny_dir("bert")), {})
+    fresh, model2, opt2 = _setup(_cls_model(tiny_dir("bert")), {"unfreeze_every": "epoch"})
     fresh.load_state_dict(state)
     assert fresh.trainable_groups() == ["head", "layer 1", "layer 0"]
     assert all(p.requires_grad for p in model2.bert.encoder.layer[0].parameters())
@@ -221,3 +221,17 @@ def test_end_to_end_cancel_and_resume_keeps_the_unfreeze_position(tiny_dir, tiny
     ts = [e for e in resumed if e.kind == "technique_state"]
     assert ts[0].state["trainable_groups"] == ["head", "layer 1"]  # not back to the head only
     assert [e.state["stage"] for e in ts] == [1, 2]
+
+
+def test_spread_schedule_reaches_the_embeddings_within_the_run(tiny_dir):
+    """Default: unfreezing spaced by total_steps / groups, so a one-epoch run trains every layer."""
+    model = _cls_model(tiny_dir("bert"))
+    tech, model, opt = _setup(model, {})
+    assert tech.params.unfreeze_every == "spread"
+    tech.ctx.total_steps = 8  # 4 groups -> one more every 2 steps
+    tech.on_train_start(model, opt)
+    seen = []
+    for step in range(8):
+        tech.on_step_start(step, model, opt)
+        seen.append(len(tech.trainable_groups()))
+    assert seen == [1, 1, 2, 2, 3, 3, 4, 4]

@@ -140,7 +140,7 @@ def _is_norm(module: Any) -> bool:
 @register
 class Adapter(Technique):
     name = "adapter"
-    default_learning_rate = 1e-3
+    default_learning_rate = 3e-3
     title = "Adapters (bottleneck)"
     card = (
         "Adds small bottleneck layers inside every transformer layer and trains only them plus the "

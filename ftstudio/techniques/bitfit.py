@@ -75,7 +75,7 @@ def count_biases(model: Any) -> int:
 @register
 class BitFit(Technique):
     name = "bitfit"
-    default_learning_rate = 1e-3
+    default_learning_rate = 3e-3
     title = "BitFit (biases only)"
     card = (
         "Trains only the bias terms of the model plus the task head; all weight matrices stay frozen. "

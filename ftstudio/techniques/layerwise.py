@@ -31,11 +31,13 @@ class Params:
         "time (embeddings last). Off: every layer trains from the start, only the per-layer rates differ.",
     )
     unfreeze_every: str = param(
-        "epoch",
+        "spread",
         label="Unfreeze every",
-        help="When to unfreeze the next layer: after each epoch, or after a fixed number of steps "
-        "(better for short runs with few epochs).",
-        choices=("epoch", "steps"),
+        help="When to unfreeze the next layer: 'spread' spaces the unfreezing evenly over the run "
+        "(every total steps ÷ number of layer groups, so the embeddings join for the last stretch); "
+        "'epoch' after each epoch (ULMFiT; needs at least as many epochs as layers); 'steps' after a "
+        "fixed number of steps.",
+        choices=("spread", "epoch", "steps"),
     )
     unfreeze_steps: int = param(
         100,
@@ -97,9 +99,10 @@ class Layerwise(Technique):
     title = "Layer-wise (gradual unfreezing)"
     card = (
         "Trains the whole model, but starts with only the task head and unfreezes one more layer from "
-        "the top every epoch (or every N steps), embeddings last; lower layers learn at smaller rates. "
+        "the top at evenly spaced points of the run (or every epoch / every N steps), embeddings "
+        "last; lower layers learn at smaller rates. "
         "Once everything is unfrozen it costs as much memory as full fine-tuning. Use it on small data "
-        "sets, where it protects what the model already knows; plan at least as many epochs as layers."
+        "sets, where it protects what the model already knows."
     )
     Params = Params
     tasks = ("classification", "causal-lm")
@@ -179,6 +182,8 @@ class Layerwise(Technique):
         """Tell the user when the run is too short to unfreeze everything."""
         if not self.params.gradual_unfreezing or self.ctx is None:
             return
+        if self.params.unfreeze_every == "spread":
+            return  # spaced to reach every group by construction
         if self.params.unfreeze_every == "steps":
             total = getattr(self.ctx, "total_steps", 0) or 0
             reach = (total - 1) // self.params.unfreeze_steps if total else None
@@ -202,9 +207,17 @@ class Layerwise(Technique):
         self._apply()
         self._emit(getattr(self.ctx, "step", 0))
 
+    def _interval(self) -> int | None:
+        if self.params.unfreeze_every == "steps":
+            return self.params.unfreeze_steps
+        if self.params.unfreeze_every == "spread":
+            total = getattr(self.ctx, "total_steps", 0) or 0
+            return max(1, total // max(1, self.num_groups))
+        return None
+
     def on_step_start(self, step: int, model: Any, optimizer: Any) -> None:
-        target = step // self.params.unfreeze_steps if self.params.unfreeze_every == "steps" else self.stage
-        self._advance(target, step)
+        interval = self._interval()
+        self._advance(step // interval if interval else self.stage, step)
 
     def on_epoch_end(self, epoch: int, model: Any, optimizer: Any) -> None:
         self._epochs_done += 1

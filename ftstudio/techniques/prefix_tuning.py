@@ -51,7 +51,7 @@ class Params:
              "Costs memory during training only.",
     )
     prefix_lr: float = param(
-        1e-2, label="Prefix learning rate", min=1e-5, max=1.0,
+        3e-2, label="Prefix learning rate", min=1e-5, max=1.0,
         help="Learning rate of the prefixes. Prefix tuning needs a much higher rate than full "
              "fine-tuning; 5e-3 to 5e-2 is typical with AdamW (use about 1e-3 to 1e-4 with the MLP).",
     )
