@@ -80,9 +80,10 @@ def test_replay_mixing_adds_round_ratio_times_batch():
 
 def test_technique_fills_memory_at_task_end_and_replays():
     tech = make_technique("continual", {"buffer_size": 20, "replay_ratio": 1.0})
-    new = [_stream(4, task=0)]
+    task0 = _stream(30, task=0)
+    new = [task0[i:i + 4] for i in range(0, 30, 4)]
     assert list(tech.transform_batches(iter(new))) == new  # nothing remembered yet
-    tech.on_task_end(0, None, _stream(30, task=0))
+    tech.on_task_end(0, None, task0)
     assert len(tech.buffer) == 20
     mixed = list(tech.transform_batches(iter([_stream(4, task=1)])))
     assert len(mixed[0]) == 8
@@ -101,3 +102,25 @@ def test_naive_baseline_and_check():
     assert tech.buffer is None
     with pytest.raises(UserError, match="replay_ratio"):
         make_technique("continual", {"buffer_size": 10, "replay_ratio": 0}).check(None, "classification")
+
+
+def test_memory_fills_only_from_examples_the_loop_trained_on():
+    """max_steps can end a task mid-epoch: unseen examples must not enter the memory."""
+    from types import SimpleNamespace
+
+    from ftstudio.techniques import make_technique
+
+    tech = make_technique("continual", {"buffer_size": 100, "replay_ratio": 0.5})
+    tech.ctx = SimpleNamespace(config=SimpleNamespace(training=SimpleNamespace(seed=0)), step=0, emit=lambda e: None)
+    data = [{"input_ids": [1, 2], "label": 0, "idx": i, "task_id": 0} for i in range(10)]
+    batches = iter([[data[3], data[7]], [data[1]], [data[9], data[0]]])
+    it = tech.transform_batches(batches)
+    next(it), next(it)  # the run stops after two batches
+    tech.on_task_end(0, None, data)
+    assert sorted(e["idx"] for e in tech.buffer.items) == [1, 3, 7]
+    # the watch list survives a checkpoint
+    tech2 = make_technique("continual", {"buffer_size": 100, "replay_ratio": 0.5})
+    tech2.seen.idx = [4, 5]
+    restored = make_technique("continual", {"buffer_size": 100, "replay_ratio": 0.5})
+    restored.load_state_dict(tech2.state_dict())
+    assert restored.seen.idx == [4, 5]

@@ -237,3 +237,25 @@ def test_hidden_state_matching(bert):
     _, extra = tech.compute_loss(student, batch, out, loss)
     assert extra["hidden_loss"] > 0
     assert tech.teacher_calls == 2  # hidden matching needs the teacher every step (no cache)
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({}, 10),                         # cached: one teacher pass per example over 3 epochs
+    ({"cache_teacher": False}, 30),   # no cache: every epoch asks the teacher again
+    ({"alpha": 0.0}, 0),              # CE only: the teacher is never consulted
+])
+def test_teacher_passes_follow_cache_and_alpha(bert, params, expected):
+    tech = _technique(bert.teacher, **params)
+    ctx = _ctx(bert.tok)
+    student = tech.prepare_model(_cls_model(bert.dir, seed=2), ctx)
+    exs = _examples(bert.tok)
+    assert len(exs) == 10
+    student.train()
+    for _epoch in range(3):
+        for i in range(0, len(exs), 4):
+            batch = collate(exs[i:i + 4], bert.tok.pad_token_id)
+            out, loss = ctx.forward(student, batch)
+            total, extra = tech.compute_loss(student, batch, out, loss)
+            if params.get("alpha") == 0.0:
+                assert torch.equal(total, loss) and "kd_loss" not in extra
+    assert tech.teacher_examples == expected

@@ -152,6 +152,31 @@ def mix_replay(batches: Iterable[list[dict]], buffer: ReplayBuffer | None, ratio
         yield examples
 
 
+class SeenStream:
+    """The new examples the loop actually trained on, in the order it met them.
+
+    The memory fills from this stream, not from the whole task set: a run stopped by max_steps
+    before the end of an epoch must not remember examples it never saw."""
+
+    def __init__(self, idx: list[int] | None = None) -> None:
+        self.idx: list[int] = list(idx or [])
+
+    def watch(self, batches: Iterable[list[dict]]) -> Iterator[list[dict]]:
+        for examples in batches:
+            self.idx.extend(int(e["idx"]) for e in examples)
+            yield examples
+
+    def take(self, train_data: Iterable[dict]) -> list[dict]:
+        """Seen examples of this task in first-seen order (all of them if nothing was watched)."""
+        data = list(train_data)
+        order = list(dict.fromkeys(self.idx))  # a batch fetched twice (stop + resume) counts once
+        self.idx = []
+        if not order:
+            return data
+        by_idx = {int(e["idx"]): e for e in data}
+        return [by_idx[i] for i in order if i in by_idx]
+
+
 def run_seed(ctx: Any) -> int:
     try:
         return int(ctx.config.training.seed)
@@ -225,6 +250,7 @@ class Continual(Technique):
     def __init__(self, params: ContinualParams):
         super().__init__(params)
         self.buffer: ReplayBuffer | None = None
+        self.seen = SeenStream()
 
     def check(self, model_info: Any, task: str) -> None:
         super().check(model_info, task)
@@ -242,18 +268,21 @@ class Continual(Technique):
     def transform_batches(self, batches: Any) -> Any:
         if self.params.buffer_size <= 0:
             return batches
-        return mix_replay(batches, self._buffer(), self.params.replay_ratio)
+        return mix_replay(self.seen.watch(batches), self._buffer(), self.params.replay_ratio)
 
     def on_task_end(self, task_index: int, model: Any, train_data: Any) -> None:
         if self.params.buffer_size <= 0:
             return
         buf = self._buffer()
-        buf.extend(train_data)
+        buf.extend(self.seen.take(train_data))
         buffer_event(self.ctx, buf)
 
     def state_dict(self) -> dict:
-        return {"tensors": {}, "meta": {"buffer": self.buffer.state_dict() if self.buffer else None}}
+        return {"tensors": {}, "meta": {"buffer": self.buffer.state_dict() if self.buffer else None,
+                                        "seen": self.seen.idx}}
 
     def load_state_dict(self, state: dict) -> None:
-        b = (state.get("meta") or {}).get("buffer")
+        meta = state.get("meta") or {}
+        b = meta.get("buffer")
         self.buffer = ReplayBuffer.from_state(b) if b else None
+        self.seen = SeenStream(meta.get("seen"))

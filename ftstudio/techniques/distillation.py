@@ -157,6 +157,13 @@ class DistillationParams:
         max=100.0,
         advanced=True,
     )
+    cache_teacher: bool = param(
+        True,
+        label="Reuse teacher outputs",
+        help="Compute each training example's teacher output once and reuse it in later epochs (the "
+        "teacher never changes, so this only saves time). Turn off to save memory on very large data.",
+        advanced=True,
+    )
 
 
 @register
@@ -356,11 +363,13 @@ class Distillation(Technique):
     # -- loss ----------------------------------------------------------------------
     def compute_loss(self, model: Any, batch: dict, outputs: Any, loss: Any) -> tuple[Any, dict]:
         p = self.params
+        if p.alpha == 0 and p.hidden_loss_weight == 0:  # plain CE: the teacher has nothing to add
+            return loss, {"ce_loss": float(loss.detach())}
         s = outputs.logits
         if self.ctx.task == "causal-lm":
             s = s[:, :-1][self._lm_positions(batch["labels"])]
         # cache only training examples (idx is per split; eval examples would collide)
-        use_cache = bool(getattr(model, "training", True)) and p.hidden_loss_weight == 0
+        use_cache = p.cache_teacher and bool(getattr(model, "training", True)) and p.hidden_loss_weight == 0
         t = self._teacher_targets(batch, use_cache)
         kd = kd_loss(s, t, p.temperature)
         total = p.alpha * kd + (1 - p.alpha) * loss

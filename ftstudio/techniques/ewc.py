@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable
 
 from ftstudio.engine.errors import UserError
 from ftstudio.techniques.base import Technique, param, register
-from ftstudio.techniques.continual import ReplayBuffer, buffer_event, mix_replay, run_seed
+from ftstudio.techniques.continual import ReplayBuffer, SeenStream, buffer_event, mix_replay, run_seed
 
 
 def log_likelihood(logits: Any, labels: Any, task: str, sample: bool, generator: Any = None) -> Any:
@@ -183,6 +183,7 @@ class EWC(Technique):
         self.anchors: list[tuple[dict, dict]] = []
         self.anchor_tasks: list[int] = []
         self.buffer: ReplayBuffer | None = None
+        self.seen = SeenStream()
 
     # -- replay (optional) ---------------------------------------------------
     def _buffer(self) -> ReplayBuffer:
@@ -193,7 +194,7 @@ class EWC(Technique):
     def transform_batches(self, batches: Any) -> Any:
         if self.params.replay_buffer_size <= 0:
             return batches
-        return mix_replay(batches, self._buffer(), self.params.replay_ratio)
+        return mix_replay(self.seen.watch(batches), self._buffer(), self.params.replay_ratio)
 
     # -- Fisher after each task ----------------------------------------------
     def on_task_end(self, task_index: int, model: Any, train_data: Any) -> None:
@@ -201,7 +202,7 @@ class EWC(Technique):
 
         examples = list(train_data)
         if self.params.replay_buffer_size > 0:
-            self._buffer().extend(examples)
+            self._buffer().extend(self.seen.take(examples))
             buffer_event(self.ctx, self._buffer())
         ctx = self.ctx
         if ctx.num_tasks and task_index >= ctx.num_tasks - 1:
@@ -270,6 +271,7 @@ class EWC(Technique):
         meta = {
             "anchor_tasks": list(self.anchor_tasks),
             "buffer": self.buffer.state_dict() if self.buffer else None,
+            "seen": self.seen.idx,
         }
         return {"tensors": tensors, "meta": meta}
 
@@ -283,3 +285,4 @@ class EWC(Technique):
             self.anchors[int(k)][0 if kind == "fisher" else 1][n] = t.to(device)
         b = meta.get("buffer")
         self.buffer = ReplayBuffer.from_state(b) if b else None
+        self.seen = SeenStream(meta.get("seen"))
