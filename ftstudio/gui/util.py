@@ -87,16 +87,46 @@ def warm_imports() -> None:
 
 
 # -- background jobs ------------------------------------------------------------------------
-class _JobSignals(QObject):
-    done = Signal(object)
-    error = Signal(object)
+class _Dispatcher(QObject):
+    """One long-lived QObject (GUI thread) through which every job reports back.
+
+    A QObject per job, dropped in its callback, deadlocks now and then: the pool thread can still
+    be inside ``emit`` (holding the sender's connection lock, waiting for the GIL to release the
+    argument) when the GUI thread — holding the GIL — deletes the sender. One object that never
+    dies has no such race.
+    """
+
+    finished = Signal(object)  # (job id, ok, payload)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: dict[int, tuple] = {}
+        self.finished.connect(self._deliver, Qt.QueuedConnection)
+
+    def _deliver(self, msg: tuple) -> None:
+        job_id, ok, payload = msg
+        entry = self.pending.pop(job_id, None)
+        if entry is not None:
+            entry[0](ok, payload)
+
+
+_dispatcher: _Dispatcher | None = None
+_next_id = 0
+
+
+def _get_dispatcher() -> _Dispatcher:
+    global _dispatcher
+    if _dispatcher is None:
+        _dispatcher = _Dispatcher()
+    return _dispatcher
 
 
 class _Job(QRunnable):
-    def __init__(self, fn: Callable[[], Any], signals: _JobSignals):
+    def __init__(self, fn: Callable[[], Any], job_id: int, dispatcher: _Dispatcher):
         super().__init__()
         self.fn = fn
-        self.signals = signals
+        self.job_id = job_id
+        self.dispatcher = dispatcher
         self.setAutoDelete(True)
 
     def run(self) -> None:  # pool thread
@@ -104,12 +134,10 @@ class _Job(QRunnable):
             warm_imports()
             result = self.fn()
         except BaseException as e:  # noqa: BLE001 - everything goes back to the GUI thread
-            self.signals.error.emit(ErrorInfo(e, traceback.format_exc()))
+            msg = (self.job_id, False, ErrorInfo(e, traceback.format_exc()))
         else:
-            self.signals.done.emit(result)
-
-
-_live: set[_JobSignals] = set()
+            msg = (self.job_id, True, result)
+        self.dispatcher.finished.emit(msg)
 
 
 def run_async(
@@ -120,8 +148,10 @@ def run_async(
 ) -> None:
     """Run ``fn`` on a pool thread; callbacks run on the GUI thread (queued), and are dropped
     when ``owner`` (the widget that asked) has been deleted in the meantime."""
-    sig = _JobSignals()  # lives in the GUI thread: queued calls land there
-    _live.add(sig)
+    global _next_id
+    d = _get_dispatcher()
+    _next_id += 1
+    job_id = _next_id
 
     def alive() -> bool:
         if owner is None:
@@ -130,13 +160,12 @@ def run_async(
 
         return shiboken6.isValid(owner)
 
-    def done(r: Any) -> None:
-        _live.discard(sig)
-        if on_done and alive():
-            on_done(r)
-
-    def error(info: ErrorInfo) -> None:
-        _live.discard(sig)
+    def finish(ok: bool, payload: Any) -> None:
+        if ok:
+            if on_done and alive():
+                on_done(payload)
+            return
+        info: ErrorInfo = payload
         if not info.user:
             write_crash_log(info.traceback)
         if not alive():
@@ -146,16 +175,15 @@ def run_async(
         else:
             show_error(None, info)
 
-    sig.done.connect(done, Qt.QueuedConnection)
-    sig.error.connect(error, Qt.QueuedConnection)
+    d.pending[job_id] = (finish,)
     pool = QThreadPool.globalInstance()
     if pool.maxThreadCount() < 6:  # jobs wait on disk and the GIL, not on cores: a slow model
         pool.setMaxThreadCount(6)  # load must not queue a data preview behind it
-    pool.start(_Job(fn, sig))
+    pool.start(_Job(fn, job_id, d))
 
 
 def jobs_running() -> int:
-    return len(_live)
+    return len(_get_dispatcher().pending)
 
 
 # -- dialogs ---------------------------------------------------------------------------------
