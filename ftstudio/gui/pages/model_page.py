@@ -52,6 +52,7 @@ class ModelPage(QWidget):
         pl = QVBoxLayout(pick)
         self.list = QListWidget()
         self.list.setObjectName("model_list")
+        self.list.setStyleSheet("QListWidget::item{padding:4px 2px;}")
         self.list.itemClicked.connect(self._picked)
         self.list.itemActivated.connect(self._picked)
         pl.addWidget(self.list, 1)
@@ -73,6 +74,13 @@ class ModelPage(QWidget):
         self.model_edit.editingFinished.connect(self._edited)
         form.addRow("Model:", self.model_edit)
         pl.addLayout(form)
+        hint = QLabel(
+            "Built-in models work offline. A folder needs config.json, a tokenizer and .safetensors weights. "
+            "A hub id (owner/name) is used from the local Hugging Face cache, or downloaded when online."
+        )
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color:#666")
+        pl.addWidget(hint)
         self.problem = InlineProblem()
         pl.addWidget(self.problem)
         row.addWidget(pick, 3)

@@ -244,7 +244,7 @@ class RunsPage(QWidget):
         if len(recs) < 2:
             return
         self.compared = list(recs)
-        self.compare_curves.set_runs([(r.name, read_metrics(r.run_dir)) for r in recs])
+        self.compare_curves.set_runs([(short_label(r), read_metrics(r.run_dir)) for r in recs])
         t = self.compare_table
         t.setRowCount(len(COMPARE_ROWS))
         t.setColumnCount(len(recs))
@@ -334,6 +334,14 @@ class RunsPage(QWidget):
                 on_done(p)
 
         run_async(job, done, lambda e: show_error(self, e), owner=self)
+
+
+def short_label(rec: Any) -> str:
+    """'lora 00:16:55' for a run folder named 20261126-001655-lora-minilm-l6 (legends stay short)."""
+    n = rec.name
+    if len(n) > 15 and n[8] == "-" and n[:8].isdigit() and n[9:15].isdigit():
+        return f"{rec.technique} {n[9:11]}:{n[11:13]}:{n[13:15]}"
+    return n
 
 
 def export_kinds(rec: Any) -> list[str]:
