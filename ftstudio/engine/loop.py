@@ -249,7 +249,7 @@ def evaluate(ctx: RunContext, model: Any, examples: list[dict], num_labels: int 
     batches = [order[s:s + bs] for s in range(0, len(order), bs)]
     # shard eval by rank, then sum the counts
     batches = batches[ctx.rank::ctx.world_size]
-    total_loss, total_n, tokens = 0.0, 0, 0
+    total_loss, total_n = 0.0, 0
     preds: list[int] = []
     golds: list[int] = []
     t_last = time.perf_counter()

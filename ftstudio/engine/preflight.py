@@ -98,12 +98,11 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
     """See the module docstring. Raises UserError for what ``train`` would reject."""
     import torch
 
-    from ftstudio.engine.context import RunContext
     from ftstudio.engine.data import collate, preview, prepare_data
-    from ftstudio.engine.loop import autocast_for, make_forward
-    from ftstudio.engine.models import load_model, load_tokenizer, resolve_model_path
+    from ftstudio.engine.models import load_tokenizer, resolve_model_path
     from ftstudio.engine.optim import build_optimizer
-    from ftstudio.engine.runner import _model_max_length, _tasks, pick_device, pick_precision
+    from ftstudio.engine.events import EventBus
+    from ftstudio.engine.runner import build_model_and_context, model_max_length, pick_device, pick_precision, task_list
     from ftstudio.techniques import make_technique
 
     def step(what: str, i: int, n: int) -> None:
@@ -120,12 +119,12 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
     step("Loading the tokenizer", 0, 4)
     path = resolve_model_path(cfg.model, progress)
     tokenizer = load_tokenizer(path, cfg.trust_remote_code)
-    max_len = min(t.max_length, _model_max_length(path) - technique.max_length_reserved())
+    max_len = min(t.max_length, model_max_length(path) - technique.max_length_reserved())
     if max_len < 8:
         raise UserError(f"max_length {t.max_length} leaves no room for the input")
 
     # data: row counts (every task) and a tokenized sample of the first task
-    tasks = _tasks(cfg)
+    tasks = task_list(cfg)
     rows_per_task, names_per_task = [], []
     for _name, d in tasks:
         pv = preview(d, cfg.task, n=1)
@@ -149,29 +148,10 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
             all_names += [f"{name}:{n}" for n in names] if cfg.tasks else list(pd.label_names or names)
 
     step("Loading the model", 2, 4)
-    model, _tok, info = load_model(
-        cfg.model, cfg.task, num_labels=len(all_names) or None,
-        id2label=dict(enumerate(all_names)) if all_names else None,
-        allow_pickle=cfg.allow_pickle, trust_remote_code=cfg.trust_remote_code, progress=progress,
-    )
-    if tokenizer.pad_token_id is not None and model.config.pad_token_id is None:
-        model.config.pad_token_id = tokenizer.pad_token_id
-    ctx = RunContext(config=cfg, device=device, tokenizer=tokenizer, model_info=info, task=cfg.task,
-                     label_names=pd.label_names, num_tasks=len(tasks), task_names=[n for n, _ in tasks])
-    ctx.autocast = autocast_for(device, precision)
-    ctx.forward = make_forward(ctx, None)
+    model, ctx = build_model_and_context(cfg, technique, tokenizer, all_names, pd.label_names,
+                                         [n for n, _ in tasks], device, precision, EventBus(), progress)
+    info = ctx.model_info
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-
-    def make_batches(examples: list[dict], batch_size: int, shuffle: bool = False):
-        for i in range(0, len(examples), batch_size):
-            yield collate(examples[i:i + batch_size], pad_id, device)
-
-    ctx.make_batches = make_batches
-    technique.ctx = ctx
-    technique.check(info, cfg.task)
-    model.to(device)
-    model = technique.prepare_model(model, ctx)
-    model.to(device)
 
     trainable_ps = [p for p in model.parameters() if p.requires_grad]
     trainable = sum(p.numel() for p in trainable_ps)

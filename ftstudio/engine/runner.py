@@ -60,18 +60,60 @@ def pick_precision(device: Any, precision: str) -> str:
     return precision
 
 
-def _tasks(cfg: RunConfig) -> list[tuple[str, DataConfig]]:
+def task_list(cfg: RunConfig) -> list[tuple[str, DataConfig]]:
+    """(name, data) per task; a single-data run is one task named 'main'."""
     if cfg.tasks:
         return [(t.name, t.data) for t in cfg.tasks]
     assert cfg.data is not None
     return [("main", cfg.data)]
 
 
-def _model_max_length(path: str) -> int:
+def model_max_length(path: str) -> int:
     from transformers import AutoConfig
 
     c = AutoConfig.from_pretrained(path)
     return int(getattr(c, "max_position_embeddings", None) or getattr(c, "n_positions", None) or 512)
+
+
+def build_model_and_context(
+    cfg: RunConfig, technique: Any, tokenizer: Any, all_names: list[str], label_names: list[str] | None,
+    task_names: list[str], device: Any, precision: str, bus: EventBus,
+    progress: Callable[[str, int, int], None] | None = None, task_masks: Any = None,
+) -> tuple[Any, RunContext]:
+    """Load the model with its head, give the technique its context, let it prepare the model.
+
+    Shared by ``train`` and the GUI's pre-flight so both measure the same model."""
+    from ftstudio.engine.models import load_model
+
+    model, _tok, info = load_model(
+        cfg.model, cfg.task, num_labels=len(all_names) or None,
+        id2label=dict(enumerate(all_names)) if all_names else None,
+        allow_pickle=cfg.allow_pickle, trust_remote_code=cfg.trust_remote_code, progress=progress,
+    )
+    if tokenizer.pad_token_id is not None and model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    ctx = RunContext(
+        config=cfg, device=device, tokenizer=tokenizer, model_info=info, task=cfg.task, bus=bus,
+        label_names=label_names, num_tasks=len(task_names), task_names=list(task_names),
+        rank=dist.rank(), world_size=dist.world_size(),
+    )
+    ctx.autocast = autocast_for(device, precision)
+    ctx.forward = make_forward(ctx, task_masks.to(device) if task_masks is not None else None)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    def make_batches(examples: list[dict], batch_size: int, shuffle: bool = False):
+        lengths = [len(e["input_ids"]) for e in examples]
+        for b in length_grouped_batches(lengths, batch_size, cfg.training.seed, 0, group_by_length=shuffle,
+                                        shuffle=shuffle):
+            yield collate([examples[i] for i in b], pad_id, device)
+
+    ctx.make_batches = make_batches
+    technique.ctx = ctx
+    technique.check(info, cfg.task)
+    model.to(device)
+    model = technique.prepare_model(model, ctx)
+    model.to(device)
+    return model, ctx
 
 
 def train(
@@ -112,7 +154,7 @@ def train(
     # ---- load data and model (bad input fails here, before a run folder exists) ----
     import torch
 
-    from ftstudio.engine.models import load_model, load_tokenizer, resolve_model_path
+    from ftstudio.engine.models import load_tokenizer, resolve_model_path
 
     torch.manual_seed(cfg.training.seed)
     random.seed(cfg.training.seed)
@@ -121,12 +163,12 @@ def train(
     dist.init_if_needed(device.type)
     path = resolve_model_path(cfg.model, progress)
     tokenizer = load_tokenizer(path, cfg.trust_remote_code)
-    max_len = min(cfg.training.max_length, _model_max_length(path) - technique.max_length_reserved())
+    max_len = min(cfg.training.max_length, model_max_length(path) - technique.max_length_reserved())
     if max_len < 8:
         raise UserError(f"max_length {cfg.training.max_length} leaves no room for the input")
     saved_state = read_json(resume_dir / "summary.json", {}) if resume_dir else {}
     fixed_labels = saved_state.get("task_label_names") if resume_dir else None
-    tasks = _tasks(cfg)
+    tasks = task_list(cfg)
     prepared = []
     for i, (name, dcfg) in enumerate(tasks):
         bus.emit(Log(message=f"Preparing data for {name}: {dcfg.train}"))
@@ -145,40 +187,15 @@ def train(
                 for e in split:
                     e["label"] += off
                     e["task_id"] = t_i
-    model, tokenizer_m, info = load_model(
-        cfg.model, cfg.task, num_labels=len(all_names) or None,
-        id2label=dict(enumerate(all_names)) if all_names else None,
-        allow_pickle=cfg.allow_pickle, trust_remote_code=cfg.trust_remote_code, progress=progress,
-    )
-    if tokenizer.pad_token_id is not None and model.config.pad_token_id is None:
-        model.config.pad_token_id = tokenizer.pad_token_id
-    ctx = RunContext(
-        config=cfg, device=device, tokenizer=tokenizer, model_info=info, task=cfg.task, bus=bus,
-        label_names=task_label_names[0], num_tasks=len(tasks), task_names=[n for n, _ in tasks],
-        rank=dist.rank(), world_size=dist.world_size(),
-    )
-    ctx.autocast = autocast_for(device, precision)
     masks = None
     if cfg.tasks and cfg.task == "classification" and cfg.heads == "per-task":
         masks = torch.zeros(len(tasks), len(all_names), dtype=torch.bool)
         for t_i, (off, names) in enumerate(zip(offsets, task_label_names)):
             masks[t_i, off:off + len(names)] = True
-        masks = masks.to(device)
-    ctx.forward = make_forward(ctx, masks)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-
-    def make_batches(examples: list[dict], batch_size: int, shuffle: bool = False):
-        lengths = [len(e["input_ids"]) for e in examples]
-        for b in length_grouped_batches(lengths, batch_size, cfg.training.seed, 0, group_by_length=shuffle,
-                                        shuffle=shuffle):
-            yield collate([examples[i] for i in b], pad_id, device)
-
-    ctx.make_batches = make_batches
-    technique.ctx = ctx
-    technique.check(info, cfg.task)
-    model.to(device)
-    model = technique.prepare_model(model, ctx)
-    model.to(device)
+    model, ctx = build_model_and_context(
+        cfg, technique, tokenizer, all_names, task_label_names[0], [n for n, _ in tasks], device, precision,
+        bus, progress, masks,
+    )
     if dist.world_size() > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
