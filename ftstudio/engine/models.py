@@ -298,15 +298,19 @@ def model_info_from(model: Any, source: str = "") -> ModelInfo:
 
 
 def model_info(source: str, progress: ProgressFn | None = None) -> ModelInfo:
-    """Info for a model source without a task head (reads the weights once)."""
-    from transformers import AutoModel
+    """Info for a model source without a task head. Built on the meta device from the config:
+    no weights are read, so it is instant even for large models."""
+    import torch
+    from transformers import AutoConfig, AutoModel
 
     path = resolve_model_path(source, progress)
-    _check_weights(path, allow_pickle=False)
+    _check_weights(path, allow_pickle=True)  # info only: nothing is loaded
     try:
-        model = AutoModel.from_pretrained(path)
+        config = AutoConfig.from_pretrained(path)
+        with torch.device("meta"):
+            model = AutoModel.from_config(config)
     except ValueError as e:
-        raise UserError(f"cannot load {source}: {str(e).splitlines()[0][:160]}") from None
+        raise UserError(f"cannot read {source}: {str(e).splitlines()[0][:160]}") from None
     info = model_info_from(model, source)
     cfg_path = Path(path) / "config.json"
     if cfg_path.exists():

@@ -242,7 +242,7 @@ def train(
         "technique": cfg.technique.name, "model": cfg.model, "task": cfg.task,
         "trainable_params": trainable, "total_params": total,
         "trainable_percent": 100.0 * trainable / max(1, total), "device": str(device), "precision": precision,
-        "world_size": ctx.world_size, "label_names": all_names or None, "task_label_names": task_label_names if cfg.task == "classification" else None,
+        "run_dir": str(run_dir), "world_size": ctx.world_size, "label_names": all_names or None, "task_label_names": task_label_names if cfg.task == "classification" else None,
     }
     if writer:
         writer.write_summary(summary)
