@@ -34,7 +34,7 @@ TECHNIQUES = [
     ("prompt_tuning", "prompt_tuning", {}),
     ("adapter (pfeiffer)", "adapter", {"variant": "pfeiffer"}),
     ("layerwise (unfreeze every N steps, N = steps / 8)", "layerwise", {"unfreeze_every": "steps"}),
-    ("layerwise (defaults: unfreeze every epoch)", "layerwise", {}),
+    ("layerwise (defaults: unfreezing spread over the run)", "layerwise", {}),
 ]
 TARGETS = {"adapter": 1.5, "bitfit": 3.0, "prefix_tuning": 4.0}  # max points below full FT
 RETRY_LRS = {  # tried when a technique misses its target by > 1 point at its defaults

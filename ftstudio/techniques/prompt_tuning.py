@@ -33,9 +33,10 @@ class Params:
              "'Classify if the review is positive or negative'. Repeated or cut to the number of virtual tokens.",
     )
     prompt_lr: float = param(
-        3e-2, label="Prompt learning rate", min=1e-4, max=1.0,
+        3e-1, label="Prompt learning rate", min=1e-4, max=1.0,
         help="Learning rate of the soft prompt. Prompt tuning needs a much higher rate than full "
-             "fine-tuning: the paper used 0.3 with Adafactor; with AdamW (used here) 1e-2 to 3e-1 works.",
+             "fine-tuning: the paper used 0.3 (with Adafactor); with AdamW here 0.3 also did best "
+             "on SST-2 (76% vs 61% at 0.03).",
     )
     head_lr: float | None = param(
         1e-3, label="Head learning rate", min=1e-6, max=1.0,
