@@ -42,7 +42,7 @@ RETRY_LRS = {  # tried when a technique misses its target by > 1 point at its de
     "bitfit": [("lr", 3e-3), ("lr", 3e-4)],
     "prefix_tuning": [("prefix_lr", 3e-2), ("prefix_lr", 3e-3)],
 }
-PROMPT_LRS = [0.1, 0.3]  # prompt tuning is known to need a high prompt_lr: also tried
+PROMPT_LRS = [0.03, 0.1]  # prompt tuning is known to need a high prompt_lr: also tried
 
 
 # --------------------------------------------------------------------------- one run (subprocess)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Save a PNG of every page of the studio, and of a run in progress, into artifacts/gui/.
 
-    python scripts/gui_screenshots.py [--out artifacts/gui] [--steps 40]
+    python tests/gui/screenshots.py [--out artifacts/gui] [--steps 40]
 
 Runs offscreen (QT_QPA_PLATFORM=offscreen unless a display is set) with the built-in demo
 (MiniLM-L6 + the sentiment set + LoRA), a second short run for the comparison view, and a
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 
