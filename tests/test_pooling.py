@@ -59,3 +59,11 @@ def test_full_export_reloads_with_the_same_pooling(st_model, tiny_csv):
     assert isinstance(pred.model.bert.pooler, MeanPooler)
     probs = pred.predict("a moving story")["probabilities"]
     assert abs(sum(probs.values()) - 1) < 1e-5 and summary["status"] == "finished"
+
+
+def test_a_student_cut_from_a_mean_pooling_teacher_pools_the_same_way(st_model):
+    from ftstudio.techniques.distillation import build_student
+
+    teacher, _, _ = load_model(str(st_model), "classification", num_labels=2)
+    student = build_student(teacher, 1)
+    assert isinstance(student.bert.pooler, MeanPooler)

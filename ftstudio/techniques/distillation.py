@@ -87,7 +87,9 @@ def build_student(teacher: Any, k: int) -> Any:
     cfg.num_hidden_layers = k  # gpt2's n_layer too, via its attribute map
     if isinstance(getattr(cfg, "layer_types", None), list):
         cfg.layer_types = [cfg.layer_types[i] for i in keep]
-    student = type(teacher)(cfg)
+    from ftstudio.engine.pooling import apply_pooling
+
+    student = apply_pooling(type(teacher)(cfg))  # the teacher's pooling (mean for sentence encoders)
     # everything outside the blocks (embeddings, final norm, pooler, head) by name...
     student.load_state_dict(teacher.state_dict(), strict=False)
     # ...then block i <- teacher block keep[i]
