@@ -5,7 +5,7 @@
    buffer_size 0), replay (buffer = 2% of the training examples seen in the run), EWC (ewc_lambda
    swept) and EWC + replay. Per-task heads (default); when naive forgetting is small there, the
    class-incremental setting (heads: shared) is run too.
-2. Distillation: teacher = MiniLM-L6 full FT on SST-2; student = 2 layers cut from it; KD (alpha 0.7,
+2. Distillation: teacher = MiniLM-L6 full FT on SST-2; student = 2 layers cut from it; KD (alpha 0.9,
    T=2) vs CE only (alpha 0) at equal steps; sizes, forward samples/s, accuracies; the teacher-logit
    cache speed-up (2 epochs, cache on vs forced off).
 
@@ -90,13 +90,13 @@ def continual_part(quick: bool, lambdas: list[float] | None, heads_list: list[st
             summary_lines.append("per-task heads already show large forgetting for naive: shared heads not run")
             break
         rows = [go("naive (continual, buffer 0)", "continual", {"buffer_size": 0}, heads)]
-        naive_f0, naive_acc = rows[0]["f0"], rows[0]["acc"]
+        naive_f0 = rows[0]["f0"]
         rows.append(go(f"replay (continual, buffer {buffer})", "continual", {"buffer_size": buffer, "replay_ratio": 0.5}, heads))
         lams = lambdas if best_lam is None else [best_lam]
         ewc_rows = [go(f"EWC lambda {lam:g}", "ewc", {"ewc_lambda": lam}, heads) for lam in lams]
-        # least forgetting among the lambdas that still learn (ACC within 5 points of naive)
-        ok = [r for r in ewc_rows if r["acc"] >= naive_acc - 0.05] or ewc_rows
-        best = min(ok, key=lambda r: r["f0"])
+        # the lambda with the best final ACC: a huge lambda "forgets" nothing because it stops
+        # learning new tasks, which least-forgetting alone would reward
+        best = max(ewc_rows, key=lambda r: r["acc"])
         best_lam = lams[ewc_rows.index(best)]
         rows += ewc_rows
         rows.append(go(f"EWC lambda {best_lam:g} + replay {buffer}", "ewc",
@@ -122,7 +122,7 @@ def continual_part(quick: bool, lambdas: list[float] | None, heads_list: list[st
                 f"max_length 64; replay buffer {buffer} = 2% of the {seen} training examples seen in the run "
                 f"(reservoir, replay_ratio 0.5: 8 replayed + 16 new per step); EWC: true Fisher on 200 samples, "
                 f"separate mode, lambda swept over {', '.join(f'{x:g}' for x in lambdas)} with per-task heads "
-                f"(best = least SST-2 forgetting with ACC within 5 points of naive), reused for shared heads; "
+                f"(best = highest final ACC), reused for shared heads; "
                 f"shared heads (class-incremental: one 8-way head, no task masking at test time) are run when "
                 f"naive forgetting with per-task heads is under 10 points")
     return settings + "\n\n" + "\n".join(sections), summary_lines
@@ -162,13 +162,17 @@ def distill_part(quick: bool) -> tuple[str, list[str]]:
                         "training": {**train_cfg, "max_steps": t_steps, "learning_rate": 5e-5}})
     teacher_dir = teacher_s["run_dir"]
     print(f"  teacher: dev acc {100 * teacher_s['accuracy']:.2f}  [{time.time() - t0:.0f}s]", flush=True)
-    student_lr = 1e-4
+    # The student sees a small labelled set (1,000 rows, 4 epochs) while the teacher was trained on
+    # 8,000: the setting distillation is for. With the student on the teacher's full 8,000 rows
+    # (300 steps) KD and CE came out level here (80.4 vs 81.3, 79.8 vs 79.7 at two lrs).
+    student_lr = 2e-4
+    small = {"train": "../shared/data/sst2", "max_train_samples": 1000}
     res = {}
-    for label, alpha in (("KD (alpha 0.7, T 2)", 0.7), ("CE only (alpha 0)", 0.0)):
-        s, _ = run({"model": MODEL, "data": data,
+    for label, alpha in (("KD (alpha 0.9, T 2)", 0.9), ("CE only (alpha 0)", 0.0)):
+        s, _ = run({"model": MODEL, "data": small,
                     "technique": {"name": "distillation", "params": {"teacher": teacher_dir, "student_layers": 2,
                                                                      "alpha": alpha, "temperature": 2.0}},
-                    "training": {**train_cfg, "max_steps": s_steps, "learning_rate": student_lr}})
+                    "training": {**train_cfg, "epochs": 4, "learning_rate": student_lr}})
         res[label] = s
         print(f"  student {label}: dev acc {100 * s['accuracy']:.2f}  [{time.time() - t0:.0f}s]", flush=True)
 
@@ -212,11 +216,11 @@ def distill_part(quick: bool) -> tuple[str, list[str]]:
         epoch_times[mode] = (e1 * per_epoch / (per_epoch - 1), e2)  # epoch 1 scaled for its first (untimed) step
         print(f"  {mode}: epoch 1 {epoch_times[mode][0]:.1f}s, epoch 2 {epoch_times[mode][1]:.1f}s  [{time.time() - t0:.0f}s]",
               flush=True)
-    kd, ce = res["KD (alpha 0.7, T 2)"], res["CE only (alpha 0)"]
+    kd, ce = res["KD (alpha 0.9, T 2)"], res["CE only (alpha 0)"]
     rows = [
         ["teacher (6 layers, full FT)", f"{n_t / 1e6:.2f}M", f"{t_sps:.0f}", f"{100 * teacher_s['accuracy']:.2f}", f"{t_steps} steps, lr 5e-5"],
-        ["student KD (alpha 0.7, T 2)", f"{n_s / 1e6:.2f}M", f"{s_sps:.0f}", f"{100 * kd['accuracy']:.2f}", f"{s_steps} steps, lr {student_lr:g}"],
-        ["student CE only (alpha 0)", f"{n_s / 1e6:.2f}M", f"{s_sps:.0f}", f"{100 * ce['accuracy']:.2f}", f"{s_steps} steps, lr {student_lr:g}"],
+        ["student KD (alpha 0.9, T 2)", f"{n_s / 1e6:.2f}M", f"{s_sps:.0f}", f"{100 * kd['accuracy']:.2f}", f"1,000 rows x 4 epochs, lr {student_lr:g}"],
+        ["student CE only (alpha 0)", f"{n_s / 1e6:.2f}M", f"{s_sps:.0f}", f"{100 * ce['accuracy']:.2f}", f"1,000 rows x 4 epochs, lr {student_lr:g}"],
     ]
     head = ["model", "params", "forward samples/s (SST-2 dev, batch 32)", "SST-2 dev acc %", "training"]
     c, nc = epoch_times["cache"], epoch_times["no cache"]
@@ -229,15 +233,19 @@ def distill_part(quick: bool) -> tuple[str, list[str]]:
              f"{n_t / 1e6:.1f}M params, {s_sps / t_sps:.1f}x faster forward; cache: epoch 2 {nc[1] / c[1]:.2f}x faster "
              f"with the cache ({nc[1]:.1f}s → {c[1]:.1f}s)"]
     md = f"""Teacher: MiniLM-L6 full FT on a seeded 8,000-row SST-2 subset, {t_steps} steps × batch 32, lr 5e-5.
-Students: `student_layers 2` (layers 0 and 5 of the teacher, embeddings and head copied), same data,
-{s_steps} steps × batch 32, lr {student_lr:g}, equal for both; KD = alpha 0.7, T 2; CE only = alpha 0.
+Students: `student_layers 2` (layers 0 and 5 of the teacher, embeddings and head copied), trained on a
+smaller labelled set (seeded 1,000 SST-2 rows, 4 epochs × batch 32, lr {student_lr:g}, equal for both) —
+the setting distillation is for; KD = alpha 0.9, T 2; CE only = alpha 0 (the teacher is then not run).
+With the students on the teacher's full 8,000 rows for 300 steps, KD and CE came out level in this
+session (80.4 vs 81.3 and 79.8 vs 79.7 at lr 3e-4 and 1e-4): the copied layers already carry the
+teacher's knowledge and hard labels are plentiful.
 Forward samples/s: 8 batches of 32 SST-2 dev sentences (dynamic padding), median of 3 alternating passes.
 
 {table(head, rows, md=True)}
 
-Teacher-logit cache: 2 epochs over 1,024 SST-2 rows (32 steps/epoch), alpha 0.7. The technique has no
-switch, so "cache forced off" patches `_teacher_targets(..., use_cache=False)` in the benchmark: the
-teacher then runs on every step of every epoch. Epoch 1 is the same for both (the cache is being
+Teacher-logit cache: 2 epochs over 1,024 SST-2 rows (32 steps/epoch), alpha 0.7; cache on (default)
+vs forced off (the benchmark patches `_teacher_targets(..., use_cache=False)`; the technique's
+`cache_teacher: false` does the same): the teacher then runs on every step of every epoch. Epoch 1 is the same for both (the cache is being
 filled); epoch 2 shows the saving.
 
 {table(head_c, rows_c, md=True)}
