@@ -130,12 +130,19 @@ def _converted_smollm(gguf_path: Path, progress: ProgressFn | None) -> Path:
     return out
 
 
+def hub_cache_dir() -> str:
+    """Read at call time, so a changed HF_HUB_CACHE (or a test's) is honoured."""
+    from huggingface_hub import constants
+
+    return os.environ.get("HF_HUB_CACHE") or constants.HF_HUB_CACHE
+
+
 def hf_cache_models() -> list[str]:
     """Hub ids of models already in the local Hugging Face cache."""
     try:
         from huggingface_hub import scan_cache_dir
 
-        info = scan_cache_dir()
+        info = scan_cache_dir(hub_cache_dir())
     except Exception:
         return []
     return sorted(r.repo_id for r in info.repos if r.repo_type == "model")
@@ -172,7 +179,8 @@ def _hub_snapshot(repo_id: str) -> str:
 
     patterns = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*"]
     try:
-        return snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True)
+        return snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True,
+                                 cache_dir=hub_cache_dir())
     except Exception:
         pass
     if os.environ.get("HF_HUB_OFFLINE") == "1":

@@ -246,6 +246,7 @@ class Continual(Technique):
     )
     Params = ContinualParams
     needs_task_sequence = True
+    tasks = ("classification",)  # task sequences are classification-only in the runner
 
     def __init__(self, params: ContinualParams):
         super().__init__(params)

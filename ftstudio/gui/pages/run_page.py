@@ -170,7 +170,7 @@ class RunPage(QWidget):
             self.set_state("failed", message.splitlines()[0] if message else "")
         if message:
             self.append_log(("ERROR: " if status == "failed" else "") + message)
-        self.plots.redraw()
+        self.plots.redraw(all_groups=True)  # the run is over: draw every pending point now
         self._flush_log()
 
     # -- events --------------------------------------------------------------------------------------
