@@ -25,6 +25,16 @@ def family(model: Any) -> str:
     return mt or "unknown"
 
 
+def normalize_family(fam: str | None) -> str:
+    """A model_type (or family) mapped onto the families the locators know."""
+    fam = fam or ""
+    if fam in BERT_LIKE:
+        return "bert"
+    if fam in LLAMA_LIKE:
+        return "llama"
+    return fam
+
+
 def unwrap(model: Any) -> Any:
     """The transformers model under PEFT / DDP wrappers."""
     m = model

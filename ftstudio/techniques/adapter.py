@@ -22,13 +22,7 @@ WEIGHTS_FILE = "bottleneck_adapter.safetensors"
 DEFAULT_ACT = {"houlsby": "swish", "pfeiffer": "relu"}
 
 
-def normalize_family(fam: str | None) -> str:
-    fam = fam or ""
-    if fam in arch.BERT_LIKE:
-        return "bert"
-    if fam in arch.LLAMA_LIKE:
-        return "llama"
-    return fam
+normalize_family = arch.normalize_family
 
 
 @dataclass

@@ -58,13 +58,7 @@ class Params:
     )
 
 
-def normalize_family(fam: str | None) -> str:
-    fam = fam or ""
-    if fam in arch.BERT_LIKE:
-        return "bert"
-    if fam in arch.LLAMA_LIKE:
-        return "llama"
-    return fam
+normalize_family = arch.normalize_family
 
 
 def layer_groups(model: Any) -> list[tuple[str, int, list[tuple[str, Any]]]]:
