@@ -35,6 +35,16 @@ def normalize_family(fam: str | None) -> str:
     return fam
 
 
+def require_family(what: str, model_info: Any, task: str, families: tuple[str, ...] = ("bert", "gpt2", "llama")) -> str:
+    """The model's family, or a one-line UserError naming what ``what`` supports."""
+    fam = getattr(model_info, "family", None) or "unknown"
+    if fam not in families:
+        raise UserError(f"{what} supports BERT-family, GPT-2 and Llama-family models; this is a '{fam}' model")
+    if task == "causal-lm" and fam == "bert":
+        raise UserError(f"{what} for text generation needs a causal LM (GPT-2, Llama); this is a BERT encoder")
+    return fam
+
+
 def unwrap(model: Any) -> Any:
     """The transformers model under PEFT / DDP wrappers."""
     m = model

@@ -92,13 +92,9 @@ class PromptTuning(Technique):
 
     def check(self, model_info: Any, task: str) -> None:
         super().check(model_info, task)
-        fam = getattr(model_info, "family", "unknown")
-        if fam not in SUPPORTED_FAMILIES:
-            raise UserError(
-                f"prompt tuning supports BERT-family, GPT-2 and Llama-family models; this is a '{fam}' model"
-            )
-        if task == "causal-lm" and fam == "bert":
-            raise UserError("prompt tuning for text generation needs a causal LM (GPT-2, Llama); this is a BERT encoder")
+        from ftstudio.engine.arch import require_family
+
+        require_family("prompt tuning", model_info, task, SUPPORTED_FAMILIES)
         max_len = getattr(model_info, "max_length", None)
         if max_len and self.params.num_virtual_tokens >= max_len - 8:
             raise UserError(
