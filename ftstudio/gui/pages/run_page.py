@@ -27,6 +27,8 @@ def _training_plots() -> QWidget:
 
     return TrainingPlots()
 
+STEP_VIEW_MS = 100
+
 STATUS_STYLE = {
     "idle": "#555",
     "starting": "#1f5fa8",
@@ -110,6 +112,10 @@ class RunPage(QWidget):
         self._log_timer.setInterval(150)
         self._log_timer.timeout.connect(self._flush_log)
         self._log_timer.start()
+        self._step_shown_at = -1e9
+        self._step_timer = QTimer(self)
+        self._step_timer.setSingleShot(True)
+        self._step_timer.timeout.connect(self._show_step)
 
     @property
     def plots(self) -> Any:
@@ -123,6 +129,8 @@ class RunPage(QWidget):
         self.events = 0
         self.run_dir = resume
         self._last_step = {}
+        self._step_timer.stop()
+        self._step_shown_at = -1e9
         self._started_wall = time.time()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -155,6 +163,8 @@ class RunPage(QWidget):
 
     def end(self, status: str, summary: dict | None, message: str = "") -> None:
         summary = summary or {}
+        if self._step_timer.isActive():
+            self._show_step()  # the last step, not one 100 ms old
         if summary.get("run_dir"):
             self.run_dir = str(summary["run_dir"])
         self.activity.setText("")
@@ -184,15 +194,13 @@ class RunPage(QWidget):
             self._last_step = d
             if self.state == "starting":
                 self.set_state("running")
-            total = int(d.get("total_steps") or 0)
-            if total > 0 and self.progress.maximum() != total:
-                self.progress.setRange(0, total)
-            self.progress.setValue(int(d.get("step", 0)))
-            self.timing.setText(
-                f"step {int(d.get('step', 0))} / {total or '?'}   elapsed {fmt_seconds(d.get('elapsed'))}   "
-                f"ETA {fmt_seconds(d.get('eta'))}   {d.get('samples_per_second', 0):.1f} samples/s"
-            )
-            self.activity.setText(f"epoch {d.get('epoch', 0):.2f} · loss {d.get('loss', float('nan')):.4f}")
+            # A small model on a GPU can log dozens of steps a second: the bar and labels show the
+            # latest step at most every STEP_VIEW_MS (the first one at once), never a backlog.
+            wait = STEP_VIEW_MS - 1000 * (time.monotonic() - self._step_shown_at)
+            if wait <= 0:
+                self._show_step()
+            elif not self._step_timer.isActive():
+                self._step_timer.start(int(wait) + 1)
         elif kind == "run_started":
             self.run_dir = d.get("run_dir")
             self.set_state("running")
@@ -227,6 +235,22 @@ class RunPage(QWidget):
             s = d.get("summary") or {}
             if s.get("peak_memory_bytes"):
                 self.append_log(f"peak memory {fmt_bytes(s['peak_memory_bytes'])}")
+
+    def _show_step(self) -> None:
+        d = self._last_step
+        self._step_timer.stop()
+        self._step_shown_at = time.monotonic()
+        if not d:
+            return
+        total = int(d.get("total_steps") or 0)
+        if total > 0 and self.progress.maximum() != total:
+            self.progress.setRange(0, total)
+        self.progress.setValue(int(d.get("step", 0)))
+        self.timing.setText(
+            f"step {int(d.get('step', 0))} / {total or '?'}   elapsed {fmt_seconds(d.get('elapsed'))}   "
+            f"ETA {fmt_seconds(d.get('eta'))}   {d.get('samples_per_second', 0):.1f} samples/s"
+        )
+        self.activity.setText(f"epoch {d.get('epoch', 0):.2f} · loss {d.get('loss', float('nan')):.4f}")
 
     def append_log(self, line: str) -> None:
         self._pending_log.append(time.strftime("%H:%M:%S ") + line)

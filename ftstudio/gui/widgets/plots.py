@@ -6,6 +6,7 @@ curves that changed. The same widget shows a finished run's curves from ``store.
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -14,6 +15,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QGraphicsItem,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
@@ -30,7 +32,9 @@ pg.setConfigOptions(antialias=False, background="w", foreground="#333")
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
-REDRAW_MS = 100
+REDRAW_MS = 100  # the timer; each plot has its own slower pace (SeriesGroup.every)
+LOSS_EVERY_S = 0.5
+OTHER_EVERY_S = 1.0
 EMA = 0.9
 
 
@@ -53,7 +57,86 @@ def make_plot(title: str, y_label: str = "", x_label: str = "step", log_y: bool 
     w.setMinimumHeight(150)
     w.getPlotItem().setDownsampling(auto=True, mode="peak")
     w.getPlotItem().setClipToView(True)
+    # Axis text is the costly part of a repaint (~4 ms an axis here); cached as a pixmap, an axis
+    # whose range did not move is blitted instead of re-laid-out and re-drawn.
+    for side in ("left", "bottom"):
+        w.getAxis(side).setCacheMode(QGraphicsItem.DeviceCoordinateCache)
     return w
+
+
+def _to_view(v: float, log: bool) -> float | None:
+    if not log:
+        return v
+    return math.log10(v) if v > 0 else None
+
+
+class RangeFollower:
+    """Keeps a live plot's view on its data without pyqtgraph's auto-range.
+
+    Auto-range moves both axes with every new point, so every repaint re-lays-out and redraws the
+    axes' tick text — most of a repaint's cost, and on a 2-core CPU that is time taken from
+    training. Here x spans the whole run (0 … total steps) from the start, and y changes only when
+    data leaves the view or fills less than 35% of it, with a margin so it rarely has to move.
+    A user who pans/zooms takes over; pyqtgraph's "A" button hands the plot back to its own
+    auto-range (both are respected: we only follow while auto-range is off and nobody panned)."""
+
+    def __init__(self, plot: pg.PlotWidget, zero_based: bool = False):
+        self.plot = plot
+        self.zero_based = zero_based  # rates, memory, speed, norms: 0 … max reads right and rarely moves
+        self.vb = plot.getViewBox()
+        self.vb.disableAutoRange()
+        self.user = False
+        self.vb.sigRangeChangedManually.connect(self._manual)
+        self.x_total = 0.0
+
+    def _manual(self, *_: Any) -> None:
+        self.user = True
+
+    def _following(self) -> bool:
+        return not self.user and not any(self.vb.autoRangeEnabled())
+
+    def _logs(self) -> tuple[bool, bool]:
+        ctrl = self.plot.getPlotItem().ctrl
+        return ctrl.logXCheck.isChecked(), ctrl.logYCheck.isChecked()
+
+    def reset(self) -> None:
+        self.user = False
+        self.x_total = 0.0
+        self.vb.disableAutoRange()
+
+    def fit(self, series: list[Series], total: float) -> None:
+        if not self._following():
+            return
+        pts = [s for s in series if s.x]
+        if not pts:
+            return
+        logx, logy = self._logs()
+        x_hi = max(total, max(s.x[-1] for s in pts), 1.0)
+        if x_hi != self.x_total:
+            self.x_total = x_hi
+            hi = _to_view(x_hi, logx)
+            lo = _to_view(1.0, logx) if logx else 0.0
+            if hi is not None and lo is not None and hi > lo:
+                self.vb.setXRange(lo, hi, padding=0.02)
+        lo_y = min(s.lo for s in pts)
+        hi_y = max(s.hi for s in pts)
+        if logy:
+            pos = [v for s in pts for v in (s.lo_pos,) if v is not None]
+            if not pos:
+                return
+            lo_y = min(pos)
+        elif self.zero_based:
+            lo_y, hi_y = min(lo_y, 0.0), max(hi_y, 0.0)
+        a, b = _to_view(lo_y, logy), _to_view(hi_y, logy)
+        if a is None or b is None:
+            return
+        span = b - a
+        (v0, v1) = self.vb.viewRange()[1]
+        if a >= v0 and b <= v1 and span >= 0.35 * (v1 - v0):
+            return  # data inside and filling the view: leave the axes (and their cached text) alone
+        margin = 0.2 * span if span > 0 else max(abs(a) * 0.05, 1e-6)
+        bottom = a if self.zero_based and not logy and a == 0.0 else a - margin
+        self.vb.setYRange(bottom, b + margin, padding=0)
 
 
 class Series:
@@ -67,12 +150,26 @@ class Series:
             kw.update(symbol=symbol, symbolSize=6, symbolBrush=pen.color() if hasattr(pen, "color") else pen)
         self.item = plot.plot([], [], **kw)
         self.dirty = False
+        self.lo = math.inf  # running extremes, so following the data costs O(1) per point
+        self.hi = -math.inf
+        self.lo_pos: float | None = None  # smallest positive value (log axes)
 
     def add(self, x: float, y: float) -> None:
         if y is None or (isinstance(y, float) and not math.isfinite(y)):
             return
+        y = float(y)
         self.x.append(float(x))
-        self.y.append(float(y))
+        self.y.append(y)
+        self.lo = min(self.lo, y)
+        self.hi = max(self.hi, y)
+        if y > 0 and (self.lo_pos is None or y < self.lo_pos):
+            self.lo_pos = y
+        self.dirty = True
+
+    def clear(self) -> None:
+        self.x.clear()
+        self.y.clear()
+        self.lo, self.hi, self.lo_pos = math.inf, -math.inf, None
         self.dirty = True
 
     def redraw(self) -> None:
@@ -84,11 +181,15 @@ class Series:
 class SeriesGroup:
     """Curves of one plot created on demand by name (one per lr group, memory kind, metric...)."""
 
-    def __init__(self, plot: pg.PlotWidget, symbol: str | None = None, width: float = 1.6):
+    def __init__(self, plot: pg.PlotWidget, symbol: str | None = None, width: float = 1.6,
+                 zero_based: bool = False):
         self.plot = plot
         self.symbol = symbol
         self.width = width
         self.series: dict[str, Series] = {}
+        self.follow = RangeFollower(plot, zero_based)
+        self.every = OTHER_EVERY_S  # live: seconds between repaints of this plot
+        self.drawn_at = -math.inf
 
     def get(self, name: str, pen: Any = None) -> Series:
         s = self.series.get(name)
@@ -100,9 +201,10 @@ class SeriesGroup:
     def add(self, name: str, x: float, y: float) -> None:
         self.get(name).add(x, y)
 
-    def redraw(self) -> None:
+    def redraw(self, total: float = 0.0) -> None:
         for s in self.series.values():
             s.redraw()
+        self.follow.fit(list(self.series.values()), total)
 
     def points(self) -> int:
         return sum(len(s.x) for s in self.series.values())
@@ -111,6 +213,7 @@ class SeriesGroup:
         for s in self.series.values():
             self.plot.removeItem(s.item)
         self.series.clear()
+        self.follow.reset()
         if self.plot.plotItem.legend is not None:
             self.plot.plotItem.legend.clear()
 
@@ -267,12 +370,16 @@ class TrainingPlots(QWidget):
         self.loss_smooth = self.loss.get("smoothed", pg.mkPen("#08519c", width=2.2))
         self.eval_loss = self.loss.get("eval loss", pg.mkPen("#d62728", width=1.6))
         self.metrics = SeriesGroup(self.metric_plot, symbol="o")
-        self.lrs = SeriesGroup(self.lr_plot)
-        self.mem = SeriesGroup(self.mem_plot)
-        self.speed = SeriesGroup(self.speed_plot)
-        self.grad = SeriesGroup(self.grad_plot)
+        self.lrs = SeriesGroup(self.lr_plot, zero_based=True)
+        self.mem = SeriesGroup(self.mem_plot, zero_based=True)
+        self.speed = SeriesGroup(self.speed_plot, zero_based=True)
+        self.grad = SeriesGroup(self.grad_plot, zero_based=True)
         self.extra = SeriesGroup(self.extra_plot, width=1.8)
         self._ema: float | None = None
+        self.total_steps = 0
+        self._next_group = 0
+        self.loss.every = LOSS_EVERY_S
+        self.metrics.every = 0.0  # evaluations are rare and the point people wait for
         self._groups = [self.loss, self.metrics, self.lrs, self.mem, self.speed, self.grad, self.extra]
         self.last_step = 0
         self.task_names: list[str] = []
@@ -288,11 +395,11 @@ class TrainingPlots(QWidget):
         for g in (self.metrics, self.lrs, self.mem, self.speed, self.grad, self.extra):
             g.clear()
         for s in (self.loss_raw, self.loss_smooth, self.eval_loss):
-            s.x.clear()
-            s.y.clear()
-            s.dirty = True
+            s.clear()
+        self.loss.follow.reset()
         self._ema = None
         self.last_step = 0
+        self.total_steps = 0
         self.task_names = []
         self.extra_plot.hide()
         self.tech_row.hide()
@@ -347,6 +454,9 @@ class TrainingPlots(QWidget):
             self.task_names[idx] = name
             self.matrix.set_matrix(d.get("acc_matrix") or [], self.task_names, d.get("metrics") or {})
         elif kind == "run_started":
+            total = d.get("total_steps")
+            if isinstance(total, (int, float)) and total > 0:
+                self.total_steps = int(total)
             names = [t.get("name") for t in ((d.get("config") or {}).get("tasks") or []) if isinstance(t, dict)]
             if names:
                 self.task_names = [n or f"task {i + 1}" for i, n in enumerate(names)]
@@ -360,6 +470,9 @@ class TrainingPlots(QWidget):
     def _step(self, d: dict) -> None:
         step = d.get("step", 0)
         self.last_step = step
+        total = d.get("total_steps")
+        if isinstance(total, (int, float)) and total > 0:
+            self.total_steps = int(total)
         loss = d.get("loss")
         if isinstance(loss, (int, float)) and math.isfinite(loss):
             self.loss_raw.add(step, loss)
@@ -397,22 +510,26 @@ class TrainingPlots(QWidget):
 
     # -- drawing -----------------------------------------------------------------------------
     def redraw(self, all_groups: bool = False) -> None:
-        """Hand new points to pyqtgraph. Live, one changed plot per tick (round robin): a tick then
-        repaints one plot, not six, which keeps every event-loop stall short."""
+        """Hand new points to pyqtgraph. Live, a tick repaints at most one plot (round robin), and
+        each plot at most every ``g.every`` seconds: every repaint is CPU the training thread
+        shares, and a loss curve twice a second, the rest once a second, reads as live."""
         n = len(self._groups)
-        start = getattr(self, "_next_group", 0)
-        dirty = False
+        start = self._next_group
+        now = time.monotonic()
+        drew = False
         for k in range(n):
             g = self._groups[(start + k) % n]
-            changed = [s for s in g.series.values() if s.dirty]
-            for s in changed:
-                s.redraw()
-            if changed:
-                dirty = True
-                if not all_groups:
-                    self._next_group = (start + k + 1) % n
-                    break
-        if dirty:
+            if not any(s.dirty for s in g.series.values()):
+                continue
+            if not all_groups and now - g.drawn_at < g.every:
+                continue
+            g.redraw(self.total_steps)
+            g.drawn_at = now
+            drew = True
+            if not all_groups:
+                self._next_group = (start + k + 1) % n
+                break
+        if drew:
             self.redraws += 1
 
     def point_counts(self) -> dict[str, int]:
