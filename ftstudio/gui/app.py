@@ -56,9 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     w.statusBar().showMessage(f"Ready in {shown:.2f} s", 4000)
     QTimer.singleShot(0, w.after_shown)
     rc = app.exec()
-    from PySide6.QtCore import QThreadPool
+    from ftstudio.gui.util import wait_for_jobs
 
-    QThreadPool.globalInstance().waitForDone(10000)  # let background jobs end before teardown
+    wait_for_jobs(10000)  # let background jobs end before teardown
     return rc
 
 

@@ -176,10 +176,31 @@ def run_async(
             show_error(None, info)
 
     d.pending[job_id] = (finish,)
-    pool = QThreadPool.globalInstance()
-    if pool.maxThreadCount() < 6:  # jobs wait on disk and the GIL, not on cores: a slow model
-        pool.setMaxThreadCount(6)  # load must not queue a data preview behind it
-    pool.start(_Job(fn, job_id, d))
+    job_pool().start(_Job(fn, job_id, d))
+
+
+_pool: QThreadPool | None = None
+
+
+def job_pool() -> QThreadPool:
+    """The background jobs' threads, which exit as soon as they have nothing to do.
+
+    Why not keep them warm: a thread that ran torch keeps its own OpenMP team alive, and while
+    libgomp manages more threads than there are cores it stops spinning between parallel regions
+    and sleeps/wakes instead: every parallel op of the training thread became ~3x dearer, the demo
+    run 25% slower on 2 cores, for 30 s after a pre-flight or a playground answer. Creating a
+    thread per job costs microseconds."""
+    global _pool
+    if _pool is None:
+        _pool = QThreadPool()
+        _pool.setExpiryTimeout(0)
+        _pool.setMaxThreadCount(6)  # jobs wait on disk and the GIL, not on cores: a slow model
+        # load must not queue a data preview behind it
+    return _pool
+
+
+def wait_for_jobs(ms: int = 60000) -> bool:
+    return job_pool().waitForDone(ms)
 
 
 def jobs_running() -> int:

@@ -27,9 +27,9 @@ def window(qtbot, settings):
         w.session.cancel()
         w.session.wait(60000)
         qtbot.waitUntil(lambda: w.session is None, timeout=10000)
-    from PySide6.QtCore import QThreadPool
+    from ftstudio.gui.util import wait_for_jobs
 
-    QThreadPool.globalInstance().waitForDone(60000)  # background jobs (facts, previews) end here
+    wait_for_jobs(60000)  # background jobs (facts, previews) end here
 
 
 def tiny_config(model_dir, csv_path, technique: str = "lora", **training) -> RunConfig:

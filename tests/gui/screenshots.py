@@ -35,11 +35,12 @@ def main() -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
     import ftstudio.gui  # noqa: F401  (the shiboken refcount fix first)
-    from PySide6.QtCore import QSettings, QThreadPool
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     app = QApplication(["ftstudio"])
     from ftstudio.gui.main_window import MainWindow
+    from ftstudio.gui.util import wait_for_jobs
 
     settings = QSettings(str(out / "settings.ini"), QSettings.IniFormat)
     settings.clear()
@@ -126,7 +127,7 @@ def main() -> int:
     pump(until=lambda: pg.base.result is not None or bool(pg.problem.text()), timeout=300)
     shot("playground")
 
-    QThreadPool.globalInstance().waitForDone(30000)
+    wait_for_jobs(30000)
     w.close()
     print(f"{len(shots)} screenshots in {out}")
     return 0
