@@ -131,3 +131,25 @@ def test_checkpoints_follow_evaluations_so_a_crash_loses_one_interval_at_most(ti
     # finished runs keep their last periodic checkpoint (step 4 of 6) for a later resume
     assert latest_checkpoint(run).name == "step-4"
     assert [e.step for e in events if e.kind == "checkpoint"] == [2, 4]
+
+
+def test_samples_per_second_counts_training_not_the_final_evaluation_or_export(tiny_dir, tiny_csv, monkeypatch):
+    import time
+
+    import ftstudio.engine.runner as runner
+
+    real_export = runner._export
+
+    def slow_export(*a, **k):
+        time.sleep(1.0)  # a big model's export; the final evaluation is outside the timing too
+        return real_export(*a, **k)
+
+    monkeypatch.setattr(runner, "_export", slow_export)
+    events = []
+    summary = train(cfg_for(tiny_dir("bert"), tiny_csv, epochs=1), subscribers=[events.append])
+    assert summary["status"] == "finished"
+    assert summary["train_seconds"] < summary["wall_seconds"] - 1.0
+    assert summary["train_samples"] == 22  # one epoch over the tiny CSV: 24 rows, 2 held out for evaluation
+    assert summary["samples_per_second"] == pytest.approx(22 / summary["train_seconds"])
+    last_step = [e for e in events if e.kind == "step"][-1]
+    assert summary["train_seconds"] >= last_step.elapsed  # the whole loop, not just the last window

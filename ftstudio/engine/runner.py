@@ -262,7 +262,9 @@ def train(
         device=str(device), precision=precision, total_steps=ctx.total_steps, resumed_from_step=ctx.step,
     ))
     peak = 0
-    t_train = time.perf_counter()
+    train_seconds = [0.0]  # time inside the training loops (their periodic evals included, as in
+    # HF Trainer's train_runtime); the continual baseline, final evaluation and export are not
+    # training, and counting them made short runs' samples/s depend on the eval set's size
     samples_done = 0
     final: dict = {}
 
@@ -297,10 +299,14 @@ def train(
                 emit_eval(ctx, m)
                 return m
 
-            state = train_task(
-                ctx, model, technique, optimizer, prepared[t_i].train, eval_fn, cancel, state,
-                steps_per_task[t_i], step_offset, lambda st, t=t_i: checkpoint(t, st), scaler,
-            )
+            t_loop = time.perf_counter()
+            try:
+                state = train_task(
+                    ctx, model, technique, optimizer, prepared[t_i].train, eval_fn, cancel, state,
+                    steps_per_task[t_i], step_offset, lambda st, t=t_i: checkpoint(t, st), scaler,
+                )
+            finally:
+                train_seconds[0] += time.perf_counter() - t_loop
             peak = max(peak, getattr(state, "peak_memory", 0))
             samples_done += state.samples
             technique.on_task_end(t_i, model, prepared[t_i].train)
@@ -327,7 +333,7 @@ def train(
         if is_main:
             export_paths = _export(run_dir, cfg, technique, model, tokenizer, final)
         summary.update(final)
-        summary.update(_throughput(samples_done, t_train, peak, started))
+        summary.update(_throughput(samples_done, train_seconds[0], peak, started))
         summary.update(status="finished", export=export_paths, steps=ctx.step)
         summary.pop("pid", None)
         if writer:
@@ -336,7 +342,7 @@ def train(
         return summary
     except Cancelled:
         checkpoint(ctx.task_index, state)
-        summary.update(_throughput(samples_done + state.samples, t_train, peak, started))
+        summary.update(_throughput(samples_done + state.samples, train_seconds[0], peak, started))
         summary.update(status="cancelled", steps=ctx.step)
         summary.pop("pid", None)
         if writer:
@@ -358,11 +364,13 @@ def train(
             writer.close()
 
 
-def _throughput(samples: int, t0: float, peak: int, started: float) -> dict:
+def _throughput(samples: int, train_seconds: float, peak: int, started: float) -> dict:
     samples = int(dist.all_reduce_sum([float(samples)], "cpu")[0])  # all ranks' samples
-    dt = time.perf_counter() - t0
+    dt = train_seconds
     return {
         "samples_per_second": samples / dt if dt > 0 else 0.0,
+        "train_seconds": dt,
+        "train_samples": samples,
         "peak_memory_bytes": int(peak),
         "wall_seconds": time.time() - started,
     }
