@@ -70,6 +70,11 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None, train_fn: Callable | None = None,
                  restore: bool = True):
         super().__init__()
+        from ftstudio.gui.gc_guard import guard
+
+        self._gc = guard()  # cyclic GC on this (the GUI) thread only while the window is open
+        self._gc.acquire()
+        self._gc_held = True
         self.settings = settings if settings is not None else default_settings()
         self.train_fn = train_fn  # tests may inject a fake engine
         self.session: TrainingSession | None = None
@@ -440,3 +445,6 @@ class MainWindow(QMainWindow):
             self.session.wait(60000)
         self.save_settings()
         super().closeEvent(e)
+        if self._gc_held:
+            self._gc_held = False
+            self._gc.release()
