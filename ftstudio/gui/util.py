@@ -7,7 +7,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QProgressBar, QWidget
 
 log = logging.getLogger("ftstudio.gui")
@@ -121,23 +121,32 @@ def _get_dispatcher() -> _Dispatcher:
     return _dispatcher
 
 
-class _Job(QRunnable):
-    def __init__(self, fn: Callable[[], Any], job_id: int, dispatcher: _Dispatcher):
-        super().__init__()
-        self.fn = fn
-        self.job_id = job_id
-        self.dispatcher = dispatcher
-        self.setAutoDelete(True)
+# Jobs run on plain threads that end with the job (at most MAX_JOBS at once). Why not a warm
+# pool: a thread that ran torch keeps its own OpenMP team alive, and while libgomp manages more
+# threads than there are cores it stops spinning between parallel regions and sleeps/wakes
+# instead: every parallel op of the training thread became ~3x dearer (the demo run 25% slower
+# on 2 cores) for 30 s after a pre-flight check or a playground answer. A thread costs microseconds.
+MAX_JOBS = 6  # jobs wait on disk and the GIL, not on cores: a slow model load must not queue a
+# data preview behind it
+_job_slots = threading.BoundedSemaphore(MAX_JOBS)
+_job_threads: set[threading.Thread] = set()
+_job_lock = threading.Lock()
 
-    def run(self) -> None:  # pool thread
-        try:
-            warm_imports()
-            result = self.fn()
-        except BaseException as e:  # noqa: BLE001 - everything goes back to the GUI thread
-            msg = (self.job_id, False, ErrorInfo(e, traceback.format_exc()))
-        else:
-            msg = (self.job_id, True, result)
-        self.dispatcher.finished.emit(msg)
+
+def _run_job(fn: Callable[[], Any], job_id: int, dispatcher: _Dispatcher) -> None:
+    try:
+        with _job_slots:
+            try:
+                warm_imports()
+                result = fn()
+            except BaseException as e:  # noqa: BLE001 - everything goes back to the GUI thread
+                msg = (job_id, False, ErrorInfo(e, traceback.format_exc()))
+            else:
+                msg = (job_id, True, result)
+        dispatcher.finished.emit(msg)  # queued to the GUI thread
+    finally:
+        with _job_lock:
+            _job_threads.discard(threading.current_thread())
 
 
 def run_async(
@@ -176,31 +185,32 @@ def run_async(
             show_error(None, info)
 
     d.pending[job_id] = (finish,)
-    job_pool().start(_Job(fn, job_id, d))
+    t = threading.Thread(target=_run_job, args=(fn, job_id, d), name=f"ftstudio-job-{job_id}", daemon=True)
+    with _job_lock:
+        _job_threads.add(t)
+    t.start()
 
 
-_pool: QThreadPool | None = None
-
-
-def job_pool() -> QThreadPool:
-    """The background jobs' threads, which exit as soon as they have nothing to do.
-
-    Why not keep them warm: a thread that ran torch keeps its own OpenMP team alive, and while
-    libgomp manages more threads than there are cores it stops spinning between parallel regions
-    and sleeps/wakes instead: every parallel op of the training thread became ~3x dearer, the demo
-    run 25% slower on 2 cores, for 30 s after a pre-flight or a playground answer. Creating a
-    thread per job costs microseconds."""
-    global _pool
-    if _pool is None:
-        _pool = QThreadPool()
-        _pool.setExpiryTimeout(0)
-        _pool.setMaxThreadCount(6)  # jobs wait on disk and the GIL, not on cores: a slow model
-        # load must not queue a data preview behind it
-    return _pool
+def active_jobs() -> int:
+    """Job threads still alive (running, or about to hand their result over)."""
+    with _job_lock:
+        return len(_job_threads)
 
 
 def wait_for_jobs(ms: int = 60000) -> bool:
-    return job_pool().waitForDone(ms)
+    """Join the job threads (their results are delivered by the event loop, later)."""
+    import time
+
+    deadline = time.monotonic() + ms / 1000
+    while True:
+        with _job_lock:
+            threads = list(_job_threads)
+        if not threads:
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        threads[0].join(left)
 
 
 def jobs_running() -> int:

@@ -37,7 +37,7 @@ def test_jobs_still_run_side_by_side(qtbot):
     queue a data preview behind it)."""
     import threading
 
-    from ftstudio.gui.util import job_pool, run_async
+    from ftstudio.gui.util import active_jobs, run_async
 
     gate = threading.Event()
     started: list[int] = []
@@ -51,6 +51,6 @@ def test_jobs_still_run_side_by_side(qtbot):
     for i in range(3):
         run_async(lambda i=i: slow(i), done.append)
     qtbot.waitUntil(lambda: len(started) == 3, timeout=5_000)
-    assert job_pool().activeThreadCount() == 3
+    assert active_jobs() == 3
     gate.set()
     qtbot.waitUntil(lambda: sorted(done) == [0, 1, 2], timeout=5_000)
