@@ -71,7 +71,7 @@ def test_rates_memory_and_speed_start_at_zero(plots):
     plots.redraw(all_groups=True)
     for plot in (plots.lr_plot, plots.mem_plot, plots.speed_plot):
         lo, hi = _y(plot)
-        assert lo == 0.0 and hi > 0, plot
+        assert -0.05 * hi <= lo <= 0.0 and hi > 0, plot  # 0 at the bottom (a sliver below to label it)
     assert _y(plots.lr_plot)[1] >= 1e-3
 
 

@@ -135,7 +135,8 @@ class RangeFollower:
         if a >= v0 and b <= v1 and span >= 0.35 * (v1 - v0):
             return  # data inside and filling the view: leave the axes (and their cached text) alone
         margin = 0.2 * span if span > 0 else max(abs(a) * 0.05, 1e-6)
-        bottom = a if self.zero_based and not logy and a == 0.0 else a - margin
+        # zero-based: a sliver below 0 so the axis still labels its "0"
+        bottom = -0.04 * (b - a) if self.zero_based and not logy and a == 0.0 else a - margin
         self.vb.setYRange(bottom, b + margin, padding=0)
 
 
