@@ -38,3 +38,64 @@ def test_two_cpu_ranks_share_the_work_and_only_rank0_writes(tmp_path, tiny_dir, 
     assert len(steps) == 3
     assert out.stdout.count('"status": "finished"') == 1  # only rank 0 prints
     shutil.rmtree(runs)
+
+
+RANK_DUMP = """
+import os, sys
+import torch
+from ftstudio.techniques.layerwise import Layerwise
+
+real_end = Layerwise.on_task_end
+
+
+def dump(self, task_index, model, data):  # every rank writes its final weights
+    m = getattr(model, "module", model)
+    state = {k: v.detach().clone() for k, v in m.state_dict().items()}
+    torch.save(state, os.path.join(sys.argv[2], "rank%s.pt" % os.environ["RANK"]))
+    return real_end(self, task_index, model, data)
+
+
+Layerwise.on_task_end = dump
+from ftstudio.engine import distributed
+from ftstudio.engine.config import RunConfig
+from ftstudio.engine.runner import train
+
+try:
+    train(RunConfig.from_yaml(sys.argv[1]))
+finally:
+    distributed.shutdown()
+"""
+
+
+def test_layers_unfrozen_mid_run_stay_in_sync_across_ranks(tmp_path, tiny_dir, tiny_csv):
+    """Gradual unfreezing under DDP: a layer unfrozen after the model was wrapped must still be
+    all-reduced, or each rank trains its own copy on its own shard and the replicas drift."""
+    import torch
+
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists():
+        pytest.skip("torchrun not installed beside this Python")
+    cfg = {
+        "model": str(tiny_dir("bert")), "task": "classification", "data": {"train": str(tiny_csv)},
+        "technique": {"name": "layerwise", "params": {"gradual_unfreezing": True, "unfreeze_every": "steps",
+                                                       "unfreeze_steps": 1}},
+        "runs_dir": str(tmp_path / "runs"),
+        "training": {"epochs": 1, "batch_size": 4, "learning_rate": 1e-2, "max_length": 32, "eval_every": 0},
+    }
+    p = tmp_path / "cfg.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    script = tmp_path / "run_rank.py"
+    script.write_text(RANK_DUMP)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_PORT": "29534"}
+    out = subprocess.run([str(torchrun), "--nproc-per-node", "2", "--master-port", "29534", str(script), str(p),
+                          str(tmp_path)], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
+    for k in r0:
+        assert torch.equal(r0[k], r1[k]), f"{k} differs between ranks"
+    # …and the layer unfrozen at step 1 really trained (equal is not just "never moved")
+    from safetensors.torch import load_file
+
+    init = {k.removeprefix("bert."): v for k, v in load_file(str(tiny_dir("bert") / "model.safetensors")).items()}
+    key = "encoder.layer.1.attention.self.query.weight"
+    assert not torch.equal(r0["bert." + key], init[key])

@@ -199,7 +199,17 @@ def train(
     if dist.world_size() > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+        # DDP all-reduces only what requires grad when it wraps: a technique that unfreezes
+        # more later (layer-wise) gets every parameter registered, and DDP told that some have
+        # no gradient in a step (find_unused_parameters), or the unfrozen layers drift per rank
+        dynamic = technique.trainable_set_changes
+        frozen = [p for p in model.parameters() if not p.requires_grad] if dynamic else []
+        for p in frozen:
+            p.requires_grad_(True)
+        model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None,
+                    find_unused_parameters=dynamic)
+        for p in frozen:
+            p.requires_grad_(False)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     from ftstudio.engine.optim import build_optimizer

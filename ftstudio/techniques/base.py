@@ -203,6 +203,13 @@ class Technique:
         self.params = params
         self.ctx: Any = None  # engine.loop.RunContext, set by the engine
 
+    @property
+    def trainable_set_changes(self) -> bool:
+        """True when the technique turns requires_grad on for more parameters during the run
+        (gradual unfreezing). Under DDP the engine then registers every parameter when it wraps
+        the model: parameters frozen at wrap time are never all-reduced, so ranks would drift."""
+        return False
+
     # -- setup --------------------------------------------------------------
     def check(self, model_info: Any, task: str) -> None:
         """Raise UserError (one line, says why) when incompatible with the model/task."""

@@ -120,6 +120,10 @@ class Layerwise(Technique):
             )
 
     @property
+    def trainable_set_changes(self) -> bool:
+        return bool(self.params.gradual_unfreezing)
+
+    @property
     def num_groups(self) -> int:
         return len(self._groups)
 
