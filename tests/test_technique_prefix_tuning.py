@@ -298,3 +298,23 @@ def test_end_to_end_run_and_reload(tiny_dir, tiny_csv):
     base, _ = _load(tiny_dir, "bert", "classification")
     model = make_technique("prefix_tuning", {}).load_for_inference(base, summary["export"][0])
     assert model.ftstudio_prefix.prefix.shape[0] == P
+
+
+@pytest.mark.parametrize("technique,kind,task,expected", [
+    ("prefix_tuning", "bert", "classification", 128),  # per-layer prefix: BERT keeps every position
+    ("prefix_tuning", "gpt2", "classification", 128 - 8),  # decoder text starts after the prefix
+    ("prefix_tuning", "gpt2", "causal-lm", 128 - 8),
+    ("prompt_tuning", "bert", "classification", 128 - 8),  # virtual tokens sit in front of the text
+    ("lora", "bert", "classification", 128),
+])
+def test_text_length_the_engine_tokenizes_to(tiny_dir, technique, kind, task, expected):
+    """Decided before the model loads (the data is tokenized first), so the technique is told
+    the model type: BERT prefix tuning used to lose its 8 virtual tokens' worth of text."""
+    from ftstudio.engine.config import RunConfig, TechniqueConfig, TrainingConfig
+    from ftstudio.engine.runner import input_max_length
+    from ftstudio.techniques import make_technique
+
+    params = {"num_virtual_tokens": 8} if technique != "lora" else {}
+    cfg = RunConfig(model=str(tiny_dir(kind)), task=task, technique=TechniqueConfig(technique, params),
+                    training=TrainingConfig(max_length=512))
+    assert input_max_length(cfg, make_technique(technique, params), str(tiny_dir(kind))) == expected

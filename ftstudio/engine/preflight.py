@@ -102,7 +102,7 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
     from ftstudio.engine.models import load_tokenizer, resolve_model_path
     from ftstudio.engine.optim import build_optimizer
     from ftstudio.engine.events import EventBus
-    from ftstudio.engine.runner import build_model_and_context, model_max_length, pick_device, pick_precision, task_list
+    from ftstudio.engine.runner import build_model_and_context, input_max_length, pick_device, pick_precision, task_list
     from ftstudio.techniques import make_technique
 
     def step(what: str, i: int, n: int) -> None:
@@ -119,9 +119,7 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
     step("Loading the tokenizer", 0, 4)
     path = resolve_model_path(cfg.model, progress)
     tokenizer = load_tokenizer(path, cfg.trust_remote_code)
-    max_len = min(t.max_length, model_max_length(path) - technique.max_length_reserved())
-    if max_len < 8:
-        raise UserError(f"max_length {t.max_length} leaves no room for the input")
+    max_len = input_max_length(cfg, technique, path)
 
     # data: row counts (every task) and a tokenized sample of the first task
     tasks = task_list(cfg)

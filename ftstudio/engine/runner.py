@@ -68,11 +68,19 @@ def task_list(cfg: RunConfig) -> list[tuple[str, DataConfig]]:
     return [("main", cfg.data)]
 
 
-def model_max_length(path: str) -> int:
+def input_max_length(cfg: RunConfig, technique: Any, path: str) -> int:
+    """Tokens of text per example: the configured max_length, capped by the model's positions
+    minus those the technique occupies (virtual tokens). The technique is told the model type
+    and task here, before the model loads, since what it reserves can depend on them."""
     from transformers import AutoConfig
 
     c = AutoConfig.from_pretrained(path)
-    return int(getattr(c, "max_position_embeddings", None) or getattr(c, "n_positions", None) or 512)
+    positions = int(getattr(c, "max_position_embeddings", None) or getattr(c, "n_positions", None) or 512)
+    reserved = technique.max_length_reserved(getattr(c, "model_type", None), cfg.task)
+    max_len = min(cfg.training.max_length, positions - reserved)
+    if max_len < 8:
+        raise UserError(f"max_length {cfg.training.max_length} leaves no room for the input")
+    return max_len
 
 
 def build_model_and_context(
@@ -163,9 +171,7 @@ def train(
     dist.init_if_needed(device.type)
     path = resolve_model_path(cfg.model, progress)
     tokenizer = load_tokenizer(path, cfg.trust_remote_code)
-    max_len = min(cfg.training.max_length, model_max_length(path) - technique.max_length_reserved())
-    if max_len < 8:
-        raise UserError(f"max_length {cfg.training.max_length} leaves no room for the input")
+    max_len = input_max_length(cfg, technique, path)
     saved_state = read_json(resume_dir / "summary.json", {}) if resume_dir else {}
     fixed_labels = saved_state.get("task_label_names") if resume_dir else None
     tasks = task_list(cfg)

@@ -226,8 +226,9 @@ class Technique:
 
         return default_param_groups(model, lr, weight_decay)
 
-    def max_length_reserved(self) -> int:
-        """Positions the technique occupies (e.g. virtual tokens) out of the model's max length."""
+    def max_length_reserved(self, model_type: str | None = None, task: str | None = None) -> int:
+        """Positions the technique occupies (e.g. virtual tokens) out of the model's max length.
+        The engine asks before the model loads, with its config's model_type and the task."""
         return 0
 
     # -- per step -----------------------------------------------------------

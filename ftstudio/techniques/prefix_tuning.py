@@ -290,10 +290,15 @@ class PrefixTuning(Technique):
             groups.append({"name": "head", "params": head, "lr": head_lr, "weight_decay": weight_decay})
         return groups
 
-    def max_length_reserved(self) -> int:
+    def max_length_reserved(self, model_type: str | None = None, task: str | None = None) -> int:
         # Decoders see the prefix as a cache, so text positions start after it; BERT positions are
-        # untouched by our per-layer injection. Before check() we do not know: reserve.
-        return 0 if self.mode == "encoder" else self.params.num_virtual_tokens
+        # untouched by our per-layer injection. Knowing neither the mode nor the model: reserve.
+        from ftstudio.engine.arch import normalize_family
+
+        mode = self.mode
+        if model_type:
+            mode = self._mode(normalize_family(model_type), task or "classification")
+        return 0 if mode == "encoder" else self.params.num_virtual_tokens
 
     # -- export ---------------------------------------------------------------
     def export(self, model: Any, out_dir: str, tokenizer: Any, kind: str = "adapter") -> list[str]:

@@ -154,7 +154,7 @@ class PromptTuning(Technique):
             groups.append({"name": "head", "params": head, "lr": head_lr, "weight_decay": weight_decay})
         return groups
 
-    def max_length_reserved(self) -> int:
+    def max_length_reserved(self, model_type: str | None = None, task: str | None = None) -> int:
         # Virtual tokens take positions in front of the text (position embeddings, model max length).
         return self.params.num_virtual_tokens
 
