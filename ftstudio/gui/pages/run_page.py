@@ -27,7 +27,8 @@ def _training_plots() -> QWidget:
 
     return TrainingPlots()
 
-STEP_VIEW_MS = 100
+
+STEP_VIEW_MS = 100  # the step bar and labels refresh at most this often
 
 STATUS_STYLE = {
     "idle": "#555",
