@@ -84,7 +84,7 @@ def continual_part(quick: bool, lambdas: list[float] | None, heads_list: list[st
               f"[{time.time() - t0:.0f}s]", flush=True)
         return r
 
-    best_lam = None
+    best_lam, naive_f0 = None, 0.0
     for heads in heads_list:
         if heads == "shared" and sections and naive_f0 >= 0.10:
             summary_lines.append("per-task heads already show large forgetting for naive: shared heads not run")

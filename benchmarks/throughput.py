@@ -279,7 +279,6 @@ def main() -> None:
     labels = torch.tensor([int(r["label"]) for r in rows])
     res: dict[str, dict[str, list[float]]] = {"full": {"engine": [], "hand": []}, "lora": {"engine": [], "hand": []}}
     resm: dict[str, dict[str, list[float]]] = {"full": {"engine": [], "hand": []}, "lora": {"engine": [], "hand": []}}
-    info = {}
     mm_a, mm_b = torch.randn(MM_N, MM_N), torch.randn(MM_N, MM_N)
     mm_times: list[float] = []
     full_step_durs: list[float] = []

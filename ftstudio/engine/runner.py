@@ -278,7 +278,7 @@ def train(
         device=str(device), precision=precision, total_steps=ctx.total_steps, resumed_from_step=ctx.step,
     ))
     peak = 0
-    train_seconds = [0.0]  # time inside the training loops (their periodic evals included, as in
+    train_seconds = 0.0  # time inside the training loops (their periodic evals included, as in
     # HF Trainer's train_runtime); the continual baseline, final evaluation and export are not
     # training, and counting them made short runs' samples/s depend on the eval set's size
     samples_done = 0
@@ -322,7 +322,7 @@ def train(
                     steps_per_task[t_i], step_offset, lambda st, t=t_i: checkpoint(t, st), scaler,
                 )
             finally:
-                train_seconds[0] += time.perf_counter() - t_loop
+                train_seconds += time.perf_counter() - t_loop
             peak = max(peak, getattr(state, "peak_memory", 0))
             samples_done += state.samples
             technique.on_task_end(t_i, model, prepared[t_i].train)
@@ -349,7 +349,7 @@ def train(
         if is_main:
             export_paths = _export(run_dir, cfg, technique, model, tokenizer, final)
         summary.update(final)
-        summary.update(_throughput(samples_done, train_seconds[0], peak, started))
+        summary.update(_throughput(samples_done, train_seconds, peak, started))
         summary.update(status="finished", export=export_paths, steps=ctx.step)
         summary.pop("pid", None)
         if writer:
@@ -358,7 +358,7 @@ def train(
         return summary
     except Cancelled:
         checkpoint(ctx.task_index, state)
-        summary.update(_throughput(samples_done + state.samples, train_seconds[0], peak, started))
+        summary.update(_throughput(samples_done + state.samples, train_seconds, peak, started))
         summary.update(status="cancelled", steps=ctx.step)
         summary.pop("pid", None)
         if writer:
@@ -382,10 +382,9 @@ def train(
 
 def _throughput(samples: int, train_seconds: float, peak: int, started: float) -> dict:
     samples = int(dist.all_reduce_sum([float(samples)], "cpu")[0])  # all ranks' samples
-    dt = train_seconds
     return {
-        "samples_per_second": samples / dt if dt > 0 else 0.0,
-        "train_seconds": dt,
+        "samples_per_second": samples / train_seconds if train_seconds > 0 else 0.0,
+        "train_seconds": train_seconds,
         "train_samples": samples,
         "peak_memory_bytes": int(peak),
         "wall_seconds": time.time() - started,

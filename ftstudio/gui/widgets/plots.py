@@ -121,7 +121,7 @@ class RangeFollower:
         lo_y = min(s.lo for s in pts)
         hi_y = max(s.hi for s in pts)
         if logy:
-            pos = [v for s in pts for v in (s.lo_pos,) if v is not None]
+            pos = [s.lo_pos for s in pts if s.lo_pos is not None]
             if not pos:
                 return
             lo_y = min(pos)
@@ -455,12 +455,15 @@ class TrainingPlots(QWidget):
             self.task_names[idx] = name
             self.matrix.set_matrix(d.get("acc_matrix") or [], self.task_names, d.get("metrics") or {})
         elif kind == "run_started":
-            total = d.get("total_steps")
-            if isinstance(total, (int, float)) and total > 0:
-                self.total_steps = int(total)
+            self._note_total(d)
             names = [t.get("name") for t in ((d.get("config") or {}).get("tasks") or []) if isinstance(t, dict)]
             if names:
                 self.task_names = [n or f"task {i + 1}" for i, n in enumerate(names)]
+
+    def _note_total(self, d: dict) -> None:
+        total = d.get("total_steps")
+        if isinstance(total, (int, float)) and total > 0:
+            self.total_steps = int(total)  # the x axes span the whole run
 
     def _task_suffix(self, task: int) -> str:
         if not task and len(self.task_names) <= 1:
@@ -471,9 +474,7 @@ class TrainingPlots(QWidget):
     def _step(self, d: dict) -> None:
         step = d.get("step", 0)
         self.last_step = step
-        total = d.get("total_steps")
-        if isinstance(total, (int, float)) and total > 0:
-            self.total_steps = int(total)
+        self._note_total(d)
         loss = d.get("loss")
         if isinstance(loss, (int, float)) and math.isfinite(loss):
             self.loss_raw.add(step, loss)
