@@ -2,6 +2,7 @@
 
     ftstudio train CONFIG.yaml [--set training.batch_size=16 ...]
     ftstudio train --demo | --resume RUN_DIR
+    ftstudio check CONFIG.yaml [--set ...]      (problems only; exit 0 = ready, 2 = cannot start)
     ftstudio techniques | models | runs
     ftstudio predict RUN_DIR "some text"
 
@@ -81,7 +82,8 @@ class TerminalProgress:
             elif ev.done >= ev.total:
                 self._print(f"{ev.what}: done ({ev.total})")
         elif k == "eval":
-            m = " ".join(f"{n}={v:.4f}" for n, v in ev.metrics.items() if isinstance(v, (int, float)))
+            m = " ".join(f"{n}={v:.4f}" for n, v in ev.metrics.items()
+                         if isinstance(v, (int, float)) and not isinstance(v, bool))
             self._print(f"eval @ step {ev.step}: {m}")
         elif k == "log":
             self._print(("warning: " if ev.level == "warning" else "") + ev.message)
@@ -93,7 +95,9 @@ class TerminalProgress:
             )
         elif k == "task_finished":
             m = ev.metrics
-            self._print(f"task {ev.task + 1} ({ev.task_name}) done: ACC={m.get('acc', 0):.3f} BWT={m.get('bwt', 0):+.3f}")
+            parts = [f"{name}={m[key]:{fmt}}" for key, name, fmt in (("acc", "ACC", ".3f"), ("bwt", "BWT", "+.3f"))
+                     if isinstance(m.get(key), (int, float))]  # BWT is undefined (None) after one task
+            self._print(f"task {ev.task + 1} ({ev.task_name}) done" + (": " + " ".join(parts) if parts else ""))
         elif k == "checkpoint":
             self._print(f"checkpoint saved: {ev.path}")
         elif k == "finished":
@@ -105,24 +109,70 @@ def _fmt_time(s: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
-def cmd_train(args) -> int:
+def load_config(args):
+    """The config a train/check command names (file or --demo), with its --set overrides."""
     from ftstudio.engine.config import RunConfig
-    from ftstudio.engine.runner import CancelToken, train
 
-    if args.resume:
-        cfg = None
-    elif args.demo:
+    if args.demo:
         cfg = demo_config()
     elif args.config:
         cfg = RunConfig.from_yaml(args.config)
     else:
         raise UserError("give a config file, --demo or --resume RUN_DIR")
-    if cfg is not None and args.set:
-        cfg = cfg.with_overrides(args.set)
+    return cfg.with_overrides(args.set) if args.set else cfg
+
+
+def print_problems(validation, stream=None) -> None:
+    stream = stream or sys.stderr
+    for p in validation.errors + validation.warnings:
+        stream.write(f"{p.severity}: {p.message}\n")
+    stream.flush()
+
+
+def _validation_progress(quiet: bool):
+    if quiet or not sys.stderr.isatty():
+        return None
+    term = TerminalProgress()
+
+    def progress(what: str, done: int, total: int) -> None:
+        from ftstudio.engine.events import Progress
+
+        term(Progress(what=what, done=done, total=total))
+
+    return progress
+
+
+def baseline_line(summary: dict) -> str | None:
+    """One plain sentence on whether a classification run beat always answering its most
+    frequent training label."""
+    base = summary.get("baseline")
+    acc = summary.get("accuracy")
+    if not isinstance(base, dict) or "accuracy" not in base or not isinstance(acc, (int, float)):
+        return None
+    if summary.get("beats_baseline"):
+        return (f"accuracy {acc:.3f}, better than always answering '{base['label']}' "
+                f"({base['accuracy']:.3f})")
+    return (f"no better than the baseline: accuracy {acc:.3f}, and always answering '{base['label']}' "
+            f"scores {base['accuracy']:.3f}")
+
+
+def cmd_train(args) -> int:
+    from ftstudio.engine.runner import CancelToken, train
+
+    cfg = None if args.resume else load_config(args)
     from ftstudio.engine import distributed
 
-    token = CancelToken()
     main_rank = distributed.is_main()  # under torchrun only rank 0 talks
+    validation = None
+    if cfg is not None:
+        from ftstudio.engine.validate import validate
+
+        validation = validate(cfg, progress=_validation_progress(args.quiet or not main_rank))
+        if main_rank:
+            print_problems(validation)
+        if not validation.ok:
+            return EXIT_USER_ERROR  # nothing written: the run folder does not exist yet
+    token = CancelToken()
     subs = [] if args.quiet or not main_rank else [TerminalProgress()]
     try:
         summary = train(cfg, subscribers=subs, cancel=token, resume=args.resume)
@@ -130,11 +180,33 @@ def cmd_train(args) -> int:
         return 130
     finally:
         distributed.shutdown()
+    if validation is not None and validation.baseline and "baseline" not in summary \
+            and "label" in validation.baseline and isinstance(summary.get("accuracy"), (int, float)):
+        summary["baseline"] = validation.baseline  # a runner that does not report it yet
+        summary["beats_baseline"] = summary["accuracy"] > validation.baseline["accuracy"]
     keys = ("status", "accuracy", "macro_f1", "eval_loss", "perplexity", "acc", "bwt", "fwt",
-            "trainable_params", "samples_per_second", "wall_seconds")
+            "baseline", "beats_baseline", "trainable_params", "samples_per_second", "wall_seconds")
     if main_rank:
-        print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2))
+        print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2), flush=True)
+        line = baseline_line(summary) if summary.get("status") == "finished" else None
+        if line:
+            print(line, file=sys.stderr, flush=True)
     return 0 if summary.get("status") == "finished" else 1
+
+
+def cmd_check(args) -> int:
+    """Validate a config against its data, model and technique without training."""
+    from ftstudio.engine.validate import validate
+
+    cfg = load_config(args)
+    v = validate(cfg, progress=_validation_progress(False))
+    print_problems(v, sys.stdout)
+    if v.ok:
+        base = v.baseline
+        extra = (f"; always answering '{base['label']}' would score accuracy {base['accuracy']:.3f}"
+                 if base and "label" in base else "")
+        print(f"ok: ready to train{extra}")
+    return 0 if v.ok else EXIT_USER_ERROR
 
 
 def cmd_techniques(args) -> int:
@@ -168,14 +240,19 @@ def cmd_models(args) -> int:
 def cmd_runs(args) -> int:
     from ftstudio.engine.store import list_runs
 
-    runs = list_runs(Path(args.runs_dir) if args.runs_dir else None)
-    if not runs:
+    skipped: list[str] = []
+    runs = list_runs(Path(args.runs_dir).expanduser() if args.runs_dir else None, skipped=skipped)
+    if not runs and not skipped:
         print("no runs yet")
     for r in runs:
-        acc = r.summary.get("accuracy")
+        acc, ppl = r.summary.get("accuracy"), r.summary.get("perplexity")
         metric = f"acc={acc:.3f}" if isinstance(acc, (int, float)) else (
-            f"ppl={r.summary['perplexity']:.2f}" if "perplexity" in r.summary else "")
-        print(f"{r.name:50s} {r.status:11s} {r.technique:14s} {metric}")
+            f"ppl={ppl:.2f}" if isinstance(ppl, (int, float)) else "")
+        if r.summary.get("beats_baseline") is False:
+            metric += " (no better than the baseline)"
+        print(f"{r.name:50s} {str(r.status):11s} {str(r.technique):14s} {metric}")
+    if skipped:
+        print(f"skipped {len(skipped)} unreadable run folder(s): {'; '.join(skipped)}", file=sys.stderr)
     return 0
 
 
@@ -210,6 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list available models, or describe one")
     m.add_argument("source", nargs="?")
     m.set_defaults(fn=cmd_models)
+    c = sub.add_parser("check", help="check a config against its data, model and technique (no training)")
+    c.add_argument("config", nargs="?")
+    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    c.add_argument("--demo", action="store_true", help="check the built-in demo")
+    c.set_defaults(fn=cmd_check)
     r = sub.add_parser("runs", help="list runs in the runs store")
     r.add_argument("--runs-dir")
     r.set_defaults(fn=cmd_runs)
@@ -240,6 +322,12 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except BrokenPipeError:
+        # `ftstudio runs | head`: the reader has what it wanted; no traceback, and no second
+        # BrokenPipeError when Python flushes stdout at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 def _quiet_libraries() -> None:

@@ -102,23 +102,42 @@ class RunConfig:
         if "tasks" in d and d["tasks"] is not None and "data" not in d:
             d["data"] = None
         cfg = _from_dict(cls, d, "")
+        for name in ("output_dir", "runs_dir"):  # "~/runs" means the home folder, not a folder named ~
+            value = getattr(cfg, name)
+            if value and value.startswith("~"):
+                setattr(cfg, name, str(Path(value).expanduser()))
         cfg.validate()
         return cfg
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "RunConfig":
-        p = Path(path)
+        p = Path(path).expanduser()
         if not p.exists():
             raise UserError(f"config file not found: {p}")
+        if p.is_dir():
+            raise UserError(f"{p} is a folder; give a config file (.yaml), or use --resume for a run folder")
         try:
-            d = yaml.safe_load(p.read_text(encoding="utf-8"))
+            text = p.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise UserError(f"config file {p} is not UTF-8 text") from None
+        except OSError as e:
+            raise UserError(f"cannot read config file {p}: {e.strerror or e}") from None
+        return cls.from_yaml_text(text, f"config file {p}")
+
+    @classmethod
+    def from_yaml_text(cls, text: str, source: str = "the config") -> "RunConfig":
+        """Parse YAML text (safe_load rules, duplicate keys refused); ``source`` names it in errors."""
+        try:
+            d = yaml.load(text, Loader=_UniqueKeyLoader)
+        except _DuplicateKey as e:
+            raise UserError(f"{source}: {e}") from None
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f" (line {mark.line + 1})" if mark else ""
-            raise UserError(f"config file {p} is not valid YAML{where}") from None
-        return cls.from_dict(d or {})
+            raise UserError(f"{source} is not valid YAML{where}") from None
+        if d is None:
+            raise UserError(f"{source} is empty; write at least model, data and technique (see ftstudio train --demo)")
+        return cls.from_dict(d)
 
     def save(self, path: str | Path) -> None:
         from ftstudio.engine.store import atomic_write_text
@@ -132,7 +151,13 @@ class RunConfig:
             if "=" not in a:
                 raise UserError(f"--set expects key=value, got '{a}'")
             key, raw = a.split("=", 1)
-            value = yaml.safe_load(raw) if raw.strip() else None
+            try:
+                value = yaml.safe_load(raw) if raw.strip() else None
+            except yaml.YAMLError:
+                raise UserError(
+                    f"--set {key.strip()}: cannot read the value {raw!r}; quote text with brackets or colons, "
+                    f"e.g. --set '{key.strip()}=\"{raw}\"'"
+                ) from None
             node = d
             parts = key.strip().split(".")
             for p in parts[:-1]:
@@ -183,6 +208,29 @@ class RunConfig:
         if self.tasks:
             return [t.data for t in self.tasks]
         return [self.data] if self.data else []
+
+
+class _DuplicateKey(yaml.YAMLError):
+    pass
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load keeps the last of two equal keys silently; a config must not."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict:
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: let the base class report it
+                continue
+            if first is not None:
+                raise _DuplicateKey(
+                    f"key '{key}' appears twice (line {first + 1} and line {key_node.start_mark.line + 1}); keep one"
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
 
 
 def _from_dict(cls: type, d: Any, where: str) -> Any:

@@ -98,9 +98,16 @@ def read_table(path: str) -> list[dict]:
     import datasets
 
     datasets.disable_progress_bars()
+    # its JSON reader logs the parser's complaint at ERROR before raising; we say it in one line
+    datasets.utils.logging.set_verbosity(datasets.utils.logging.CRITICAL)
     kwargs: dict[str, Any] = {}
+    if fmt == "csv":
+        # only an empty cell is missing: "NA", "NaN", "null", "None" are words a text may hold
+        kwargs.update(keep_default_na=False, na_values=[""])
     if p.suffix.lower() == ".tsv":
         kwargs["sep"] = "\t"
+    if fmt == "json":
+        check_json_rows(p, raw)
     try:
         if fmt == "csv":
             ds = datasets.Dataset.from_csv(str(p), keep_in_memory=True, **kwargs)
@@ -109,20 +116,77 @@ def read_table(path: str) -> list[dict]:
         else:
             ds = datasets.Dataset.from_parquet(str(p), keep_in_memory=True)
     except Exception as e:  # pandas/arrow parser errors: one line, no traceback
+        if fmt == "json":
+            _raise_bad_json_line(p, raw)
         msg = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
         raise UserError(f"cannot read {p.name} as {fmt.upper()}: {msg}") from None
     return ds.to_list()
 
 
+def check_json_rows(p: Path, raw: bytes) -> None:
+    """A .json file must hold rows: a list of objects, or one object per line (JSONL). A single
+    object would be read as one row (or fail deep inside the parser)."""
+    import json
+
+    text = raw.decode("utf-8").strip()
+    if not text.startswith("{"):
+        return
+    try:
+        obj = json.loads(text)  # one object per line fails fast here ("Extra data")
+    except ValueError:
+        return
+    if isinstance(obj, dict):
+        columnar = obj and all(isinstance(v, list) for v in obj.values()) and \
+            len({len(v) for v in obj.values()}) == 1
+        if not columnar:
+            raise UserError(
+                f"{p.name} holds one JSON object, not a list of rows; write [{{...}}, {{...}}] "
+                "or one object per line (JSONL)"
+            )
+
+
+def _raise_bad_json_line(p: Path, raw: bytes) -> None:
+    """Name the first line of a JSONL file that is not a JSON object (the parser only says 'row 1')."""
+    import json
+
+    text = raw.decode("utf-8")
+    if text.lstrip().startswith("["):
+        try:
+            json.loads(text)
+        except ValueError as e:
+            raise UserError(f"{p.name} is not valid JSON: {e.msg} (line {e.lineno})") from None
+        return
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as e:
+            raise UserError(f"{p.name} line {i} is not valid JSON ({e.msg}, column {e.colno})") from None
+        if not isinstance(row, dict):
+            raise UserError(f"{p.name} line {i} is not a JSON object ({{\"column\": value, ...}})")
+
+
 def _read_hub(name: str) -> list[dict]:
     import datasets
 
+    from ftstudio.engine import hub
+
+    offline = not hub.reachable()
+    saved = datasets.config.HF_HUB_OFFLINE
     try:
+        datasets.config.HF_HUB_OFFLINE = saved or offline  # the cache only: no 25 s of retries
         ds = datasets.load_dataset(name, split="train")
     except Exception as e:
+        if offline:
+            raise UserError(
+                f"dataset '{name}' is not in the local cache and the hub cannot be reached (offline?)"
+            ) from None
         raise UserError(
             f"dataset '{name}' is neither cached nor reachable on the hub ({str(e).splitlines()[0][:120]})"
         ) from None
+    finally:
+        datasets.config.HF_HUB_OFFLINE = saved
     return ds.to_list()
 
 
@@ -212,6 +276,13 @@ def prepare_data(
     eval_rows = read_table(eval_path) if eval_path else None
     if eval_rows is not None and not eval_rows:
         raise UserError(f"the eval dataset {Path(eval_path).name} has no rows")
+    rows, _ = drop_missing_text(rows, data_cfg, task)  # validate() warns with the counts
+    if eval_rows is not None:
+        eval_rows, _ = drop_missing_text(eval_rows, data_cfg, task)
+        if not eval_rows:
+            raise UserError(f"every row of the eval dataset {Path(eval_path).name} has an empty text")
+    if not rows:
+        raise UserError(f"every row of {Path(train_path).name} has an empty text")
     if eval_rows is None:
         rows, eval_rows = _split(rows, data_cfg.eval_fraction, seed)
     if data_cfg.max_train_samples:
@@ -228,6 +299,33 @@ def prepare_data(
     tr = _encode_lm(rows, data_cfg, prompt_col, resp_col, tokenizer, max_length, progress, "train")
     ev = _encode_lm(eval_rows, data_cfg, prompt_col, resp_col, tokenizer, max_length, progress, "eval")
     return PreparedData(tr, ev, None, cols)
+
+
+def is_missing(v: Any) -> bool:
+    """An empty cell: None, NaN, or only whitespace (the string "NaN" is text, not missing)."""
+    if v is None:
+        return True
+    if isinstance(v, float):
+        return math.isnan(v)
+    return isinstance(v, str) and not v.strip()
+
+
+def text_columns(d: Any, task: str, cols: list[str]) -> list[str]:
+    """The columns whose emptiness makes a row useless: the text (classification) or the
+    response (causal LM; an empty prompt is a valid instruction-less example)."""
+    if task == "classification":
+        return [d.text_column] if d.text_column in cols else []
+    resp = d.response_column or next((c for c in RESPONSE_COLUMNS if c in cols), None)
+    return [resp] if resp in cols else []
+
+
+def drop_missing_text(rows: list[dict], d: Any, task: str) -> tuple[list[dict], int]:
+    """Rows with an empty text are dropped, never trained on as "": (kept rows, dropped count)."""
+    if not rows:
+        return rows, 0
+    cols = text_columns(d, task, list(rows[0].keys()))
+    kept = [r for r in rows if not any(is_missing(r.get(c)) for c in cols)]
+    return kept, len(rows) - len(kept)
 
 
 def _split(rows: list[dict], frac: float, seed: int) -> tuple[list[dict], list[dict]]:

@@ -183,7 +183,9 @@ def _hub_snapshot(repo_id: str) -> str:
                                  cache_dir=hub_cache_dir())
     except Exception:
         pass
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
+    from ftstudio.engine import hub
+
+    if not hub.reachable():  # offline asked for, or no network: say so now, not after 25 s of retries
         raise UserError(f"model '{repo_id}' is not in the local cache and the hub is offline")
     try:
         return snapshot_download(repo_id, allow_patterns=patterns)

@@ -31,7 +31,16 @@ class Predictor:
         self.max_new_tokens = max_new_tokens
         self.label_names: list[str] | None = self.summary.get("label_names")
         self._base: Any = None
-        self.model, self.tokenizer = self._load_trained(export)
+        try:
+            self.model, self.tokenizer = self._load_trained(export)
+        except UserError:
+            raise
+        except Exception as e:  # truncated weights, a missing adapter file, a foreign folder
+            first = (str(e).strip().splitlines() or [""])[0][:160]
+            raise UserError(
+                f"the export of run {self.run_dir.name} cannot be loaded ({type(e).__name__}: {first}); "
+                "it looks damaged: export it again, or retrain"
+            ) from None
 
     def _fresh_base(self) -> tuple[Any, Any]:
         from ftstudio.engine.models import load_model
