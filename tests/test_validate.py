@@ -336,3 +336,16 @@ def test_validation_of_a_big_csv_stays_fast(tmp_path, tiny_dir):
     dt = time.perf_counter() - t
     assert v.ok and v.baseline["label"] == "pos"
     assert dt < 15, f"validate took {dt:.1f} s on 500k rows"
+
+
+def test_preflight_shows_the_same_problems(tmp_path, tiny_dir):
+    from ftstudio.engine.errors import UserError
+    from ftstudio.engine.preflight import preflight
+
+    rows = [{"text": f"hello {i}", "label": "ham" if i % 10 else "spam"} for i in range(60)]
+    train = write_csv(tmp_path / "d.csv", rows)
+    r = preflight(cfg_for(tiny_dir("bert"), train), measure_step=False)
+    assert any("always answering it scores" in w for w in r.warnings)
+    assert r.problems[0]["field"] == "data.label_column" and r.baseline["label"] == "ham"
+    with pytest.raises(UserError, match="grad_accum 40"):
+        preflight(cfg_for(tiny_dir("bert"), train, grad_accum=40), measure_step=False)

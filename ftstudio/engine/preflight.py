@@ -49,6 +49,8 @@ class PreflightReport:
     steps_per_epoch: int = 0
     train_rows: int = 0
     measured: bool = False
+    problems: list[dict] = field(default_factory=list)  # engine.validate Problems (warnings: errors raise)
+    baseline: dict | None = None  # majority-class baseline, classification
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -109,10 +111,11 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
         if progress:
             progress(what, i, n)
 
-    cfg.validate()
+    from ftstudio.engine.validate import validate
+
+    validation = validate(cfg, progress=progress)  # the same pass as train and `ftstudio check`
+    validation.raise_first()
     technique = make_technique(cfg.technique.name, cfg.technique.params)
-    if technique.needs_task_sequence and not cfg.tasks:
-        raise UserError(f"{technique.title} needs a task sequence: list datasets under 'tasks:' instead of 'data:'")
     t = cfg.training
     device = pick_device(t.device)
     precision = pick_precision(device, t.precision)
@@ -217,7 +220,7 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
         # formula fallback (no measured step): ~ 18 fp32 values per token per hidden unit per layer
         seq = max_len
         activations = int(batch_size * seq * (info.hidden_size or 768) * (info.num_layers or 12) * 18 * 4)
-    warnings: list[str] = []
+    warnings: list[str] = [p.message for p in validation.warnings]
     oom_in_step = activations == -1
     if oom_in_step:
         activations = int(batch_size * max_len * (info.hidden_size or 768) * (info.num_layers or 12) * 18 * 4)
@@ -271,6 +274,7 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
         available_bytes=available, step_seconds=step_s, epoch_seconds=epoch_s, fits=bool(fits),
         warnings=warnings, device=str(device), precision=precision, batch_size=batch_size,
         max_length=max_len, steps_per_epoch=steps_per_epoch, train_rows=rows_per_task[0], measured=measured,
+        problems=[p.to_dict() for p in validation.problems], baseline=validation.baseline,
     )
 
 
