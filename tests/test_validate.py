@@ -349,3 +349,57 @@ def test_preflight_shows_the_same_problems(tmp_path, tiny_dir):
     assert r.problems[0]["field"] == "data.label_column" and r.baseline["label"] == "ham"
     with pytest.raises(UserError, match="grad_accum 40"):
         preflight(cfg_for(tiny_dir("bert"), train, grad_accum=40), measure_step=False)
+
+
+# ----------------------------------------------------------------------------- results that tell the truth
+def _imbalanced(tmp_path, n=120, every=6):
+    rows = [{"text": f"note {i} about lunch" if i % every else f"win a prize {i} now",
+             "label": "ham" if i % every else "spam"} for i in range(n)]
+    return write_csv(tmp_path / "spam.csv", rows)
+
+
+@pytest.mark.parametrize("lr,beats", [(1e-9, False)])
+def test_summary_reports_the_majority_baseline(tmp_path, tiny_dir, lr, beats):
+    """A model that learned nothing (lr 1e-9, head init) is no better than always answering the
+    majority label; summary.json says so."""
+    from ftstudio.engine.runner import train
+    from ftstudio.engine.store import read_json
+
+    cfg = cfg_for(tiny_dir("bert"), _imbalanced(tmp_path), technique="full", learning_rate=lr, max_steps=2)
+    events = []
+    s = train(cfg, subscribers=[events.append])
+    assert s["baseline"]["label"] == "ham"
+    from ftstudio.engine.data import _split, read_table
+
+    _, ev = _split(read_table(str(tmp_path / "spam.csv")), 0.1, 42)
+    assert s["baseline"]["accuracy"] == pytest.approx(sum(r["label"] == "ham" for r in ev) / len(ev))
+    assert s["beats_baseline"] is (s["accuracy"] > s["baseline"]["accuracy"])
+    on_disk = read_json(Path(s["run_dir"]) / "summary.json")
+    assert on_disk["baseline"] == s["baseline"] and on_disk["beats_baseline"] == s["beats_baseline"]
+    evals = [e for e in events if e.kind == "eval"]
+    assert evals and all("majority_baseline" in e.metrics for e in evals)
+
+
+def test_cli_last_line_says_when_a_run_is_no_better_than_the_baseline(tmp_path, tiny_dir, capsys, monkeypatch):
+    import yaml
+
+    from ftstudio import cli
+    from ftstudio.engine import loop
+
+    d = cfg_for(tiny_dir("bert"), _imbalanced(tmp_path), technique="bitfit", learning_rate=1e-3).to_dict()
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump(d))
+    real = loop.evaluate
+
+    def always_majority(ctx, model, examples, num_labels=None, what="", label_ids=None, majority=None):
+        m = real(ctx, model, examples, num_labels, what, label_ids, majority)
+        m["accuracy"] = m["majority_baseline"]  # the model answers the majority label every time
+        m["beats_baseline"] = False
+        return m
+
+    from ftstudio.engine import runner
+
+    monkeypatch.setattr(runner, "evaluate", always_majority)
+    assert cli.main(["train", "--quiet", str(p)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("no better than the baseline: accuracy") and "always answering 'ham'" in err[-1]

@@ -72,11 +72,13 @@ class Validation:
             raise UserError(e.message)
 
 
-def validate(cfg: Any, *, progress: ProgressFn | None = None, cancel: Any = None) -> Validation:
+def validate(cfg: Any, *, progress: ProgressFn | None = None, cancel: Any = None,
+             resuming: bool = False) -> Validation:
     """Check ``cfg`` against its data, model and technique; see the module docstring.
 
     ``progress(what, done, total)`` hears about each stage; ``cancel`` (anything with a
-    ``cancelled`` attribute) ends the pass early with the problems found so far."""
+    ``cancelled`` attribute) ends the pass early with the problems found so far. ``resuming``:
+    the config of a run being resumed (its own folder is not "another run")."""
     v = Validation()
     stages = ("Checking the settings", "Checking the model", "Checking the data")
 
@@ -92,7 +94,8 @@ def validate(cfg: Any, *, progress: ProgressFn | None = None, cancel: Any = None
     except UserError as e:
         v.error(_page_of(str(e)), None, str(e))
     _check_training(cfg, v)
-    _check_output(cfg, v)
+    if not resuming:
+        _check_output(cfg, v)
     technique = _technique(cfg, v)
     if stage(1):
         return v
@@ -555,7 +558,9 @@ def _check_data(cfg: Any, v: Validation, prefix: str, d: Any, model: _Model | No
         v.error("data", f"{prefix}.eval" if ev is not None else fld,
                 f"label(s) {_fmt_values(unseen)} appear only in the eval rows, never in training; "
                 f"known: {_fmt_values(sorted(known), 8)}")
-    major, n_major = max(counts.items(), key=lambda kv: (kv[1], str(kv[0])))
+    # ties go to the label that comes first in the head's order (data._label_names sorts so)
+    n_major = max(counts.values())
+    major = min((x for x, c in counts.items() if c == n_major), key=lambda x: (isinstance(x, str), x))
     if ev_labels:
         acc = sum(1 for x in ev_labels if str(x) == str(major)) / len(ev_labels)
         facts.baseline = {"label": shown(major), "accuracy": acc}
