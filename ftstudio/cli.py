@@ -122,9 +122,9 @@ def load_config(args):
     return cfg.with_overrides(args.set) if args.set else cfg
 
 
-def print_problems(validation, stream=None) -> None:
+def print_problems(validation, stream=None, warnings: bool = True) -> None:
     stream = stream or sys.stderr
-    for p in validation.errors + validation.warnings:
+    for p in validation.errors + (validation.warnings if warnings else []):
         stream.write(f"{p.severity}: {p.message}\n")
     stream.flush()
 
@@ -149,11 +149,11 @@ def baseline_line(summary: dict) -> str | None:
     acc = summary.get("accuracy")
     if not isinstance(base, dict) or "accuracy" not in base or not isinstance(acc, (int, float)):
         return None
+    naive = f"always answering '{base['label']}'" if base.get("label") else \
+        "always answering each task's most frequent label"
     if summary.get("beats_baseline"):
-        return (f"accuracy {acc:.3f}, better than always answering '{base['label']}' "
-                f"({base['accuracy']:.3f})")
-    return (f"no better than the baseline: accuracy {acc:.3f}, and always answering '{base['label']}' "
-            f"scores {base['accuracy']:.3f}")
+        return f"accuracy {acc:.3f}, better than {naive} ({base['accuracy']:.3f})"
+    return f"no better than the baseline: accuracy {acc:.3f}, and {naive} scores {base['accuracy']:.3f}"
 
 
 def cmd_train(args) -> int:
@@ -168,22 +168,19 @@ def cmd_train(args) -> int:
         from ftstudio.engine.validate import validate
 
         validation = validate(cfg, progress=_validation_progress(args.quiet or not main_rank))
-        if main_rank:
-            print_problems(validation)
         if not validation.ok:
+            if main_rank:
+                print_problems(validation)
             return EXIT_USER_ERROR  # nothing written: the run folder does not exist yet
+        # warnings reach the terminal (and metrics.jsonl) as the run's log, once the run is open
     token = CancelToken()
     subs = [] if args.quiet or not main_rank else [TerminalProgress()]
     try:
-        summary = train(cfg, subscribers=subs, cancel=token, resume=args.resume)
+        summary = train(cfg, subscribers=subs, cancel=token, resume=args.resume, validation=validation)
     except KeyboardInterrupt:
         return 130
     finally:
         distributed.shutdown()
-    if validation is not None and validation.baseline and "baseline" not in summary \
-            and "label" in validation.baseline and isinstance(summary.get("accuracy"), (int, float)):
-        summary["baseline"] = validation.baseline  # a runner that does not report it yet
-        summary["beats_baseline"] = summary["accuracy"] > validation.baseline["accuracy"]
     keys = ("status", "accuracy", "macro_f1", "eval_loss", "perplexity", "acc", "bwt", "fwt",
             "baseline", "beats_baseline", "trainable_params", "samples_per_second", "wall_seconds")
     if main_rank:

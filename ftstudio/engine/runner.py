@@ -11,7 +11,7 @@ import random
 import shutil
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -25,6 +25,7 @@ from ftstudio.engine.errors import Cancelled, UserError
 from ftstudio.engine.events import Checkpoint, Event, EventBus, Finished, Log, Progress, RunStarted, TaskFinished
 from ftstudio.engine.loop import CancelToken, LoopState, autocast_for, emit_eval, evaluate, make_forward, train_task
 from ftstudio.engine.store import RunWriter, check_writable, default_runs_dir, latest_checkpoint, new_run_dir, read_json
+from ftstudio.engine.validate import Validation, majority_label, validate
 
 __all__ = ["train", "CancelToken", "check_setup", "prepare", "Prepared", "Run"]
 
@@ -129,8 +130,10 @@ def train(
     subscribers: Iterable[Callable[[Event], None]] = (),
     cancel: CancelToken | None = None,
     resume: str | Path | None = None,
+    validation: Validation | None = None,
 ) -> dict:
-    """Run training; see the module docstring. Returns the summary dict.
+    """Run training; see the module docstring. Returns the summary dict. ``validation``: the
+    result of ``engine.validate.validate(cfg)`` when the caller already has it (not redone).
 
     Four phases: ``check_setup`` (the config alone) → ``prepare`` (data, model, optimizer; bad
     input fails here, before a run folder exists) → ``Run.open`` (the run folder and summary,
@@ -138,16 +141,19 @@ def train(
     bus = EventBus()
     for s in subscribers:
         bus.subscribe(s)
-    cfg, technique, resume_dir = check_setup(cfg, resume)
+    cfg, technique, resume_dir, validation = check_setup(cfg, resume, validation)
     prep = prepare(cfg, technique, bus, resume_dir)
+    prep.warnings = [p.message for p in validation.warnings]
     run = Run(prep)
     run.open()
     return run.execute(cancel or CancelToken())
 
 
 # ---------------------------------------------------------------------------- phase 1: the setup
-def check_setup(cfg: RunConfig | None, resume: str | Path | None) -> tuple[RunConfig, Any, Path | None]:
-    """The config read (from the run folder on resume) and checked on its own; the technique made."""
+def check_setup(cfg: RunConfig | None, resume: str | Path | None,
+                validation: Validation | None = None) -> tuple[RunConfig, Any, Path | None, Validation]:
+    """The config read (from the run folder on resume) and checked against its data, model and
+    technique (``engine.validate``: its first error is raised); the technique made."""
     resume_dir = Path(resume) if resume else None
     if resume_dir is not None:
         if not (resume_dir / "config.yaml").exists():
@@ -155,21 +161,19 @@ def check_setup(cfg: RunConfig | None, resume: str | Path | None) -> tuple[RunCo
         cfg = RunConfig.from_yaml(resume_dir / "config.yaml")
     if cfg is None:
         raise UserError("no configuration given")
-    cfg.validate()
+    if validation is None:
+        validation = validate(cfg, resuming=resume_dir is not None)
+    validation.raise_first()
     from ftstudio.techniques import make_technique
 
     technique = make_technique(cfg.technique.name, cfg.technique.params)
-    if technique.needs_task_sequence and not cfg.tasks:
-        raise UserError(f"{technique.title} needs a task sequence: list datasets under 'tasks:' instead of 'data:'")
-    if cfg.tasks and cfg.task != "classification":
-        raise UserError("task sequences are supported for classification only")
-    out_dir = resume_dir or (Path(cfg.output_dir) if cfg.output_dir else None)
+    out_dir = resume_dir or (Path(cfg.output_dir).expanduser() if cfg.output_dir else None)
     check_writable(out_dir or _runs_dir(cfg))
-    return cfg, technique, resume_dir
+    return cfg, technique, resume_dir, validation
 
 
 def _runs_dir(cfg: RunConfig) -> Path:
-    return Path(cfg.runs_dir) if cfg.runs_dir else default_runs_dir()
+    return Path(cfg.runs_dir).expanduser() if cfg.runs_dir else default_runs_dir()
 
 
 # ---------------------------------------------------------------------------- phase 2: prepare
@@ -197,6 +201,8 @@ class Prepared:
     steps_per_task: list[int]
     trainable: int
     total: int
+    majority: list[int | None] = field(default_factory=list)  # per task: most frequent training label id
+    warnings: list[str] = field(default_factory=list)  # from engine.validate, logged once the run is open
 
 
 def prepare(cfg: RunConfig, technique: Any, bus: EventBus, resume_dir: Path | None = None) -> Prepared:
@@ -248,6 +254,8 @@ def prepare(cfg: RunConfig, technique: Any, bus: EventBus, resume_dir: Path | No
         precision=precision, tokenizer=tokenizer, tasks=tasks, data=data, task_label_names=task_label_names,
         offsets=offsets, all_names=all_names, model=model, ctx=ctx, optimizer=optimizer, scaler=scaler,
         steps_per_task=steps_per_task, trainable=trainable, total=total,
+        majority=[majority_label([e["label"] for e in pd.train]) if cfg.task == "classification" else None
+                  for pd in data],
     )
 
 
@@ -335,7 +343,7 @@ class Run:
         if resume_dir:
             run_dir = resume_dir
         elif cfg.output_dir:
-            run_dir = Path(cfg.output_dir)
+            run_dir = Path(cfg.output_dir).expanduser()
             run_dir.mkdir(parents=True, exist_ok=True)
         elif self.is_main:
             run_dir = new_run_dir(_runs_dir(cfg), f"{cfg.technique.name}-{cfg.model.split(':')[-1].split('/')[-1]}")
@@ -358,6 +366,8 @@ class Run:
             "task_label_names": p.task_label_names if cfg.task == "classification" else None,
         }
         self._write_summary()
+        for w in p.warnings:
+            self.bus.emit(Log(message=w, level="warning"))
         ck = latest_checkpoint(run_dir) if resume_dir else None
         if ck is not None:
             self.start_task, self.state, self.R, self.baseline = load_checkpoint(
@@ -427,13 +437,14 @@ class Run:
         p = self.p
         if p.cfg.tasks:
             finals = [self.eval_task(j) for j in range(len(p.tasks))]
-            final = {k: sum(m[k] for m in finals) / len(finals) for k in finals[0]}
+            final = {k: sum(m[k] for m in finals) / len(finals) for k in finals[0] if not isinstance(finals[0][k], bool)}
             final.update(continual_metrics(self.R, self.baseline))
             final["acc_matrix"] = self.R
             final["baseline_accuracy"] = self.baseline
             final["per_task"] = {p.tasks[j][0]: finals[j] for j in range(len(p.tasks))}
         else:
             final = self.eval_task(0)
+        final.update(self._baseline(final, finals if p.cfg.tasks else [final]))
         emit_eval(self.ctx, {k: v for k, v in final.items() if isinstance(v, (int, float))})
         export_paths = []
         if self.is_main:
@@ -453,9 +464,25 @@ class Run:
         # the module under DDP: eval shards can be uneven, and DDP's forward would wait on
         # buffer broadcasts from ranks that have no batch left
         bare = p.model.module if dist.world_size() > 1 else p.model
-        m = evaluate(ctx, bare, p.data[j].eval, len(p.all_names), f"Evaluating {p.tasks[j][0]}", lab)
+        m = evaluate(ctx, bare, p.data[j].eval, len(p.all_names), f"Evaluating {p.tasks[j][0]}", lab,
+                     p.majority[j] if p.majority else None)
         ctx.task_index = old
         return m
+
+    def _baseline(self, final: dict, finals: list[dict]) -> dict:
+        """summary's ``baseline`` {label, accuracy} (always answering the most frequent training
+        label) and ``beats_baseline``; a task sequence gives the mean and each task's."""
+        p = self.p
+        if p.cfg.task != "classification" or "majority_baseline" not in finals[0]:
+            return {}
+        per = [{"label": p.all_names[p.majority[j]].split(":", 1)[-1] if p.cfg.tasks else p.all_names[p.majority[j]],
+                "accuracy": m["majority_baseline"]} for j, m in enumerate(finals)]
+        if len(per) == 1:
+            base = per[0]
+        else:
+            base = {"label": None, "accuracy": sum(b["accuracy"] for b in per) / len(per),
+                    "per_task": {p.tasks[j][0]: b for j, b in enumerate(per)}}
+        return {"baseline": base, "beats_baseline": bool(final["accuracy"] > base["accuracy"])}
 
     def checkpoint(self, task_i: int, st: LoopState) -> None:
         if self.is_main:

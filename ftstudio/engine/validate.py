@@ -609,3 +609,14 @@ def _check_steps(cfg: Any, v: Validation, facts: _DataFacts, prefix: str) -> Non
                 f"grad_accum {t.grad_accum} needs {t.grad_accum} batches per optimizer step, but an epoch{where} "
                 f"has only {micro} ({facts.train_rows:,} rows / batch_size {t.batch_size}); "
                 "lower grad_accum or batch_size")
+
+
+def majority_label(labels: list[int]) -> int | None:
+    """The most frequent label id (ties: the smallest id, the same label ``validate`` names)."""
+    counts: dict[int, int] = {}
+    for y in labels:
+        counts[y] = counts.get(y, 0) + 1
+    if not counts:
+        return None
+    top = max(counts.values())
+    return min(y for y, c in counts.items() if c == top)
