@@ -2,6 +2,8 @@
 pre-flight panel."""
 from __future__ import annotations
 
+import pytest
+
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFormLayout
@@ -195,3 +197,22 @@ def test_preflight_panel_reports_for_the_tiny_model(window, qtbot, tiny_setup):
     assert r.memory["activations"] > 0 and r.step_seconds and r.step_seconds > 0
     assert panel.values["epoch"].text() != "—"
     assert r.fits and "Fits" in panel.verdict.text()
+
+
+@pytest.mark.parametrize("beats", [False, True])
+def test_a_run_no_better_than_the_baseline_is_not_shown_as_a_success(window, beats):
+    from ftstudio.gui.pages.run_page import STATUS_STYLE
+
+    page = window.run_page
+    window.show_page("run")
+    page.begin("lora")
+    summary = {"accuracy": 0.889 if not beats else 0.95, "baseline": {"label": "ham", "accuracy": 0.889},
+               "beats_baseline": beats}
+    page.end("finished", summary)
+    text = page.status.text()
+    green = STATUS_STYLE["finished"]
+    if beats:
+        assert "baseline" not in text and green in page.status.styleSheet()
+    else:
+        assert "no better than the baseline" in text and "always answering 'ham'" in text
+        assert green not in page.status.styleSheet()

@@ -172,7 +172,15 @@ class RunPage(QWidget):
         if status == "finished":
             metrics = {k: summary.get(k) for k in ("accuracy", "macro_f1", "eval_loss", "perplexity") if summary.get(k) is not None}
             msg = "  ".join(f"{k} {fmt_metric(v)}" for k, v in metrics.items())
+            base = summary.get("baseline")
+            if summary.get("beats_baseline") is False and isinstance(base, dict):
+                naive = f"always answering '{base['label']}'" if base.get("label") else \
+                    "always answering each task's most frequent label"
+                msg = (f"no better than the baseline: accuracy {fmt_metric(summary.get('accuracy'))} "
+                       f"= {naive} ({fmt_metric(base.get('accuracy'))})")
             self.set_state("finished", msg)
+            if summary.get("beats_baseline") is False:
+                self.status.setStyleSheet(f"color:{STATUS_STYLE['cancelled']}")  # finished, not a success
             if self.progress.maximum() > 1:
                 self.progress.setValue(self.progress.maximum())
         elif status == "cancelled":
