@@ -403,3 +403,12 @@ def test_cli_last_line_says_when_a_run_is_no_better_than_the_baseline(tmp_path, 
     assert cli.main(["train", "--quiet", str(p)]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("no better than the baseline: accuracy") and "always answering 'ham'" in err[-1]
+
+
+def test_train_refuses_a_bad_setup_before_writing_anything(tiny_dir, tiny_csv):
+    from ftstudio.engine.errors import UserError
+    from ftstudio.engine.runner import train
+
+    with pytest.raises(UserError, match="grad_accum 50"):
+        train(cfg_for(tiny_dir("bert"), tiny_csv, grad_accum=50, max_steps=None, epochs=1))
+    assert not Path(os.environ["FTSTUDIO_RUNS_DIR"]).exists()
