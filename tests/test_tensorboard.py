@@ -55,3 +55,30 @@ def test_turned_off_by_environment(tiny_dir, tiny_csv, monkeypatch):
     monkeypatch.setenv("FTSTUDIO_TENSORBOARD", "0")
     assert train(cfg_for(tiny_dir("bert"), tiny_csv, max_steps=2))["status"] == "finished"
     assert not list(list_runs()[0].run_dir.glob("events.out.tfevents.*"))
+
+
+def test_launch_serves_the_runs_folder_on_localhost(tiny_dir, tiny_csv, tmp_path):
+    """What `ftstudio tensorboard` and the Runs page start: a server that lists the run."""
+    import json
+    import urllib.request
+
+    from ftstudio.engine import tensorboard_events
+
+    train(cfg_for(tiny_dir("bert"), tiny_csv, max_steps=2))
+    runs_dir = list_runs()[0].run_dir.parent
+    proc, url = tensorboard_events.launch(runs_dir, wait_s=120)
+    try:
+        assert url.startswith("http://127.0.0.1:")
+        names: list = []
+        for _ in range(40):  # the server reads the folder shortly after it starts answering
+            with urllib.request.urlopen(url + "data/runs", timeout=10) as r:
+                names = json.loads(r.read())
+            if names:
+                break
+            import time
+
+            time.sleep(0.5)
+        assert names == [list_runs()[0].run_dir.name]
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -335,7 +335,7 @@ def model_info(source: str, progress: ProgressFn | None = None) -> ModelInfo:
     info = model_info_from(model, source)
     cfg_path = Path(path) / "config.json"
     if cfg_path.exists():
-        arches = json.loads(cfg_path.read_text()).get("architectures")
+        arches = json.loads(cfg_path.read_text(encoding="utf-8")).get("architectures")
         if arches:
             info.architecture = arches[0]
     return info
