@@ -1,4 +1,4 @@
-"""Runs page → "Open in TensorBoard": starts one server on the runs folder, opens the browser."""
+"""Install-related GUI: Runs page → "Open in TensorBoard" (one server on the runs folder, the browser), first-use progress."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,3 +52,26 @@ def test_without_tensorboard_the_button_says_how_to_get_it(window, monkeypatch):
     page._tensorboard_tip()
     assert not page.tensorboard_button.isEnabled()
     assert 'pip install "ftstudio[tensorboard]"' in page.tensorboard_button.toolTip()
+
+
+def test_model_page_shows_first_use_progress(window, qtbot, monkeypatch):
+    """A built-in model fetched or converted on first use: the facts job reports its progress."""
+    import threading
+
+    from ftstudio.engine import models
+
+    release = threading.Event()
+
+    def slow_info(source, progress=None):
+        progress("Fetching built-in model builtin:x (1 MB, first time only)", 1, 2)
+        release.wait(30)
+        raise models.UserError("stop here")
+
+    monkeypatch.setattr(models, "model_info", slow_info)
+    page = window.model_page
+    page.set_model("builtin:x")
+    try:
+        qtbot.waitUntil(lambda: page.info_status.text() == "Fetching built-in model builtin:x (1 MB, first time only)… 50%",
+                        timeout=30000)
+    finally:
+        release.set()
