@@ -75,3 +75,13 @@ def test_model_page_shows_first_use_progress(window, qtbot, monkeypatch):
                         timeout=30000)
     finally:
         release.set()
+
+
+def test_the_application_has_its_icon(qapp):
+    from ftstudio.gui.app import _set_app_icon
+
+    qapp.setWindowIcon(__import__("PySide6.QtGui", fromlist=["QIcon"]).QIcon())
+    _set_app_icon(qapp)
+    sizes = qapp.windowIcon().availableSizes()
+    assert sizes and max(s.width() for s in sizes) == 256
+    assert qapp.desktopFileName() == "ftstudio"  # matches the .desktop entry (Wayland app id)
