@@ -60,6 +60,7 @@ def pyinstaller_args(dist: Path, work: Path) -> list[str]:
         "--distpath", str(dist), "--workpath", str(work), "--specpath", str(work),
         "--add-data", f"{ROOT / 'resources'}{sep}ftstudio/resources",
         "--copy-metadata", "ftstudio", "--collect-data", "gguf",
+        "--collect-data", "ftstudio",  # locale/ (.qm, .mo) and any other package data
     ]
     if sys.platform == "win32" or sys.platform == "darwin":
         icon = ROOT / "resources" / "icons" / "ftstudio.png"  # PyInstaller converts it (needs Pillow)

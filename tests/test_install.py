@@ -40,6 +40,7 @@ def test_wheel_carries_the_resources_as_package_data(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for f in ("datasets/sentiment.csv", "datasets/topics.csv", "datasets/instructions.jsonl", "icons/ftstudio.png"):
         assert f"ftstudio/resources/{f}" in names, f
+    assert "ftstudio/locale/ftstudio_zh_CN.qm" in names and "ftstudio/locale/zh_CN/LC_MESSAGES/ftstudio.mo" in names
     assert not any(n.startswith(("tests/", "resources/")) for n in names)
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("/METADATA"))).decode()
     assert "License-Expression: Apache-2.0" in meta
