@@ -61,6 +61,7 @@ def pyinstaller_args(dist: Path, work: Path) -> list[str]:
         "--add-data", f"{ROOT / 'resources'}{sep}ftstudio/resources",
         "--copy-metadata", "ftstudio", "--collect-data", "gguf",
         "--collect-data", "ftstudio",  # locale/ (.qm, .mo) and any other package data
+        "--collect-data", "huggingface_hub",  # model-card templates read when peft saves an adapter
     ]
     if sys.platform == "win32" or sys.platform == "darwin":
         icon = ROOT / "resources" / "icons" / "ftstudio.png"  # PyInstaller converts it (needs Pillow)
