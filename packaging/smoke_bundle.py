@@ -55,7 +55,7 @@ def smoke(bundle: Path) -> int:
         r = subprocess.run([str(exe)], cwd=tmp, env=env, capture_output=True, text=True, timeout=300)
         secs = time.time() - t0
         if r.returncode == 0 and "window shown" in r.stdout:
-            print(f"smoke: window {r.stdout.strip().splitlines()[-1].split(': ', 1)[-1]}, closed after {secs:.1f} s")
+            print(f"smoke: {r.stdout.strip().splitlines()[-1].split(': ', 1)[-1]}, closed after {secs:.1f} s")
         else:
             ok = False
             print(f"smoke: window FAILED (exit {r.returncode}):\n{r.stdout[-1500:]}\n{r.stderr[-3000:]}")
