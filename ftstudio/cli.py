@@ -3,7 +3,7 @@
     ftstudio train CONFIG.yaml [--set training.batch_size=16 ...]
     ftstudio train --demo | --resume RUN_DIR
     ftstudio techniques | models | runs
-    ftstudio predict RUN_DIR "some text"
+    ftstudio predict RUN_DIR "some text" [--sample --temperature 0.8 --top-p 0.9 --max-new-tokens 64]
 
 Bad input exits with code 2 and one readable line (no traceback).
 """
@@ -180,16 +180,32 @@ def cmd_runs(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from ftstudio.engine.predict import Predictor
+    from ftstudio.engine.predict import GenerationSettings, Predictor
 
     p = Predictor(args.run_dir)
-    out = p.predict(args.text)
-    if "label" in out:
+    if p.task == "classification":
+        out = p.predict_base(args.text) if args.base else p.predict(args.text)
         print(out["label"])
         for name, prob in sorted(out["probabilities"].items(), key=lambda kv: -kv[1]):
             print(f"  {name:20s} {prob:.3f}")
-    else:
-        print(out["text"])
+        return 0
+    st = GenerationSettings(
+        max_new_tokens=args.max_new_tokens, greedy=not args.sample, temperature=args.temperature,
+        top_p=args.top_p, top_k=args.top_k, repetition_penalty=args.repetition_penalty, seed=args.seed,
+    )
+    st.validate()
+    shown = [""]
+
+    def stream(text: str) -> None:  # tokens appear as they are generated
+        if text.startswith(shown[0]):
+            sys.stdout.write(text[len(shown[0]):])
+            sys.stdout.flush()
+            shown[0] = text
+
+    fn = p.predict_base if args.base else p.predict
+    out = fn(args.text, st, on_text=stream)
+    rest = out["text"][len(shown[0]):] if out["text"].startswith(shown[0]) else "\n" + out["text"]
+    print(rest)
     return 0
 
 
@@ -216,6 +232,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="try a finished run on a text")
     p.add_argument("run_dir")
     p.add_argument("text")
+    p.add_argument("--base", action="store_true",
+                   help="answer with the base model (same prompt template) instead of the trained run")
+    gen = p.add_argument_group("text generation (causal-lm runs)")
+    gen.add_argument("--max-new-tokens", type=int, default=128, help="stop after this many tokens (default 128)")
+    gen.add_argument("--sample", action="store_true",
+                     help="sample with temperature/top-p/top-k (default: greedy, deterministic)")
+    gen.add_argument("--temperature", type=float, default=0.7, help="with --sample; 0 = greedy (default 0.7)")
+    gen.add_argument("--top-p", type=float, default=0.9, help="with --sample: nucleus mass kept (default 0.9)")
+    gen.add_argument("--top-k", type=int, default=50, help="with --sample: most likely tokens kept, 0 = all (default 50)")
+    gen.add_argument("--repetition-penalty", type=float, default=1.0, help=">1 discourages repeats (default 1.0 = off)")
+    gen.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.set_defaults(fn=cmd_predict)
     g = sub.add_parser("gui", help="open the studio window (default with no command)")
     g.add_argument("setup", nargs="?", help="a setup YAML to open")
