@@ -36,8 +36,32 @@ def pred(lm_run):
 def test_trained_run_answers_and_stops_at_the_end_of_turn(pred):
     out = pred.predict("name a color", GenerationSettings(max_new_tokens=20))
     assert out["text"] == "blue"
-    assert out["tokens"] < 20  # stopped at EOS, not at the token limit
+    assert out["tokens"] < 20 and out["stopped"] == "end"  # stopped at EOS, not at the token limit
+    assert pred.predict_base("name a color", GenerationSettings(max_new_tokens=3))["stopped"] in ("length", "end")
     assert out["prompt"] == "### Instruction:\nname a color\n\n### Response:\n"  # the training template
+
+
+def test_stops_at_the_tokenizers_end_of_turn_even_when_the_model_config_names_none(pred):
+    gc = pred.model.generation_config
+    old = gc.eos_token_id
+    gc.eos_token_id = None
+    try:
+        out = pred.predict("name a color", GenerationSettings(max_new_tokens=20))
+    finally:
+        gc.eos_token_id = old
+    assert out["text"] == "blue" and out["tokens"] < 20
+
+
+def test_end_of_turn_ids_include_chat_end_tokens(tiny_dir):
+    from transformers import AutoTokenizer
+
+    from ftstudio.engine.textformats import end_of_turn_ids
+
+    tok = AutoTokenizer.from_pretrained(tiny_dir("llama"))
+    tok.add_special_tokens({"additional_special_tokens": ["<|im_end|>", "<|eot_id|>"]})
+    ids = end_of_turn_ids(tok)
+    assert ids[0] == tok.eos_token_id
+    assert set(tok.convert_tokens_to_ids(["<|im_end|>", "<|eot_id|>"])) <= set(ids)
 
 
 def test_greedy_is_deterministic_and_temperature_zero_is_greedy(pred):
