@@ -3,6 +3,7 @@
     ftstudio train CONFIG.yaml [--set training.batch_size=16 ...]
     ftstudio train --demo | --resume RUN_DIR
     ftstudio techniques | models | runs
+    ftstudio export RUN_DIR --format gguf [--quant q8_0|f16]
     ftstudio predict RUN_DIR "some text" [--sample --temperature 0.8 --top-p 0.9 --max-new-tokens 64]
 
 Bad input exits with code 2 and one readable line (no traceback).
@@ -41,6 +42,15 @@ class TerminalProgress:
         self.tty = stream.isatty()
         self._last_draw = 0.0
         self._open_line = False
+
+    def progress_fn(self):
+        """A ``progress(what, done, total)`` callback drawing the same status line."""
+        def fn(what: str, done: int, total: int) -> None:
+            from types import SimpleNamespace
+
+            self(SimpleNamespace(kind="progress", what=what, done=done, total=total))
+
+        return fn
 
     def _line(self, text: str, final: bool = False) -> None:
         if self.tty:
@@ -209,6 +219,18 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from ftstudio.engine.export import export_run
+
+    opts = {"quant": args.quant} if args.quant else {}
+    if args.quant and args.format != "gguf":
+        raise UserError("--quant is for --format gguf")
+    paths = export_run(args.run_dir, args.format, progress=TerminalProgress(sys.stderr).progress_fn(), **opts)
+    for p in paths:
+        print(p)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ftstudio", description="Fine-tuning studio (headless commands)")
     sub = ap.add_subparsers(dest="cmd")
@@ -244,6 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--repetition-penalty", type=float, default=1.0, help=">1 discourages repeats (default 1.0 = off)")
     gen.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.set_defaults(fn=cmd_predict)
+    from ftstudio.engine.export import EXPORT_FORMATS
+
+    ex = sub.add_parser("export", help="write a finished run in another format",
+                        description="formats: " + "; ".join(f"{k}: {h}" for k, (_, h) in EXPORT_FORMATS.items()))
+    ex.add_argument("run_dir")
+    ex.add_argument("--format", required=True, choices=list(EXPORT_FORMATS))
+    ex.add_argument("--quant", choices=["f16", "q8_0"], help="gguf: weight type (default f16)")
+    ex.set_defaults(fn=cmd_export)
     g = sub.add_parser("gui", help="open the studio window (default with no command)")
     g.add_argument("setup", nargs="?", help="a setup YAML to open")
     g.set_defaults(fn=None)
