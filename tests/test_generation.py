@@ -131,3 +131,11 @@ def test_cli_predict_streams_and_takes_the_controls(lm_run, capsys):
     assert main(["predict", lm_run, "the quick brown fox", "--base", "--max-new-tokens", "5"]) == 0
     assert capsys.readouterr().out.strip() == \
         Predictor(lm_run).predict_base("the quick brown fox", GenerationSettings(max_new_tokens=5))["text"]
+
+
+def test_max_new_tokens_is_capped_at_the_models_positions(pred):
+    out = pred.predict_base("the quick brown fox", GenerationSettings(max_new_tokens=4000))
+    n_prompt = len(pred.tokenizer(pred.prompt_for("the quick brown fox"))["input_ids"])
+    assert out["tokens"] <= 128 - n_prompt + 1
+    with pytest.raises(UserError, match="the model reads at most 128"):
+        pred.predict_base("fox " * 300, GenerationSettings(max_new_tokens=4))

@@ -97,6 +97,12 @@ class Predictor:
         n_prompt = enc["input_ids"].shape[1]
         stops = end_of_turn_ids(tok)
         kwargs = st.generate_kwargs()
+        cfg = getattr(model, "config", None)
+        limit = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
+        if isinstance(limit, int) and n_prompt + kwargs["max_new_tokens"] > limit:
+            if n_prompt >= limit:
+                raise UserError(f"the prompt is {n_prompt} tokens; the model reads at most {limit}")
+            kwargs["max_new_tokens"] = limit - n_prompt  # the model has no positions beyond this
         streamer = _Streamer(tok, n_prompt, on_text, cancel)
         pad = tok.pad_token_id if tok.pad_token_id is not None else (stops[0] if stops else None)
         if st.seed is not None and kwargs.get("do_sample"):
