@@ -104,7 +104,16 @@ class TerminalProgress:
             )
         elif k == "task_finished":
             m = ev.metrics
-            self._print(f"task {ev.task + 1} ({ev.task_name}) done: ACC={m.get('acc', 0):.3f} BWT={m.get('bwt', 0):+.3f}")
+
+            def f(key: str, spec: str) -> str:
+                v = m.get(key)
+                return "—" if v is None else format(v, spec)
+
+            if getattr(ev, "matrix_metric", "accuracy") == "eval_loss":
+                self._print(f"task {ev.task + 1} ({ev.task_name}) done: mean loss={f('mean_loss', '.3f')} "
+                            f"perplexity={f('mean_perplexity', '.2f')} forgetting={f('mean_forgetting', '+.3f')}")
+            else:
+                self._print(f"task {ev.task + 1} ({ev.task_name}) done: ACC={f('acc', '.3f')} BWT={f('bwt', '+.3f')}")
         elif k == "checkpoint":
             self._print(f"checkpoint saved: {ev.path}")
         elif k == "finished":
@@ -142,6 +151,7 @@ def cmd_train(args) -> int:
     finally:
         distributed.shutdown()
     keys = ("status", "accuracy", "macro_f1", "eval_loss", "perplexity", "acc", "bwt", "fwt",
+            "mean_loss", "mean_perplexity", "mean_forgetting",
             "trainable_params", "samples_per_second", "wall_seconds")
     if main_rank:
         print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2))
