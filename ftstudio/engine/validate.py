@@ -168,8 +168,6 @@ def _technique(cfg: Any, v: Validation) -> Any:
     if technique.needs_task_sequence and not cfg.tasks:
         v.error("technique", "technique.name",
                 f"{technique.title} needs a task sequence: list datasets under 'tasks:' instead of 'data:'")
-    if cfg.tasks and cfg.task != "classification":
-        v.error("technique", "task", "task sequences are supported for classification only")
     return technique
 
 
@@ -410,7 +408,7 @@ def _fmt_values(vals: list, n: int = 4) -> str:
 def _check_data(cfg: Any, v: Validation, prefix: str, d: Any, model: _Model | None) -> _DataFacts | None:
     """Columns, empty texts, labels (kinds, classes, balance, eval-only labels), the majority
     baseline, and the number of training rows the run will see."""
-    from ftstudio.engine.data import _lm_columns, _split, _subset, label_names_file, resolve_data_files
+    from ftstudio.engine.data import _split, _subset, label_names_file, resolve_data_files
 
     try:
         train_path, eval_path = resolve_data_files(d.train, d.eval)
@@ -423,14 +421,24 @@ def _check_data(cfg: Any, v: Validation, prefix: str, d: Any, model: _Model | No
     found = ", ".join(cols)
     seed = cfg.training.seed
     if cfg.task != "classification":
+        from ftstudio.engine.textformats import detect_format
+
         try:
-            _prompt, resp = _lm_columns(cols, d)
+            detect_format(cols, d)
         except UserError as e:
-            v.error("data", f"{prefix}.prompt_column", str(e))
+            v.error("data", f"{prefix}.format", str(e))
             return None
-        text_cols = [(resp, f"{prefix}.response_column")]
-        if _prompt:
-            text_cols.append((_prompt, f"{prefix}.prompt_column"))
+        n = train.num_rows
+        if ev is None:
+            if n < 2:
+                v.error("data", f"{prefix}.train", f"only {n} row(s): too few to split off an evaluation set")
+                return None
+            tr_idx, _ = _split(list(range(n)), d.eval_fraction, seed)
+        else:
+            tr_idx = list(range(n))
+        if d.max_train_samples and d.max_train_samples > 0:
+            tr_idx = _subset(tr_idx, d.max_train_samples, seed)
+        return _DataFacts(train_rows=len(tr_idx))
     else:
         if d.text_column not in cols:
             v.error("data", f"{prefix}.text_column", f"no text column named '{d.text_column}'; found: {found}")
