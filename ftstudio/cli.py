@@ -309,6 +309,14 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as e:
+        import errno
+
+        if e.errno != errno.ENOSPC:
+            raise
+        print(f"error: no space left on device{f' ({e.filename})' if e.filename else ''}; "
+              "free some space and try again", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 def _quiet_libraries() -> None:

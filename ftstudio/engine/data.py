@@ -284,7 +284,7 @@ class ExampleTable:
         if _table is None:
             _table = pa.ipc.open_file(pa.memory_map(str(self.path))).read_all()
         self._table = _table
-        self.columns = [c for c in _table.column_names]
+        self.columns = list(_table.column_names)
         self._lists: dict[str, list[tuple[Any, Any]]] = {}
         self._scalars: dict[str, list[Any]] = {}
         sizes = []
@@ -337,6 +337,13 @@ class ExampleTable:
     def take(self, indices: Iterable[int]) -> list[dict]:
         return [self[i] for i in indices]
 
+    def close(self) -> None:
+        """Remove the file (where the OS allows it while mapped; the scratch sweep gets the rest)."""
+        try:
+            self.path.unlink()
+        except OSError:
+            pass
+
 
 def example_lengths(examples: Any) -> list[int]:
     """Token counts of a split (an ExampleTable's are precomputed)."""
@@ -381,6 +388,11 @@ class PreparedData:
     eval: Any
     label_names: list[str] | None  # classification only
     columns: list[str]
+
+    def close(self) -> None:
+        for split in (self.train, self.eval):
+            if hasattr(split, "close"):
+                split.close()
 
 
 BATCH_ROWS = 2000  # rows tokenized (and turned into Python objects) at a time
@@ -515,7 +527,7 @@ def _encode_classification(ds, d, tokenizer, max_length, names, progress, split)
             continue  # keep reading: the message names every unseen label
         texts = _text_values(b[d.text_column])
         pairs = _text_values(b[d.text_pair_column]) if d.text_pair_column else None
-        enc = tokenizer(texts, pairs, truncation=True, max_length=max_length)
+        enc = tokenizer(texts, pairs, truncation=True, max_length=max_length, return_attention_mask=False)
         cols_out = {"input_ids": enc["input_ids"]}
         if "token_type_ids" in enc:
             cols_out["token_type_ids"] = enc["token_type_ids"]
@@ -551,8 +563,8 @@ def _encode_lm(ds, d, prompt_col, resp_col, tokenizer, max_length, progress, spl
         rows = [dict(zip(b, vals)) for vals in zip(*b.values())]
         prompts = [format_prompt(r, d, prompt_col) for r in rows]
         responses = [str(r.get(resp_col) or "") for r in rows]
-        p_ids = tokenizer(prompts, truncation=True, max_length=max_length)["input_ids"]
-        r_enc = tokenizer(responses, add_special_tokens=False)["input_ids"]
+        p_ids = tokenizer(prompts, truncation=True, max_length=max_length, return_attention_mask=False)["input_ids"]
+        r_enc = tokenizer(responses, add_special_tokens=False, return_attention_mask=False)["input_ids"]
         out_ids, out_labels = [], []
         for p, r in zip(p_ids, r_enc):
             r = list(r) + ([eos] if eos is not None else [])

@@ -108,13 +108,32 @@ class RunWriter:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._metrics = open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8")
+        self.error: OSError | None = None  # the first failed write (disk full): later ones are skipped
 
     def write_event(self, event_dict: dict) -> None:
-        self._metrics.write(json.dumps(event_dict, default=_json_default) + "\n")
-        self._metrics.flush()
+        if self.error is not None:
+            return
+        try:
+            self._metrics.write(json.dumps(event_dict, default=_json_default) + "\n")
+            self._metrics.flush()
+        except OSError as e:
+            self.error = e
+            raise
 
-    def write_summary(self, summary: dict) -> None:
-        atomic_write_json(self.run_dir / "summary.json", summary)
+    def write_summary(self, summary: dict, last_resort: bool = False) -> None:
+        """Atomic; ``last_resort`` (recording a failure, perhaps on a full disk): when the atomic
+        write fails, overwrite the file in place, which needs no new directory entry."""
+        try:
+            atomic_write_json(self.run_dir / "summary.json", summary)
+        except OSError:
+            if not last_resort:
+                raise
+            try:
+                with open(self.run_dir / "summary.json", "r+", encoding="utf-8") as f:
+                    f.write(json.dumps(summary, indent=2, default=_json_default) + "\n")
+                    f.truncate()
+            except OSError:
+                pass
 
     def close(self) -> None:
         try:
