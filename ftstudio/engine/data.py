@@ -26,9 +26,6 @@ BUILTIN_DATASETS = {
 }
 EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 EVAL_NAMES = ("dev", "validation", "valid", "val", "test", "eval")
-PROMPT_COLUMNS = ("instruction", "prompt", "question", "input_text")
-RESPONSE_COLUMNS = ("response", "output", "completion", "answer", "target")
-DEFAULT_TEMPLATE = "### Instruction:\n{instruction}\n\n### Response:\n"
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -200,10 +197,13 @@ class DataPreview:
     num_rows: int
     label_counts: dict[str, int] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)  # field name -> message
+    text_format: dict | None = None  # causal-lm: textformats.describe (format, first example rendered)
 
 
-def preview(data_cfg: Any, task: str, n: int = 20) -> DataPreview:
-    """First rows, label distribution and problems keyed by the config field they concern."""
+def preview(data_cfg: Any, task: str, n: int = 20, tokenizer: Any = None) -> DataPreview:
+    """First rows, label distribution and problems keyed by the config field they concern.
+    Text generation: the detected format and the first example rendered through the template
+    (the model's chat template when ``tokenizer`` has one)."""
     try:
         train, _ = resolve_data_files(data_cfg.train, data_cfg.eval)
         ds = load_table(train)
@@ -218,7 +218,9 @@ def preview(data_cfg: Any, task: str, n: int = 20) -> DataPreview:
         if task == "classification":
             _need_column(cols, data_cfg.text_column, "text")
         else:
-            _lm_columns(cols, data_cfg)
+            from ftstudio.engine.textformats import describe
+
+            pv.text_format = describe(pv.rows, data_cfg, tokenizer)
     except UserError as e:
         pv.problems["text_column" if task == "classification" else "prompt_column"] = str(e)
     if task == "classification":
@@ -251,18 +253,6 @@ def column_counts(ds: Any, column: str) -> Counter:
 def _need_column(cols: list[str], name: str | None, what: str) -> None:
     if not name or name not in cols:
         raise UserError(f"no {what} column named '{name}'; found: {', '.join(cols)}")
-
-
-def _lm_columns(cols: list[str], d: Any) -> tuple[str | None, str]:
-    prompt = d.prompt_column or next((c for c in PROMPT_COLUMNS if c in cols), None)
-    resp = d.response_column or next((c for c in RESPONSE_COLUMNS if c in cols), None)
-    if d.template is None and (prompt is None or prompt not in cols):
-        raise UserError(f"no prompt column (looked for {', '.join(PROMPT_COLUMNS)}); found: {', '.join(cols)}")
-    if resp is None or resp not in cols:
-        raise UserError(
-            f"no response column (looked for {', '.join(RESPONSE_COLUMNS)}); found: {', '.join(cols)}"
-        )
-    return prompt, resp
 
 
 # --------------------------------------------------------------------------- prepared data
@@ -389,6 +379,7 @@ class PreparedData:
     eval: Any
     label_names: list[str] | None  # classification only
     columns: list[str]
+    notes: list[str] = field(default_factory=list)  # for the run log (e.g. truncation counts)
 
     def close(self) -> None:
         for split in (self.train, self.eval):
@@ -432,10 +423,13 @@ def prepare_data(
         tr = enc(ds, data_cfg, tokenizer, max_length, names, progress, "train")
         ev = enc(eval_ds, data_cfg, tokenizer, max_length, names, progress, "eval")
         return PreparedData(tr, ev, names, cols)
-    prompt_col, resp_col = _lm_columns(cols, data_cfg)
-    tr = _encode_lm(ds, data_cfg, prompt_col, resp_col, tokenizer, max_length, progress, "train")
-    ev = _encode_lm(eval_ds, data_cfg, prompt_col, resp_col, tokenizer, max_length, progress, "eval")
-    return PreparedData(tr, ev, None, cols)
+    from ftstudio.engine.textformats import encode_rows
+
+    # text generation sets are encoded from rows (textformats); only the rows kept are read
+    tr, st_tr = encode_rows(ds.to_list(), data_cfg, tokenizer, max_length, progress, "train")
+    ev, st_ev = encode_rows(eval_ds.to_list(), data_cfg, tokenizer, max_length, progress, "eval")
+    notes = [m for m in (st_tr.message("train", max_length), st_ev.message("eval", max_length)) if m]
+    return PreparedData(tr, ev, None, cols, notes)
 
 
 def _split_indices(n: int, frac: float, seed: int) -> tuple[Any, Any]:
@@ -541,48 +535,6 @@ def _encode_classification(ds, d, tokenizer, max_length, names, progress, split)
             f"{split} labels not seen in training: {', '.join(sorted(unseen)[:5])}; known: {', '.join(names)}"
         )
     return sink.close()
-
-
-def format_prompt(row: dict, d: Any, prompt_col: str | None) -> str:
-    if d.template:
-        try:
-            return d.template.format(**row)
-        except KeyError as e:
-            raise UserError(f"template names a column that does not exist: {e}") from None
-    text = str(row.get(prompt_col) or "")
-    extra = row.get("input")
-    if extra and prompt_col != "input":
-        text = f"{text}\n\n{extra}"
-    return DEFAULT_TEMPLATE.format(instruction=text)
-
-
-def _encode_lm(ds, d, prompt_col, resp_col, tokenizer, max_length, progress, split) -> ExampleTable:
-    """Prompt + response + eos; loss only on response tokens (labels -100 on the prompt)."""
-    eos = tokenizer.eos_token_id
-    sink, what, n = _ArrowSink(f"{split}"), f"Tokenizing {split} set", len(ds)
-    for start, b in _row_batches(ds, list(ds.column_names)):
-        rows = [dict(zip(b, vals)) for vals in zip(*b.values())]
-        prompts = [format_prompt(r, d, prompt_col) for r in rows]
-        responses = [str(r.get(resp_col) or "") for r in rows]
-        p_ids = tokenizer(prompts, truncation=True, max_length=max_length, return_attention_mask=False)["input_ids"]
-        r_enc = tokenizer(responses, add_special_tokens=False, return_attention_mask=False)["input_ids"]
-        out_ids, out_labels = [], []
-        for p, r in zip(p_ids, r_enc):
-            r = list(r) + ([eos] if eos is not None else [])
-            ids = (list(p) + r)[:max_length]
-            labels = ([-100] * len(p) + r)[:max_length]
-            if all(x == -100 for x in labels):
-                continue  # prompt fills the whole window: nothing to learn from this row
-            out_ids.append(ids)
-            out_labels.append(labels)
-        if out_ids:
-            sink.write({"input_ids": out_ids, "labels": out_labels})
-        if progress:
-            progress(what, min(start + BATCH_ROWS, n), n)
-    out = sink.close()
-    if out is None:
-        raise UserError(f"every {split} prompt is longer than max_length={max_length}; raise max_length")
-    return out
 
 
 # --------------------------------------------------------------------------- batching
