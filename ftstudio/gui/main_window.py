@@ -16,7 +16,9 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSizePolicy,
+    QVBoxLayout,
     QStackedWidget,
     QToolBar,
     QWidget,
@@ -31,6 +33,7 @@ from ftstudio.gui.pages.run_page import RunPage
 from ftstudio.gui.pages.runs_page import RunsPage
 from ftstudio.gui.pages.technique_page import TechniquePage
 from ftstudio.gui.pages.training_page import TrainingPage
+from ftstudio.gui.pages.common import WelcomeBanner
 from ftstudio.gui.util import show_error
 from ftstudio.gui.worker import TrainingSession
 
@@ -60,6 +63,10 @@ def demo_config() -> RunConfig:
         return RunConfig(model="builtin:minilm-l6", technique=TechniqueConfig(name="lora"))
 
 
+def _truthy(v: Any) -> bool:
+    return v is True or str(v).lower() in ("true", "1", "yes")
+
+
 def default_settings() -> QSettings:
     return QSettings("ftstudio", "ftstudio")
 
@@ -82,6 +89,8 @@ class MainWindow(QMainWindow):
         self.last_summary: dict | None = None
         self.setWindowTitle("ftstudio — fine-tuning studio")
         self.resize(1400, 900)
+        self.fit_to_screen()
+        self._closing = False  # Yes to "quit while training": close once the run has checkpointed
 
         self.model_page = ModelPage()
         self.data_page = DataPage()
@@ -127,10 +136,34 @@ class MainWindow(QMainWindow):
             self.nav.addItem(it)
         self.nav.currentItemChanged.connect(self._nav_changed)
         lay.addWidget(self.nav)
+        right = QVBoxLayout()
+        right.setContentsMargins(0, 0, 0, 0)
+        right.setSpacing(0)
+        self.welcome = WelcomeBanner()
+        self.welcome.dismissed.connect(lambda: self.settings.setValue("welcome/dismissed", True))
+        self.welcome.setVisible(not _truthy(self.settings.value("welcome/dismissed", False)))
+        right.addWidget(self.welcome)
+        self.notice = QLabel("")
+        self.notice.setObjectName("setup_notice")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("QLabel{background:#fff4d6;color:#6b4a00;padding:6px 12px;"
+                                  "border-bottom:1px solid #e6d3a1;}")
+        self.notice.hide()
+        right.addWidget(self.notice)
         self.stack = QStackedWidget()
+        self.frames: dict[str, QScrollArea] = {}
         for key in PAGES:
-            self.stack.addWidget(self.pages[key])
-        lay.addWidget(self.stack, 1)
+            # every page scrolls: on a small screen nothing is clipped, and no page (a long label
+            # list, a wide preview) can make the window grow past the screen
+            frame = QScrollArea()
+            frame.setObjectName(f"frame_{key}")
+            frame.setWidgetResizable(True)
+            frame.setFrameShape(QScrollArea.NoFrame)
+            frame.setWidget(self.pages[key])
+            self.frames[key] = frame
+            self.stack.addWidget(frame)
+        right.addWidget(self.stack, 1)
+        lay.addLayout(right, 1)
         self.setCentralWidget(central)
         self._build_toolbar()
         self.summary_label = QLabel("")
@@ -152,9 +185,11 @@ class MainWindow(QMainWindow):
             geo = self.settings.value("window/geometry")
             if isinstance(geo, QByteArray) and not geo.isEmpty():
                 self.restoreGeometry(geo)
+                self.fit_to_screen()  # a geometry saved on a bigger screen (or a runaway one)
         self.load_config(cfg or demo_config())
-        page = self.settings.value("window/page", "technique") if restore else "technique"
-        self.show_page(page if page in ("model", "data", "technique", "training") else "technique")
+        # the first launch (nothing remembered) opens on page 1 with the welcome above it
+        page = self.settings.value("window/page", "model") if restore else "model"
+        self.show_page(page if page in ("model", "data", "technique", "training") else "model")
         self._update_summary()
 
     # -- toolbar / navigation ------------------------------------------------------------------------
@@ -168,7 +203,7 @@ class MainWindow(QMainWindow):
         self.save_action = QAction("Save setup…", self, shortcut=QKeySequence.Save, triggered=self._save_dialog)
         self.copy_action = QAction("Copy command", self, triggered=self.copy_command)
         self.copy_action.setToolTip("Copy `ftstudio train SETUP.yaml` to run this setup headless")
-        self.demo_action = QAction("Demo setup", self, triggered=lambda: self.load_config(demo_config()))
+        self.demo_action = QAction("Demo setup", self, triggered=self.demo_setup)
         self.demo_action.setToolTip("MiniLM-L6 + the built-in sentiment set + LoRA")
         for a in (self.open_action, self.save_action, self.copy_action, self.demo_action):
             tb.addAction(a)
@@ -191,7 +226,8 @@ class MainWindow(QMainWindow):
             return
         key = cur.data(Qt.UserRole)
         if key:
-            self.stack.setCurrentWidget(self.pages[key])
+            self.stack.setCurrentWidget(self.frames[key])
+            self._update_notice()
             if key == "runs":
                 self.runs_page.refresh()
             elif key == "playground":
@@ -216,6 +252,55 @@ class MainWindow(QMainWindow):
         if self.model_page.model():
             self.model_page._info_timer.start()
         self.data_page.refresh_preview()
+
+    def fit_to_screen(self) -> None:
+        """Keep the window inside the screen it is on (position and size)."""
+        avail = self.screen().availableGeometry() if self.screen() else None
+        if avail is None:
+            return
+        w, h = min(self.width(), avail.width()), min(self.height(), avail.height())
+        if (w, h) != (self.width(), self.height()):
+            self.resize(w, h)
+        g = self.frameGeometry()
+        if not avail.contains(g):
+            x = min(max(g.x(), avail.x()), avail.right() - g.width() + 1)
+            y = min(max(g.y(), avail.y()), avail.bottom() - g.height() + 1)
+            self.move(max(x, avail.x()), max(y, avail.y()))
+
+    def _update_notice(self) -> None:
+        """While a run trains, the setup pages say that their edits are for the next run."""
+        text = ""
+        if self.session is not None and self.current_page() in ("model", "data", "technique", "training"):
+            text = ("A run is in progress: changes here apply to the next run, "
+                    "not to the one training now.")
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    def _setup_key(self) -> Any:
+        """What the setup pages describe, comparable (None while it does not build)."""
+        try:
+            d = self.build_config().to_dict()
+        except Exception:  # noqa: BLE001
+            return None
+        d.pop("runs_dir", None)
+        return d
+
+    def setup_changed(self) -> bool:
+        """Has the setup been edited since it was last loaded, opened or saved?"""
+        return self._setup_key() != getattr(self, "_clean_key", None)
+
+    def demo_setup(self, ask: bool = True) -> bool:
+        """Load the demo; a setup changed by hand is only replaced after asking."""
+        if ask and self.setup_changed():
+            ans = QMessageBox.question(
+                self, "Replace the setup?",
+                "Replace your current setup with the demo (MiniLM-L6 + sentiment + LoRA)? "
+                "Save it first if you want to keep it.")
+            if ans != QMessageBox.Yes:
+                return False
+        self.load_config(demo_config())
+        self.statusBar().showMessage("Demo setup loaded: press Start", 6000)
+        return True
 
     # -- config in/out ---------------------------------------------------------------------------------
     def runs_dir(self) -> str | None:
@@ -280,6 +365,7 @@ class MainWindow(QMainWindow):
         self.technique_page.sequence.set_tasks(cfg.tasks)
         self.training_page.set_config(cfg.training, cfg.runs_dir or "")
         self._update_summary()
+        self._clean_key = self._setup_key()
 
     def _restored_config(self) -> RunConfig | None:
         text = self.settings.value("setup/last_yaml")
@@ -332,6 +418,7 @@ class MainWindow(QMainWindow):
             show_error(self, e)
             return None
         self.config_path = str(path)
+        self._clean_key = self._setup_key()
         self.statusBar().showMessage(f"Saved {path}", 5000)
         return str(path)
 
@@ -387,6 +474,7 @@ class MainWindow(QMainWindow):
         self.start_action.setEnabled(False)
         self.stop_action.setEnabled(True)
         self.show_page("run")
+        self._update_notice()
         s.start()
 
     def stop(self) -> None:
@@ -419,9 +507,12 @@ class MainWindow(QMainWindow):
             s.deleteLater()
         self.start_action.setEnabled(True)
         self.stop_action.setEnabled(False)
+        self._update_notice()
         self.runs_page.refresh()
         self.playground_page.refresh()
         self.run_ended.emit(self.run_page.state)
+        if self._closing:
+            self.close()
 
     # -- closing ----------------------------------------------------------------------------------------
     def save_settings(self) -> None:
@@ -435,14 +526,23 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, e: Any) -> None:  # noqa: N802
         if self.session is not None:
-            ans = QMessageBox.question(
-                self, "Training in progress",
-                "A run is training. Stop it (the checkpoint is kept, you can resume later) and quit?")
-            if ans != QMessageBox.Yes:
-                e.ignore()
-                return
-            self.session.cancel()
-            self.session.wait(60000)
+            if not self._closing:
+                ans = QMessageBox.question(
+                    self, "Training in progress",
+                    "A run is training. Stop it (the checkpoint is kept, you can resume later) and quit?")
+                if ans != QMessageBox.Yes:
+                    e.ignore()
+                    return
+                # The window goes at once; the process stays until the run has stopped at the end
+                # of its step and written its checkpoint (_on_thread_ended closes for real). Waiting
+                # here froze the window for as long as that took.
+                self._closing = True
+                self.save_settings()
+                self.session.cancel()
+                self.run_page.set_state("stopping")
+            e.ignore()
+            self.hide()
+            return
         self.save_settings()
         super().closeEvent(e)
         if self._gc_held:

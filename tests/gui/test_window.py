@@ -24,7 +24,7 @@ def test_window_opens_with_the_demo_selected(window):
     # every page is reachable from the navigation
     for key in ("model", "data", "technique", "training", "run", "runs", "playground"):
         window.show_page(key)
-        assert window.stack.currentWidget() is window.pages[key]
+        assert window.stack.currentWidget().widget() is window.pages[key]
 
 
 def test_window_shows_fast_without_heavy_imports():
