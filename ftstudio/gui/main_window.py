@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
-    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QStackedWidget,
@@ -33,11 +32,13 @@ from ftstudio.gui.pages.run_page import RunPage
 from ftstudio.gui.pages.runs_page import RunsPage
 from ftstudio.gui.pages.technique_page import TechniquePage
 from ftstudio.gui.pages.training_page import TrainingPage
-from ftstudio.gui.pages.common import WelcomeBanner
+from ftstudio.gui.pages.common import PageFrame, WelcomeBanner
 from ftstudio.gui.util import show_error
+from ftstudio.gui.validation import PAGE_OF, ProblemsPanel, ValidationController
 from ftstudio.gui.worker import TrainingSession
 
 PAGES = ["model", "data", "technique", "training", "run", "runs", "playground"]
+SETUP_PAGES = ("model", "data", "technique", "training")
 NAV = [
     ("SETUP", None),
     ("1  Model", "model"),
@@ -75,7 +76,7 @@ class MainWindow(QMainWindow):
     run_ended = Signal(str)  # final status
 
     def __init__(self, settings: QSettings | None = None, train_fn: Callable | None = None,
-                 restore: bool = True):
+                 restore: bool = True, validate_fn: Callable | None = None):
         super().__init__()
         from ftstudio.gui.gc_guard import guard
 
@@ -150,16 +151,24 @@ class MainWindow(QMainWindow):
                                   "border-bottom:1px solid #e6d3a1;}")
         self.notice.hide()
         right.addWidget(self.notice)
+        # why Start is disabled: a strip above every page (a toolbar label would be folded away
+        # into the toolbar's overflow menu on a small screen)
+        self.start_reason = QLabel("")
+        self.start_reason.setObjectName("start_reason")
+        self.start_reason.setWordWrap(True)
+        self.start_reason.setTextFormat(Qt.RichText)
+        self.start_reason.setStyleSheet("QLabel{background:#fbe9e9;color:#8c0018;padding:6px 12px;"
+                                        "border-bottom:1px solid #ebcaca;}")
+        self.start_reason.linkActivated.connect(self.show_page)
+        self.start_reason.hide()
+        right.addWidget(self.start_reason)
         self.stack = QStackedWidget()
-        self.frames: dict[str, QScrollArea] = {}
+        self.frames: dict[str, PageFrame] = {}
         for key in PAGES:
             # every page scrolls: on a small screen nothing is clipped, and no page (a long label
             # list, a wide preview) can make the window grow past the screen
-            frame = QScrollArea()
+            frame = PageFrame(self.pages[key])
             frame.setObjectName(f"frame_{key}")
-            frame.setWidgetResizable(True)
-            frame.setFrameShape(QScrollArea.NoFrame)
-            frame.setWidget(self.pages[key])
             self.frames[key] = frame
             self.stack.addWidget(frame)
         right.addWidget(self.stack, 1)
@@ -169,8 +178,18 @@ class MainWindow(QMainWindow):
         self.summary_label = QLabel("")
         self.statusBar().addWidget(self.summary_label, 1)
 
+        # the validation pass: problems inline on their page, Start disabled with the first error
+        self.validation = ValidationController(self.build_config, validate_fn, parent=self)
+        self.validation.updated.connect(self._show_validation)
+        self.problem_panels: dict[str, ProblemsPanel] = {}
+        for key in SETUP_PAGES:
+            panel = ProblemsPanel()
+            panel.setObjectName(f"problems_{key}")
+            self.pages[key].layout().insertWidget(1, panel)
+            self.problem_panels[key] = panel
         for p in (self.model_page, self.data_page, self.technique_page, self.training_page):
             p.changed.connect(self._update_summary)
+            p.changed.connect(self._setup_edited)
         self.technique_page.go_to_model.connect(lambda: self.show_page("model"))
         self.technique_page.technique_changed.connect(self._technique_picked)
         self.run_page.stop_requested.connect(self.stop)
@@ -252,13 +271,16 @@ class MainWindow(QMainWindow):
         if self.model_page.model():
             self.model_page._info_timer.start()
         self.data_page.refresh_preview()
+        self.validation.activate()
 
     def fit_to_screen(self) -> None:
         """Keep the window inside the screen it is on (position and size)."""
         avail = self.screen().availableGeometry() if self.screen() else None
         if avail is None:
             return
-        w, h = min(self.width(), avail.width()), min(self.height(), avail.height())
+        fw = max(0, self.frameGeometry().width() - self.width())  # the window manager's frame
+        fh = max(0, self.frameGeometry().height() - self.height())
+        w, h = min(self.width(), avail.width() - fw), min(self.height(), avail.height() - fh)
         if (w, h) != (self.width(), self.height()):
             self.resize(w, h)
         g = self.frameGeometry()
@@ -266,6 +288,56 @@ class MainWindow(QMainWindow):
             x = min(max(g.x(), avail.x()), avail.right() - g.width() + 1)
             y = min(max(g.y(), avail.y()), avail.bottom() - g.height() + 1)
             self.move(max(x, avail.x()), max(y, avail.y()))
+
+    # -- validation ----------------------------------------------------------------------------------------
+    def _setup_edited(self) -> None:
+        if not getattr(self, "_loading", False):
+            self.validation.schedule()
+            self.training_page.preflight.mark_stale()
+
+    def _show_validation(self, v: Any) -> None:
+        by_page: dict[str, list] = {k: [] for k in SETUP_PAGES}
+        for p in v.problems:
+            by_page[PAGE_OF.get(p.where, "training")].append(p)
+        for key, probs in by_page.items():
+            self.problem_panels[key].set_problems(probs)
+        for i in range(self.nav.count()):
+            it = self.nav.item(i)
+            key = it.data(Qt.UserRole)
+            if key in by_page:
+                base = it.text().rstrip(" ✖⚠")
+                errs = [p for p in by_page[key] if p.severity == "error"]
+                mark = " ✖" if errs else (" ⚠" if by_page[key] else "")
+                it.setText(base + mark)
+                it.setToolTip("\n".join(p.message for p in by_page[key]))
+        self._refresh_start()
+
+    def start_blocker(self) -> Any:
+        """The first error of the latest validation (None when Start may go)."""
+        v = self.validation.result
+        return v.first_error() if v is not None else None
+
+    def _refresh_start(self) -> None:
+        import html
+
+        err = self.start_blocker()
+        self.start_action.setEnabled(self.session is None and err is None)
+        if err is not None:
+            page = PAGE_OF.get(err.where, "training")
+            short = err.message if len(err.message) <= 90 else err.message[:89] + "…"
+            self.start_reason.setText(f"<b>Cannot start:</b> {html.escape(short)} "
+                                      f"<a href='{page}' style='color:#8c0018'>Go to {page.title()}</a>")
+            self.start_reason.setToolTip(err.message)
+            self.start_action.setToolTip(f"Cannot start: {err.message}")
+        else:
+            self.start_reason.setText("")
+            self.start_reason.setToolTip("")
+            self.start_action.setToolTip("Start training this setup (Ctrl+R)")
+        self.start_reason.setVisible(err is not None)
+
+    def showEvent(self, e: Any) -> None:  # noqa: N802
+        super().showEvent(e)
+        self.fit_to_screen()  # the frame's size is known now
 
     def _update_notice(self) -> None:
         """While a run trains, the setup pages say that their edits are for the next run."""
@@ -366,6 +438,8 @@ class MainWindow(QMainWindow):
         self.training_page.set_config(cfg.training, cfg.runs_dir or "")
         self._update_summary()
         self._clean_key = self._setup_key()
+        self.validation.schedule()
+        self.training_page.preflight.mark_stale()
 
     def _restored_config(self) -> RunConfig | None:
         text = self.settings.value("setup/last_yaml")
@@ -442,6 +516,11 @@ class MainWindow(QMainWindow):
     def start(self) -> bool:
         if self.session is not None:
             return False
+        err = self.start_blocker()
+        if err is not None and not self.validation.pending:
+            self.show_page(PAGE_OF.get(err.where, "training"))
+            self.statusBar().showMessage(f"Cannot start: {err.message}", 8000)
+            return False
         try:
             cfg = self.build_config()
         except Exception as e:  # noqa: BLE001
@@ -471,8 +550,8 @@ class MainWindow(QMainWindow):
         s.ended.connect(self._on_thread_ended)
         self.session = s
         self.run_page.begin(description, resume)
-        self.start_action.setEnabled(False)
         self.stop_action.setEnabled(True)
+        self._refresh_start()
         self.show_page("run")
         self._update_notice()
         s.start()
@@ -505,8 +584,8 @@ class MainWindow(QMainWindow):
         if s is not None:
             s.thread.wait(2000)
             s.deleteLater()
-        self.start_action.setEnabled(True)
         self.stop_action.setEnabled(False)
+        self._refresh_start()
         self._update_notice()
         self.runs_page.refresh()
         self.playground_page.refresh()

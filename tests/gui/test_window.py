@@ -171,6 +171,7 @@ def test_bad_setup_file_shows_a_readable_message(window, tmp_path):
 
 def test_task_sequence_editor_for_continual(window, tiny_csv):
     page = window.technique_page
+    window.show_page("technique")
     page.select("continual")
     assert page.sequence.isVisibleTo(window)
     seq = page.sequence

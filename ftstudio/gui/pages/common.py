@@ -6,8 +6,8 @@ from typing import Any
 
 from typing import Callable
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 
 def heading(text: str, sub: str = "") -> QLabel:
@@ -124,3 +124,44 @@ def elide(text: Any, limit: int = 40) -> str:
     """One short line of ``text`` (labels can be whole sentences when a text column is picked)."""
     t = " ".join(str(text).split())
     return t if len(t) <= limit else t[: limit - 1] + "…"
+
+
+class PageFrame(QScrollArea):
+    """A page in a scroll area: the page fills the view, and scrolls when the view is smaller than
+    the page's minimum size (a small screen), instead of clipping it or growing the window.
+
+    Not ``widgetResizable``: that sizes a page whose layout has height-for-width (any word-wrapped
+    label) to its *preferred* height, so a page with a big table scrolled at any window size."""
+
+    def __init__(self, page: QWidget, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setFrameShape(QScrollArea.NoFrame)
+        self.setWidgetResizable(False)
+        self.setWidget(page)
+        page.installEventFilter(self)
+        self._fit()
+
+    def _fit(self) -> None:
+        page = self.widget()
+        if page is None:
+            return
+        need = page.minimumSizeHint().expandedTo(page.minimumSize())
+        vp = self.maximumViewportSize()  # the view without scroll bars
+        w = max(need.width(), vp.width())
+        h = max(need.height(), vp.height())
+        sb = self.style().pixelMetric(self.style().PixelMetric.PM_ScrollBarExtent)
+        if w > vp.width() and h <= vp.height():  # a horizontal bar takes height from the view
+            h = max(need.height(), vp.height() - sb)
+        if h > vp.height() and w <= vp.width():
+            w = max(need.width(), vp.width() - sb)
+        if page.size().width() != w or page.size().height() != h:
+            page.resize(w, h)
+
+    def resizeEvent(self, e) -> None:  # noqa: N802, ANN001
+        super().resizeEvent(e)
+        self._fit()
+
+    def eventFilter(self, obj: QObject, e: QEvent) -> bool:  # noqa: N802
+        if obj is self.widget() and e.type() == QEvent.LayoutRequest:
+            self._fit()
+        return super().eventFilter(obj, e)
