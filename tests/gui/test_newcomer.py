@@ -7,6 +7,7 @@ import csv
 import time
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QMessageBox
 
 from ftstudio.engine.validate import Problem, Validation
@@ -305,3 +306,139 @@ def test_causal_lm_mapping_finds_alpaca_columns_and_shows_the_first_row(window, 
     ex = page.example.text()
     assert page.example.isVisibleTo(window)
     assert "Translate to French" in ex and "good morning" in ex and ex.rstrip().endswith("bonjour")
+
+
+# -- honest results --------------------------------------------------------------------------------
+def _fake_run(runs, name, started, status="finished", technique="lora", task="classification",
+              data="builtin:sentiment", **summary):
+    import json
+
+    import yaml
+
+    d = runs / name
+    d.mkdir(parents=True)
+    (d / "config.yaml").write_text(yaml.safe_dump(
+        {"model": "m", "task": task, "technique": {"name": technique}, "data": {"train": data}}))
+    (d / "summary.json").write_text(json.dumps({"status": status, "started": started, **summary}))
+    return d
+
+
+MAJORITY = {"accuracy": 0.889, "baseline": {"label": "ham", "accuracy": 0.889}, "beats_baseline": False}
+
+
+def test_a_majority_class_run_is_not_a_green_finished(window, tiny_setup):
+    from ftstudio.gui.pages.run_page import STATUS_STYLE
+
+    page = window.run_page
+    page.begin("majority")
+    page.end("finished", dict(MAJORITY))
+    assert page.state == "finished"
+    assert "0.889 — the same as always answering 'ham'" in page.status.text()
+    assert "no better than the majority baseline" in page.status.text()
+    assert STATUS_STYLE["finished"] not in page.status.styleSheet()
+    page.begin("good")
+    page.end("finished", {"accuracy": 0.95, "baseline": {"label": "ham", "accuracy": 0.889}, "beats_baseline": True})
+    assert STATUS_STYLE["finished"] in page.status.styleSheet()
+    assert "baseline 0.889" in page.status.text() and "always 'ham'" in page.status.text()
+    page.begin("worse")
+    page.end("finished", {"accuracy": 0.5, "baseline": {"label": "ham", "accuracy": 0.889}, "beats_baseline": False})
+    assert "worse than always answering 'ham'" in page.status.text()
+
+
+def test_runs_show_dataset_baseline_sort_and_names(window, qtbot, tmp_path, monkeypatch):
+    import os
+    from pathlib import Path
+
+    runs = Path(os.environ["FTSTUDIO_RUNS_DIR"])
+    _fake_run(runs, "20260101-000001-lora-m", 1.0, data=str(tmp_path / "sms_spam" / "train.csv"), **MAJORITY)
+    _fake_run(runs, "20260101-000002-bitfit-m", 2.0, technique="bitfit", accuracy=0.95,
+              baseline={"label": "ham", "accuracy": 0.889}, beats_baseline=True, wall_seconds=500.0)
+    _fake_run(runs, "20260101-000003-full-m", 3.0, technique="full", accuracy=0.91, wall_seconds=50.0)
+    rp = window.runs_page
+    window.show_page("runs")
+    rp.refresh()
+    t = rp.table
+    from ftstudio.gui.pages.runs_page import COLUMNS
+
+    col = {c: i for i, c in enumerate(COLUMNS)}
+    assert [t.item(r, col["Technique"]).text() for r in range(3)] == ["full", "bitfit", "lora"]  # newest first
+    assert t.item(2, col["Dataset"]).text() == "sms_spam/train.csv"
+    assert t.item(2, col["Baseline"]).text() == "0.889 (always 'ham')"
+    assert "baseline" in t.item(2, col["Accuracy"]).text()  # marked: no better than the baseline
+    # sort by any column: accuracy ascending, time descending (numbers, not text)
+    t.sortByColumn(col["Accuracy"], Qt.AscendingOrder)
+    assert [t.item(r, col["Technique"]).text() for r in range(3)] == ["lora", "full", "bitfit"]
+    t.sortByColumn(col["Time"], Qt.DescendingOrder)
+    assert [t.item(r, col["Technique"]).text() for r in range(2)] == ["bitfit", "full"]  # 8:20 before 0:50
+    # selection follows the sorted rows
+    t.selectRow(0)
+    assert rp.selected()[0].technique == "bitfit"
+    # a finished run cannot be resumed; it has nothing left to train
+    assert not rp.resume_button.isEnabled()
+    # rename in place: stored in the run folder, shown everywhere
+    rec = rp.selected()[0]
+    t.item(0, 0).setText("my spam model")
+    qtbot.waitUntil(lambda: (Path(rec.run_dir) / "title.txt").exists(), timeout=5000)
+    assert (Path(rec.run_dir) / "title.txt").read_text().strip() == "my spam model"
+    assert any(t.item(r, 0).text() == "my spam model" for r in range(3))
+    # compare shows the baseline beside the accuracy
+    rp.compare(rp.records)
+    rows = [rp.compare_table.verticalHeaderItem(i).text() for i in range(rp.compare_table.rowCount())]
+    assert "Majority baseline" in rows and "Dataset" in rows
+    b = rows.index("Majority baseline")
+    assert [rp.compare_table.item(b, j).text() for j in range(3)].count("0.889 (always 'ham')") == 2
+
+
+def test_run_page_resume_is_off_for_a_finished_run(window):
+    page = window.run_page
+    page.begin("x")
+    page.run_dir = "/tmp/somewhere"
+    page.end("finished", {"accuracy": 0.9})
+    assert not page.resume_button.isEnabled()
+    page.begin("y")
+    page.run_dir = "/tmp/somewhere"
+    page.end("cancelled", {})
+    assert page.resume_button.isEnabled()
+
+
+def test_elapsed_counts_every_phase_not_just_training(window, qtbot):
+    from ftstudio.engine.events import Progress, RunStarted, Step
+
+    page = window.run_page
+    window.show_page("run")
+    page.begin("phases")
+    page.on_event(Progress(what="Tokenizing train set", done=1, total=2))
+    qtbot.wait(600)
+    page.on_event(RunStarted(run_dir="/tmp/x", config={}, trainable_params=1, total_params=2, device="cpu",
+                             precision="fp32", total_steps=2))
+    page.on_event(Step(step=1, total_steps=2, epoch=0.5, loss=1.0, lr={"main": 1e-3}, grad_norm=1.0,
+                       samples_per_second=5.0, tokens_per_second=5.0, memory={"rss": 5e8}, elapsed=0.01,
+                       eta=10.0))
+    page.on_event(Progress(what="Computing the Fisher information", done=1, total=10))
+    qtbot.wait(1200)
+    assert page.elapsed() >= 1.7  # the engine's step said 0.01 s: the loading and Fisher time count
+    assert "elapsed 0:0" in page.timing.text() and "elapsed 0:00" not in page.timing.text()
+    assert "ETA 0:09" in page.timing.text() or "ETA 0:08" in page.timing.text()  # counts down between steps
+    page.end("cancelled", {})
+    act = page.activity.text()
+    assert "tokenizing" in act and "Fisher" in act
+    assert "peak memory 476.8 MiB" in page.log_text()  # a stopped run's real peak, not 0 B
+
+
+def test_playground_opens_on_the_newest_run_and_says_generate(window, qtbot):
+    import os
+    from pathlib import Path
+
+    runs = Path(os.environ["FTSTUDIO_RUNS_DIR"])
+    _fake_run(runs, "20260101-000001-lora-m", 1.0, accuracy=0.9)
+    pg = window.playground_page
+    pg.refresh()
+    assert pg.current_run().endswith("000001-lora-m")
+    assert pg.predict_button.text().startswith("Predict")
+    _fake_run(runs, "20260101-000002-lora-m", 2.0, task="causal-lm", perplexity=5.0)
+    pg.refresh()  # a run finished since: the playground opens on it
+    assert pg.current_run().endswith("000002-lora-m")
+    assert pg.predict_button.text().startswith("Generate")
+    pg.select_run(str(runs / "20260101-000001-lora-m"))
+    pg.refresh()  # nothing new: the user's choice stays
+    assert pg.current_run().endswith("000001-lora-m")
