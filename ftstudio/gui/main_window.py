@@ -191,6 +191,7 @@ class MainWindow(QMainWindow):
             p.changed.connect(self._update_summary)
             p.changed.connect(self._setup_edited)
         self.technique_page.go_to_model.connect(lambda: self.show_page("model"))
+        self.model_page.info_changed.connect(self.technique_page.set_model_info)
         self.technique_page.technique_changed.connect(self._technique_picked)
         self.run_page.stop_requested.connect(self.stop)
         self.run_page.resume_requested.connect(self.resume)

@@ -417,8 +417,11 @@ def test_elapsed_counts_every_phase_not_just_training(window, qtbot):
     page.on_event(Progress(what="Computing the Fisher information", done=1, total=10))
     qtbot.wait(1200)
     assert page.elapsed() >= 1.7  # the engine's step said 0.01 s: the loading and Fisher time count
-    assert "elapsed 0:0" in page.timing.text() and "elapsed 0:00" not in page.timing.text()
-    assert "ETA 0:09" in page.timing.text() or "ETA 0:08" in page.timing.text()  # counts down between steps
+    page._show_timing()
+    text = page.timing.text()
+    assert "elapsed 0:0" in text and "elapsed 0:00" not in text and "elapsed 0:01" not in text
+    eta = int(text.split("ETA 0:")[1][:2])
+    assert 3 <= eta <= 9  # counts down from the last step's 10 s instead of standing still
     page.end("cancelled", {})
     act = page.activity.text()
     assert "tokenizing" in act and "Fisher" in act
@@ -442,3 +445,55 @@ def test_playground_opens_on_the_newest_run_and_says_generate(window, qtbot):
     pg.select_run(str(runs / "20260101-000001-lora-m"))
     pg.refresh()  # nothing new: the user's choice stays
     assert pg.current_run().endswith("000001-lora-m")
+
+
+# -- plain words in the technique panels ---------------------------------------------------------
+def test_technique_help_is_whole_and_wrapped_with_ranges(window):
+    from PySide6.QtWidgets import QLabel
+
+    from ftstudio.techniques import all_techniques, param_specs
+
+    for cls in all_techniques():
+        panel = window.technique_page.panel_by_name[cls.name]
+        for spec in param_specs(cls.Params):
+            if not spec.help:
+                continue
+            hint = panel.findChild(QLabel, f"help_{spec.name}")
+            assert hint is not None and hint.wordWrap(), (cls.name, spec.name)
+            assert spec.help in hint.text(), (cls.name, spec.name)  # never cut mid-sentence
+            if spec.type in (int, float) and spec.min is not None and spec.max is not None and not spec.choices:
+                assert "Range" in hint.text(), (cls.name, spec.name)
+
+
+def test_jargon_gets_plain_words(window):
+    from ftstudio.gui.pages.technique_page import card_html
+    from ftstudio.techniques import all_techniques
+
+    tp = window.technique_page
+    fisher = tp.panel_by_name["ewc"].editors["fisher"].widget
+    assert fisher.itemText(fisher.findData("true")) == "from the model's own predictions (true Fisher)"
+    from ftstudio.techniques import get_technique, param_specs
+
+    assert "Learning-rate decay per layer" in [s.label for s in param_specs(get_technique("layerwise").Params)]
+    for cls in all_techniques():  # the card's learning rate is the one the app sets
+        lr = getattr(cls, "default_learning_rate", None)
+        assert f"{lr:g}" in card_html(cls), cls.name
+        if "the app sets" in (cls.card or ""):
+            said = float(cls.card.split("the app sets ")[1].split(";")[0].split(")")[0])
+            assert said == lr, cls.name
+    # LoRA's target modules say the default for the chosen model
+    tp.set_model_info({"family": "gpt2"})
+    assert "c_attn" in tp.panel_by_name["lora"].editors["target_modules"].widget.placeholderText()
+    tp.set_model_info({"family": "bert"})
+    assert "query, value" in tp.panel_by_name["lora"].editors["target_modules"].widget.placeholderText()
+
+
+def test_a_value_outside_the_range_says_so(window):
+    tp = window.technique_page
+    tp.set_params("lora", {"r": 100_000})
+    panel = tp.panel_by_name["lora"]
+    spec = panel.editors["r"].spec
+    assert panel.editors["r"].get() == spec.max
+    assert not panel.notes.isHidden() and "above the maximum" in panel.notes.text() and "100000" in panel.notes.text()
+    tp.set_params("lora", {"r": 4})
+    assert panel.notes.isHidden()

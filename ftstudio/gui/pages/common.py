@@ -138,8 +138,7 @@ class PageFrame(QScrollArea):
         self.setFrameShape(QScrollArea.NoFrame)
         self.setWidgetResizable(False)
         self.setWidget(page)
-        page.installEventFilter(self)
-        self._fit()
+        page.installEventFilter(self)  # sized on the first resize (not here: layouts cost start-up time)
 
     def _fit(self) -> None:
         page = self.widget()

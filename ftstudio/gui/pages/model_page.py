@@ -40,6 +40,7 @@ _INFO_CACHE: dict[str, Any] = {}  # source -> ModelInfo, for this session
 
 class ModelPage(QWidget):
     changed = Signal()
+    info_changed = Signal(object)  # the model facts of the chosen model (ModelInfo)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -244,3 +245,4 @@ class ModelPage(QWidget):
                 text = str(v)
             self.info_labels[title].setText(text)
         self.info_status.setText("")
+        self.info_changed.emit(info)

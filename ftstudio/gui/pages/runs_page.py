@@ -392,7 +392,8 @@ class RunsPage(QWidget):
         rec = sel[0]
         menu = QMenu(self)
         kinds = export_kinds(rec)
-        labels = {"adapter": "PEFT adapter / technique weights", "merged": "Merged model", "model": "Full model folder"}
+        labels = {"adapter": "PEFT adapter / technique weights", "merged": "Merged model", "model": "Full model folder",
+                  "delta": "Delta: only the trained tensors (biases + head), small; needs the base model"}
         for k in kinds:
             menu.addAction(labels.get(k, k), lambda k=k: self._export(rec, k))
         menu.exec(self.export_button.mapToGlobal(self.export_button.rect().bottomLeft()))
