@@ -226,7 +226,8 @@ class ParamPanel(QWidget):
         parent: QWidget | None = None,
     ):
         super().__init__(parent)
-        self.specs = list(specs)
+        # Label and help in the studio's language (the dataclass's English is the msgid).
+        self.specs = [s.localized() if hasattr(s, "localized") else s for s in specs]
         self.editors: dict[str, Editor] = {}
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -251,7 +252,7 @@ class ParamPanel(QWidget):
             self.editors[spec.name] = ed
             grid = adv if spec.advanced else main
             r = grid.rowCount()
-            label = QLabel(spec.label + ":")
+            label = QLabel(self.tr("{label}:").format(label=spec.label))
             label.setToolTip(spec.help)
             label.setBuddy(ed.widget)
             grid.addWidget(label, r, 0, Qt.AlignTop | Qt.AlignLeft)
