@@ -228,7 +228,21 @@ class RunPage(QWidget):
         now = time.monotonic()
         if self.phase:
             self.phases[self.phase] = self.phases.get(self.phase, 0.0) + now - self._phase_since
+        if self.phase == "training" and name != "training" and self._eta is not None:
+            # training pauses for this pass (Fisher, evaluation): its remaining time stands still
+            eta_s, at = self._eta
+            self._eta = (max(0.0, eta_s - (now - at)), None)
         self.phase, self._phase_since = name, now
+        self._phase_progress: tuple[int, int] | None = None
+
+    def phase_left(self) -> float:
+        """Seconds the current non-training pass still needs, from its own progress so far."""
+        pp = getattr(self, "_phase_progress", None)
+        if self.phase == "training" or not pp or pp[0] <= 0 or pp[1] <= pp[0]:
+            return 0.0
+        done, total = pp
+        spent = time.monotonic() - self._phase_since
+        return spent / done * (total - done)
 
     def phase_summary(self) -> str:
         """'loading 0:03 · tokenizing 0:01 · training 1:20 · evaluating 0:02'."""
@@ -244,8 +258,9 @@ class RunPage(QWidget):
         step = f"step {int(d.get('step', 0))} / {int(d.get('total_steps') or 0) or '?'}   " if d else ""
         eta = "—"
         if self._eta is not None:
-            eta_s, at = self._eta
-            eta = fmt_seconds(max(0.0, eta_s - (time.monotonic() - at)))
+            eta_s, at = self._eta  # at None: training is paused, its remaining time stands still
+            left = eta_s - (time.monotonic() - at) if at is not None else eta_s
+            eta = fmt_seconds(max(0.0, left) + self.phase_left())
         sps = f"   {d.get('samples_per_second', 0):.1f} samples/s" if d else ""
         self.timing.setText(f"{step}elapsed {fmt_seconds(self.elapsed())}   ETA {eta}{sps}")
 
@@ -351,7 +366,11 @@ class RunPage(QWidget):
             name = phase_of(str(d.get("what", "")))
             if name != self.phase:
                 self._enter_phase(name)
-            self.activity.setText(f"{d.get('what', '')}: {done}/{total}" if total else str(d.get("what", "")))
+            if total:
+                self._phase_progress = (int(done), int(total))
+            left = self.phase_left()
+            self.activity.setText((f"{d.get('what', '')}: {done}/{total}" if total else str(d.get("what", "")))
+                                  + (f" · about {fmt_seconds(left)} left" if left >= 1 else ""))
         elif kind == "log":
             lvl = d.get("level", "info")
             self.append_log(("" if lvl == "info" else lvl.upper() + ": ") + str(d.get("message", "")))

@@ -237,14 +237,15 @@ class ParamPanel(QWidget):
         self.notes.setStyleSheet("color:#8a5a00;")
         self.notes.hide()
         outer.addWidget(self.notes)
-        # label | editor | the help's first sentence (the whole help is the tooltip)
+        # label | editor, and the whole help wrapped on the row below (it stays readable in a
+        # narrow window instead of being pushed out of view to the right)
         main = QGridLayout()
         adv_box = QGroupBox("Advanced")
         adv = QGridLayout(adv_box)
         for grid in (main, adv):
-            grid.setColumnStretch(2, 1)
+            grid.setColumnStretch(1, 1)
             grid.setHorizontalSpacing(12)
-            grid.setVerticalSpacing(8)
+            grid.setVerticalSpacing(2)
         for spec in self.specs:
             factory = (custom or {}).get(spec.name)
             emit = lambda *_: self.changed.emit()  # noqa: E731
@@ -258,16 +259,15 @@ class ParamPanel(QWidget):
             grid.addWidget(label, r, 0, Qt.AlignTop | Qt.AlignLeft)
             if isinstance(ed.widget, QLineEdit) or not isinstance(ed.widget, (QSpinBox, QDoubleSpinBox, QCheckBox, QComboBox)):
                 ed.widget.setMinimumWidth(220)
-            grid.addWidget(ed.widget, r, 1, Qt.AlignTop)
+            grid.addWidget(ed.widget, r, 1, Qt.AlignTop | Qt.AlignLeft)
             if spec.help or range_text(spec):
                 # the whole help, wrapped (never cut mid-sentence, nothing hidden behind a hover)
                 hint = QLabel(" ".join(x for x in (spec.help, range_text(spec)) if x))
                 hint.setObjectName(f"help_{spec.name}")
                 hint.setWordWrap(True)
-                hint.setMinimumWidth(160)
-                hint.setStyleSheet("color:#666;")
+                hint.setStyleSheet("color:#666; margin-bottom:8px;")
                 hint.setToolTip(spec.help)
-                grid.addWidget(hint, r, 2, Qt.AlignTop)
+                grid.addWidget(hint, r + 1, 0, 1, 2, Qt.AlignTop)
         outer.addLayout(main)
         if adv.rowCount() > 1 or adv.itemAtPosition(0, 0) is not None:
             outer.addWidget(adv_box)
