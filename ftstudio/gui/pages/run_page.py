@@ -292,8 +292,8 @@ class RunPage(QWidget):
             self.run_dir = str(summary["run_dir"])
         self._enter_phase("")
         self._clock.stop()
+        self._eta = None  # the run is over: no ETA beside the final elapsed
         self._show_timing()
-        self._eta = None
         phases = self.phase_summary()
         self.activity.setText(f"Time by phase: {phases}" if phases else "")
         peak = summary.get("peak_memory_bytes") or self.peak_memory
@@ -310,8 +310,8 @@ class RunPage(QWidget):
                 self.progress.setValue(self.progress.maximum())
         elif status == "cancelled":
             self.set_state("cancelled")
-            if peak:
-                self.append_log(f"peak memory {fmt_bytes(peak)}")
+            if peak and not summary.get("peak_memory_bytes"):  # (the engine's figure is logged already)
+                self.append_log(f"peak memory {fmt_bytes(peak)} (from the steps' memory samples)")
         else:
             self.set_state("failed", message.splitlines()[0] if message else "")
         if message:
