@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QTableWidget,
+    QTextEdit,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -153,6 +154,19 @@ class DataPage(QWidget):
         self.response_col = ColumnCombo(optional=True)
         self.template_edit = QLineEdit()
         self.template_edit.setPlaceholderText("optional, e.g. ### Instruction:\\n{instruction}\\n### Response:\\n")
+        from ftstudio.engine.textformats import FORMAT_TITLES, FORMATS
+
+        self.format_combo = QComboBox()
+        for f in FORMATS:
+            self.format_combo.addItem("detect from the columns" if f == "auto" else FORMAT_TITLES[f], f)
+        self.format_combo.setToolTip("How rows become training text; detected from the column names by default")
+        self.chat_template_edit = QLineEdit()
+        self.chat_template_edit.setPlaceholderText("empty: the model's chat template (or the default); "
+                                                   "'default'; or a Jinja template")
+        self.loss_combo = QComboBox()
+        self.loss_combo.addItem("the answers only (assistant turns)", "answer")
+        self.loss_combo.addItem("the whole text (prompt too)", "all")
+        self.loss_combo.setToolTip("Which tokens the loss is taken on; answers only is the usual choice")
         self.problems: dict[str, InlineProblem] = {}
         for key, title, w in (
             ("text_column", "Text column", self.text_col),
@@ -161,6 +175,9 @@ class DataPage(QWidget):
             ("prompt_column", "Prompt column", self.prompt_col),
             ("response_column", "Response column", self.response_col),
             ("template", "Prompt template", self.template_edit),
+            ("format", "Text format", self.format_combo),
+            ("chat_template", "Chat template", self.chat_template_edit),
+            ("loss_on", "Loss on", self.loss_combo),
         ):
             w.setObjectName(key)
             p = InlineProblem()
@@ -172,27 +189,29 @@ class DataPage(QWidget):
             box.addWidget(p)
             self.col_form.addRow(title + ":", box)
             if isinstance(w, QComboBox):
-                w.currentTextChanged.connect(self._mapping_changed)
+                (w.currentIndexChanged if not w.isEditable() else w.currentTextChanged).connect(self._mapping_changed)
             else:
                 w.editingFinished.connect(self._mapping_changed)
         mid.addWidget(cols, 1)
         self.dist_box = dist = QGroupBox("Label distribution")
-        dl = QVBoxLayout(dist)
-        self.dist_layout = QFormLayout()
+        self.dist_layout = QFormLayout(dist)
         self.dist_note = QLabel("—")
         self.dist_layout.addRow(self.dist_note)
-        dl.addLayout(self.dist_layout)
-        self.example = QLabel("")  # text generation: the first row as the model will see it
-        self.example.setObjectName("lm_example")
-        self.example.setWordWrap(True)
-        self.example.setTextFormat(Qt.PlainText)
-        self.example.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.example.setAlignment(Qt.AlignTop | Qt.AlignLeft)
-        self.example.setStyleSheet("QLabel{font-family:monospace;background:#f7f7f7;border:1px solid #ddd;padding:6px;}")
-        self.example.hide()
-        dl.addWidget(self.example)
-        dl.addStretch(1)
         mid.addWidget(dist, 1)
+        # text generation: the detected format and the first example as the model will see it
+        self.format_box = QGroupBox("First example, as the model is trained on it")
+        fl = QVBoxLayout(self.format_box)
+        self.format_facts = QLabel("")
+        self.format_facts.setObjectName("format_facts")
+        self.format_facts.setWordWrap(True)
+        fl.addWidget(self.format_facts)
+        self.example_view = QTextEdit()
+        self.example_view.setObjectName("example_view")
+        self.example_view.setReadOnly(True)
+        self.example_view.setMinimumHeight(120)
+        fl.addWidget(self.example_view, 1)
+        self.format_box.hide()
+        mid.addWidget(self.format_box, 1)
         outer.addLayout(mid)
 
         prev = QGroupBox("Preview")
@@ -220,6 +239,8 @@ class DataPage(QWidget):
         self._extra: dict = {}
         self.label_names: list[str] | None = None  # labels.txt beside the data, when there is one
         self.guessed: dict[str, str] = {}  # column fields set from the file (the named one was absent)
+        self.model_source: Any = None  # set by the window: () -> the chosen model (its chat template)
+        self._tokenizers: dict[str, Any] = {}
         self._task_changed()
 
     # -- config in/out -------------------------------------------------------------------------
@@ -236,6 +257,9 @@ class DataPage(QWidget):
             prompt_column=self.prompt_col.value(),
             response_column=self.response_col.value(),
             template=(self.template_edit.text().replace("\\n", "\n") or None),
+            format=self.format_combo.currentData() or "auto",
+            chat_template=(self.chat_template_edit.text().replace("\\n", "\n") or None),
+            loss_on=self.loss_combo.currentData() or "answer",
             eval_fraction=self._extra.get("eval_fraction", 0.1),
             max_train_samples=self._extra.get("max_train_samples"),
             max_eval_samples=self._extra.get("max_eval_samples"),
@@ -254,6 +278,9 @@ class DataPage(QWidget):
         self.prompt_col.set_value(d.prompt_column)
         self.response_col.set_value(d.response_column)
         self.template_edit.setText((d.template or "").replace("\n", "\\n"))
+        self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(d.format)))
+        self.chat_template_edit.setText((d.chat_template or "").replace("\n", "\\n"))
+        self.loss_combo.setCurrentIndex(max(0, self.loss_combo.findData(d.loss_on)))
         self._extra = {
             "eval_fraction": d.eval_fraction,
             "max_train_samples": d.max_train_samples,
@@ -266,7 +293,6 @@ class DataPage(QWidget):
     # -- user actions -------------------------------------------------------------------------------
     def _task_changed(self) -> None:
         lm = self.task() == "causal-lm"
-        self.dist_box.setTitle("First example, as the model sees it" if lm else "Label distribution")
         for key, vis in (
             ("text_column", not lm),  # text generation reads prompt/response (or the template)
             ("label_column", not lm),
@@ -274,8 +300,13 @@ class DataPage(QWidget):
             ("prompt_column", lm),
             ("response_column", lm),
             ("template", lm),
+            ("format", lm),
+            ("chat_template", lm),
+            ("loss_on", lm),
         ):
             self._set_row_visible(key, vis)
+        self.dist_box.setVisible(not lm)
+        self.format_box.setVisible(lm)
         if not self._loading:
             self.task_changed.emit(self.task())
             self.changed.emit()
@@ -359,10 +390,12 @@ class DataPage(QWidget):
         task = self.task()
         self.preview_status.setText("Reading…")
 
+        model = self.model_source() if callable(self.model_source) and task == "causal-lm" else None
+
         def get() -> Any:
             from ftstudio.engine.data import label_names_file, preview, resolve_data_files
 
-            pv = preview(cfg, task, n=20)
+            pv = preview(cfg, task, n=20, tokenizer=self._tokenizer_for(model))
             try:
                 names = label_names_file(resolve_data_files(cfg.train, None)[0])
             except Exception:  # noqa: BLE001 - names are a nicety
@@ -379,6 +412,41 @@ class DataPage(QWidget):
                 self.show_error(e.message)
 
         run_async(get, done, error, owner=self)
+
+    def _tokenizer_for(self, model: str | None) -> Any:
+        """The chosen model's tokenizer (job thread), for its chat template; None if unknown."""
+        if not model:
+            return None
+        if model not in self._tokenizers:
+            try:
+                from ftstudio.engine.models import load_tokenizer, resolve_model_path
+
+                if not (model.startswith("builtin:") or Path(model).expanduser().exists()):
+                    from ftstudio.engine.models import hf_cache_models
+
+                    if model not in hf_cache_models():
+                        return None  # never download for a preview
+                self._tokenizers[model] = load_tokenizer(resolve_model_path(model), False)
+            except Exception:  # noqa: BLE001 - the preview falls back to the default template
+                self._tokenizers[model] = None
+        return self._tokenizers[model]
+
+    def _show_text_format(self, tf: dict | None) -> None:
+        import html
+
+        if not tf:
+            self.format_facts.setText("")
+            self.example_view.clear()
+            return
+        self.format_facts.setText(f"<b>Format:</b> {html.escape(tf['title'])}<br><b>Template:</b> "
+                                  f"{html.escape(tf['template'])} · <b>loss on:</b> {html.escape(tf['loss_on'])}"
+                                  " (highlighted)")
+        parts = []
+        for seg in tf.get("example") or []:
+            t = html.escape(seg["text"][:3000]).replace("\n", "<br>")
+            parts.append(f'<span style="background:#c8efc8">{t}</span>' if seg["answer"]
+                         else f'<span style="color:#555">{t}</span>')
+        self.example_view.setHtml('<div style="font-family:monospace">' + "".join(parts) + "</div>")
 
     def _clear_problems(self) -> None:
         self.source_problem.set_problem(None)
@@ -421,6 +489,7 @@ class DataPage(QWidget):
         self._show_problem(self.problem_field(msg), msg)
         self.preview_status.setText("")
         self.table.setRowCount(0)
+        self._show_text_format(None)
 
     def label_name(self, value: Any) -> str:
         """'1' → 'positive' when labels.txt names the integer labels."""
@@ -433,7 +502,8 @@ class DataPage(QWidget):
     def _guess_columns(self, columns: list[str], rows: list[dict]) -> dict[str, str]:
         """The default mapping ('text'/'label') naming a column the file does not have is replaced
         by the file's most likely column (and said so). A column the user named stays, with its
-        problem shown next to it; nothing is guessed when the named column exists."""
+        problem shown next to it; nothing is guessed when the named column exists. (Text generation
+        finds its columns through engine.textformats' format detection.)"""
         if not columns:
             return {}
         lm = self.task() == "causal-lm"
@@ -457,16 +527,6 @@ class DataPage(QWidget):
                 c = min(cands, key=lambda c: len(set(strings(c)))) if cands else None
             if c:
                 out["label_column"] = c
-        if lm:
-            from ftstudio.engine.data import PROMPT_COLUMNS, RESPONSE_COLUMNS
-
-            for key, combo, names in (("prompt_column", self.prompt_col, PROMPT_COLUMNS),
-                                      ("response_column", self.response_col, RESPONSE_COLUMNS)):
-                v = combo.value()
-                if v is None or v not in columns:
-                    c = next((c for c in names if c in columns), None)
-                    if c and c != v:
-                        out[key] = c
         return out
 
     def show_preview(self, pv: Any, label_names: list[str] | None = None) -> None:
@@ -530,25 +590,7 @@ class DataPage(QWidget):
                 m = str(m)
                 self._show_problem(self.problem_field(m), m)
         self._show_distribution(field(pv, "label_counts", "label_distribution", "labels", default={}) or {})
-        self._show_example(rows)
-
-    def _show_example(self, rows: list) -> None:
-        """Text generation: the first row through the prompt format the training will use."""
-        if self.task() != "causal-lm" or not rows or not isinstance(rows[0], dict):
-            self.example.hide()
-            return
-        from ftstudio.engine import data as engine_data
-        from ftstudio.engine.errors import UserError
-
-        d = self.data_config()
-        cols = list(rows[0].keys())
-        try:
-            prompt_col, resp_col = engine_data._lm_columns(cols, d)
-            text = engine_data.format_prompt(rows[0], d, prompt_col) + str(rows[0].get(resp_col) or "")
-        except UserError as e:
-            text = f"(cannot format the first row: {e})"
-        self.example.setText(text if len(text) <= 1200 else text[:1200] + "…")
-        self.example.show()
+        self._show_text_format(field(pv, "text_format", default=None))
 
     def _show_distribution(self, counts: Any) -> None:
         while self.dist_layout.rowCount():

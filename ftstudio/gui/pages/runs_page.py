@@ -95,6 +95,13 @@ COMPARE_ROWS = [
 ]
 
 
+def open_url(url: str) -> None:
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QDesktopServices
+
+    QDesktopServices.openUrl(QUrl(url))
+
+
 def _pct(s: dict) -> str:
     tp, tot = s.get("trainable_params"), s.get("total_params")
     return f"{100 * tp / tot:.2f}%" if tp is not None and tot else "—"
@@ -126,8 +133,12 @@ class RunsPage(QWidget):
         self.export_button.clicked.connect(self._export_menu)
         self.delete_button = QPushButton("Delete")
         self.delete_button.clicked.connect(self._delete)
+        self.tensorboard_button = QPushButton("Open in TensorBoard")
+        self.tensorboard_button.setObjectName("tensorboard_button")
+        self.tensorboard_button.clicked.connect(self.open_tensorboard)
+        self._tensorboard: tuple[Any, str] | None = None  # (process, url) while it runs
         for b in (self.refresh_button, self.compare_button, self.resume_button, self.setup_button,
-                  self.export_button, self.delete_button):
+                  self.export_button, self.delete_button, self.tensorboard_button):
             bar.addWidget(b)
         bar.addStretch(1)
         self.where = QLabel("")
@@ -183,6 +194,7 @@ class RunsPage(QWidget):
         self.opened: Any = None
         self.compared: list[Any] = []
         self._selection_changed()
+        self._tensorboard_tip()
 
     @property
     def curves(self) -> Any:
@@ -191,6 +203,47 @@ class RunsPage(QWidget):
     @property
     def compare_curves(self) -> Any:
         return self._compare_curves.get()
+
+    # -- TensorBoard ----------------------------------------------------------------------------------
+    def _tensorboard_tip(self) -> None:
+        from ftstudio.engine import tensorboard_events
+
+        ok = tensorboard_events.available()
+        self.tensorboard_button.setEnabled(ok and self.tensorboard_button.text() == "Open in TensorBoard")
+        self.tensorboard_button.setToolTip(
+            "Start TensorBoard on the runs folder (every run writes its event files) and open it in the browser"
+            if ok else 'TensorBoard is not installed: pip install "ftstudio[tensorboard]"')
+
+    def open_tensorboard(self) -> None:
+        """One TensorBoard server per studio, on the runs folder; later clicks reopen the page."""
+        if self._tensorboard and self._tensorboard[0].poll() is None:
+            open_url(self._tensorboard[1])
+            return
+        from ftstudio.engine import tensorboard_events
+        from ftstudio.engine.store import default_runs_dir
+
+        logdir = Path(self.runs_dir() or default_runs_dir())
+        self.tensorboard_button.setText("Starting TensorBoard…")
+        self.tensorboard_button.setEnabled(False)
+
+        def started(res: tuple[Any, str]) -> None:
+            self._tensorboard = res
+            self._tensorboard_done()
+            from PySide6.QtWidgets import QApplication
+
+            QApplication.instance().aboutToQuit.connect(res[0].terminate)
+            self.where.setText(f"TensorBoard: {res[1]} (runs in {logdir})")
+            open_url(res[1])
+
+        def failed(info: Any) -> None:
+            self._tensorboard_done()
+            show_error(self, info)
+
+        run_async(lambda: tensorboard_events.launch(logdir), started, failed, owner=self)
+
+    def _tensorboard_done(self) -> None:
+        self.tensorboard_button.setText("Open in TensorBoard")
+        self._tensorboard_tip()
 
     # -- history --------------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -396,12 +449,46 @@ class RunsPage(QWidget):
                   "delta": "Delta: only the trained tensors (biases + head), small; needs the base model"}
         for k in kinds:
             menu.addAction(labels.get(k, k), lambda k=k: self._export(rec, k))
+        if rec.task == "causal-lm":  # merged weights for llama.cpp / Ollama / LM Studio
+            menu.addSeparator()
+            for q, what in (("f16", "GGUF F16 (llama.cpp, Ollama, LM Studio)"), ("q8_0", "GGUF Q8_0 (half the size)")):
+                menu.addAction(what, lambda q=q: self._export_gguf(rec, q))
         menu.exec(self.export_button.mapToGlobal(self.export_button.rect().bottomLeft()))
 
     def _export(self, rec: Any, kind: str) -> None:
         d = QFileDialog.getExistingDirectory(self, f"Export {kind} to…")
         if d:
             self.export_run(rec, kind, Path(d) / f"{rec.name}-{kind}")
+
+    def _export_gguf(self, rec: Any, quant: str) -> None:
+        d = QFileDialog.getExistingDirectory(self, f"Export GGUF ({quant.upper()}) to…")
+        if d:
+            self.export_gguf(rec, quant, Path(d) / f"{rec.name}-gguf")
+
+    def export_gguf(self, rec: Any, quant: str, dest: Path, on_done: Any = None) -> None:
+        """Merge and write the run as GGUF (engine.export 'gguf'), then copy it with its Modelfile
+        to ``dest``; off the GUI thread."""
+        self.where.setText(f"writing GGUF ({quant.upper()})…")
+
+        def job() -> str:
+            from ftstudio.engine.export import export_run
+
+            paths = [Path(x) for x in export_run(rec.run_dir, "gguf", quant=quant)]
+            dest.mkdir(parents=True, exist_ok=True)
+            for x in paths:
+                shutil.copy2(x, dest / x.name)
+            return str(dest / paths[0].name)
+
+        def done(p: str) -> None:
+            self.where.setText(f"exported to {p} (Modelfile beside it: ollama create NAME -f Modelfile)")
+            if on_done:
+                on_done(p)
+
+        def failed(e: Any) -> None:
+            self.where.setText("")
+            show_error(self, e)
+
+        run_async(job, done, failed, owner=self)
 
     def export_run(self, rec: Any, kind: str, dest: Path, on_done: Any = None) -> None:
         """Copy the engine-written export (export/ or export/KIND/) to ``dest`` off the GUI thread."""
