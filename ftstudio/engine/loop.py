@@ -131,6 +131,7 @@ def train_task(
     trainable = [p for p in model.parameters() if p.requires_grad]
     t0 = time.perf_counter()
     first_step = state.step
+    samples0, tokens0 = state.samples, state.tokens  # a resumed run's state counts earlier sessions
     window: list[tuple[float, int, int]] = []  # (time, samples, tokens) for throughput
     model.train()
     while state.step < total_steps:
@@ -142,6 +143,7 @@ def train_task(
         micro, loss_sum, extra_sum = 0, 0.0, {}
         for examples in it:
             if cancel.cancelled:
+                state.peak_memory = probe.peak  # type: ignore[attr-defined]  (a stopped run's real peak)
                 raise Cancelled()
             if micro == 0:
                 technique.on_step_start(step_offset + state.step, model, optimizer)
@@ -185,8 +187,8 @@ def train_task(
                     tps_local = (window[-1][2] - window[0][2]) / dt if dt > 0 else 0.0
                 else:
                     dt = now - t0
-                    sps_local = state.samples / dt if dt > 0 else 0.0
-                    tps_local = state.tokens / dt if dt > 0 else 0.0
+                    sps_local = (state.samples - samples0) / dt if dt > 0 else 0.0
+                    tps_local = (state.tokens - tokens0) / dt if dt > 0 else 0.0
                 sps, tps = dist.all_reduce_sum([sps_local, tps_local], ctx.device)
                 elapsed = now - t0
                 rate = elapsed / max(1, state.step - first_step)
