@@ -26,6 +26,9 @@ class Predictor:
         if not export.exists():
             raise UserError(f"run {self.run_dir.name} has no export yet (it did not finish)")
         self.cfg = RunConfig.from_yaml(self.run_dir / "config.yaml")
+        from ftstudio.engine.models import check_export_weights
+
+        check_export_weights(export, self.cfg.allow_pickle)
         self.summary = read_json(self.run_dir / "summary.json", {}) or {}
         self.task = self.cfg.task
         self.device = device
