@@ -134,9 +134,9 @@ def test_imbalance_warns_with_the_majority_baseline(tmp_path, tiny_dir):
     assert v.baseline["label"] == "ham"
     assert f"{v.baseline['accuracy']:.3f}" in w.message
     # the baseline is measured on the rows the run evaluates on (the seeded split): 20 rows
-    from ftstudio.engine.data import _split
+    from ftstudio.engine.data import _split_indices
 
-    _, ev = _split(rows, 0.1, 42)
+    ev = [rows[i] for i in _split_indices(len(rows), 0.1, 42)[1]]
     assert v.baseline["accuracy"] == pytest.approx(sum(r["label"] == "ham" for r in ev) / len(ev))
 
 
@@ -369,9 +369,10 @@ def test_summary_reports_the_majority_baseline(tmp_path, tiny_dir, lr, beats):
     events = []
     s = train(cfg, subscribers=[events.append])
     assert s["baseline"]["label"] == "ham"
-    from ftstudio.engine.data import _split, read_table
+    from ftstudio.engine.data import _split_indices, read_table
 
-    _, ev = _split(read_table(str(tmp_path / "spam.csv")), 0.1, 42)
+    rows = read_table(str(tmp_path / "spam.csv"))
+    ev = [rows[i] for i in _split_indices(len(rows), 0.1, 42)[1]]
     assert s["baseline"]["accuracy"] == pytest.approx(sum(r["label"] == "ham" for r in ev) / len(ev))
     assert s["beats_baseline"] is (s["accuracy"] > s["baseline"]["accuracy"])
     on_disk = read_json(Path(s["run_dir"]) / "summary.json")

@@ -408,7 +408,7 @@ def _fmt_values(vals: list, n: int = 4) -> str:
 def _check_data(cfg: Any, v: Validation, prefix: str, d: Any, model: _Model | None) -> _DataFacts | None:
     """Columns, empty texts, labels (kinds, classes, balance, eval-only labels), the majority
     baseline, and the number of training rows the run will see."""
-    from ftstudio.engine.data import _split, _subset, label_names_file, resolve_data_files
+    from ftstudio.engine.data import _split_indices, _subset, label_names_file, resolve_data_files
 
     try:
         train_path, eval_path = resolve_data_files(d.train, d.eval)
@@ -433,7 +433,7 @@ def _check_data(cfg: Any, v: Validation, prefix: str, d: Any, model: _Model | No
             if n < 2:
                 v.error("data", f"{prefix}.train", f"only {n} row(s): too few to split off an evaluation set")
                 return None
-            tr_idx, _ = _split(list(range(n)), d.eval_fraction, seed)
+            tr_idx = [int(i) for i in _split_indices(n, d.eval_fraction, seed)[0]]
         else:
             tr_idx = list(range(n))
         if d.max_train_samples and d.max_train_samples > 0:
@@ -495,7 +495,8 @@ def _check_data(cfg: Any, v: Validation, prefix: str, d: Any, model: _Model | No
         if len(kept_idx) < 2:
             v.error("data", f"{prefix}.train", f"only {len(kept_idx)} row(s): too few to split off an evaluation set")
             return None
-        tr_idx, ev_idx = _split(kept_idx, d.eval_fraction, seed)
+        tr_pos, ev_pos = _split_indices(len(kept_idx), d.eval_fraction, seed)  # as prepare_data splits
+        tr_idx, ev_idx = [kept_idx[i] for i in tr_pos], [kept_idx[i] for i in ev_pos]
     else:
         tr_idx, ev_idx = kept_idx, [i for i, k in enumerate(ev_keep) if k]
     if d.max_train_samples and d.max_train_samples > 0:
