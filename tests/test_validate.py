@@ -174,7 +174,9 @@ def test_empty_texts_are_counted_and_dropped_and_na_words_are_text(tmp_path, tin
     pd = prepare_data(DataConfig(train=str(train)), "classification", tok, 32, 42)
     assert len(pd.train) + len(pd.eval) == 37
     cls_sep = 2  # [CLS] [SEP]: an empty text
-    assert all(len(e["input_ids"]) > cls_sep for e in pd.train + pd.eval)
+    from ftstudio.engine.data import example_lengths
+
+    assert all(n > cls_sep for n in example_lengths(pd.train) + example_lengths(pd.eval))
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
