@@ -275,9 +275,19 @@ class Technique:
         """Rebuild a trained model from a base model and this technique's export.
 
         Default: the export is a whole model folder (what the default ``export`` writes)."""
-        from ftstudio.engine.predict import load_full_export
+        from ftstudio.engine.models import load_full_export
 
         return load_full_export(base_model, export_dir)
+
+    def merge_for_inference(self, model: Any) -> Any:
+        """The model from ``load_for_inference`` with the trained update folded into the weights
+        where the technique can (LoRA), so inference costs no more than the base model."""
+        return model
+
+    def extra_modules(self) -> dict[str, Any]:
+        """Modules the technique keeps on the device beside the trained model (a distillation
+        teacher), by name: pre-flight counts their memory."""
+        return {}
 
 
 _REGISTRY: dict[str, type[Technique]] = {}

@@ -78,3 +78,6 @@ class LoRA(Technique):
         from peft import PeftModel
 
         return PeftModel.from_pretrained(base_model, export_dir)
+
+    def merge_for_inference(self, model: Any) -> Any:
+        return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
