@@ -319,6 +319,11 @@ def _encode_classification(rows, d, tokenizer, max_length, names, progress, spli
     for i, (e, y) in enumerate(zip(encs, labels)):
         e["label"] = y
         e["idx"] = i
+        # the raw text rides along (collate hands it over as batch["text"]): a distillation
+        # teacher with another tokenizer reads the same text its own way
+        e["text"] = texts[i]
+        if pairs is not None:
+            e["text_pair"] = pairs[i]
     return encs
 
 
@@ -393,6 +398,10 @@ def batches_per_epoch(n: int, batch_size: int, world: int = 1) -> int:
     return max(1, b // world) if world > 1 else b
 
 
+# Example keys holding raw text (classification): kept beside the token ids, never fed to the model.
+TEXT_KEYS = ("text", "text_pair")
+
+
 def collate(examples: list[dict], pad_id: int, device: Any = None) -> dict:
     """Dynamic padding to the longest example in the batch."""
     import torch
@@ -421,6 +430,9 @@ def collate(examples: list[dict], pad_id: int, device: Any = None) -> dict:
     batch["task_id"] = torch.tensor([e.get("task_id", 0) for e in examples], dtype=torch.long)
     if device is not None and str(device) != "cpu":
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    for key in TEXT_KEYS:  # lists of str, not model inputs (see context.META_KEYS)
+        if key in examples[0]:
+            batch[key] = [e.get(key, "") for e in examples]
     return batch
 
 
