@@ -5,28 +5,28 @@ task sequence, evaluate, checkpoint, export, and keep the runs store current thr
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
 import shutil
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ftstudio.engine import distributed as dist
+from ftstudio.engine.checkpoints import load_checkpoint, save_checkpoint
+from ftstudio.engine.cl_metrics import continual_metrics
 from ftstudio.engine.config import DataConfig, RunConfig
 from ftstudio.engine.context import RunContext
 from ftstudio.engine.data import batches_per_epoch, collate, length_grouped_batches, prepare_data
 from ftstudio.engine.errors import Cancelled, UserError
-from ftstudio.engine.events import Checkpoint, Event, EventBus, Finished, Log, RunStarted, TaskFinished
+from ftstudio.engine.events import Checkpoint, Event, EventBus, Finished, Log, Progress, RunStarted, TaskFinished
 from ftstudio.engine.loop import CancelToken, LoopState, autocast_for, emit_eval, evaluate, make_forward, train_task
-from ftstudio.engine.store import (
-    RunWriter, atomic_write_json, check_writable, default_runs_dir, latest_checkpoint, new_run_dir, read_json,
-)
+from ftstudio.engine.store import RunWriter, check_writable, default_runs_dir, latest_checkpoint, new_run_dir, read_json
 
-__all__ = ["train", "CancelToken"]
+__all__ = ["train", "CancelToken", "check_setup", "prepare", "Prepared", "Run"]
 
 
 def pick_device(name: str) -> Any:
@@ -130,11 +130,24 @@ def train(
     cancel: CancelToken | None = None,
     resume: str | Path | None = None,
 ) -> dict:
-    """Run training; see the module docstring. Returns the summary dict."""
+    """Run training; see the module docstring. Returns the summary dict.
+
+    Four phases: ``check_setup`` (the config alone) → ``prepare`` (data, model, optimizer; bad
+    input fails here, before a run folder exists) → ``Run.open`` (the run folder and summary,
+    a checkpoint loaded on resume) → ``Run.execute`` (the tasks, final evaluation, export)."""
     bus = EventBus()
     for s in subscribers:
         bus.subscribe(s)
-    cancel = cancel or CancelToken()
+    cfg, technique, resume_dir = check_setup(cfg, resume)
+    prep = prepare(cfg, technique, bus, resume_dir)
+    run = Run(prep)
+    run.open()
+    return run.execute(cancel or CancelToken())
+
+
+# ---------------------------------------------------------------------------- phase 1: the setup
+def check_setup(cfg: RunConfig | None, resume: str | Path | None) -> tuple[RunConfig, Any, Path | None]:
+    """The config read (from the run folder on resume) and checked on its own; the technique made."""
     resume_dir = Path(resume) if resume else None
     if resume_dir is not None:
         if not (resume_dir / "config.yaml").exists():
@@ -151,18 +164,50 @@ def train(
     if cfg.tasks and cfg.task != "classification":
         raise UserError("task sequences are supported for classification only")
     out_dir = resume_dir or (Path(cfg.output_dir) if cfg.output_dir else None)
-    runs_dir = Path(cfg.runs_dir) if cfg.runs_dir else default_runs_dir()
-    check_writable(out_dir or runs_dir)
+    check_writable(out_dir or _runs_dir(cfg))
+    return cfg, technique, resume_dir
 
-    def progress(what: str, done: int, total: int) -> None:
-        from ftstudio.engine.events import Progress
 
-        bus.emit(Progress(what=what, done=done, total=total))
+def _runs_dir(cfg: RunConfig) -> Path:
+    return Path(cfg.runs_dir) if cfg.runs_dir else default_runs_dir()
 
-    # ---- load data and model (bad input fails here, before a run folder exists) ----
+
+# ---------------------------------------------------------------------------- phase 2: prepare
+@dataclass
+class Prepared:
+    """Everything a run needs, loaded and checked; nothing written yet."""
+
+    cfg: RunConfig
+    technique: Any
+    bus: EventBus
+    resume_dir: Path | None
+    saved_state: dict
+    device: Any
+    precision: str
+    tokenizer: Any
+    tasks: list[tuple[str, DataConfig]]
+    data: list[Any]                 # PreparedData per task
+    task_label_names: list[list[str] | None]
+    offsets: list[int]              # each task's first index in the shared head
+    all_names: list[str]
+    model: Any
+    ctx: RunContext
+    optimizer: Any
+    scaler: Any
+    steps_per_task: list[int]
+    trainable: int
+    total: int
+
+
+def prepare(cfg: RunConfig, technique: Any, bus: EventBus, resume_dir: Path | None = None) -> Prepared:
+    """Load tokenizer, data (every task) and model; let the technique prepare the model; build
+    the optimizer and count the steps. Bad input raises UserError here."""
     import torch
 
     from ftstudio.engine.models import load_tokenizer, resolve_model_path
+
+    def progress(what: str, done: int, total: int) -> None:
+        bus.emit(Progress(what=what, done=done, total=total))
 
     torch.manual_seed(cfg.training.seed)
     random.seed(cfg.training.seed)
@@ -175,47 +220,18 @@ def train(
     saved_state = read_json(resume_dir / "summary.json", {}) if resume_dir else {}
     fixed_labels = saved_state.get("task_label_names") if resume_dir else None
     tasks = task_list(cfg)
-    prepared = []
+    data = []
     for i, (name, dcfg) in enumerate(tasks):
         bus.emit(Log(message=f"Preparing data for {name}: {dcfg.train}"))
-        pd = prepare_data(dcfg, cfg.task, tokenizer, max_len, cfg.training.seed, progress,
-                          label_names=fixed_labels[i] if fixed_labels else None)
-        prepared.append(pd)
-    # labels: per task, then one head over their union (sliced per task in per-task mode)
-    task_label_names = [pd.label_names for pd in prepared]
-    offsets, all_names = [], []
-    if cfg.task == "classification":
-        for (name, _), names in zip(tasks, task_label_names):
-            offsets.append(len(all_names))
-            all_names += [f"{name}:{n}" for n in names] if cfg.tasks else list(names)
-        for pd, off, t_i in zip(prepared, offsets, range(len(tasks))):
-            for split in (pd.train, pd.eval):
-                for e in split:
-                    e["label"] += off
-                    e["task_id"] = t_i
-    masks = None
-    if cfg.tasks and cfg.task == "classification" and cfg.heads == "per-task":
-        masks = torch.zeros(len(tasks), len(all_names), dtype=torch.bool)
-        for t_i, (off, names) in enumerate(zip(offsets, task_label_names)):
-            masks[t_i, off:off + len(names)] = True
+        data.append(prepare_data(dcfg, cfg.task, tokenizer, max_len, cfg.training.seed, progress,
+                                 label_names=fixed_labels[i] if fixed_labels else None))
+    task_label_names, offsets, all_names, masks = _label_space(cfg, tasks, data)
     model, ctx = build_model_and_context(
         cfg, technique, tokenizer, all_names, task_label_names[0], [n for n, _ in tasks], device, precision,
         bus, progress, masks,
     )
     if dist.world_size() > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        # DDP all-reduces only what requires grad when it wraps: a technique that unfreezes
-        # more later (layer-wise) gets every parameter registered, and DDP told that some have
-        # no gradient in a step (find_unused_parameters), or the unfrozen layers drift per rank
-        dynamic = technique.trainable_set_changes
-        frozen = [p for p in model.parameters() if not p.requires_grad] if dynamic else []
-        for p in frozen:
-            p.requires_grad_(True)
-        model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None,
-                    find_unused_parameters=dynamic)
-        for p in frozen:
-            p.requires_grad_(False)
+        model = _wrap_ddp(model, technique, device)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     from ftstudio.engine.optim import build_optimizer
@@ -225,159 +241,251 @@ def train(
         raise UserError(f"{technique.title} leaves no trainable parameters on this model")
     optimizer = build_optimizer(groups, device.type)
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
-    acc = cfg.training.grad_accum
-    steps_per_task = []
-    for pd in prepared:
-        if cfg.training.max_steps:
-            steps_per_task.append(cfg.training.max_steps)
-        else:
-            per_epoch = batches_per_epoch(len(pd.train), cfg.training.batch_size, ctx.world_size)
-            steps_per_task.append(max(1, math.ceil(cfg.training.epochs * per_epoch / acc)))
+    steps_per_task = [_steps_for(cfg, len(pd.train), ctx.world_size) for pd in data]
     ctx.total_steps = sum(steps_per_task)
+    return Prepared(
+        cfg=cfg, technique=technique, bus=bus, resume_dir=resume_dir, saved_state=saved_state, device=device,
+        precision=precision, tokenizer=tokenizer, tasks=tasks, data=data, task_label_names=task_label_names,
+        offsets=offsets, all_names=all_names, model=model, ctx=ctx, optimizer=optimizer, scaler=scaler,
+        steps_per_task=steps_per_task, trainable=trainable, total=total,
+    )
 
-    # ---- the run folder: from here on, every outcome is recorded ----
-    is_main = dist.is_main()
-    if resume_dir:
-        run_dir = resume_dir
-    elif out_dir:
-        run_dir = out_dir
-        run_dir.mkdir(parents=True, exist_ok=True)
-    else:
-        run_dir = new_run_dir(runs_dir, f"{cfg.technique.name}-{cfg.model.split(':')[-1].split('/')[-1]}") \
-            if is_main else runs_dir / "_nonzero_rank"
-    run_dir = Path(dist.broadcast_object(str(run_dir)))
-    ctx.run_dir = run_dir
-    writer = RunWriter(run_dir) if is_main else None
-    if writer:
-        bus.subscribe(lambda ev: writer.write_event(ev.to_dict()))
-        if not resume_dir:
-            cfg.save(run_dir / "config.yaml")
-    started = time.time()
-    summary: dict[str, Any] = {
-        "status": "running", "pid": os.getpid(), "started": saved_state.get("started", started),
-        "technique": cfg.technique.name, "model": cfg.model, "task": cfg.task,
-        "trainable_params": trainable, "total_params": total,
-        "trainable_percent": 100.0 * trainable / max(1, total), "device": str(device), "precision": precision,
-        "run_dir": str(run_dir), "world_size": ctx.world_size, "label_names": all_names or None, "task_label_names": task_label_names if cfg.task == "classification" else None,
-    }
-    if writer:
-        writer.write_summary(summary)
 
-    state = LoopState()
-    start_task, R, baseline = 0, [], []
-    ck = latest_checkpoint(run_dir) if resume_dir else None
-    if ck is not None:
-        start_task, state, R, baseline = _load_checkpoint(ck, model, optimizer, technique, device)
-        bus.emit(Log(message=f"Resumed from {ck.name}"))
-    elif resume_dir:
-        bus.emit(Log(message="No checkpoint found: starting from the beginning", level="warning"))
-    step_offset = sum(steps_per_task[:start_task])
-    ctx.step = step_offset + state.step
-    bus.emit(RunStarted(
-        run_dir=str(run_dir), config=cfg.to_dict(), trainable_params=trainable, total_params=total,
-        device=str(device), precision=precision, total_steps=ctx.total_steps, resumed_from_step=ctx.step,
-    ))
-    peak = 0
-    train_seconds = 0.0  # time inside the training loops (their periodic evals included, as in
-    # HF Trainer's train_runtime); the continual baseline, final evaluation and export are not
-    # training, and counting them made short runs' samples/s depend on the eval set's size
-    samples_done = 0
-    final: dict = {}
+def _label_space(cfg: RunConfig, tasks: list, data: list) -> tuple[list, list[int], list[str], Any]:
+    """Labels per task, then one head over their union (sliced per task in per-task mode): the
+    examples' labels are shifted to their task's offset and tagged with their task id."""
+    import torch
 
-    def eval_task(j: int) -> dict:
-        ctx.task_index, old = j, ctx.task_index
-        lab = list(range(offsets[j], offsets[j] + len(task_label_names[j]))) if offsets else None
-        # the module under DDP: eval shards can be uneven, and DDP's forward would wait on
-        # buffer broadcasts from ranks that have no batch left
-        bare = model.module if dist.world_size() > 1 else model
-        m = evaluate(ctx, bare, prepared[j].eval, len(all_names), f"Evaluating {tasks[j][0]}", lab)
-        ctx.task_index = old
-        return m
+    task_label_names = [pd.label_names for pd in data]
+    offsets: list[int] = []
+    all_names: list[str] = []
+    if cfg.task == "classification":
+        for (name, _), names in zip(tasks, task_label_names):
+            offsets.append(len(all_names))
+            all_names += [f"{name}:{n}" for n in names] if cfg.tasks else list(names)
+        for t_i, (pd, off) in enumerate(zip(data, offsets)):
+            for split in (pd.train, pd.eval):
+                for e in split:
+                    e["label"] += off
+                    e["task_id"] = t_i
+    masks = None
+    if cfg.tasks and cfg.task == "classification" and cfg.heads == "per-task":
+        masks = torch.zeros(len(tasks), len(all_names), dtype=torch.bool)
+        for t_i, (off, names) in enumerate(zip(offsets, task_label_names)):
+            masks[t_i, off:off + len(names)] = True
+    return task_label_names, offsets, all_names, masks
 
-    def checkpoint(task_i: int, st: LoopState) -> None:
-        if is_main:
-            p = _save_checkpoint(run_dir, ctx.step, task_i, st, model, optimizer, technique, R, baseline, device)
-            bus.emit(Checkpoint(step=ctx.step, path=str(p)))
 
-    try:
-        if cfg.tasks and not baseline:
-            baseline = [eval_task(j)["accuracy"] for j in range(len(tasks))]  # for forward transfer
-        technique.on_train_start(model, optimizer)
-        for t_i in range(start_task, len(tasks)):
+def _wrap_ddp(model: Any, technique: Any, device: Any) -> Any:
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    # DDP all-reduces only what requires grad when it wraps: a technique that unfreezes
+    # more later (layer-wise) gets every parameter registered, and DDP told that some have
+    # no gradient in a step (find_unused_parameters), or the unfrozen layers drift per rank
+    dynamic = technique.trainable_set_changes
+    frozen = [p for p in model.parameters() if not p.requires_grad] if dynamic else []
+    for p in frozen:
+        p.requires_grad_(True)
+    model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None,
+                find_unused_parameters=dynamic)
+    for p in frozen:
+        p.requires_grad_(False)
+    return model
+
+
+def _steps_for(cfg: RunConfig, train_rows: int, world_size: int) -> int:
+    """Optimizer steps of one task: max_steps, else epochs × micro-batches / grad_accum."""
+    if cfg.training.max_steps:
+        return cfg.training.max_steps
+    per_epoch = batches_per_epoch(train_rows, cfg.training.batch_size, world_size)
+    return max(1, math.ceil(cfg.training.epochs * per_epoch / cfg.training.grad_accum))
+
+
+# ---------------------------------------------------------------------------- phases 3 and 4: the run
+class Run:
+    """A prepared run with its folder: ``open`` records it, ``execute`` trains every task,
+    evaluates, exports and records the outcome (finished, cancelled or failed)."""
+
+    def __init__(self, prep: Prepared):
+        self.p = prep
+        self.ctx = prep.ctx
+        self.bus = prep.bus
+        self.is_main = dist.is_main()
+        self.run_dir: Path | None = None
+        self.writer: RunWriter | None = None
+        self.summary: dict[str, Any] = {}
+        self.state = LoopState()
+        self.start_task = 0
+        self.R: list = []                # continual accuracy matrix, row per finished task
+        self.baseline: list = []         # each task's accuracy before any training (forward transfer)
+        self.peak = 0
+        # time inside the training loops (their periodic evals included, as in HF Trainer's
+        # train_runtime); the continual baseline, final evaluation and export are not training,
+        # and counting them made short runs' samples/s depend on the eval set's size
+        self.train_seconds = 0.0
+        self.samples_done = 0
+        self.started = time.time()
+
+    # -- phase 3
+    def open(self) -> None:
+        """Create (or reuse, on resume) the run folder, write config + a 'running' summary, load
+        the latest checkpoint on resume, announce RunStarted."""
+        p, ctx = self.p, self.ctx
+        cfg, resume_dir = p.cfg, p.resume_dir
+        if resume_dir:
+            run_dir = resume_dir
+        elif cfg.output_dir:
+            run_dir = Path(cfg.output_dir)
+            run_dir.mkdir(parents=True, exist_ok=True)
+        elif self.is_main:
+            run_dir = new_run_dir(_runs_dir(cfg), f"{cfg.technique.name}-{cfg.model.split(':')[-1].split('/')[-1]}")
+        else:
+            run_dir = _runs_dir(cfg) / "_nonzero_rank"
+        self.run_dir = run_dir = Path(dist.broadcast_object(str(run_dir)))
+        ctx.run_dir = run_dir
+        if self.is_main:
+            writer = self.writer = RunWriter(run_dir)
+            self.bus.subscribe(lambda ev: writer.write_event(ev.to_dict()))
+            if not resume_dir:
+                cfg.save(run_dir / "config.yaml")
+        self.summary = {
+            "status": "running", "pid": os.getpid(), "started": p.saved_state.get("started", self.started),
+            "technique": cfg.technique.name, "model": cfg.model, "task": cfg.task,
+            "trainable_params": p.trainable, "total_params": p.total,
+            "trainable_percent": 100.0 * p.trainable / max(1, p.total), "device": str(p.device),
+            "precision": p.precision, "run_dir": str(run_dir), "world_size": ctx.world_size,
+            "label_names": p.all_names or None,
+            "task_label_names": p.task_label_names if cfg.task == "classification" else None,
+        }
+        self._write_summary()
+        ck = latest_checkpoint(run_dir) if resume_dir else None
+        if ck is not None:
+            self.start_task, self.state, self.R, self.baseline = load_checkpoint(
+                ck, p.model, p.optimizer, p.technique, p.device)
+            self.bus.emit(Log(message=f"Resumed from {ck.name}"))
+        elif resume_dir:
+            self.bus.emit(Log(message="No checkpoint found: starting from the beginning", level="warning"))
+        ctx.step = sum(p.steps_per_task[:self.start_task]) + self.state.step
+        self.bus.emit(RunStarted(
+            run_dir=str(run_dir), config=cfg.to_dict(), trainable_params=p.trainable, total_params=p.total,
+            device=str(p.device), precision=p.precision, total_steps=ctx.total_steps, resumed_from_step=ctx.step,
+        ))
+
+    # -- phase 4
+    def execute(self, cancel: CancelToken) -> dict:
+        """Train the tasks, then finish; a Stop or an error is recorded in the summary."""
+        try:
+            self.run_tasks(cancel)
+            return self.finish()
+        except Cancelled:
+            return self._cancelled()
+        except BaseException as e:
+            self._failed(e)
+            raise
+        finally:
+            if self.writer:
+                self.writer.close()
+
+    def run_tasks(self, cancel: CancelToken) -> None:
+        p, ctx, technique = self.p, self.ctx, self.p.technique
+        if p.cfg.tasks and not self.baseline:
+            self.baseline = [self.eval_task(j)["accuracy"] for j in range(len(p.tasks))]  # for forward transfer
+        technique.on_train_start(p.model, p.optimizer)
+        step_offset = sum(p.steps_per_task[:self.start_task])
+        for t_i in range(self.start_task, len(p.tasks)):
             ctx.task_index = t_i
-            ctx.label_names = task_label_names[t_i]
-            technique.on_task_start(t_i, model)
-            if len(tasks) > 1:
-                bus.emit(Log(message=f"Task {t_i + 1}/{len(tasks)}: {tasks[t_i][0]}"))
+            ctx.label_names = p.task_label_names[t_i]
+            technique.on_task_start(t_i, p.model)
+            if len(p.tasks) > 1:
+                self.bus.emit(Log(message=f"Task {t_i + 1}/{len(p.tasks)}: {p.tasks[t_i][0]}"))
 
             def eval_fn(j: int = t_i) -> dict:
-                m = eval_task(j)
+                m = self.eval_task(j)
                 emit_eval(ctx, m)
                 return m
 
             t_loop = time.perf_counter()
             try:
-                state = train_task(
-                    ctx, model, technique, optimizer, prepared[t_i].train, eval_fn, cancel, state,
-                    steps_per_task[t_i], step_offset, lambda st, t=t_i: checkpoint(t, st), scaler,
+                self.state = train_task(
+                    ctx, p.model, technique, p.optimizer, p.data[t_i].train, eval_fn, cancel, self.state,
+                    p.steps_per_task[t_i], step_offset, lambda st, t=t_i: self.checkpoint(t, st), p.scaler,
                 )
             finally:
-                train_seconds += time.perf_counter() - t_loop
-            peak = max(peak, getattr(state, "peak_memory", 0))
-            samples_done += state.samples
-            technique.on_task_end(t_i, model, prepared[t_i].train)
-            if cfg.tasks:
-                row = [eval_task(j)["accuracy"] for j in range(len(tasks))]
-                R.append(row)
-                from ftstudio.engine.cl_metrics import continual_metrics
+                self.train_seconds += time.perf_counter() - t_loop
+            self.peak = max(self.peak, getattr(self.state, "peak_memory", 0))
+            self.samples_done += self.state.samples
+            technique.on_task_end(t_i, p.model, p.data[t_i].train)
+            if p.cfg.tasks:
+                self.R.append([self.eval_task(j)["accuracy"] for j in range(len(p.tasks))])
+                self.bus.emit(TaskFinished(task=t_i, task_name=p.tasks[t_i][0], acc_matrix=[list(r) for r in self.R],
+                                           metrics=continual_metrics(self.R, self.baseline)))
+            step_offset += p.steps_per_task[t_i]
+            self.state = LoopState()
 
-                cl = continual_metrics(R, baseline)
-                bus.emit(TaskFinished(task=t_i, task_name=tasks[t_i][0], acc_matrix=[list(r) for r in R], metrics=cl))
-            step_offset += steps_per_task[t_i]
-            state = LoopState()
-        if cfg.tasks:
-            finals = [eval_task(j) for j in range(len(tasks))]
+    def finish(self) -> dict:
+        """Final evaluation (every task for a sequence), export, summary 'finished'."""
+        p = self.p
+        if p.cfg.tasks:
+            finals = [self.eval_task(j) for j in range(len(p.tasks))]
             final = {k: sum(m[k] for m in finals) / len(finals) for k in finals[0]}
-            final.update(continual_metrics(R, baseline))
-            final["acc_matrix"] = R
-            final["baseline_accuracy"] = baseline
-            final["per_task"] = {tasks[j][0]: finals[j] for j in range(len(tasks))}
+            final.update(continual_metrics(self.R, self.baseline))
+            final["acc_matrix"] = self.R
+            final["baseline_accuracy"] = self.baseline
+            final["per_task"] = {p.tasks[j][0]: finals[j] for j in range(len(p.tasks))}
         else:
-            final = eval_task(0)
-        emit_eval(ctx, {k: v for k, v in final.items() if isinstance(v, (int, float))})
+            final = self.eval_task(0)
+        emit_eval(self.ctx, {k: v for k, v in final.items() if isinstance(v, (int, float))})
         export_paths = []
-        if is_main:
-            export_paths = _export(run_dir, cfg, technique, model, tokenizer, final)
-        summary.update(final)
-        summary.update(_throughput(samples_done, train_seconds, peak, started))
-        summary.update(status="finished", export=export_paths, steps=ctx.step)
-        summary.pop("pid", None)
-        if writer:
-            writer.write_summary(summary)
-        bus.emit(Finished(status="finished", summary=summary))
-        return summary
-    except Cancelled:
-        checkpoint(ctx.task_index, state)
-        summary.update(_throughput(samples_done + state.samples, train_seconds, peak, started))
-        summary.update(status="cancelled", steps=ctx.step)
-        summary.pop("pid", None)
-        if writer:
-            writer.write_summary(summary)
-        bus.emit(Finished(status="cancelled", summary=summary, message=f"Stopped at step {ctx.step}"))
-        return summary
-    except BaseException as e:
+        if self.is_main:
+            export_paths = _export(self.run_dir, p.cfg, p.technique, p.model, p.tokenizer, final)
+        self.summary.update(final)
+        self.summary.update(_throughput(self.samples_done, self.train_seconds, self.peak, self.started))
+        self.summary.update(status="finished", export=export_paths, steps=self.ctx.step)
+        self.summary.pop("pid", None)
+        self._write_summary()
+        self.bus.emit(Finished(status="finished", summary=self.summary))
+        return self.summary
+
+    def eval_task(self, j: int) -> dict:
+        p, ctx = self.p, self.ctx
+        ctx.task_index, old = j, ctx.task_index
+        lab = list(range(p.offsets[j], p.offsets[j] + len(p.task_label_names[j]))) if p.offsets else None
+        # the module under DDP: eval shards can be uneven, and DDP's forward would wait on
+        # buffer broadcasts from ranks that have no batch left
+        bare = p.model.module if dist.world_size() > 1 else p.model
+        m = evaluate(ctx, bare, p.data[j].eval, len(p.all_names), f"Evaluating {p.tasks[j][0]}", lab)
+        ctx.task_index = old
+        return m
+
+    def checkpoint(self, task_i: int, st: LoopState) -> None:
+        if self.is_main:
+            path = save_checkpoint(self.run_dir, self.ctx.step, task_i, st, self.p.model, self.p.optimizer,
+                                   self.p.technique, self.R, self.baseline, self.p.device)
+            self.bus.emit(Checkpoint(step=self.ctx.step, path=str(path)))
+
+    def _write_summary(self) -> None:
+        if self.writer:
+            self.writer.write_summary(self.summary)
+
+    def _cancelled(self) -> dict:
+        self.checkpoint(self.ctx.task_index, self.state)
+        self.summary.update(_throughput(self.samples_done + self.state.samples, self.train_seconds, self.peak,
+                                        self.started))
+        self.summary.update(status="cancelled", steps=self.ctx.step)
+        self.summary.pop("pid", None)
+        self._write_summary()
+        self.bus.emit(Finished(status="cancelled", summary=self.summary, message=f"Stopped at step {self.ctx.step}"))
+        return self.summary
+
+    def _failed(self, e: BaseException) -> None:
         msg = str(e) if isinstance(e, UserError) else f"{type(e).__name__}: {e}"
-        summary.update(status="failed", error=msg, steps=ctx.step)
-        summary.pop("pid", None)
-        if writer:
+        self.summary.update(status="failed", error=msg, steps=self.ctx.step)
+        self.summary.pop("pid", None)
+        if self.writer:
             if not isinstance(e, UserError):
-                (run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
-            writer.write_summary(summary)
-        bus.emit(Finished(status="failed", summary=summary, message=msg))
-        raise
-    finally:
-        if writer:
-            writer.close()
+                (self.run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+            self._write_summary()
+        self.bus.emit(Finished(status="failed", summary=self.summary, message=msg))
 
 
 def _throughput(samples: int, train_seconds: float, peak: int, started: float) -> dict:
@@ -410,78 +518,3 @@ def _export(run_dir: Path, cfg: RunConfig, technique: Any, model: Any, tokenizer
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
     return [p.replace(str(tmp), str(out)) for p in paths]
-
-
-# ---------------------------------------------------------------------------- checkpoints
-def _trainable_state(model: Any) -> dict:
-    return {n: p.detach().contiguous().clone().cpu() for n, p in model.named_parameters() if p.requires_grad}
-
-
-def _save_checkpoint(run_dir: Path, step: int, task_i: int, state: LoopState, model: Any, optimizer: Any,
-                     technique: Any, R: list, baseline: list, device: Any) -> Path:
-    import torch
-    from safetensors.torch import save_file
-
-    ck_root = run_dir / "checkpoints"
-    final = ck_root / f"step-{step}"
-    tmp = ck_root / f".step-{step}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_file(_trainable_state(model), str(tmp / "trainable.safetensors"))
-    # optimizer state and RNG: tensors only, reloaded with weights_only=True (no code execution)
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    rng = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        rng["cuda"] = torch.cuda.get_rng_state(device)
-    torch.save(rng, tmp / "rng.pt")
-    tstate = technique.state_dict() or {}
-    tensors = tstate.get("tensors") or {}
-    if tensors:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp / "technique.safetensors"))
-    atomic_write_json(tmp / "trainer_state.json", {
-        "step": step, "task_index": task_i, "loop": state.to_dict(), "acc_matrix": R, "baseline": baseline,
-        "technique_meta": tstate.get("meta", {k: v for k, v in tstate.items() if k != "tensors"}),
-        "python_random": _encode_random_state(),
-    })
-    (tmp / "COMPLETE").write_text("ok")
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    for old in ck_root.iterdir():  # keep only the newest complete checkpoint
-        if old != final and old.name.startswith("step-"):
-            shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
-def _load_checkpoint(ck: Path, model: Any, optimizer: Any, technique: Any, device: Any):
-    import torch
-    from safetensors.torch import load_file
-
-    st = json.loads((ck / "trainer_state.json").read_text())
-    params = dict(model.named_parameters())
-    for n, t in load_file(str(ck / "trainable.safetensors")).items():
-        if n in params:
-            with torch.no_grad():
-                params[n].copy_(t.to(params[n].device))
-    meta = st.get("technique_meta", {})
-    tstate: dict = {"meta": meta, **(meta if isinstance(meta, dict) else {})}
-    if (ck / "technique.safetensors").exists():
-        tstate["tensors"] = load_file(str(ck / "technique.safetensors"))
-    technique.load_state_dict(tstate)
-    optimizer.load_state_dict(torch.load(ck / "optimizer.pt", weights_only=True, map_location=device))
-    rng = torch.load(ck / "rng.pt", weights_only=True)
-    torch.set_rng_state(rng["torch"])
-    if "cuda" in rng and device.type == "cuda":
-        torch.cuda.set_rng_state(rng["cuda"], device)
-    _decode_random_state(st.get("python_random"))
-    loop = LoopState(**{k: v for k, v in st["loop"].items() if k in LoopState.__dataclass_fields__})
-    return st["task_index"], loop, st.get("acc_matrix", []), st.get("baseline", [])
-
-
-def _encode_random_state() -> list:
-    v, state, g = random.getstate()
-    return [v, list(state), g]
-
-
-def _decode_random_state(s: list | None) -> None:
-    if s:
-        random.setstate((s[0], tuple(s[1]), s[2]))
