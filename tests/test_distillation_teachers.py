@@ -145,3 +145,37 @@ def test_distillation_run_end_to_end_from_a_lora_run_into_gpt2(teacher_runs, tin
     kd = [e.extra["kd_loss"] for e in events if e.kind == "step"]
     assert kd and all(k > 0 for k in kd)
     assert any("its own tokenizer" in e.message for e in events if e.kind == "log")
+
+
+def test_student_cut_from_a_lora_teacher_reads_the_teachers_tokens(teacher_runs, tiny_dir):
+    """student_layers: the run's model is GPT-2, but the student is cut from the BERT teacher, so
+    the data must be tokenized with the teacher's WordPiece tokenizer."""
+    from ftstudio.engine.store import list_runs
+
+    cfg = RunConfig(model=str(tiny_dir("gpt2")), data=DataConfig(train=str(teacher_runs.data)),
+                    technique=TechniqueConfig("distillation", {"teacher": str(teacher_runs.runs["lora"]),
+                                                               "student_layers": 1}),
+                    training=TrainingConfig(epochs=1, batch_size=8, learning_rate=1e-3, max_length=32,
+                                            eval_every=0, seed=1))
+    assert train(cfg)["status"] == "finished"
+    export = list_runs()[0].run_dir / "export"
+    import json
+
+    saved = json.loads((export / "config.json").read_text())
+    assert saved["model_type"] == "bert" and saved["num_hidden_layers"] == 1
+    assert (export / "vocab.txt").exists() or "WordPiece" in (export / "tokenizer.json").read_text()
+
+
+def test_preflight_counts_the_teacher(teacher_runs, tiny_dir):
+    from ftstudio.engine.preflight import preflight
+    from ftstudio.techniques.loading import load_run
+
+    cfg = RunConfig(model=str(tiny_dir("gpt2")), data=DataConfig(train=str(teacher_runs.data)),
+                    technique=TechniqueConfig("distillation", {"teacher": str(teacher_runs.runs["lora"])}),
+                    training=TrainingConfig(epochs=1, batch_size=32, max_length=32, eval_every=0))
+    r = preflight(cfg, measure_step=True)  # batch > rows: the warm-up step has seen every example
+    teacher = load_run(teacher_runs.runs["lora"]).model
+    want = sum(t.numel() * t.element_size() for t in list(teacher.parameters()) + list(teacher.buffers()))
+    assert r.memory["teacher"] == want
+    assert r.memory["total"] == sum(v for k, v in r.memory.items() if k != "total")
+    assert r.teacher_seconds is not None and 0 < r.teacher_seconds < r.step_seconds
