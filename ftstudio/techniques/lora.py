@@ -67,11 +67,10 @@ class LoRA(Technique):
         if self.params.export_merged or kind == "merged":
             import copy
 
+            from ftstudio.engine.export import save_full_model
+
             merged = copy.deepcopy(model).merge_and_unload()
-            merged.save_pretrained(out / "merged", safe_serialization=True)
-            if tokenizer is not None:
-                tokenizer.save_pretrained(out / "merged")
-            paths.append(str(out / "merged"))
+            paths += save_full_model(merged, out / "merged", tokenizer)
         return paths
 
     def load_for_inference(self, base_model: Any, export_dir: str) -> Any:
