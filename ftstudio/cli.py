@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from ftstudio.engine.errors import UserError
+from ftstudio.i18n import _t
 
 EXIT_USER_ERROR = 2
 
@@ -116,7 +117,7 @@ def cmd_train(args) -> int:
     elif args.config:
         cfg = RunConfig.from_yaml(args.config)
     else:
-        raise UserError("give a config file, --demo or --resume RUN_DIR")
+        raise UserError(_t("give a config file, --demo or --resume RUN_DIR"))
     if cfg is not None and args.set:
         cfg = cfg.with_overrides(args.set)
     from ftstudio.engine import distributed
@@ -141,10 +142,10 @@ def cmd_techniques(args) -> int:
     from ftstudio.techniques import all_techniques, param_specs
 
     for cls in all_techniques():
-        print(f"{cls.name:15s} {cls.title}")
+        print(f"{cls.name:15s} {_t(cls.title)}")
         if args.verbose:
-            print("    " + cls.card)
-        for s in param_specs(cls.Params):
+            print("    " + _t(cls.card))
+        for s in (s.localized() for s in param_specs(cls.Params)):
             rng = f" choices: {', '.join(map(str, s.choices))}" if s.choices else (
                 f" range: {s.min}..{s.max}" if s.min is not None or s.max is not None else "")
             print(f"    {s.name} = {s.default!r}  ({s.type.__name__}{rng})")
@@ -195,6 +196,9 @@ def cmd_predict(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ftstudio", description="Fine-tuning studio (headless commands)")
+    ap.add_argument("--lang", metavar="LANG",
+                    help=_t("language of the studio and these commands: en or zh_CN "
+                            "(default: the studio's choice, else the system locale)"))
     sub = ap.add_subparsers(dest="cmd")
     t = sub.add_parser("train", help="train from a YAML config (the GUI's saved setup runs unchanged)")
     t.add_argument("config", nargs="?")
@@ -223,8 +227,36 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _take_lang(argv: list[str]) -> list[str]:
+    """``--lang zh_CN`` / ``--lang=zh_CN`` anywhere before the command's own arguments: picks the
+    language for this process and its children (FTSTUDIO_LANG), the studio included."""
+    out, i = [], 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--lang" and i + 1 < len(argv):
+            value, i = argv[i + 1], i + 2
+        elif a.startswith("--lang="):
+            value, i = a.split("=", 1)[1], i + 1
+        else:
+            out.append(a)
+            i += 1
+            continue
+        from ftstudio import i18n
+
+        lang = i18n.normalize(value)
+        if lang is None:
+            print(f"error: --lang: unknown language {value!r} (known: {', '.join(i18n.LANGUAGES)})",
+                  file=sys.stderr)
+            raise SystemExit(EXIT_USER_ERROR)
+        os.environ["FTSTUDIO_LANG"] = lang
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _take_lang(list(sys.argv[1:] if argv is None else argv))
+    from ftstudio import i18n
+
+    i18n.set_language()
     if argv and argv[0].endswith((".yaml", ".yml")):
         argv = ["gui", *argv]  # `ftstudio setup.yaml` opens it in the studio
     ap = build_parser()
@@ -238,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.fn(args)
     except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(_t("error: {message}", message=e), file=sys.stderr)
         return EXIT_USER_ERROR
 
 

@@ -45,7 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationDisplayName("ftstudio")
     _install_excepthooks()
 
-    from ftstudio.gui.main_window import MainWindow
+    from ftstudio.gui import i18n as gui_i18n
+    from ftstudio.gui.main_window import MainWindow, default_settings
+
+    gui_i18n.install(gui_i18n.chosen_language(default_settings()), app)
 
     w = MainWindow()
     setup = next((a for a in argv if a.endswith((".yaml", ".yml"))), None)
