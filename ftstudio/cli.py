@@ -4,6 +4,7 @@
     ftstudio train --demo | --resume RUN_DIR
     ftstudio techniques | models | runs
     ftstudio predict RUN_DIR "some text"
+    ftstudio export RUN_DIR --format onnx|merged|adapter [--out DIR]
 
 Bad input exits with code 2 and one readable line (no traceback).
 """
@@ -194,6 +195,18 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from ftstudio.engine.run_export import export_run
+
+    from ftstudio.engine.events import Progress
+
+    show = TerminalProgress()
+    out = export_run(args.run_dir, args.format, args.out,
+                     progress=lambda what, done, total: show(Progress(what=what, done=done, total=total)))
+    print(out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ftstudio", description="Fine-tuning studio (headless commands)")
     ap.add_argument("--lang", metavar="LANG",
@@ -221,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("text")
     p.set_defaults(fn=cmd_predict)
+    x = sub.add_parser("export", help="export a finished run: onnx, merged (a whole model) or adapter")
+    x.add_argument("run_dir")
+    x.add_argument("--format", required=True, choices=("onnx", "merged", "adapter"))
+    x.add_argument("--out", help="destination folder (default: RUN_DIR/export-FORMAT)")
+    x.set_defaults(fn=cmd_export)
     g = sub.add_parser("gui", help="open the studio window (default with no command)")
     g.add_argument("setup", nargs="?", help="a setup YAML to open")
     g.set_defaults(fn=None)
