@@ -124,9 +124,9 @@ def test_cli_export(tiny_dir, tiny_csv, tmp_path, capsys):
     from ftstudio.cli import main
 
     run = _train("full", tiny_dir, tiny_csv, tmp_path)
-    assert main(["export", str(run), "--format", "merged", "--out", str(tmp_path / "m")]) == 0
-    assert (tmp_path / "m" / "config.json").exists()
-    assert str(tmp_path / "m") in capsys.readouterr().out
+    assert main(["export", str(run), "--format", "merged"]) == 0
+    assert (run / "export-merged" / "config.json").exists()
+    assert str(run / "export-merged") in capsys.readouterr().out
     assert main(["export", str(run), "--format", "adapter"]) == 2
     err = capsys.readouterr().err
     assert "has no adapter" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

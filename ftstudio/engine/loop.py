@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from ftstudio.engine import distributed as dist
 from ftstudio.engine.context import RunContext, model_inputs
-from ftstudio.engine.data import collate, count_tokens, iter_example_batches, length_grouped_batches
+from ftstudio.engine.data import collate, count_tokens, example_lengths, iter_example_batches, length_grouped_batches
 from ftstudio.engine.errors import Cancelled
 from ftstudio.engine.events import Eval, Step
 from ftstudio.engine.optim import lr_factor, set_lr
@@ -124,7 +124,7 @@ def train_task(
 
     cfg = ctx.config.training
     pad_id = ctx.tokenizer.pad_token_id if ctx.tokenizer.pad_token_id is not None else 0
-    lengths = [len(e["input_ids"]) for e in train_examples]
+    lengths = example_lengths(train_examples)
     warmup = int(cfg.warmup_ratio * total_steps)
     probe = MemoryProbe(ctx.device)
     accum = cfg.grad_accum
@@ -258,7 +258,8 @@ def evaluate(ctx: RunContext, model: Any, examples: list[dict], num_labels: int 
     model.eval()
     bs = max(ctx.config.training.batch_size * 2, 8)
     pad_id = ctx.tokenizer.pad_token_id if ctx.tokenizer.pad_token_id is not None else 0
-    order = sorted(range(len(examples)), key=lambda i: len(examples[i]["input_ids"]))
+    lengths = example_lengths(examples)
+    order = sorted(range(len(examples)), key=lengths.__getitem__)
     batches = [order[s:s + bs] for s in range(0, len(order), bs)]
     # shard eval by rank, then sum the counts
     batches = batches[ctx.rank::ctx.world_size]
@@ -268,7 +269,7 @@ def evaluate(ctx: RunContext, model: Any, examples: list[dict], num_labels: int 
     t_last = time.perf_counter()
     with torch.no_grad():
         for b_i, b in enumerate(batches):
-            batch = collate([examples[i] for i in b], pad_id, ctx.device)
+            batch = collate(next(iter_example_batches(examples, [b])), pad_id, ctx.device)
             outputs, loss = ctx.forward(model, batch)
             if ctx.task == "classification":
                 total_loss += float(loss) * len(b)
