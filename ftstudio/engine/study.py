@@ -355,9 +355,11 @@ def run_study(
 
                 logging.getLogger("ftstudio").exception("study subscriber failed")
 
-    def save() -> None:
+    def save(chart: bool = False) -> None:
         results["arms"] = [rows[r.id] for r in runs if r.id in rows]
         results["groups"] = aggregate(results["arms"], study)
+        if chart:  # redrawn as each arm ends, so a view can show it filling in
+            results["chart"] = _draw(results, out / "chart.png")
         atomic_write_json(out / "results.json", results)
         _write_csv(out / "results.csv", results["arms"])
 
@@ -389,28 +391,29 @@ def run_study(
             row.update(status="failed", error=msg)
             rows[ar.id] = row
             status = "failed"
-            save()
+            save(chart=True)
             notify(ArmFinished(index=i, total=len(runs), arm_id=ar.id, label=ar.label, row=dict(row)))
             continue
         row.update(_metrics(summary, prep, study.kind))
         rows[ar.id] = row
-        save()
+        save(chart=True)
         notify(ArmFinished(index=i, total=len(runs), arm_id=ar.id, label=ar.label, row=dict(row)))
         del prep, run
         if row["status"] != "finished":
             status = "stopped"
             break
     results["status"] = status
-    save()
-    try:
-        from ftstudio.engine.study_chart import render_chart
-
-        results["chart"] = render_chart(results, out / "chart.png")
-    except ImportError:
-        results["chart"] = {"error": "matplotlib is not installed: pip install matplotlib"}
-    save()
+    save(chart=True)
     notify(StudyFinished(status=status, study_dir=str(out), results=results))
     return results
+
+
+def _draw(results: dict, path: Path) -> dict:
+    try:
+        from ftstudio.engine.study_chart import render_chart
+    except ImportError:
+        return {"error": "matplotlib is not installed: pip install matplotlib"}
+    return render_chart(results, path)
 
 
 def _check_same_setup(study: StudyConfig, out: Path, previous: dict) -> None:
