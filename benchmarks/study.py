@@ -31,9 +31,14 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=2000, help="SST-2 training rows (seeded subset)")
     ap.add_argument("--no-preflight", action="store_true")
     ap.add_argument("--no-doc", action="store_true")
+    ap.add_argument("--dir", help="keep the runs and the study here; running again continues the study")
     args = ap.parse_args()
     data_root()
-    runs = isolated_runs_dir("study")
+    if args.dir:
+        runs = Path(args.dir).resolve()
+        os.environ["FTSTUDIO_RUNS_DIR"] = str(runs / "runs")
+    else:
+        runs = isolated_runs_dir("study")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from ftstudio.cli import StudyProgress, _quiet_libraries
     from ftstudio.engine.study import StudyConfig, run_study, study_preflight
@@ -61,14 +66,15 @@ def main() -> None:
     rows = res["arms"]
     full = next(r for r in rows if r["technique"] == "full")
     head = ["arm", "lr", "trainable", "trainable %", "dev acc %", "macro-F1", "vs full (pts)", "beats baseline",
-            "peak RSS MiB", "train s", "samples/s", "export MiB"]
+            "peak RSS MiB", "arm MiB", "train s", "samples/s", "export MiB"]
     body = []
     for r in rows:
         gap = 100 * (r["accuracy"] - full["accuracy"])
         body.append([r["label"], f"{r['learning_rate']:g}", f"{r['trainable_params']:,}",
                      f"{r['trainable_percent']:.2f}%", f"{100 * r['accuracy']:.2f}", f"{r['macro_f1']:.3f}",
                      "-" if r is full else f"{gap:+.2f}", "yes" if r["beats_baseline"] else "NO",
-                     f"{r['peak_memory_bytes'] / 2**20:.0f}", f"{r['train_seconds']:.1f}",
+                     f"{r['peak_memory_bytes'] / 2**20:.0f}", f"{(r.get('arm_memory_bytes') or 0) / 2**20:.0f}",
+                     f"{r['train_seconds']:.1f}",
                      f"{r['samples_per_second']:.1f}", f"{r['export_bytes'] / 2**20:.2f}"])
     print("\n" + table(head, body))
     print(res["chart"]["reading"])
@@ -97,9 +103,10 @@ This replaces the hand-run quality table: the same comparison, now one `ftstudio
   the full SST-2 dev set (872 rows). Learning rates = each technique's `default_learning_rate` ({lrs});
   prompt/prefix tuning also use their own `prompt_lr`/`prefix_lr` defaults for the soft prompt / prefixes.
 - Majority baseline (always the most frequent training label): {100 * full['baseline_accuracy']:.2f}% on dev.
-- Peak memory is the process's peak RSS while the arm trained; the arms run one after another in one
-  process (as `ftstudio study` does), so each includes the Python + torch floor (~0.6-0.8 GiB) and
-  differences between arms are the meaningful part.
+- Memory: "peak RSS" is the process's peak RSS while the arm trained; the arms run one after another in
+  one process (as `ftstudio study` does), so it includes Python, torch and whatever earlier arms left.
+  "arm MiB" is that peak minus the RSS the arm started from (after a GC and `malloc_trim`): the arm's own
+  model copy, gradients, optimizer state, activations and data. The chart's point size uses "arm MiB".
 {pre}- Wall: {wall / 60:.1f} min for the {len(rows)} arms.
 
 {table(head, body, md=True)}

@@ -177,8 +177,9 @@ def _arm_line(r: dict) -> str:
     if isinstance(r.get("baseline_accuracy"), (int, float)):
         q.append(f"(baseline {r['baseline_accuracy']:.4f})")
     mem = r.get("peak_memory_bytes") or 0
+    own = f" (+{r['arm_memory_bytes'] / 2**20:.0f} MiB this arm)" if r.get("arm_memory_bytes") is not None else ""
     return (" ".join(q) + f" · {r.get('trainable_params') or 0:,} trainable ({r.get('trainable_percent') or 0:.2f}%)"
-            f" · peak {mem / 2**20:.0f} MiB · {r.get('train_seconds') or 0:.1f} s training"
+            f" · peak {mem / 2**20:.0f} MiB{own} · {r.get('train_seconds') or 0:.1f} s training"
             f" · {r.get('samples_per_second') or 0:.1f} samples/s")
 
 

@@ -61,6 +61,9 @@ def test_three_arm_study_rows_chart_and_continue_after_stop(tiny_dir, tiny_csv, 
             assert r.get(k) is not None, (r["technique"], k)
         assert Path(r["run_dir"], "config.yaml").exists()  # an ordinary run folder
         assert r["export_bytes"] > 0 and r["peak_memory_bytes"] > 0 and r["train_seconds"] > 0
+        # the arm's own memory: its peak above what the process held when the arm started
+        assert r["memory_at_start_bytes"] > 0
+        assert r["arm_memory_bytes"] == max(0, r["peak_memory_bytes"] - r["memory_at_start_bytes"])
     assert rows[0]["trainable_percent"] == pytest.approx(100.0)
     assert rows[2]["trainable_params"] < rows[1]["trainable_params"] or rows[2]["trainable_params"] < rows[0][
         "trainable_params"]

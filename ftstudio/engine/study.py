@@ -56,7 +56,8 @@ __all__ = ["StudyConfig", "ArmSpec", "ArmRun", "run_study", "study_preflight", "
 RESULT_FIELDS = (
     "id", "label", "group", "name", "technique", "params", "seed", "status", "run_dir", "accuracy", "macro_f1",
     "eval_loss", "perplexity", "acc", "bwt", "forgetting", "baseline_accuracy", "beats_baseline",
-    "trainable_params", "total_params", "trainable_percent", "peak_memory_bytes", "train_seconds",
+    "trainable_params", "total_params", "trainable_percent", "peak_memory_bytes", "arm_memory_bytes",
+    "memory_at_start_bytes", "train_seconds",
     "samples_per_second", "export_bytes", "learning_rate", "steps", "error",
 )
 ARM_KEYS = {"name", "label", "params", "grid", "training"}
@@ -375,7 +376,7 @@ def run_study(
         bus = EventBus()
         for fn in subs:
             bus.subscribe(fn)
-        _release_memory()
+        floor = _release_memory()
         prep = None
         try:
             cfg, technique, resume_dir = check_setup(None if resume else ar.cfg, resume)
@@ -395,6 +396,11 @@ def run_study(
             notify(ArmFinished(index=i, total=len(runs), arm_id=ar.id, label=ar.label, row=dict(row)))
             continue
         row.update(_metrics(summary, prep, study.kind))
+        if row.get("peak_memory_bytes") and floor is not None:
+            # arms share one process: what this arm added above the memory it started from is
+            # its own cost; the process peak also holds Python, torch and what earlier arms left
+            row["memory_at_start_bytes"] = floor
+            row["arm_memory_bytes"] = max(0, row["peak_memory_bytes"] - floor)
         rows[ar.id] = row
         save(chart=True)
         notify(ArmFinished(index=i, total=len(runs), arm_id=ar.id, label=ar.label, row=dict(row)))
@@ -500,23 +506,28 @@ def _folder_bytes(p: Path) -> int | None:
     return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
 
 
-def _release_memory() -> None:
-    """Free what the previous arm left, so each arm's peak memory is its own."""
+def _release_memory() -> int | None:
+    """Free what the previous arm left, so each arm's peak memory is its own; returns the memory
+    the next arm starts from (CUDA allocated on a GPU, the process RSS otherwise)."""
     gc.collect()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats()
-    except ImportError:
-        pass
     try:
         import ctypes
 
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+            return int(torch.cuda.memory_allocated())
+        import psutil
+
+        return int(psutil.Process().memory_info().rss)
+    except ImportError:
+        return None
 
 
 def load_results(study_dir: str | Path) -> dict:
@@ -561,7 +572,7 @@ def aggregate(rows: list[dict], study: StudyConfig | None = None, kind: str | No
                              "seeds": [r["seed"] for r in rs]}
         for k in ("accuracy", "macro_f1", "eval_loss", "perplexity", "acc", "bwt", "forgetting",
                   "baseline_accuracy", "trainable_params", "trainable_percent", "peak_memory_bytes",
-                  "train_seconds", "samples_per_second", "export_bytes"):
+                  "arm_memory_bytes", "train_seconds", "samples_per_second", "export_bytes"):
             vals = [r[k] for r in rs if isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool)]
             if vals:
                 e[k] = statistics.fmean(vals)

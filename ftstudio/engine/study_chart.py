@@ -29,6 +29,11 @@ def pareto(points: list[dict], x: str, y: str, higher: bool) -> list[str]:
     return front
 
 
+def memory_key(points: list[dict]) -> str:
+    """The arm's own memory (above what it started from) where measured, else the peak."""
+    return "arm_memory_bytes" if points and all(p.get("arm_memory_bytes") for p in points) else "peak_memory_bytes"
+
+
 def _pct(a: float, b: float) -> str:
     r = 100.0 * a / b if b else float("nan")
     return f"{r:.2g}%" if r < 10 else f"{r:.0f}%"
@@ -57,8 +62,9 @@ def reading(groups: list[dict], kind: str, task: str) -> str:
     costs = []
     if pick.get("trainable_percent") and ref.get("trainable_percent"):
         costs.append(f"{_pct(pick['trainable_percent'], ref['trainable_percent'])} of its trainable parameters")
-    if pick.get("peak_memory_bytes") and ref.get("peak_memory_bytes"):
-        costs.append(f"{_pct(pick['peak_memory_bytes'], ref['peak_memory_bytes'])} of its peak memory")
+    mkey = memory_key(pts)
+    if pick.get(mkey) and ref.get(mkey):
+        costs.append(f"{_pct(pick[mkey], ref[mkey])} of its {'memory' if mkey == 'arm_memory_bytes' else 'peak memory'}")
     if pick.get("train_seconds") and ref.get("train_seconds"):
         costs.append(f"{_pct(pick['train_seconds'], ref['train_seconds'])} of its training time")
     with_ = (" with " + ", ".join(costs[:-1]) + (" and " if len(costs) > 1 else "") + costs[-1]) if costs else ""
@@ -87,7 +93,8 @@ def render_chart(results: dict, path: str | Path) -> dict:
     axes = fig.subplots(1, 2)
     sentence = reading(results.get("groups", []), kind, task)
     drawn: dict[str, Any] = {"metric": metric, "reading": sentence, "panels": {}}
-    mem = [g.get("peak_memory_bytes") or 0 for g in groups]
+    mkey = memory_key(groups)
+    mem = [g.get(mkey) or 0 for g in groups]
     mmax = max(mem) if mem and max(mem) > 0 else 1
     baseline = [g["baseline_accuracy"] for g in groups if isinstance(g.get("baseline_accuracy"), (int, float))]
     for ax, (xkey, xlabel, logx) in zip(axes, (("trainable_percent", "trainable parameters (% of the model, log)", True),
@@ -95,7 +102,7 @@ def render_chart(results: dict, path: str | Path) -> dict:
         pts = [g for g in groups if isinstance(g.get(xkey), (int, float)) and (g[xkey] > 0 or not logx)]
         xs = [g[xkey] for g in pts]
         ys = [g[metric] * scale for g in pts]
-        sizes = [40 + 560 * (g.get("peak_memory_bytes") or 0) / mmax for g in pts]
+        sizes = [40 + 560 * (g.get(mkey) or 0) / mmax for g in pts]
         colors = [f"C{i % 10}" for i in range(len(pts))]
         sc = ax.scatter(xs, ys, s=sizes, c=colors, alpha=0.7, edgecolors="black", linewidths=0.6, zorder=3)
         for g, x, y in zip(pts, xs, ys):
@@ -125,7 +132,8 @@ def render_chart(results: dict, path: str | Path) -> dict:
             "pareto": front,
         }
     axes[0].set_title(f"{METRIC_WORD[metric]} vs trainable parameters", fontsize=10)
-    axes[1].set_title(f"{METRIC_WORD[metric]} vs training time (point size = peak memory)", fontsize=10)
+    what = "the arm's memory above its start" if mkey == "arm_memory_bytes" else "peak memory"
+    axes[1].set_title(f"{METRIC_WORD[metric]} vs training time (point size = {what})", fontsize=10)
     caption = sentence + "\n" + results.get("held_equal", "")
     fig.text(0.5, 0.015, _wrap(caption, 160), ha="center", va="bottom", fontsize=8.5)
     fig.subplots_adjust(left=0.06, right=0.98, top=0.93, bottom=0.24, wspace=0.18)

@@ -40,7 +40,7 @@ from ftstudio.gui.pages.common import InlineProblem, Lazy, heading
 from ftstudio.gui.util import fmt_count, fmt_seconds, run_async, show_error
 
 RESULT_COLUMNS = ["arm", "status", "quality", "macro-F1", "baseline", "trainable", "trainable %", "peak MiB",
-                  "train s", "samples/s", "export MiB"]
+                  "arm MiB", "train s", "samples/s", "export MiB"]
 
 
 def _loss_plot() -> QWidget:
@@ -100,9 +100,20 @@ class ComparePage(QWidget):
             box = QGroupBox(f"{cls.title} parameters")
             QVBoxLayout(box).addWidget(panel)
             box.hide()
-            cb.toggled.connect(box.setVisible)
+            more = QPushButton("Parameters ▸")
+            more.setObjectName(f"arm_params_{cls.name}")
+            more.setFlat(True)
+            more.setCheckable(True)
+            more.setEnabled(False)
+            more.setToolTip("This technique's own parameters for its arm (defaults unless changed)")
+            more.toggled.connect(box.setVisible)
+            cb.toggled.connect(more.setEnabled)
+            cb.toggled.connect(lambda on, m=more: m.setChecked(False) if not on else None)
             cb.toggled.connect(lambda *_: self.changed.emit())
-            tl.addWidget(cb)
+            line = QHBoxLayout()
+            line.addWidget(cb, 1)
+            line.addWidget(more)
+            tl.addLayout(line)
             tl.addWidget(box)
             self.arms[cls.name] = (cb, panel, box)
         ll.addWidget(tech_box)
@@ -492,6 +503,7 @@ class ComparePage(QWidget):
                      num("macro_f1", "{:.3f}"), num("baseline_accuracy", "{:.2f}%", 100),
                      fmt_count(r.get("trainable_params")) if r.get("trainable_params") else "—",
                      num("trainable_percent", "{:.3g}%"), num("peak_memory_bytes", "{:.0f}", 2**-20),
+                     num("arm_memory_bytes", "{:.0f}", 2**-20),
                      num("train_seconds", "{:.1f}"), num("samples_per_second", "{:.1f}"),
                      num("export_bytes", "{:.2f}", 2**-20)]
             for c, text in enumerate(cells):
