@@ -449,9 +449,9 @@ class ComparePage(QWidget):
         self._show_queue()
 
     def _eta_for(self, q: dict) -> float | None:
-        if q["status"] == "running":
-            return self.running_eta
-        if q["status"] != "waiting":
+        if q["status"] == "running" and self.running_eta is not None:
+            return self.running_eta  # the arm's own ETA once it trains; until then, like a waiting arm
+        if q["status"] not in ("running", "waiting"):
             return None
         if q["label"] in self.estimates:
             return self.estimates[q["label"]]
