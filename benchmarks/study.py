@@ -32,6 +32,8 @@ def main() -> None:
     ap.add_argument("--no-preflight", action="store_true")
     ap.add_argument("--no-doc", action="store_true")
     ap.add_argument("--dir", help="keep the runs and the study here; running again continues the study")
+    ap.add_argument("--report", action="store_true",
+                    help="only write the doc from the study kept in --dir (partial while it still runs)")
     args = ap.parse_args()
     data_root()
     if args.dir:
@@ -42,7 +44,6 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from ftstudio.cli import StudyProgress, _quiet_libraries
     from ftstudio.engine.study import StudyConfig, run_study, study_preflight
-    from ftstudio.techniques import get_technique
 
     _quiet_libraries()
     study = StudyConfig.from_dict({
@@ -54,6 +55,13 @@ def main() -> None:
         "output_dir": str(runs / "study"),
     })
     est = None
+    if args.report:
+        from ftstudio.engine.study import load_results
+
+        res = load_results(runs / "study")
+        if not res.get("arms"):
+            raise SystemExit(f"no study results in {runs / 'study'}")
+        return write_doc(args, res, None, None, partial=res.get("status") != "finished")
     if not args.no_preflight:
         t0 = time.time()
         est = study_preflight(study)
@@ -63,7 +71,13 @@ def main() -> None:
     wall = time.time() - t0
     if res["status"] != "finished":
         raise SystemExit(f"study {res['status']}: {[r.get('error') for r in res['arms'] if r.get('error')]}")
-    rows = res["arms"]
+    write_doc(args, res, est, wall)
+
+
+def write_doc(args, res: dict, est, wall: float | None, partial: bool = False) -> None:
+    from ftstudio.techniques import get_technique
+
+    rows = [r for r in res["arms"] if r.get("status") == "finished"]
     full = next(r for r in rows if r["technique"] == "full")
     head = ["arm", "lr", "trainable", "trainable %", "dev acc %", "macro-F1", "vs full (pts)", "beats baseline",
             "peak RSS MiB", "arm MiB", "train s", "samples/s", "export MiB"]
@@ -78,6 +92,9 @@ def main() -> None:
                      f"{r['samples_per_second']:.1f}", f"{r['export_bytes'] / 2**20:.2f}"])
     print("\n" + table(head, body))
     print(res["chart"]["reading"])
+    wall = wall if wall is not None else sum(r["train_seconds"] for r in rows)
+    done = [r["technique"] for r in rows]
+    missing = [a["name"] for a in ARMS if a["name"] not in done]
     if args.no_doc:
         return
     CHART.parent.mkdir(parents=True, exist_ok=True)
@@ -94,7 +111,7 @@ def main() -> None:
 
 This replaces the hand-run quality table: the same comparison, now one `ftstudio study` run.
 
-- Date: {today()}
+- Date: {today()}{f" — PARTIAL: {len(rows)} of {len(ARMS)} arms finished when this was written (not yet: {', '.join(missing)}); `benchmarks/study.py --dir DIR` continues the same study" if partial else ""}
 - Machine: {machine()}. **Measured on a loaded machine** (shared with ~7 engineers' test runs): times,
   samples/s and the time axis of the chart are noisy; accuracies, parameter counts and export sizes are not.
 - {res['held_equal']}
@@ -107,7 +124,7 @@ This replaces the hand-run quality table: the same comparison, now one `ftstudio
   one process (as `ftstudio study` does), so it includes Python, torch and whatever earlier arms left.
   "arm MiB" is that peak minus the RSS the arm started from (after a GC and `malloc_trim`): the arm's own
   model copy, gradients, optimizer state, activations and data. The chart's point size uses "arm MiB".
-{pre}- Wall: {wall / 60:.1f} min for the {len(rows)} arms.
+{pre}- Wall: {wall / 60:.1f} min for the {len(rows)} arms{" (training time only)" if partial else ""}.
 
 {table(head, body, md=True)}
 
