@@ -69,16 +69,19 @@ def test_two_arm_study_fills_queue_plot_chart_and_table(qtbot, window, compare, 
 
 
 def test_stop_then_continue_keeps_the_finished_arm(qtbot, compare):
-    page = compare
-    stopped = []
+    from PySide6.QtCore import Qt
 
-    def stop_in_second_arm(ev):
-        if ev.kind == "step" and page.queue[1]["status"] == "running" and not stopped:
-            stopped.append(ev.step)
-            page.stop()
+    page = compare
+    arms: list = []
+
+    def stop_in_second_arm(ev):  # on the training thread (direct connection): no race with the GUI
+        if ev.kind == "arm_started":
+            arms.append(ev.index)
+        if ev.kind == "step" and arms and arms[-1] == 1:
+            page.session.worker.cancel()  # what Stop does (the token is thread-safe)
 
     assert page.start()
-    page.session.event.connect(stop_in_second_arm)
+    page.session.worker.event.connect(stop_in_second_arm, Qt.DirectConnection)
     qtbot.waitUntil(lambda: page.session is None, timeout=120000)
     assert page.results["status"] == "stopped"
     assert page.continue_button.isEnabled()
