@@ -157,15 +157,7 @@ def main() -> None:
 - Date: {today()}{'' if done else ' — PARTIAL'} · Machine: {machine()} · Wall: {wall / 60:.1f} min.
 - The SST-2 technique comparison that used to open this section is now a study: see "Technique shoot-out" below.
 """
-            if rows_lm:
-                md += f"""
-20 steps, batch 4, max_length 128 on `builtin:instructions` (resources/datasets/instructions.jsonl), each
-technique at its defaults; loss = mean of the first 5 vs the last 5 step losses; generation =
-`Predictor(run_dir).predict("Name three primary colors.")` from the exported adapter (greedy, 48 tokens).
-
-{table(head_lm, rows_lm, md=True)}
-"""
-            update_section("quality", md)
+            update_section("quality", md + lm_md())
             return
         md = f"""## Technique quality (`benchmarks/quality.py`)
 
@@ -184,8 +176,12 @@ technique at its defaults; loss = mean of the first 5 vs the last 5 step losses;
             md += "\n" + table(head, rows, md=True) + "\n"
         if notes:
             md += "\n" + "\n".join(f"- {x}" for x in notes) + "\n"
-        if rows_lm:
-            md += f"""
+        update_section("quality", md + lm_md())
+
+    def lm_md() -> str:
+        if not rows_lm:
+            return ""
+        return f"""
 ### Causal-LM check (builtin:smollm2-135m)
 
 20 steps, batch 4, max_length 128 on `builtin:instructions` (resources/datasets/instructions.jsonl), each
@@ -194,7 +190,6 @@ technique at its defaults; loss = mean of the first 5 vs the last 5 step losses;
 
 {table(head_lm, rows_lm, md=True)}
 """
-        update_section("quality", md)
 
     def go(label: str, tech: str, params: dict, lr: float | None = None) -> dict:
         spec = {"technique": tech, "params": params, "data": data}

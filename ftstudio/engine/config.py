@@ -107,18 +107,7 @@ class RunConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "RunConfig":
-        p = Path(path)
-        if not p.exists():
-            raise UserError(f"config file not found: {p}")
-        try:
-            d = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise UserError(f"config file {p} is not UTF-8 text") from None
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f" (line {mark.line + 1})" if mark else ""
-            raise UserError(f"config file {p} is not valid YAML{where}") from None
-        return cls.from_dict(d or {})
+        return cls.from_dict(read_yaml(path) or {})
 
     def save(self, path: str | Path) -> None:
         from ftstudio.engine.store import atomic_write_text
@@ -167,6 +156,21 @@ class RunConfig:
         if self.tasks:
             return [t.data for t in self.tasks]
         return [self.data] if self.data else []
+
+
+def read_yaml(path: str | Path, what: str = "config file") -> Any:
+    """A YAML file's content; a missing, non-UTF-8 or malformed file is one readable line."""
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{what} not found: {p}")
+    try:
+        return yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(f"{what} {p} is not UTF-8 text") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise UserError(f"{what} {p} is not valid YAML{where}") from None
 
 
 def parse_assignment(a: str) -> tuple[list[str], Any]:

@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterable
 
 import yaml
 
-from ftstudio.engine.config import RunConfig, apply_assignments, parse_assignment
+from ftstudio.engine.config import RunConfig, apply_assignments, parse_assignment, read_yaml
 from ftstudio.engine.errors import UserError
 from ftstudio.engine.events import Event, EventBus
 from ftstudio.engine.store import atomic_write_json, atomic_write_text, check_writable, default_runs_dir, read_json
@@ -182,16 +182,7 @@ class StudyConfig:
         p = Path(path)
         if p.is_dir():
             p = p / "study.yaml"
-        if not p.exists():
-            raise UserError(f"study file not found: {p}")
-        try:
-            d = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise UserError(f"study file {p} is not UTF-8 text") from None
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            raise UserError(f"study file {p} is not valid YAML{f' (line {mark.line + 1})' if mark else ''}") from None
-        return cls.from_dict(d or {})
+        return cls.from_dict(read_yaml(p, "study file") or {})
 
     def to_dict(self) -> dict:
         d = copy.deepcopy(self.base)
