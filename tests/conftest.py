@@ -11,6 +11,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Messages in English whatever the machine's locale or the studio's saved Language menu choice;
+# the translation tests switch language explicitly.
+os.environ["FTSTUDIO_LANG"] = "en"
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

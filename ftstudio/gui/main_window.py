@@ -137,6 +137,7 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.stack, 1)
         self.setCentralWidget(central)
         self._build_toolbar()
+        self._build_menus()
         self.summary_label = QLabel("")
         self.statusBar().addWidget(self.summary_label, 1)
 
@@ -190,6 +191,50 @@ class MainWindow(QMainWindow):
         btn.setStyleSheet("QToolButton{background:#2e7d32;color:white;font-weight:bold;padding:6px 16px;"
                           "border-radius:4px;} QToolButton:disabled{background:#9e9e9e;}")
         self.start_button = btn
+
+    def _build_menus(self) -> None:
+        from PySide6.QtGui import QActionGroup
+
+        from ftstudio import i18n
+        from ftstudio.gui import i18n as gui_i18n
+
+        file_menu = self.menuBar().addMenu(self.tr("&File"))
+        for a in (self.open_action, self.save_action, self.copy_action, self.demo_action):
+            file_menu.addAction(a)
+        file_menu.addSeparator()
+        file_menu.addAction(QAction(self.tr("Quit"), self, shortcut=QKeySequence.Quit, triggered=self.close))
+        lang_menu = self.menuBar().addMenu(self.tr("&Language"))
+        lang_menu.setObjectName("language_menu")
+        group = QActionGroup(self)
+        saved = str(self.settings.value(gui_i18n.SETTINGS_KEY, "") or "")
+        self.language_actions: dict[str, QAction] = {}
+        # Language names are shown in their own language, so a user who cannot read the current
+        # one still finds theirs.
+        for code, name in [("", self.tr("System default")), *i18n.LANGUAGES.items()]:
+            a = QAction(name, self, checkable=True)
+            a.setChecked(code == saved)
+            a.triggered.connect(lambda _=False, c=code: self.set_language(c))
+            group.addAction(a)
+            lang_menu.addAction(a)
+            self.language_actions[code] = a
+
+    def set_language(self, code: str) -> None:
+        """Remember the language for the next start (the Language menu); "" follows the system."""
+        from ftstudio import i18n
+        from ftstudio.gui import i18n as gui_i18n
+
+        self.settings.setValue(gui_i18n.SETTINGS_KEY, code)
+        self.settings.sync()
+        if code in self.language_actions:
+            self.language_actions[code].setChecked(True)
+        lang = i18n.normalize(code) or i18n.system_language()
+        if lang != i18n.language():
+            # Said in both languages: the user just picked the one they read.
+            QMessageBox.information(
+                self, self.tr("Language"),
+                self.tr("The studio will use {name} the next time it starts.").format(name=i18n.LANGUAGES[lang])
+                + ("\n\nThe studio will use English the next time it starts." if lang == "en"
+                   else "\n\n下次启动时，界面将切换为简体中文。"))
 
     def _nav_changed(self, cur: QListWidgetItem | None, _prev: Any = None) -> None:
         if cur is None:

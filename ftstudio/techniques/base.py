@@ -61,6 +61,13 @@ class ParamSpec:
     advanced: bool
     optional: bool  # accepts None
 
+    def localized(self) -> "ParamSpec":
+        """This spec with its label and help in the current language (ftstudio.i18n); the
+        English text in the params dataclass is the catalog's msgid."""
+        from ftstudio.i18n import _t
+
+        return dataclasses.replace(self, label=_t(self.label), help=_t(self.help))
+
 
 def _resolve_type(tp: Any) -> tuple[type, bool]:
     """Map an annotation to (base type, optional)."""

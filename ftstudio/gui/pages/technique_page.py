@@ -29,6 +29,7 @@ from ftstudio.engine.config import DataConfig, TaskSpec
 from ftstudio.gui.pages.common import heading
 from ftstudio.gui.pages.data_page import FILE_FILTER, builtin_datasets
 from ftstudio.gui.widgets.param_panel import Editor, ParamPanel
+from ftstudio.i18n import _t
 
 TEACHER_FIELDS = ("teacher", "teacher_model", "teacher_path", "teacher_run")
 
@@ -278,9 +279,9 @@ class TechniquePage(QWidget):
 
         self.classes = list(all_techniques())
         for cls in self.classes:
-            it = QListWidgetItem(cls.title or cls.name)
+            it = QListWidgetItem(_t(cls.title) or cls.name)
             it.setData(Qt.UserRole, cls.name)
-            it.setToolTip((cls.card or "").split("\n")[0])
+            it.setToolTip(_t(cls.card or "").split("\n")[0])
             self.list.addItem(it)
             specs = param_specs(cls.Params)
             custom = {s.name: _teacher_editor for s in specs if s.name in TEACHER_FIELDS}
@@ -344,8 +345,8 @@ class TechniquePage(QWidget):
 
 
 def card_html(cls: type) -> str:
-    title = cls.title or cls.name
-    body = (cls.card or "").strip()
+    title = _t(cls.title) or cls.name
+    body = _t(cls.card or "").strip()
     parts = [p.strip() for p in body.split("\n") if p.strip()]
     html = f"<h3 style='margin:0 0 4px 0'>{title}</h3>"
     if parts:
@@ -362,7 +363,8 @@ def _bold_lead(p: str) -> str:
     """'What trains: ...' → '<b>What trains:</b> ...'."""
     import html as h
 
-    if ":" in p[:40]:
-        lead, rest = p.split(":", 1)
-        return f"<b>{h.escape(lead)}:</b>{h.escape(rest)}"
+    for colon in (":", "："):  # Chinese cards use the full-width colon
+        if colon in p[:40]:
+            lead, rest = p.split(colon, 1)
+            return f"<b>{h.escape(lead)}{colon}</b>{h.escape(rest)}"
     return h.escape(p)

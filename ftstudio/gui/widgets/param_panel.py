@@ -47,6 +47,11 @@ def is_log_float(spec: Any) -> bool:
 
 def short_help(text: str, limit: int = 220) -> str:
     """The help's first sentence (the tooltip keeps all of it)."""
+    if "。" in text:  # Chinese: a full stop with no space after it
+        first = text.split("。")[0].strip()
+        if len(first) > limit:
+            first = first[: limit - 1] + "…"
+        return first if first.endswith(("。", "…", "）", ")")) else first + "。"
     first = text.split(". ")[0].strip()
     if len(first) > limit:
         first = first[: limit - 1].rsplit(" ", 1)[0] + "…"
@@ -207,7 +212,8 @@ class ParamPanel(QWidget):
         parent: QWidget | None = None,
     ):
         super().__init__(parent)
-        self.specs = list(specs)
+        # Label and help in the studio's language (the dataclass's English is the msgid).
+        self.specs = [s.localized() if hasattr(s, "localized") else s for s in specs]
         self.editors: dict[str, Editor] = {}
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -226,7 +232,7 @@ class ParamPanel(QWidget):
             self.editors[spec.name] = ed
             grid = adv if spec.advanced else main
             r = grid.rowCount()
-            label = QLabel(spec.label + ":")
+            label = QLabel(self.tr("{label}:").format(label=spec.label))
             label.setToolTip(spec.help)
             label.setBuddy(ed.widget)
             grid.addWidget(label, r, 0, Qt.AlignTop | Qt.AlignLeft)
