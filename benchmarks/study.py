@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -98,7 +97,9 @@ def write_doc(args, res: dict, est, wall: float | None, partial: bool = False) -
     if args.no_doc:
         return
     CHART.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(Path(res["study_dir"]) / "chart.png", CHART)
+    from ftstudio.engine.study_chart import render_chart
+
+    res["chart"] = render_chart(res, CHART)  # drawn again from the results with this checkout's chart code
     import torch
 
     pre = ""

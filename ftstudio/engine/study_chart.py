@@ -120,6 +120,7 @@ def render_chart(results: dict, path: str | Path) -> dict:
                        label="majority baseline")
         if logx:
             ax.set_xscale("log")
+        ax.margins(x=0.18, y=0.12)  # room for the labels of the outermost points
         ax.set_xlabel(xlabel)
         ax.set_ylabel(METRIC_TITLE[metric])
         ax.grid(True, alpha=0.3, which="both")
