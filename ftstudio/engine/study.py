@@ -500,7 +500,12 @@ def _folder_bytes(p: Path) -> int | None:
 def _release_memory() -> int | None:
     """Free what the previous arm left, so each arm's peak memory is its own; returns the memory
     the next arm starts from (CUDA allocated on a GPU, the process RSS otherwise)."""
-    gc.collect()
+    import threading
+
+    # only on the main thread: in the studio a study runs on the training thread, and a cycle
+    # holding a Qt object must die on the GUI thread (gui/gc_guard.py) — collecting here hung there
+    if threading.current_thread() is threading.main_thread():
+        gc.collect()
     try:
         import ctypes
 
