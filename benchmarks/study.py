@@ -77,6 +77,7 @@ def write_doc(args, res: dict, est, wall: float | None, partial: bool = False) -
     from ftstudio.techniques import get_technique
 
     rows = [r for r in res["arms"] if r.get("status") == "finished"]
+    samples = (res.get("study", {}).get("data") or {}).get("max_train_samples") or args.samples
     full = next(r for r in rows if r["technique"] == "full")
     head = ["arm", "lr", "trainable", "trainable %", "dev acc %", "macro-F1", "vs full (pts)", "beats baseline",
             "peak RSS MiB", "arm MiB", "train s", "samples/s", "export MiB"]
@@ -116,7 +117,7 @@ This replaces the hand-run quality table: the same comparison, now one `ftstudio
 - Machine: {machine()}. **Measured on a loaded machine** (shared with ~7 engineers' test runs): times,
   samples/s and the time axis of the chart are noisy; accuracies, parameter counts and export sizes are not.
 - {res['held_equal']}
-- Budget: 1 epoch over a seeded {args.samples:,}-row subset of SST-2 train (`data.max_train_samples`),
+- Budget: 1 epoch over a seeded {samples:,}-row subset of SST-2 train (`data.max_train_samples`),
   dynamic padding + length grouping, warmup 6%, fp32 on CPU ({torch.get_num_threads()} torch threads); eval:
   the full SST-2 dev set (872 rows). Learning rates = each technique's `default_learning_rate` ({lrs});
   prompt/prefix tuning also use their own `prompt_lr`/`prefix_lr` defaults for the soft prompt / prefixes.
@@ -133,7 +134,7 @@ This replaces the hand-run quality table: the same comparison, now one `ftstudio
 
 ![quality vs trainable % and vs time](benchmarks/study-sst2.png)
 
-Rerun: `.venv/bin/python benchmarks/study.py` (or `ftstudio study` with the same settings).
+Rerun: `.venv/bin/python benchmarks/study.py --samples {samples} --dir DIR` (or `ftstudio study` with the same settings).
 """
     update_section("study", md)
 
