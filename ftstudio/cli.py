@@ -5,7 +5,8 @@
     ftstudio study STUDY.yaml|STUDY_DIR [--set ...] [--preflight]
     ftstudio techniques | models [--install] | runs | tensorboard
     ftstudio --install-desktop-entry
-    ftstudio predict RUN_DIR "some text"
+    ftstudio export RUN_DIR --format gguf [--quant q8_0|f16]
+    ftstudio predict RUN_DIR "some text" [--sample --temperature 0.8 --top-p 0.9 --max-new-tokens 64]
 
 Bad input exits with code 2 and one readable line (no traceback).
 """
@@ -44,6 +45,15 @@ class TerminalProgress:
         self.tty = stream.isatty()
         self._last_draw = 0.0
         self._open_line = False
+
+    def progress_fn(self):
+        """A ``progress(what, done, total)`` callback drawing the same status line."""
+        def fn(what: str, done: int, total: int) -> None:
+            from types import SimpleNamespace
+
+            self(SimpleNamespace(kind="progress", what=what, done=done, total=total))
+
+        return fn
 
     def _line(self, text: str, final: bool = False) -> None:
         if self.tty:
@@ -96,7 +106,16 @@ class TerminalProgress:
             )
         elif k == "task_finished":
             m = ev.metrics
-            self._print(f"task {ev.task + 1} ({ev.task_name}) done: ACC={m.get('acc', 0):.3f} BWT={m.get('bwt', 0):+.3f}")
+
+            def f(key: str, spec: str) -> str:
+                v = m.get(key)
+                return "—" if v is None else format(v, spec)
+
+            if getattr(ev, "matrix_metric", "accuracy") == "eval_loss":
+                self._print(f"task {ev.task + 1} ({ev.task_name}) done: mean loss={f('mean_loss', '.3f')} "
+                            f"perplexity={f('mean_perplexity', '.2f')} forgetting={f('mean_forgetting', '+.3f')}")
+            else:
+                self._print(f"task {ev.task + 1} ({ev.task_name}) done: ACC={f('acc', '.3f')} BWT={f('bwt', '+.3f')}")
         elif k == "checkpoint":
             self._print(f"checkpoint saved: {ev.path}")
         elif k == "finished":
@@ -134,6 +153,7 @@ def cmd_train(args) -> int:
     finally:
         distributed.shutdown()
     keys = ("status", "accuracy", "macro_f1", "eval_loss", "perplexity", "acc", "bwt", "fwt",
+            "mean_loss", "mean_perplexity", "mean_forgetting",
             "trainable_params", "samples_per_second", "wall_seconds")
     if main_rank:
         print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2))
@@ -302,16 +322,44 @@ def cmd_runs(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from ftstudio.engine.predict import Predictor
+    from ftstudio.engine.predict import GenerationSettings, Predictor
 
     p = Predictor(args.run_dir)
-    out = p.predict(args.text)
-    if "label" in out:
+    if p.task == "classification":
+        out = p.predict_base(args.text) if args.base else p.predict(args.text)
         print(out["label"])
         for name, prob in sorted(out["probabilities"].items(), key=lambda kv: -kv[1]):
             print(f"  {name:20s} {prob:.3f}")
-    else:
-        print(out["text"])
+        return 0
+    st = GenerationSettings(
+        max_new_tokens=args.max_new_tokens, greedy=not args.sample, temperature=args.temperature,
+        top_p=args.top_p, top_k=args.top_k, repetition_penalty=args.repetition_penalty, seed=args.seed,
+    )
+    st.validate()
+    shown = [""]
+
+    def stream(text: str) -> None:  # tokens appear as they are generated
+        if text.startswith(shown[0]):
+            sys.stdout.write(text[len(shown[0]):])
+            sys.stdout.flush()
+            shown[0] = text
+
+    fn = p.predict_base if args.base else p.predict
+    out = fn(args.text, st, on_text=stream)
+    rest = out["text"][len(shown[0]):] if out["text"].startswith(shown[0]) else "\n" + out["text"]
+    print(rest)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from ftstudio.engine.export import export_run
+
+    opts = {"quant": args.quant} if args.quant else {}
+    if args.quant and args.format != "gguf":
+        raise UserError("--quant is for --format gguf")
+    paths = export_run(args.run_dir, args.format, progress=TerminalProgress(sys.stderr).progress_fn(), **opts)
+    for p in paths:
+        print(p)
     return 0
 
 
@@ -364,7 +412,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="try a finished run on a text")
     p.add_argument("run_dir")
     p.add_argument("text")
+    p.add_argument("--base", action="store_true",
+                   help="answer with the base model (same prompt template) instead of the trained run")
+    gen = p.add_argument_group("text generation (causal-lm runs)")
+    gen.add_argument("--max-new-tokens", type=int, default=128, help="stop after this many tokens (default 128)")
+    gen.add_argument("--sample", action="store_true",
+                     help="sample with temperature/top-p/top-k (default: greedy, deterministic)")
+    gen.add_argument("--temperature", type=float, default=0.7, help="with --sample; 0 = greedy (default 0.7)")
+    gen.add_argument("--top-p", type=float, default=0.9, help="with --sample: nucleus mass kept (default 0.9)")
+    gen.add_argument("--top-k", type=int, default=50, help="with --sample: most likely tokens kept, 0 = all (default 50)")
+    gen.add_argument("--repetition-penalty", type=float, default=1.0, help=">1 discourages repeats (default 1.0 = off)")
+    gen.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.set_defaults(fn=cmd_predict)
+    from ftstudio.engine.export import EXPORT_FORMATS
+
+    ex = sub.add_parser("export", help="write a finished run in another format",
+                        description="formats: " + "; ".join(f"{k}: {h}" for k, (_, h) in EXPORT_FORMATS.items()))
+    ex.add_argument("run_dir")
+    ex.add_argument("--format", required=True, choices=list(EXPORT_FORMATS))
+    ex.add_argument("--quant", choices=["f16", "q8_0"], help="gguf: weight type (default f16)")
+    ex.set_defaults(fn=cmd_export)
     g = sub.add_parser("gui", help="open the studio window (default with no command)")
     g.add_argument("setup", nargs="?", help="a setup YAML to open")
     g.set_defaults(fn=None)

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from ftstudio.engine.errors import UserError
+from ftstudio.engine.textformats import FORMATS, LOSS_ON
 
 TASKS = ("classification", "causal-lm")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -30,6 +31,9 @@ class DataConfig:
     prompt_column: str | None = None  # causal-lm
     response_column: str | None = None  # causal-lm
     template: str | None = None  # causal-lm, e.g. "### Instruction:\n{instruction}\n### Response:\n"
+    format: str = "auto"  # causal-lm: auto | messages | conversations | alpaca | prompt_completion | ...
+    chat_template: str | None = None  # causal-lm: None = the model's (else default) | default | Jinja text
+    loss_on: str = "answer"  # causal-lm: answer (assistant turns only) | all (every token)
     eval_fraction: float = 0.1
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
@@ -147,6 +151,10 @@ class RunConfig:
         for d in self.all_data():
             if not (0 < d.eval_fraction < 1):
                 raise UserError(f"data.eval_fraction must be in (0, 1); got {d.eval_fraction}")
+            if d.format not in FORMATS:
+                raise UserError(f"data.format must be one of {', '.join(FORMATS)}; got '{d.format}'")
+            if d.loss_on not in LOSS_ON:
+                raise UserError(f"data.loss_on must be one of {', '.join(LOSS_ON)}; got '{d.loss_on}'")
         # the technique's own params: validated by its dataclass
         from ftstudio.techniques import make_technique
 
