@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from ftstudio.engine.errors import UserError
 from ftstudio.i18n import _t
@@ -132,26 +133,41 @@ def cmd_train(args) -> int:
     from ftstudio.engine.runner import CancelToken, train
 
     if args.resume:
-        cfg = None
+        if args.config or args.demo:
+            raise UserError("give either a config file (or --demo) or --resume RUN_DIR, not both: "
+                            "a resumed run keeps its own config (change steps/intervals with --set)")
+        from ftstudio.engine.resume import check_resumable, resume_config
+
+        check_resumable(args.resume)
+        cfg = resume_config(args.resume, overrides=args.set)
     elif args.demo:
         cfg = demo_config()
     elif args.config:
         cfg = RunConfig.from_yaml(args.config)
     else:
         raise UserError(_t("give a config file, --demo or --resume RUN_DIR"))
-    if cfg is not None and args.set:
+    if not args.resume and args.set:
         cfg = cfg.with_overrides(args.set)
     from ftstudio.engine import distributed
 
     token = CancelToken()
     main_rank = distributed.is_main()  # under torchrun only rank 0 talks
     subs = [] if args.quiet or not main_rank else [TerminalProgress()]
+    stop = StopSignals(token)
     try:
-        summary = train(cfg, subscribers=subs, cancel=token, resume=args.resume)
-    except KeyboardInterrupt:
+        with stop:
+            summary = train(cfg, subscribers=subs, cancel=token, resume=args.resume)
+    except KeyboardInterrupt:  # a second Ctrl-C: stop now, without the checkpoint
+        print("interrupted", file=sys.stderr)
         return 130
     finally:
         distributed.shutdown()
+    if stop.signum is not None and summary.get("status") == "cancelled":
+        if main_rank:
+            run = summary.get("run_dir", "")
+            print(f"cancelled by {stop.name} at step {summary.get('steps', 0)}; checkpoint saved, "
+                  f"continue with: ftstudio train --resume {run}", file=sys.stderr)
+        return 128 + stop.signum
     keys = ("status", "accuracy", "macro_f1", "eval_loss", "perplexity", "acc", "bwt", "fwt",
             "mean_loss", "mean_perplexity", "mean_forgetting",
             "trainable_params", "samples_per_second", "wall_seconds")
@@ -246,6 +262,59 @@ def cmd_study(args) -> int:
     if res["status"] == "stopped":
         print(f"stopped: continue with  ftstudio study {where}", file=sys.stderr)
     return 0 if res["status"] == "finished" else 1
+
+
+class StopSignals:
+    """SIGTERM and Ctrl-C (SIGINT; Ctrl-Break on Windows) cancel the run through its token, so
+    it stops within a step, writes a checkpoint and ends as ``cancelled``. A second signal
+    stops at once (KeyboardInterrupt). Handlers are restored on exit; off the main thread
+    (where Python cannot install handlers) nothing is installed."""
+
+    def __init__(self, token: Any):
+        self.token = token
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    @property
+    def name(self) -> str:
+        import signal
+
+        try:
+            return signal.Signals(self.signum).name
+        except (ValueError, TypeError):
+            return f"signal {self.signum}"
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        self.token.cancel()
+
+    def __enter__(self) -> "StopSignals":
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+            sig = getattr(signal, name, None)
+            if sig is None:
+                continue
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except (ValueError, OSError):
+                continue
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        for sig, old in self._old.items():
+            try:
+                signal.signal(sig, old)
+            except (ValueError, OSError, TypeError):
+                pass
+        self._old.clear()
 
 
 def cmd_techniques(args) -> int:
@@ -484,6 +553,14 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args)
     except UserError as e:
         print(_t("error: {message}", message=e), file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as e:
+        import errno
+
+        if e.errno != errno.ENOSPC:
+            raise
+        print(f"error: no space left on device{f' ({e.filename})' if e.filename else ''}; "
+              "free some space and try again", file=sys.stderr)
         return EXIT_USER_ERROR
 
 
