@@ -179,8 +179,8 @@ def cmd_train(args) -> int:
 class StudyProgress:
     """A line when each arm starts and one when it ends; the arm's step bar only on a terminal."""
 
-    def __init__(self, stream=sys.stderr, quiet: bool = False):
-        self.stream = stream
+    def __init__(self, stream=None, quiet: bool = False):
+        self.stream = stream = stream or sys.stderr  # looked up now: tests and callers swap sys.stderr
         self.quiet = quiet
         self.steps = TerminalProgress(stream) if stream.isatty() and not quiet else None
         self.t0 = time.time()
