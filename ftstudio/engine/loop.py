@@ -131,6 +131,7 @@ def train_task(
     trainable = [p for p in model.parameters() if p.requires_grad]
     t0 = time.perf_counter()
     first_step = state.step
+    samples0, tokens0 = state.samples, state.tokens  # a resumed run's state counts earlier sessions
     window: list[tuple[float, int, int]] = []  # (time, samples, tokens) for throughput
     model.train()
     while state.step < total_steps:
@@ -140,7 +141,8 @@ def train_task(
         )
         it = technique.transform_batches(iter_example_batches(train_examples, batch_ids[state.batch_in_epoch:]))
         micro, loss_sum, extra_sum = 0, 0.0, {}
-        for examples in _until_cancelled(it, cancel):
+        # a stopped run keeps its real peak memory
+        for examples in _until_cancelled(it, cancel, lambda: setattr(state, "peak_memory", probe.peak)):
             if micro == 0:
                 technique.on_step_start(step_offset + state.step, model, optimizer)
                 trainable = [p for p in model.parameters() if p.requires_grad]
@@ -183,8 +185,8 @@ def train_task(
                     tps_local = (window[-1][2] - window[0][2]) / dt if dt > 0 else 0.0
                 else:
                     dt = now - t0
-                    sps_local = state.samples / dt if dt > 0 else 0.0
-                    tps_local = state.tokens / dt if dt > 0 else 0.0
+                    sps_local = (state.samples - samples0) / dt if dt > 0 else 0.0
+                    tps_local = (state.tokens - tokens0) / dt if dt > 0 else 0.0
                 sps, tps = dist.all_reduce_sum([sps_local, tps_local], ctx.device)
                 elapsed = now - t0
                 rate = elapsed / max(1, state.step - first_step)
@@ -220,13 +222,14 @@ def train_task(
     return state
 
 
-def _until_cancelled(batches: Any, cancel: CancelToken) -> Any:
+def _until_cancelled(batches: Any, cancel: CancelToken, on_cancel: Callable[[], None] = lambda: None) -> Any:
     """The batches, with the cancel token checked *before* each is fetched: fetching can draw
     from a replay buffer (advancing its RNG), and the cancel checkpoint must hold the state as of
     the last trained step, or the resumed run skips that draw."""
     it = iter(batches)
     while True:
         if cancel.cancelled:
+            on_cancel()
             raise Cancelled()
         try:
             examples = next(it)

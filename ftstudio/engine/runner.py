@@ -556,7 +556,8 @@ class Run:
 
     def _cancelled(self) -> dict:
         self.checkpoint(self.ctx.task_index, self.state)
-        self.summary.update(_throughput(self.samples_done + self.state.samples, self.train_seconds, self.peak,
+        peak = max(self.peak, getattr(self.state, "peak_memory", 0))  # the stopped task's peak too
+        self.summary.update(_throughput(self.samples_done + self.state.samples, self.train_seconds, peak,
                                         self.started))
         self.summary.update(status="cancelled", steps=self.ctx.step)
         self.summary.pop("pid", None)

@@ -170,10 +170,39 @@ class RunRecord:
     task: str
     summary: dict
     started: float
+    title: str = ""  # a name the user gave the run (title.txt in the run folder)
+    dataset: str = ""  # the training data (or the task names of a sequence)
 
     @property
     def config_path(self) -> Path:
         return self.run_dir / "config.yaml"
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name
+
+
+TITLE_FILE = "title.txt"
+
+
+def set_run_title(run_dir: Path, title: str) -> None:
+    """Name a run (kept in its folder; an empty title goes back to the folder name)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").exists():
+        raise UserError(f"{run_dir} is not a run folder")
+    title = " ".join(str(title).split())[:200]
+    p = run_dir / TITLE_FILE
+    if title:
+        atomic_write_text(p, title + "\n")
+    elif p.exists():
+        p.unlink()
+
+
+def _dataset_of(cfg: dict) -> str:
+    if cfg.get("tasks"):
+        return " → ".join(str((t or {}).get("name", "?")) for t in cfg["tasks"])
+    data = cfg.get("data") or {}
+    return str(data.get("train", "?")) if isinstance(data, dict) else "?"
 
 
 def load_run(run_dir: Path) -> RunRecord | None:
@@ -191,6 +220,10 @@ def load_run(run_dir: Path) -> RunRecord | None:
     if status == "running" and not _owner_alive(run_dir, summary):
         status = "interrupted"  # the process died without writing a final status
     tech = (cfg.get("technique") or {}).get("name", "?") if isinstance(cfg, dict) else "?"
+    try:
+        title = (run_dir / TITLE_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        title = ""
     return RunRecord(
         run_dir=run_dir,
         name=run_dir.name,
@@ -200,6 +233,8 @@ def load_run(run_dir: Path) -> RunRecord | None:
         task=str(cfg.get("task", "?")) if isinstance(cfg, dict) else "?",
         summary=summary,
         started=summary.get("started", run_dir.stat().st_mtime),
+        title=title,
+        dataset=_dataset_of(cfg) if isinstance(cfg, dict) else "?",
     )
 
 

@@ -228,7 +228,8 @@ class DistillationParams:
         0.0,
         label="Hidden-state matching",
         help="Also make the student's internal representations match the teacher's, layer by layer "
-        "(TinyBERT-style). 0 = off. Needs the same hidden size; the teacher then runs every step "
+        "(as TinyBERT does — a distilled BERT whose student also copies the teacher's hidden states). "
+        "0 = off. Needs the same hidden size; the teacher then runs every step "
         "instead of reusing its cached predictions.",
         min=0.0,
         max=100.0,

@@ -152,6 +152,7 @@ class PlaygroundPage(QWidget):
         self._job = 0  # streamed text of an older request is ignored
         self._pending = 0
         self.records: list[Any] = []
+        self._newest: str | None = None  # the newest finished run at the last refresh
 
     def refresh(self) -> None:
         from pathlib import Path
@@ -168,10 +169,14 @@ class PlaygroundPage(QWidget):
         self.run_combo.clear()
         for r in self.records:
             acc = (r.summary or {}).get("accuracy")
-            self.run_combo.addItem(f"{r.name}  ·  {r.technique}" + (f"  ·  acc {acc:.3f}" if isinstance(acc, float) else ""),
-                                   str(r.run_dir))
+            self.run_combo.addItem(f"{getattr(r, 'display_name', r.name)}  ·  {r.technique}"
+                                   + (f"  ·  acc {acc:.3f}" if isinstance(acc, float) else ""), str(r.run_dir))
         if not self.records:
             self.run_combo.addItem("(no finished runs yet — train one first)", None)
+        newest = str(self.records[0].run_dir) if self.records else None  # list_runs: newest first
+        if newest != self._newest:
+            cur = newest  # a run finished since: open on it (the one the user just trained)
+        self._newest = newest
         i = self.run_combo.findData(cur) if cur else -1
         self.run_combo.setCurrentIndex(max(i, 0))
         self.run_combo.blockSignals(False)
@@ -191,6 +196,11 @@ class PlaygroundPage(QWidget):
         self.run_facts.setText(f"{rec.technique} on {rec.model} · task {rec.task}" if rec else "")
         self.gen_controls.setVisible(rec is not None and rec.task == "causal-lm")
         self.predict_button.setEnabled(rec is not None)
+        lm = rec is not None and rec.task == "causal-lm"
+        self.predict_button.setText("Generate  (Ctrl+Enter)" if lm else "Predict  (Ctrl+Enter)")
+        self.predict_button.setShortcut("Ctrl+Return")
+        self.input.setPlaceholderText("Type an instruction, e.g. “Name three primary colors.”" if lm
+                                      else "Type a sentence, e.g. “a wonderful, moving film”")
         self.tuned.clear()
         self.base.clear()
 

@@ -339,6 +339,21 @@ class TechniquePage(QWidget):
             panel.restore_defaults()
             panel.set_values(params or {})
 
+    def set_model_info(self, info: Any) -> None:
+        """Fields whose default depends on the model say what it is for this model (LoRA's
+        target modules: query, value on BERT; c_attn on GPT-2; q_proj, v_proj on Llama)."""
+        from ftstudio.engine.arch import LORA_TARGETS, normalize_family
+
+        fam = normalize_family(getattr(info, "family", None) or (info.get("family") if isinstance(info, dict) else None))
+        panel = self.panel_by_name.get("lora")
+        ed = panel.editors.get("target_modules") if panel else None
+        if ed is None or not hasattr(ed.widget, "setPlaceholderText"):
+            return
+        if fam in LORA_TARGETS:
+            ed.widget.setPlaceholderText(f"empty = {', '.join(LORA_TARGETS[fam])} (the default for this {fam} model)")
+        else:
+            ed.widget.setPlaceholderText("empty = the default for the model (none known for this one: name them)")
+
     def needs_sequence(self) -> bool:
         cls = self.technique_class()
         return bool(cls and getattr(cls, "needs_task_sequence", False))
@@ -355,7 +370,9 @@ def card_html(cls: type) -> str:
         html += "<p><i>No description.</i></p>"
     tasks = ", ".join(getattr(cls, "tasks", ()) or ())
     exports = ", ".join(getattr(cls, "export_kinds", ()) or ())
-    html += f"<p style='color:#555;margin-top:6px'>Tasks: {tasks} · Export: {exports}</p>"
+    lr = getattr(cls, "default_learning_rate", None)
+    lr_note = f" · Learning rate set when picked: {lr:g}" if lr else ""
+    html += f"<p style='color:#555;margin-top:6px'>Tasks: {tasks} · Export: {exports}{lr_note}</p>"
     return html
 
 

@@ -241,6 +241,13 @@ class AccuracyMatrix(QWidget):
         f.setBold(True)
         self.summary.setFont(f)
         lay.addWidget(self.summary)
+        self.explain = QLabel(
+            "ACC: the average accuracy over all tasks after the last one. BWT (backward transfer): how "
+            "much the earlier tasks' accuracy changed by learning the later ones — below 0 means forgetting.")
+        self.explain.setObjectName("acc_bwt_explained")
+        self.explain.setWordWrap(True)
+        self.explain.setStyleSheet("color:#555")
+        lay.addWidget(self.explain)
         self.task_names: list[str] = []
 
     TITLES = {
