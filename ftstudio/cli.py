@@ -3,9 +3,11 @@
     ftstudio train CONFIG.yaml [--set training.batch_size=16 ...]
     ftstudio train --demo | --resume RUN_DIR
     ftstudio check CONFIG.yaml [--set ...]      (problems only; exit 0 = ready, 2 = cannot start)
+    ftstudio study STUDY.yaml|STUDY_DIR [--set ...] [--preflight]
     ftstudio techniques | models [--install] | runs | tensorboard
     ftstudio --install-desktop-entry
-    ftstudio export RUN_DIR --format gguf [--quant q8_0|f16]
+    ftstudio predict RUN_DIR "some text"
+    ftstudio export RUN_DIR --format gguf|onnx|merged|adapter [--quant q8_0|f16]
     ftstudio predict RUN_DIR "some text" [--sample --temperature 0.8 --top-p 0.9 --max-new-tokens 64]
 
 Bad input exits with code 2 and one readable line (no traceback).
@@ -238,6 +240,94 @@ def cmd_train(args) -> int:
     return 0 if summary.get("status") == "finished" else 1
 
 
+class StudyProgress:
+    """A line when each arm starts and one when it ends; the arm's step bar only on a terminal."""
+
+    def __init__(self, stream=None, quiet: bool = False):
+        self.stream = stream = stream or sys.stderr  # looked up now: tests and callers swap sys.stderr
+        self.quiet = quiet
+        self.steps = TerminalProgress(stream) if stream.isatty() and not quiet else None
+        self.t0 = time.time()
+
+    def __call__(self, ev) -> None:
+        k = ev.kind
+        if k == "arm_started":
+            self.t0 = time.time()
+            self._print(f"arm {ev.index + 1}/{ev.total} {ev.label}: {'resuming' if ev.resumed else 'starting'}")
+        elif k == "arm_finished":
+            self._print(f"arm {ev.index + 1}/{ev.total} {ev.label}: {_arm_line(ev.row)} [{_fmt_time(time.time() - self.t0)}]")
+        elif k == "study_finished":
+            pass
+        elif self.steps is not None and k in ("step", "progress"):
+            self.steps(ev)
+
+    def _print(self, text: str) -> None:
+        if self.steps is not None and self.steps._open_line:
+            self.stream.write("\n")
+            self.steps._open_line = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def _arm_line(r: dict) -> str:
+    if r.get("status") != "finished":
+        return r.get("status", "?") + (f": {r['error']}" if r.get("error") else "")
+    q = []
+    for key, name in (("acc", "ACC"), ("bwt", "BWT"), ("accuracy", "acc"), ("macro_f1", "F1"), ("eval_loss", "loss")):
+        if isinstance(r.get(key), (int, float)):
+            q.append(f"{name} {r[key]:.4f}")
+    if isinstance(r.get("baseline_accuracy"), (int, float)):
+        q.append(f"(baseline {r['baseline_accuracy']:.4f})")
+    mem = r.get("peak_memory_bytes") or 0
+    own = f" (+{r['arm_memory_bytes'] / 2**20:.0f} MiB this arm)" if r.get("arm_memory_bytes") is not None else ""
+    return (" ".join(q) + f" · {r.get('trainable_params') or 0:,} trainable ({r.get('trainable_percent') or 0:.2f}%)"
+            f" · peak {mem / 2**20:.0f} MiB{own} · {r.get('train_seconds') or 0:.1f} s training"
+            f" · {r.get('samples_per_second') or 0:.1f} samples/s")
+
+
+def cmd_study(args) -> int:
+    import signal
+
+    from ftstudio.engine.loop import CancelToken
+    from ftstudio.engine.study import StudyConfig, run_study, study_preflight
+
+    src = Path(args.study)
+    study = StudyConfig.from_yaml(src)
+    if args.set:
+        study = study.with_overrides(args.set)
+    study_dir = src if src.is_dir() else None  # a study folder continues in place
+    if args.preflight:
+        def progress(what, done, total):
+            if not args.quiet:
+                print(f"{what} ({done}/{total})", file=sys.stderr)
+
+        rep = study_preflight(study, progress)
+        for a in rep.arms:
+            secs = f"{a['seconds']:.0f} s" if a["seconds"] is not None else "?"
+            print(f"  {a['label']:40s} ~{secs:>8s}  peak ~{(a['peak_bytes'] or 0) / 2**20:.0f} MiB"
+                  f"{'' if a['fits'] else '  (does not fit)'}")
+        print(rep.text())
+        for w in rep.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+        return 0
+    token = CancelToken()
+    prev = signal.signal(signal.SIGINT, lambda *_: token.cancel())  # Ctrl-C: stop after a checkpoint
+    try:
+        res = run_study(study, subscribers=[StudyProgress(quiet=args.quiet)], cancel=token, study_dir=study_dir)
+    finally:
+        signal.signal(signal.SIGINT, prev)
+    chart = res.get("chart") or {}
+    if chart.get("reading"):
+        print(chart["reading"])
+    if chart.get("error"):
+        print(f"warning: no chart: {chart['error']}", file=sys.stderr)
+    where = res["study_dir"]
+    print(f"study folder: {where} (results.json, results.csv, chart.png)")
+    if res["status"] == "stopped":
+        print(f"stopped: continue with  ftstudio study {where}", file=sys.stderr)
+    return 0 if res["status"] == "finished" else 1
+
+
 class StopSignals:
     """SIGTERM and Ctrl-C (SIGINT; Ctrl-Break on Windows) cancel the run through its token, so
     it stops within a step, writes a checkpoint and ends as ``cancelled``. A second signal
@@ -450,6 +540,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(fn=cmd_train)
+    st = sub.add_parser("study", help="compare techniques: run every arm of a study file, one after another")
+    st.add_argument("study", help="a study YAML, or a study folder to continue")
+    st.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a shared value for every arm, e.g. training.max_steps=100 or technique.params.r=4")
+    st.add_argument("--preflight", action="store_true", help="estimate the total time and the largest peak memory")
+    st.add_argument("--quiet", action="store_true")
+    st.set_defaults(fn=cmd_study)
     te = sub.add_parser("techniques", help="list techniques and their parameters")
     te.add_argument("-v", "--verbose", action="store_true", help="with descriptions and help texts")
     te.set_defaults(fn=cmd_techniques)

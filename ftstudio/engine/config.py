@@ -106,42 +106,12 @@ class RunConfig:
         if "tasks" in d and d["tasks"] is not None and "data" not in d:
             d["data"] = None
         cfg = _from_dict(cls, d, "")
-        for name in ("output_dir", "runs_dir"):  # "~/runs" means the home folder, not a folder named ~
-            value = getattr(cfg, name)
-            if value and value.startswith("~"):
-                setattr(cfg, name, str(Path(value).expanduser()))
         cfg.validate()
         return cfg
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "RunConfig":
-        p = Path(path).expanduser()
-        if not p.exists():
-            raise UserError(f"config file not found: {p}")
-        if p.is_dir():
-            raise UserError(f"{p} is a folder; give a config file (.yaml), or use --resume for a run folder")
-        try:
-            text = p.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise UserError(f"config file {p} is not UTF-8 text") from None
-        except OSError as e:
-            raise UserError(f"cannot read config file {p}: {e.strerror or e}") from None
-        return cls.from_yaml_text(text, f"config file {p}")
-
-    @classmethod
-    def from_yaml_text(cls, text: str, source: str = "the config") -> "RunConfig":
-        """Parse YAML text (safe_load rules, duplicate keys refused); ``source`` names it in errors."""
-        try:
-            d = yaml.load(text, Loader=_UniqueKeyLoader)
-        except _DuplicateKey as e:
-            raise UserError(f"{source}: {e}") from None
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f" (line {mark.line + 1})" if mark else ""
-            raise UserError(f"{source} is not valid YAML{where}") from None
-        if d is None:
-            raise UserError(f"{source} is empty; write at least model, data and technique (see ftstudio train --demo)")
-        return cls.from_dict(d)
+        return cls.from_dict(read_yaml(path) or {})
 
     def save(self, path: str | Path) -> None:
         from ftstudio.engine.store import atomic_write_text
@@ -150,29 +120,7 @@ class RunConfig:
 
     def with_overrides(self, assignments: list[str]) -> "RunConfig":
         """Apply ``key.sub=value`` strings (values parsed as YAML scalars)."""
-        d = self.to_dict()
-        for a in assignments:
-            if "=" not in a:
-                raise UserError(f"--set expects key=value, got '{a}'")
-            key, raw = a.split("=", 1)
-            try:
-                value = yaml.safe_load(raw) if raw.strip() else None
-            except yaml.YAMLError:
-                raise UserError(
-                    f"--set {key.strip()}: cannot read the value {raw!r}; quote text with brackets or colons, "
-                    f"e.g. --set '{key.strip()}=\"{raw}\"'"
-                ) from None
-            node = d
-            parts = key.strip().split(".")
-            for p in parts[:-1]:
-                if not isinstance(node.get(p), dict):
-                    if p == "params" or node.get(p) is None:
-                        node[p] = {}
-                    else:
-                        raise UserError(f"--set {key}: '{p}' is not a section")
-                node = node[p]
-            node[parts[-1]] = value
-        return RunConfig.from_dict(d)
+        return RunConfig.from_dict(apply_assignments(self.to_dict(), assignments))
 
     # -- validation -----------------------------------------------------------
     def validate(self) -> None:
@@ -239,6 +187,56 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 )
             seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: str | Path, what: str = "config file") -> Any:
+    """A YAML file's content; a missing, non-UTF-8 or malformed file is one readable line."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise UserError(f"{what} not found: {p}")
+    if p.is_dir():
+        raise UserError(f"{p} is a folder; give a config file (.yaml), or use --resume for a run folder")
+    try:
+        d = yaml.load(p.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        if d is None:
+            raise UserError(f"{what} {p} is empty; write at least model, data and technique (see ftstudio train --demo)")
+        return d
+    except _DuplicateKey as e:
+        raise UserError(f"{what} {p}: {e}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{what} {p} is not UTF-8 text") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise UserError(f"{what} {p} is not valid YAML{where}") from None
+
+
+def parse_assignment(a: str) -> tuple[list[str], Any]:
+    """``key.sub=value`` → (["key", "sub"], value parsed as a YAML scalar)."""
+    if "=" not in a:
+        raise UserError(f"--set expects key=value, got '{a}'")
+    key, raw = a.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise UserError(f"--set {key}: '{raw}' is not a valid value") from None
+    return key.strip().split("."), value
+
+
+def apply_assignments(d: dict, assignments: list[str]) -> dict:
+    """Apply ``key.sub=value`` strings to a config dict in place (sections made as needed)."""
+    for a in assignments:
+        parts, value = parse_assignment(a)
+        node = d
+        for p in parts[:-1]:
+            if not isinstance(node.get(p), dict):
+                if p == "params" or node.get(p) is None:
+                    node[p] = {}
+                else:
+                    raise UserError(f"--set {'.'.join(parts)}: '{p}' is not a section")
+            node = node[p]
+        node[parts[-1]] = value
+    return d
 
 
 def _from_dict(cls: type, d: Any, where: str) -> Any:

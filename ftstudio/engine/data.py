@@ -342,11 +342,14 @@ class ExampleTable:
         self.columns = list(_table.column_names)
         self._lists: dict[str, list[tuple[Any, Any]]] = {}
         self._scalars: dict[str, list[Any]] = {}
+        self._strings: dict[str, list[Any]] = {}
         sizes = []
         for name in self.columns:
             chunks = _table.column(name).chunks
             if pa.types.is_list(_table.schema.field(name).type):
                 self._lists[name] = [(c.values.to_numpy(zero_copy_only=True), c.offsets.to_numpy()) for c in chunks]
+            elif pa.types.is_string(_table.schema.field(name).type):
+                self._strings[name] = chunks  # raw text: read one value at a time
             else:
                 self._scalars[name] = [c.to_numpy(zero_copy_only=True) for c in chunks]
             sizes = [len(c) for c in chunks]
@@ -379,6 +382,8 @@ class ExampleTable:
             e[name] = vals[offs[j]:offs[j + 1]].tolist()
         for name, chunks in self._scalars.items():
             e[name] = int(chunks[c][j])
+        for name, chunks in self._strings.items():
+            e[name] = chunks[c][j].as_py()
         if "label" in e:
             e["label"] += self.label_offset
         e["idx"] = i
@@ -422,7 +427,7 @@ class _ArrowSink:
         import pyarrow as pa
 
         types = {"input_ids": pa.list_(pa.int32()), "token_type_ids": pa.list_(pa.int8()),
-                 "labels": pa.list_(pa.int32()), "label": pa.int32()}
+                 "labels": pa.list_(pa.int32()), "label": pa.int32(), "text": pa.string(), "text_pair": pa.string()}
         batch = pa.record_batch([pa.array(v, type=types[k]) for k, v in columns.items()], names=list(columns))
         if self._writer is None:
             self._sink = pa.OSFile(str(self.path), "wb")
@@ -628,6 +633,11 @@ def _encode_classification(ds, d, tokenizer, max_length, names, progress, split)
         if "token_type_ids" in enc:
             cols_out["token_type_ids"] = enc["token_type_ids"]
         cols_out["label"] = labels
+        # the raw text rides along (collate hands it over as batch["text"]): a distillation
+        # teacher with another tokenizer reads the same text its own way
+        cols_out["text"] = texts
+        if pairs is not None:
+            cols_out["text_pair"] = pairs
         sink.write(cols_out)
         if progress:
             progress(what, min(start + BATCH_ROWS, n), n)
@@ -675,6 +685,10 @@ def batches_per_epoch(n: int, batch_size: int, world: int = 1) -> int:
     return max(1, b // world) if world > 1 else b
 
 
+# Example keys holding raw text (classification): kept beside the token ids, never fed to the model.
+TEXT_KEYS = ("text", "text_pair")
+
+
 def collate(examples: list[dict], pad_id: int, device: Any = None) -> dict:
     """Dynamic padding to the longest example in the batch."""
     import torch
@@ -703,6 +717,9 @@ def collate(examples: list[dict], pad_id: int, device: Any = None) -> dict:
     batch["task_id"] = torch.tensor([e.get("task_id", 0) for e in examples], dtype=torch.long)
     if device is not None and str(device) != "cpu":
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    for key in TEXT_KEYS:  # lists of str, not model inputs (see context.META_KEYS)
+        if key in examples[0]:
+            batch[key] = [e.get(key, "") for e in examples]
     return batch
 
 

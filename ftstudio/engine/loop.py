@@ -142,10 +142,8 @@ def train_task(
         )
         it = technique.transform_batches(iter_example_batches(train_examples, batch_ids[state.batch_in_epoch:]))
         micro, loss_sum, extra_sum = 0, 0.0, {}
-        for examples in it:
-            if cancel.cancelled:
-                state.peak_memory = probe.peak  # type: ignore[attr-defined]  (a stopped run's real peak)
-                raise Cancelled()
+        # a stopped run keeps its real peak memory
+        for examples in _until_cancelled(it, cancel, lambda: setattr(state, "peak_memory", probe.peak)):
             if micro == 0:
                 technique.on_step_start(step_offset + state.step, model, optimizer)
                 trainable = [p for p in model.parameters() if p.requires_grad]
@@ -229,6 +227,22 @@ def train_task(
             continue
     state.peak_memory = probe.peak  # type: ignore[attr-defined]
     return state
+
+
+def _until_cancelled(batches: Any, cancel: CancelToken, on_cancel: Callable[[], None] = lambda: None) -> Any:
+    """The batches, with the cancel token checked *before* each is fetched: fetching can draw
+    from a replay buffer (advancing its RNG), and the cancel checkpoint must hold the state as of
+    the last trained step, or the resumed run skips that draw."""
+    it = iter(batches)
+    while True:
+        if cancel.cancelled:
+            on_cancel()
+            raise Cancelled()
+        try:
+            examples = next(it)
+        except StopIteration:
+            return
+        yield examples
 
 
 def _early_stop(state: LoopState, metrics: dict, cfg: Any, task: str) -> bool:

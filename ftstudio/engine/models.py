@@ -375,3 +375,21 @@ def model_info(source: str, progress: ProgressFn | None = None, trust_remote_cod
         if arches:
             info.architecture = arches[0]
     return info
+
+
+def load_full_export(base_model: Any, export_dir: str) -> Any:
+    """A whole model folder (a full/merged export) loaded as the base model's class, with the
+    pooling its config records (mean pooling for sentence-transformers encoders)."""
+    from ftstudio.engine.pooling import apply_pooling
+
+    return apply_pooling(type(base_model).from_pretrained(export_dir, use_safetensors=True))
+
+
+def text_max_length(max_length: int, config: Any, reserved: int = 0) -> int:
+    """Tokens of text per example: ``max_length`` capped by the model's positions minus the
+    ones a technique occupies (virtual tokens). ``config`` is a transformers config."""
+    positions = int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or 512)
+    max_len = min(max_length, positions - reserved)
+    if max_len < 8:
+        raise UserError(f"max_length {max_length} leaves no room for the input")
+    return max_len

@@ -80,13 +80,21 @@ def input_max_length(cfg: RunConfig, technique: Any, path: str) -> int:
     and task here, before the model loads, since what it reserves can depend on them."""
     from ftstudio.engine.models import load_config
 
+    from ftstudio.engine.models import text_max_length
+
     c = load_config(path, cfg.trust_remote_code)
-    positions = int(getattr(c, "max_position_embeddings", None) or getattr(c, "n_positions", None) or 512)
     reserved = technique.max_length_reserved(getattr(c, "model_type", None), cfg.task)
-    max_len = min(cfg.training.max_length, positions - reserved)
-    if max_len < 8:
-        raise UserError(f"max_length {cfg.training.max_length} leaves no room for the input")
-    return max_len
+    return text_max_length(cfg.training.max_length, c, reserved)
+
+
+def data_tokenizer(cfg: RunConfig, technique: Any, progress: Callable[[str, int, int], None] | None = None
+                   ) -> tuple[Any, int]:
+    """The tokenizer the data is prepared with, and the text length: the run's model's, unless the
+    technique reads another model's tokens (a distillation student cut from its teacher)."""
+    from ftstudio.engine.models import load_tokenizer, resolve_model_path
+
+    path = technique.data_model_path() or resolve_model_path(cfg.model, progress)
+    return load_tokenizer(path, cfg.trust_remote_code), input_max_length(cfg, technique, path)
 
 
 def build_model_and_context(
@@ -226,8 +234,6 @@ def prepare(cfg: RunConfig, technique: Any, bus: EventBus, resume_dir: Path | No
     the optimizer and count the steps. Bad input raises UserError here."""
     import torch
 
-    from ftstudio.engine.models import load_tokenizer, resolve_model_path
-
     def progress(what: str, done: int, total: int) -> None:
         bus.emit(Progress(what=what, done=done, total=total))
 
@@ -236,9 +242,7 @@ def prepare(cfg: RunConfig, technique: Any, bus: EventBus, resume_dir: Path | No
     device = pick_device(cfg.training.device)
     precision = pick_precision(device, cfg.training.precision)
     dist.init_if_needed(device.type)
-    path = resolve_model_path(cfg.model, progress)
-    tokenizer = load_tokenizer(path, cfg.trust_remote_code)
-    max_len = input_max_length(cfg, technique, path)
+    tokenizer, max_len = data_tokenizer(cfg, technique, progress)
     saved_state = read_json(resume_dir / "summary.json", {}) if resume_dir else {}
     fixed_labels = saved_state.get("task_label_names") if resume_dir else None
     tasks = task_list(cfg)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from ftstudio.engine.config import RunConfig, TechniqueConfig
 from ftstudio.engine.errors import UserError
+from ftstudio.gui.pages.compare_page import ComparePage
 from ftstudio.gui.pages.data_page import DataPage
 from ftstudio.gui.pages.model_page import ModelPage
 from ftstudio.gui.pages.playground_page import PlaygroundPage
@@ -37,7 +38,7 @@ from ftstudio.gui.util import show_error
 from ftstudio.gui.validation import PAGE_OF, ProblemsPanel, ValidationController
 from ftstudio.gui.worker import TrainingSession
 
-PAGES = ["model", "data", "technique", "training", "run", "runs", "playground"]
+PAGES = ["model", "data", "technique", "training", "run", "compare", "runs", "playground"]
 SETUP_PAGES = ("model", "data", "technique", "training")
 NAV = [
     ("SETUP", None),
@@ -47,6 +48,7 @@ NAV = [
     ("4  Training & pre-flight", "training"),
     ("TRAIN", None),
     ("Training run", "run"),
+    ("Compare techniques", "compare"),
     ("AFTER TRAINING", None),
     ("Runs", "runs"),
     ("Playground", "playground"),
@@ -100,6 +102,7 @@ class MainWindow(QMainWindow):
         self.technique_page = TechniquePage(self.data_page.data_config, self.model_page.model)
         self.training_page = TrainingPage(self.build_config)
         self.run_page = RunPage()
+        self.compare_page = ComparePage(self.build_config, self.is_training)
         self.runs_page = RunsPage(self.runs_dir)
         self.playground_page = PlaygroundPage(self.runs_dir)
         self.pages: dict[str, QWidget] = {
@@ -108,6 +111,7 @@ class MainWindow(QMainWindow):
             "technique": self.technique_page,
             "training": self.training_page,
             "run": self.run_page,
+            "compare": self.compare_page,
             "runs": self.runs_page,
             "playground": self.playground_page,
         }
@@ -201,6 +205,7 @@ class MainWindow(QMainWindow):
         self.runs_page.resume_requested.connect(self.resume)
         self.runs_page.load_setup_requested.connect(self.open_setup)
         self.runs_page.runs_changed.connect(self.playground_page.refresh)
+        self.compare_page.study_ended.connect(lambda *_: self.runs_page.refresh())
 
         cfg = None
         if restore:
@@ -564,6 +569,9 @@ class MainWindow(QMainWindow):
     def start(self) -> bool:
         if self.session is not None:
             return False
+        if self.compare_page.is_running():
+            show_error(self, "a study is running on the Compare techniques page: stop it or wait for it to finish")
+            return False
         err = self.start_blocker()
         if err is not None and not self.validation.pending:
             self.show_page(PAGE_OF.get(err.where, "training"))
@@ -579,7 +587,7 @@ class MainWindow(QMainWindow):
         return True
 
     def resume(self, run_dir: str) -> bool:
-        if self.session is not None or not run_dir:
+        if self.session is not None or not run_dir or self.compare_page.is_running():
             return False
         try:
             cfg = RunConfig.from_yaml(Path(run_dir) / "config.yaml")
@@ -670,6 +678,16 @@ class MainWindow(QMainWindow):
             e.ignore()
             self.hide()
             return
+        study = self.compare_page.session
+        if study is not None:
+            ans = QMessageBox.question(
+                self, "Study in progress",
+                "A study is running. Stop it (the running arm keeps its checkpoint; Continue picks it up) and quit?")
+            if ans != QMessageBox.Yes:
+                e.ignore()
+                return
+            study.cancel()
+            study.wait(60000)
         self.save_settings()
         super().closeEvent(e)
         if self._gc_held:

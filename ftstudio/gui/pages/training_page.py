@@ -393,10 +393,16 @@ class PreflightPanel(QGroupBox):
         self.values["trainable"].setText(f"{fmt_count(tp)} of {fmt_count(tot)}  ({pct:.2f}%)")
         for k in ("weights", "gradients", "optimizer", "activations", "total"):
             self.values[k].setText(fmt_bytes(mem.get(k)))
+        if mem.get("teacher"):  # distillation: the frozen teacher sits beside the student
+            self.values["weights"].setText(f"{fmt_bytes(mem.get('weights'))} + teacher {fmt_bytes(mem['teacher'])}")
         avail = field(r, "available_bytes")
         self.values["available"].setText(fmt_bytes(avail) if avail else "unknown")
         self.values["step"].setText(
             f"{field(r, 'step_seconds'):.3f} s" if field(r, "step_seconds") is not None else "not measured")
+        if field(r, "teacher_seconds") is not None and field(r, "step_seconds") is not None:
+            self.values["step"].setText(
+                f"{field(r, 'step_seconds'):.3f} s (teacher {field(r, 'teacher_seconds'):.3f} s of it, "
+                "first epoch only: its outputs are then reused)")
         self.values["epoch"].setText(fmt_seconds(field(r, "epoch_seconds")))
         total_s = run_seconds(r, self.cfg)
         t = self.cfg.training if self.cfg is not None else None
