@@ -106,6 +106,10 @@ class RunConfig:
         if "tasks" in d and d["tasks"] is not None and "data" not in d:
             d["data"] = None
         cfg = _from_dict(cls, d, "")
+        for name in ("output_dir", "runs_dir"):  # "~/runs" means the home folder, not a folder named ~
+            value = getattr(cfg, name)
+            if value and value.startswith("~"):
+                setattr(cfg, name, str(Path(value).expanduser()))
         cfg.validate()
         return cfg
 
