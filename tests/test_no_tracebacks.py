@@ -66,7 +66,7 @@ def _bad_file(tmp_path, kind) -> Path:
 def test_bad_input_is_one_line(capsys, tmp_path, tiny_dir, tiny_csv, case):
     cfg = cfg_file(tmp_path, tiny_dir("bert"), tiny_csv)
     argv, says = {
-        "set-unparsable": (["train", cfg, "--set", "training.batch_size=[1"], "cannot read the value"),
+        "set-unparsable": (["train", cfg, "--set", "training.batch_size=[1"], "is not a valid value"),
         "dir-as-config": (["train", str(tmp_path)], "is a folder"),
         "negative-max-train-samples": (["train", cfg, "--set", "data.max_train_samples=-5"], "must be ≥ 1 row"),
         "broken-jsonl-line": (["train", cfg, "--set", f"data.train={_bad_file(tmp_path, 'jsonl')}"],
@@ -120,16 +120,6 @@ def test_runs_into_a_closed_pipe(tmp_path):
                        text=True, env=env, timeout=120)
     assert p.stdout.count("\n") == 1
     assert "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr, p.stderr
-
-
-def test_predict_on_a_corrupt_export(capsys, tmp_path, tiny_dir, tiny_csv):
-    run = trained_run(tmp_path, tiny_dir, tiny_csv, capsys)
-    weights = [p for p in (run / "export").rglob("*.safetensors")]
-    assert weights
-    for w in weights:
-        w.write_bytes(w.read_bytes()[:100])  # truncated
-    msg = one_line_error(capsys, ["predict", str(run), "a fine film"])
-    assert "cannot be loaded" in msg and run.name in msg
 
 
 def test_task_sequence_cli_run_reports_each_task(tmp_path, tiny_dir, tiny_csv):

@@ -340,26 +340,6 @@ def test_validation_of_a_big_csv_stays_fast(tmp_path, tiny_dir):
     assert dt < 15, f"validate took {dt:.1f} s on 500k rows"
 
 
-def test_preflight_shows_the_same_problems(tmp_path, tiny_dir):
-    from ftstudio.engine.errors import UserError
-    from ftstudio.engine.preflight import preflight
-
-    rows = [{"text": f"hello {i}", "label": "ham" if i % 10 else "spam"} for i in range(60)]
-    train = write_csv(tmp_path / "d.csv", rows)
-    r = preflight(cfg_for(tiny_dir("bert"), train), measure_step=False)
-    assert any("always answering it scores" in w for w in r.warnings)
-    assert r.problems[0]["field"] == "data.label_column" and r.baseline["label"] == "ham"
-    with pytest.raises(UserError, match="grad_accum 40"):
-        preflight(cfg_for(tiny_dir("bert"), train, grad_accum=40), measure_step=False)
-
-
-# ----------------------------------------------------------------------------- results that tell the truth
-def _imbalanced(tmp_path, n=120, every=6):
-    rows = [{"text": f"note {i} about lunch" if i % every else f"win a prize {i} now",
-             "label": "ham" if i % every else "spam"} for i in range(n)]
-    return write_csv(tmp_path / "spam.csv", rows)
-
-
 @pytest.mark.parametrize("lr,beats", [(1e-9, False)])
 def test_summary_reports_the_majority_baseline(tmp_path, tiny_dir, lr, beats):
     """A model that learned nothing (lr 1e-9, head init) is no better than always answering the
