@@ -340,6 +340,12 @@ def test_validation_of_a_big_csv_stays_fast(tmp_path, tiny_dir):
     assert dt < 15, f"validate took {dt:.1f} s on 500k rows"
 
 
+def _imbalanced(tmp_path, n=120, every=6):
+    rows = [{"text": f"note {i} about lunch" if i % every else f"win a prize {i} now",
+             "label": "ham" if i % every else "spam"} for i in range(n)]
+    return write_csv(tmp_path / "spam.csv", rows)
+
+
 @pytest.mark.parametrize("lr,beats", [(1e-9, False)])
 def test_summary_reports_the_majority_baseline(tmp_path, tiny_dir, lr, beats):
     """A model that learned nothing (lr 1e-9, head init) is no better than always answering the
