@@ -85,7 +85,8 @@ def test_sequence_matrix_masks_and_fisher(tiny_dir, three_tasks, monkeypatch):
         assert all(len(row) == 3 for row in e.acc_matrix)
         for r, row in enumerate(e.acc_matrix):
             assert all(v is not None and 0.0 <= v <= 1.0 for v in row[:r + 1]), (i, r, row)
-        assert e.acc_matrix[:i] == finished[i - 1].acc_matrix if i else True  # rows are never rewritten
+        if i:
+            assert e.acc_matrix[:i] == finished[i - 1].acc_matrix  # rows are never rewritten
     R = summary["acc_matrix"]
     assert R == finished[-1].acc_matrix
     # the last row is what the final evaluation of each task measures
