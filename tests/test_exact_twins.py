@@ -9,6 +9,12 @@ import pytest
 
 from ftstudio.engine.context import RunContext
 from ftstudio.techniques import make_technique
+from tests.test_technique_adapter import _inputs as _adapter_inputs
+from tests.test_technique_adapter import _train as _steps
+
+
+def _inputs():
+    return _adapter_inputs("bert")  # random ids valid for every tiny tokenizer
 
 
 def _ctx(task="classification", family="bert", tok=None):
@@ -21,29 +27,6 @@ def _cls(path, num_labels=2):
 
     torch.manual_seed(0)
     return AutoModelForSequenceClassification.from_pretrained(path, num_labels=num_labels)
-
-
-def _inputs():
-    import torch
-
-    g = torch.Generator().manual_seed(1)
-    ids = torch.randint(5, 150, (3, 9), generator=g)
-    mask = torch.ones_like(ids)
-    mask[0, 6:] = 0
-    return {"input_ids": ids, "attention_mask": mask}
-
-
-def _steps(model, inputs, labels, steps=3, lr=1e-2):
-    import torch
-
-    model.train()
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
-    for _ in range(steps):
-        out = model(**inputs, labels=labels)
-        out.loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-    model.eval()
 
 
 # -- 1. adapter placement ------------------------------------------------------
