@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from ftstudio.engine.errors import UserError
+from ftstudio.i18n import _t
 
 TASKS = ("classification", "causal-lm")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -97,7 +98,8 @@ class RunConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
         if not isinstance(d, dict):
-            raise UserError("the config must be a mapping of keys (model, task, data, technique, training)")
+            raise UserError(_t("the config must be a mapping of keys (model, task, data, technique, "
+                               "training)"))
         d = dict(d)
         if "tasks" in d and d["tasks"] is not None and "data" not in d:
             d["data"] = None
@@ -109,15 +111,15 @@ class RunConfig:
     def from_yaml(cls, path: str | Path) -> "RunConfig":
         p = Path(path)
         if not p.exists():
-            raise UserError(f"config file not found: {p}")
+            raise UserError(_t("config file not found: {p}", p=p))
         try:
             d = yaml.safe_load(p.read_text(encoding="utf-8"))
         except UnicodeDecodeError:
-            raise UserError(f"config file {p} is not UTF-8 text") from None
+            raise UserError(_t("config file {p} is not UTF-8 text", p=p)) from None
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
-            where = f" (line {mark.line + 1})" if mark else ""
-            raise UserError(f"config file {p} is not valid YAML{where}") from None
+            where = _t(" (line {line})", line=mark.line + 1) if mark else ""
+            raise UserError(_t("config file {p} is not valid YAML{where}", p=p, where=where)) from None
         return cls.from_dict(d or {})
 
     def save(self, path: str | Path) -> None:
@@ -130,7 +132,7 @@ class RunConfig:
         d = self.to_dict()
         for a in assignments:
             if "=" not in a:
-                raise UserError(f"--set expects key=value, got '{a}'")
+                raise UserError(_t("--set expects key=value, got '{a}'", a=a))
             key, raw = a.split("=", 1)
             value = yaml.safe_load(raw) if raw.strip() else None
             node = d
@@ -140,7 +142,7 @@ class RunConfig:
                     if p == "params" or node.get(p) is None:
                         node[p] = {}
                     else:
-                        raise UserError(f"--set {key}: '{p}' is not a section")
+                        raise UserError(_t("--set {key}: '{p}' is not a section", key=key, p=p))
                 node = node[p]
             node[parts[-1]] = value
         return RunConfig.from_dict(d)
@@ -148,32 +150,40 @@ class RunConfig:
     # -- validation -----------------------------------------------------------
     def validate(self) -> None:
         if self.task not in TASKS:
-            raise UserError(f"task must be one of {', '.join(TASKS)}; got '{self.task}'")
+            raise UserError(_t("task must be one of {tasks}; got '{task}'",
+                               tasks=', '.join(TASKS), task=self.task))
         if self.data is None and not self.tasks:
-            raise UserError("the config needs 'data' (or 'tasks' for a task sequence)")
+            raise UserError(_t("the config needs 'data' (or 'tasks' for a task sequence)"))
         if self.heads not in ("per-task", "shared"):
-            raise UserError(f"heads must be per-task or shared; got '{self.heads}'")
+            raise UserError(_t("heads must be per-task or shared; got '{heads}'", heads=self.heads))
         t = self.training
         if t.device not in DEVICES:
-            raise UserError(f"training.device must be one of {', '.join(DEVICES)}; got '{t.device}'")
+            raise UserError(_t("training.device must be one of {devices}; got '{device}'",
+                               devices=', '.join(DEVICES), device=t.device))
         if t.precision not in PRECISIONS:
             raise UserError(
-                f"training.precision must be one of {', '.join(PRECISIONS)}; got '{t.precision}'"
+                _t("training.precision must be one of {precisions}; got '{precision}'",
+                   precisions=', '.join(PRECISIONS), precision=t.precision)
             )
         for name, lo in (("batch_size", 1), ("grad_accum", 1), ("max_length", 8), ("log_every", 1)):
             if getattr(t, name) < lo:
-                raise UserError(f"training.{name} must be ≥ {lo}; got {getattr(t, name)}")
+                raise UserError(_t("training.{name} must be ≥ {lo}; got {value}",
+                                   name=name, lo=lo, value=getattr(t, name)))
         if t.epochs <= 0 and not t.max_steps:
-            raise UserError("training.epochs must be > 0 (or set training.max_steps)")
+            raise UserError(_t("training.epochs must be > 0 (or set training.max_steps)"))
         if t.max_steps is not None and t.max_steps < 1:
-            raise UserError(f"training.max_steps must be ≥ 1; got {t.max_steps}")
+            raise UserError(_t("training.max_steps must be ≥ 1; got {max_steps}",
+                               max_steps=t.max_steps))
         if not (0 < t.learning_rate < 1):
-            raise UserError(f"training.learning_rate must be between 0 and 1; got {t.learning_rate}")
+            raise UserError(_t("training.learning_rate must be between 0 and 1; got {learning_rate}",
+                               learning_rate=t.learning_rate))
         if not (0 <= t.warmup_ratio < 1):
-            raise UserError(f"training.warmup_ratio must be in [0, 1); got {t.warmup_ratio}")
+            raise UserError(_t("training.warmup_ratio must be in [0, 1); got {warmup_ratio}",
+                               warmup_ratio=t.warmup_ratio))
         for d in self.all_data():
             if not (0 < d.eval_fraction < 1):
-                raise UserError(f"data.eval_fraction must be in (0, 1); got {d.eval_fraction}")
+                raise UserError(_t("data.eval_fraction must be in (0, 1); got {eval_fraction}",
+                                   eval_fraction=d.eval_fraction))
         # the technique's own params: validated by its dataclass
         from ftstudio.techniques import make_technique
 
@@ -187,14 +197,14 @@ class RunConfig:
 
 def _from_dict(cls: type, d: Any, where: str) -> Any:
     if not isinstance(d, dict):
-        raise UserError(f"'{where.rstrip('.') or 'config'}' must be a mapping")
+        raise UserError(_t("'{value}' must be a mapping", value=where.rstrip('.') or 'config'))
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(d) - names)
     if unknown:
         raise UserError(
-            f"unknown key(s) in {where.rstrip('.') or 'config'}: {', '.join(unknown)}; "
-            f"expected: {', '.join(sorted(names))}"
+            _t("unknown key(s) in {value}: {unknown}; expected: {names}",
+               value=where.rstrip('.') or 'config', unknown=', '.join(unknown), names=', '.join(sorted(names)))
         )
     kwargs = {k: _convert(hints[k], v, f"{where}{k}") for k, v in d.items()}
     return cls(**kwargs)
@@ -214,16 +224,16 @@ def _convert(tp: Any, v: Any, where: str) -> Any:
         return _from_dict(tp, v if v is not None else {}, where + ".")
     if origin is list:
         if not isinstance(v, list):
-            raise UserError(f"'{where}' must be a list")
+            raise UserError(_t("'{where}' must be a list", where=where))
         return [_convert(args[0], x, f"{where}[{i}]") for i, x in enumerate(v)]
     if tp is dict or origin is dict:
         if v is None:
             return {}
         if not isinstance(v, dict):
-            raise UserError(f"'{where}' must be a mapping")
+            raise UserError(_t("'{where}' must be a mapping", where=where))
         return dict(v)
     if v is None:
-        raise UserError(f"'{where}' needs a value")
+        raise UserError(_t("'{where}' needs a value", where=where))
     try:
         if tp is bool:
             if not isinstance(v, bool):
@@ -242,5 +252,6 @@ def _convert(tp: Any, v: Any, where: str) -> Any:
                 raise ValueError
             return str(v)
     except (TypeError, ValueError):
-        raise UserError(f"'{where}' must be {tp.__name__}, got {v!r}") from None
+        raise UserError(_t("'{where}' must be {type}, got {v!r}",
+                           where=where, type=tp.__name__, v=v)) from None
     return v

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from ftstudio.engine.errors import UserError
+from ftstudio.i18n import _t
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources" / "datasets"
 BUILTIN_DATASETS = {
@@ -34,7 +35,8 @@ ProgressFn = Callable[[str, int, int], None]
 # --------------------------------------------------------------------------- tables
 def _builtin_file(spec: str) -> Path:
     if spec not in BUILTIN_DATASETS:
-        raise UserError(f"unknown built-in dataset '{spec}'; available: {', '.join(BUILTIN_DATASETS)}")
+        raise UserError(_t("unknown built-in dataset '{spec}'; available: {builtin_datasets}",
+                           spec=spec, builtin_datasets=', '.join(BUILTIN_DATASETS)))
     return RESOURCES / BUILTIN_DATASETS[spec][0]
 
 
@@ -42,7 +44,7 @@ def _folder_files(folder: Path) -> tuple[Path, Path | None]:
     files = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in EXTENSIONS]
     train = next((p for p in files if p.stem.lower() == "train"), None)
     if train is None:
-        raise UserError(f"folder {folder} has no train.csv/.jsonl/.parquet file")
+        raise UserError(_t("folder {folder} has no train.csv/.jsonl/.parquet file", folder=folder))
     ev = next((p for n in EVAL_NAMES for p in files if p.stem.lower() == n), None)
     return train, ev
 
@@ -77,24 +79,26 @@ def read_table(path: str) -> list[dict]:
         return _read_hub(path[4:])
     p = Path(path).expanduser()
     if not p.exists():
-        raise UserError(f"data file not found: {p}")
+        raise UserError(_t("data file not found: {p}", p=p))
     if p.is_dir():
         return read_table(_folder_files(p)[0].as_posix())
     fmt = EXTENSIONS.get(p.suffix.lower())
     if fmt is None:
-        raise UserError(f"unsupported data file type '{p.suffix}'; use CSV, TSV, JSON, JSONL or Parquet")
+        raise UserError(_t("unsupported data file type '{suffix}'; use CSV, TSV, JSON, JSONL or Parquet",
+                           suffix=p.suffix))
     if fmt != "parquet":
         raw = p.read_bytes()
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError as e:
             raise UserError(
-                f"{p.name} is not UTF-8 text (byte 0x{raw[e.start]:02x} at position {e.start}); save it as UTF-8"
+                _t("{name} is not UTF-8 text (byte 0x{raw:02x} at position {start}); save it as UTF-8",
+                   name=p.name, raw=raw[e.start], start=e.start)
             ) from None
         if not raw.strip():
-            raise UserError(f"{p.name} is empty: the dataset has no rows")
+            raise UserError(_t("{name} is empty: the dataset has no rows", name=p.name))
         if fmt == "csv" and sum(1 for ln in raw.splitlines() if ln.strip()) <= 1:
-            raise UserError(f"{p.name} has only a header: the dataset has no rows")
+            raise UserError(_t("{name} has only a header: the dataset has no rows", name=p.name))
     import datasets
 
     datasets.disable_progress_bars()
@@ -110,7 +114,8 @@ def read_table(path: str) -> list[dict]:
             ds = datasets.Dataset.from_parquet(str(p), keep_in_memory=True)
     except Exception as e:  # pandas/arrow parser errors: one line, no traceback
         msg = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
-        raise UserError(f"cannot read {p.name} as {fmt.upper()}: {msg}") from None
+        raise UserError(_t("cannot read {name} as {value}: {msg}",
+                           name=p.name, value=fmt.upper(), msg=msg)) from None
     return ds.to_list()
 
 
@@ -121,7 +126,8 @@ def _read_hub(name: str) -> list[dict]:
         ds = datasets.load_dataset(name, split="train")
     except Exception as e:
         raise UserError(
-            f"dataset '{name}' is neither cached nor reachable on the hub ({str(e).splitlines()[0][:120]})"
+            _t("dataset '{name}' is neither cached nor reachable on the hub ({value})",
+               name=name, value=str(e).splitlines()[0][:120])
         ) from None
     return ds.to_list()
 
@@ -160,9 +166,9 @@ def preview(data_cfg: Any, task: str, n: int = 20) -> DataPreview:
             _need_column(cols, data_cfg.label_column, "label")
             pv.label_counts = dict(Counter(str(r[data_cfg.label_column]) for r in rows).most_common())
             if len(pv.label_counts) < 2:
-                pv.problems["label_column"] = (
-                    f"column '{data_cfg.label_column}' has only one class; classification needs two or more"
-                )
+                pv.problems["label_column"] = _t(
+                    "column '{label_column}' has only one class; classification needs two or more",
+                    label_column=data_cfg.label_column)
         except UserError as e:
             pv.problems["label_column"] = str(e)
     return pv
@@ -170,17 +176,20 @@ def preview(data_cfg: Any, task: str, n: int = 20) -> DataPreview:
 
 def _need_column(cols: list[str], name: str | None, what: str) -> None:
     if not name or name not in cols:
-        raise UserError(f"no {what} column named '{name}'; found: {', '.join(cols)}")
+        raise UserError(_t("no {what} column named '{name}'; found: {cols}",
+                           what=what, name=name, cols=', '.join(cols)))
 
 
 def _lm_columns(cols: list[str], d: Any) -> tuple[str | None, str]:
     prompt = d.prompt_column or next((c for c in PROMPT_COLUMNS if c in cols), None)
     resp = d.response_column or next((c for c in RESPONSE_COLUMNS if c in cols), None)
     if d.template is None and (prompt is None or prompt not in cols):
-        raise UserError(f"no prompt column (looked for {', '.join(PROMPT_COLUMNS)}); found: {', '.join(cols)}")
+        raise UserError(_t("no prompt column (looked for {prompt_columns}); found: {cols}",
+                           prompt_columns=', '.join(PROMPT_COLUMNS), cols=', '.join(cols)))
     if resp is None or resp not in cols:
         raise UserError(
-            f"no response column (looked for {', '.join(RESPONSE_COLUMNS)}); found: {', '.join(cols)}"
+            _t("no response column (looked for {response_columns}); found: {cols}",
+               response_columns=', '.join(RESPONSE_COLUMNS), cols=', '.join(cols))
         )
     return prompt, resp
 
@@ -207,11 +216,11 @@ def prepare_data(
     train_path, eval_path = resolve_data_files(data_cfg.train, data_cfg.eval)
     rows = read_table(train_path)
     if not rows:
-        raise UserError(f"the dataset {Path(train_path).name} has no rows")
+        raise UserError(_t("the dataset {name} has no rows", name=Path(train_path).name))
     cols = list(rows[0].keys())
     eval_rows = read_table(eval_path) if eval_path else None
     if eval_rows is not None and not eval_rows:
-        raise UserError(f"the eval dataset {Path(eval_path).name} has no rows")
+        raise UserError(_t("the eval dataset {name} has no rows", name=Path(eval_path).name))
     if eval_rows is None:
         rows, eval_rows = _split(rows, data_cfg.eval_fraction, seed)
     if data_cfg.max_train_samples:
@@ -235,7 +244,8 @@ def _split(rows: list[dict], frac: float, seed: int) -> tuple[list[dict], list[d
     random.Random(seed).shuffle(idx)
     n_eval = max(1, int(round(len(rows) * frac)))
     if len(rows) - n_eval < 1:
-        raise UserError(f"only {len(rows)} row(s): too few to split off an evaluation set")
+        raise UserError(_t("only {n_rows} row(s): too few to split off an evaluation set",
+                           n_rows=len(rows)))
     ev = sorted(idx[:n_eval])
     tr = sorted(idx[n_eval:])
     return [rows[i] for i in tr], [rows[i] for i in ev]
@@ -254,11 +264,12 @@ def _label_names(rows: list[dict], d: Any, train_path: str) -> list[str]:
     _need_column(cols, d.label_column, "label")
     values = [r[d.label_column] for r in rows]
     if any(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-        raise UserError(f"column '{d.label_column}' has empty labels")
+        raise UserError(_t("column '{label_column}' has empty labels", label_column=d.label_column))
     uniq = sorted(set(values), key=lambda v: (isinstance(v, str), v))
     if len(uniq) < 2:
         raise UserError(
-            f"column '{d.label_column}' has only one class ({uniq[0]!r}); classification needs two or more"
+            _t("column '{label_column}' has only one class ({uniq!r}); classification needs two or more",
+               label_column=d.label_column, uniq=uniq[0])
         )
     if all(isinstance(v, int) and not isinstance(v, bool) for v in uniq):
         file_names = label_names_file(train_path)
@@ -286,7 +297,8 @@ def _label_ids(rows: list[dict], d: Any, names: list[str], split: str) -> list[i
         ids.append(lookup[key])
     if unseen:
         raise UserError(
-            f"{split} labels not seen in training: {', '.join(sorted(unseen)[:5])}; known: {', '.join(names)}"
+            _t("{split} labels not seen in training: {unseen}; known: {names}",
+               split=split, unseen=', '.join(sorted(unseen)[:5]), names=', '.join(names))
         )
     return ids
 
@@ -306,6 +318,10 @@ def _batched_tokenize(tokenizer: Any, texts: list, pairs: list | None, max_lengt
     return out
 
 
+def _tokenizing(split: str) -> str:
+    return _t("Tokenizing the training set") if split == "train" else _t("Tokenizing the evaluation set")
+
+
 def _encode_classification(rows, d, tokenizer, max_length, names, progress, split) -> list[dict]:
     cols = list(rows[0].keys())
     _need_column(cols, d.text_column, "text")
@@ -315,7 +331,7 @@ def _encode_classification(rows, d, tokenizer, max_length, names, progress, spli
     labels = _label_ids(rows, d, names, split)
     texts = [str(r[d.text_column] or "") for r in rows]
     pairs = [str(r[d.text_pair_column] or "") for r in rows] if d.text_pair_column else None
-    encs = _batched_tokenize(tokenizer, texts, pairs, max_length, progress, f"Tokenizing {split} set")
+    encs = _batched_tokenize(tokenizer, texts, pairs, max_length, progress, _tokenizing(split))
     for i, (e, y) in enumerate(zip(encs, labels)):
         e["label"] = y
         e["idx"] = i
@@ -327,7 +343,7 @@ def format_prompt(row: dict, d: Any, prompt_col: str | None) -> str:
         try:
             return d.template.format(**row)
         except KeyError as e:
-            raise UserError(f"template names a column that does not exist: {e}") from None
+            raise UserError(_t("template names a column that does not exist: {e}", e=e)) from None
     text = str(row.get(prompt_col) or "")
     extra = row.get("input")
     if extra and prompt_col != "input":
@@ -339,7 +355,7 @@ def _encode_lm(rows, d, prompt_col, resp_col, tokenizer, max_length, progress, s
     """Prompt + response + eos; loss only on response tokens (labels -100 on the prompt)."""
     prompts = [format_prompt(r, d, prompt_col) for r in rows]
     responses = [str(r.get(resp_col) or "") for r in rows]
-    what = f"Tokenizing {split} set"
+    what = _tokenizing(split)
     p_ids = [e["input_ids"] for e in _batched_tokenize(tokenizer, prompts, None, max_length, progress, what)]
     r_enc = tokenizer(responses, add_special_tokens=False)["input_ids"]
     eos = tokenizer.eos_token_id
@@ -352,7 +368,8 @@ def _encode_lm(rows, d, prompt_col, resp_col, tokenizer, max_length, progress, s
             continue  # prompt fills the whole window: nothing to learn from this row
         out.append({"input_ids": ids, "labels": labels, "idx": len(out)})
     if not out:
-        raise UserError(f"every {split} prompt is longer than max_length={max_length}; raise max_length")
+        raise UserError(_t("every {split} prompt is longer than max_length={max_length}; raise max_length",
+                           split=split, max_length=max_length))
     return out
 
 

@@ -15,6 +15,7 @@ from ftstudio.engine.data import collate, count_tokens, iter_example_batches, le
 from ftstudio.engine.errors import Cancelled
 from ftstudio.engine.events import Eval, Step
 from ftstudio.engine.optim import lr_factor, set_lr
+from ftstudio.i18n import _t
 
 
 class CancelToken:
@@ -203,7 +204,8 @@ def train_task(
                 model.train()
                 state.last_eval = metrics
                 if _early_stop(state, metrics, cfg, ctx.task):
-                    ctx.log(f"early stopping: no improvement in {cfg.early_stopping_patience} evaluations")
+                    ctx.log(_t("early stopping: no improvement in {early_stopping_patience} evaluations",
+                               early_stopping_patience=cfg.early_stopping_patience))
                     return state
             # checkpoints: every save_every steps, or by default with each evaluation, so a crash
             # loses at most one eval interval (resume continues from there)
@@ -238,10 +240,11 @@ def _early_stop(state: LoopState, metrics: dict, cfg: Any, task: str) -> bool:
 
 
 def evaluate(ctx: RunContext, model: Any, examples: list[dict], num_labels: int | None = None,
-             what: str = "Evaluating", label_ids: list[int] | None = None) -> dict:
+             what: str | None = None, label_ids: list[int] | None = None) -> dict:
     """Accuracy + macro-F1 (classification) or loss + perplexity (LM), with progress events."""
     import torch
 
+    what = what or _t("Evaluating")
     model.eval()
     bs = max(ctx.config.training.batch_size * 2, 8)
     pad_id = ctx.tokenizer.pad_token_id if ctx.tokenizer.pad_token_id is not None else 0

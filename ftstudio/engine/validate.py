@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ftstudio.engine.errors import UserError
+from ftstudio.i18n import _t
 
 ProgressFn = Callable[[str, int, int], None]
 WHERE = ("model", "data", "technique", "training", "output")
@@ -97,19 +98,22 @@ def _check_training(cfg: Any, v: Validation) -> None:
     t = cfg.training
     if t.max_grad_norm is not None and t.max_grad_norm <= 0:
         v.error("training", "training.max_grad_norm",
-                f"max_grad_norm must be > 0 (it clips gradients); got {t.max_grad_norm}")
+                _t("max_grad_norm must be > 0 (it clips gradients); got {max_grad_norm}",
+                   max_grad_norm=t.max_grad_norm))
     for name in ("eval_every", "save_every"):
         val = getattr(t, name)
         if val is not None and val <= 0:
             v.error("training", f"training.{name}",
-                    f"{name} must be ≥ 1 step (or empty for the default); got {val}")
+                    _t("{name} must be ≥ 1 step (or empty for the default); got {val}",
+                       name=name, val=val))
     for i, d in enumerate(cfg.all_data()):
         prefix = f"tasks[{i}].data" if cfg.tasks else "data"
         for name in ("max_train_samples", "max_eval_samples"):
             val = getattr(d, name)
             if val is not None and val <= 0:
                 v.error("data", f"{prefix}.{name}",
-                        f"{name} must be ≥ 1 row (or empty for all rows); got {val}")
+                        _t("{name} must be ≥ 1 row (or empty for all rows); got {val}",
+                           name=name, val=val))
 
 
 # --------------------------------------------------------------------------- output folder
@@ -119,4 +123,4 @@ def _check_output(cfg: Any, v: Validation) -> None:
     out = Path(cfg.output_dir).expanduser()
     if (out / "config.yaml").exists() or (out / "summary.json").exists():
         v.error("output", "output_dir",
-                f"{out} already holds a run; use --resume {out} or another folder")
+                _t("{out} already holds a run; use --resume {out} or another folder", out=out))

@@ -36,7 +36,7 @@ def _install_excepthooks() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Open the studio. ``argv``: optional path to a setup YAML to load."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QCoreApplication, QTimer
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(["ftstudio", *argv])
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         w.open_setup(setup)
     w.show()
     shown = time.perf_counter() - T0
-    w.statusBar().showMessage(f"Ready in {shown:.2f} s", 4000)
+    w.statusBar().showMessage(QCoreApplication.translate("app", "Ready in {shown:.2f} s").format(shown=shown), 4000)
     QTimer.singleShot(0, w.after_shown)
     rc = app.exec()
     from ftstudio.gui.util import wait_for_jobs

@@ -7,7 +7,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QProgressBar, QWidget
 
 log = logging.getLogger("ftstudio.gui")
@@ -233,14 +233,14 @@ def show_error(parent: QWidget | None, info: ErrorInfo | BaseException | str, ti
     last_error.append(message)
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Warning if user else QMessageBox.Critical)
-    box.setWindowTitle(title or ("ftstudio" if user else "ftstudio — unexpected error"))
+    box.setWindowTitle(title or ("ftstudio" if user else QCoreApplication.translate("util", "ftstudio — unexpected error")))
     if user:
         box.setText(message)
     else:
         p = write_crash_log(details) if details else None
         box.setText(
-            f"Something went wrong: {message}\n\nYour runs are safe. "
-            + (f"Details were written to {p}." if p else "")
+            QCoreApplication.translate("util", "Something went wrong: {message}\n\nYour runs are safe. ").format(message=message)
+            + (QCoreApplication.translate("util", "Details were written to {path}.").format(path=p) if p else "")
         )
         if details:
             box.setDetailedText(details)

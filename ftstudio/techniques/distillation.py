@@ -13,6 +13,7 @@ from typing import Any
 
 from ftstudio.engine.errors import UserError
 from ftstudio.techniques.base import Technique, param, register
+from ftstudio.i18n import _t
 
 # Cached teacher logits above this size are not kept (LM logits are vocab-sized per token).
 CACHE_BUDGET_BYTES = 1 << 30
@@ -22,7 +23,8 @@ def resolve_teacher(spec: str) -> Path:
     """A model folder (config.json + safetensors) from a run folder, a run name, a builtin or a path."""
     spec = (spec or "").strip()
     if not spec:
-        raise UserError("distillation needs a teacher: set technique.params.teacher to a finished run or a model folder")
+        raise UserError(_t("distillation needs a teacher: set technique.params.teacher to a finished run or "
+                           "a model folder"))
     if spec.startswith("builtin:"):
         from ftstudio.engine.models import resolve_model_path
 
@@ -33,21 +35,25 @@ def resolve_teacher(spec: str) -> Path:
 
         q = default_runs_dir() / spec  # a run name from the runs list
         if not q.exists():
-            raise UserError(f"teacher not found: {spec} (choose a finished run or a model folder)")
+            raise UserError(_t("teacher not found: {spec} (choose a finished run or a model folder)",
+                               spec=spec))
         p = q
     if (p / "export").is_dir():
         p = p / "export"  # a run folder: its trained artefact
     elif (p / "config.yaml").exists() and not (p / "config.json").exists():
-        raise UserError(f"teacher run {p.name} has no export/ folder yet: let it finish first")
+        raise UserError(_t("teacher run {name} has no export/ folder yet: let it finish first",
+                           name=p.name))
     if not (p / "config.json").exists():
         if (p / "adapter_config.json").exists():
             raise UserError(
-                f"teacher {p} is an adapter (LoRA-style) export, not a full model; "
-                "pick a full fine-tuning run or a model folder"
+                _t("teacher {p} is an adapter (LoRA-style) export, not a full model; pick a full "
+                   "fine-tuning run or a model folder",
+                   p=p)
             )
-        raise UserError(f"teacher {p} has no config.json: not a Hugging Face model folder")
+        raise UserError(_t("teacher {p} has no config.json: not a Hugging Face model folder", p=p))
     if not any(p.glob("*.safetensors")):
-        raise UserError(f"teacher {p} has no .safetensors weights (only safetensors teachers are loaded)")
+        raise UserError(_t("teacher {p} has no .safetensors weights (only safetensors teachers are loaded)",
+                           p=p))
     return p
 
 
@@ -55,7 +61,7 @@ def _teacher_config(path: Path) -> dict:
     try:
         return json.loads((path / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise UserError(f"cannot read the teacher's config.json in {path}") from None
+        raise UserError(_t("cannot read the teacher's config.json in {path}", path=path)) from None
 
 
 def _num_layers(cfg: dict) -> int | None:
@@ -81,7 +87,8 @@ def build_student(teacher: Any, k: int) -> Any:
     t_layers = layer_list(teacher)
     L = len(t_layers)
     if not 0 < k < L:
-        raise UserError(f"student_layers must be between 1 and {L - 1} for a {L}-layer teacher; got {k}")
+        raise UserError(_t("student_layers must be between 1 and {value} for a {l}-layer teacher; got {k}",
+                           value=L - 1, l=L, k=k))
     keep = evenly_spaced(L, k)
     cfg = copy.deepcopy(teacher.config)
     cfg.num_hidden_layers = k  # gpt2's n_layer too, via its attribute map
@@ -203,19 +210,24 @@ class Distillation(Technique):
             is_cls = any(a.endswith("ForSequenceClassification") for a in archs)
             is_lm = any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs)
             if task == "classification" and not is_cls:
-                raise UserError(f"teacher {path} is not a classification model ({archs[0]}); distil from a classifier")
+                raise UserError(_t("teacher {path} is not a classification model ({archs}); distil from a "
+                                   "classifier",
+                                   path=path, archs=archs[0]))
             if task == "causal-lm" and not is_lm:
-                raise UserError(f"teacher {path} is not a text-generation model ({archs[0]})")
+                raise UserError(_t("teacher {path} is not a text-generation model ({archs})",
+                                   path=path, archs=archs[0]))
         n = _num_layers(cfg)
         k = self.params.student_layers
         if k and n is not None and k >= n:
-            raise UserError(f"student_layers must be less than the teacher's {n} layers; got {k}")
+            raise UserError(_t("student_layers must be less than the teacher's {n} layers; got {k}",
+                               n=n, k=k))
         t_hidden = cfg.get("hidden_size", cfg.get("n_embd"))
         s_hidden = getattr(model_info, "hidden_size", None)
         if self.params.hidden_loss_weight > 0 and not k and t_hidden and s_hidden and t_hidden != s_hidden:
             raise UserError(
-                f"hidden-state matching needs the same hidden size (teacher {t_hidden}, student {s_hidden}); "
-                "set hidden_loss_weight 0 or build the student with student_layers"
+                _t("hidden-state matching needs the same hidden size (teacher {t_hidden}, student "
+                   "{s_hidden}); set hidden_loss_weight 0 or build the student with student_layers",
+                   t_hidden=t_hidden, s_hidden=s_hidden)
             )
 
     def _load_teacher(self, path: Path, task: str) -> Any:
@@ -228,7 +240,8 @@ class Distillation(Technique):
         try:
             return apply_pooling(cls.from_pretrained(str(path), use_safetensors=True, dtype=torch.float32))
         except (OSError, ValueError) as e:
-            raise UserError(f"cannot load the teacher from {path}: {str(e).splitlines()[0][:160]}") from None
+            raise UserError(_t("cannot load the teacher from {path}: {value}",
+                               path=path, value=str(e).splitlines()[0][:160])) from None
 
     def _check_compatible(self, teacher: Any, student: Any, path: Path) -> None:
         ctx = self.ctx
@@ -237,28 +250,32 @@ class Distillation(Technique):
             sn = [str(student.config.id2label[i]) for i in range(student.config.num_labels)]
             if len(tn) != len(sn):
                 raise UserError(
-                    f"the teacher predicts {len(tn)} labels ({', '.join(tn)}) but this data has {len(sn)} "
-                    f"({', '.join(sn)}); distillation needs the same label set"
+                    _t("the teacher predicts {n_tn} labels ({tn}) but this data has {n_sn} ({sn}); "
+                       "distillation needs the same label set",
+                       n_tn=len(tn), tn=', '.join(tn), n_sn=len(sn), sn=', '.join(sn))
                 )
             if tn != sn and not (_is_generic(tn) or _is_generic(sn)):
                 raise UserError(
-                    f"the teacher's labels ({', '.join(tn)}) differ from this data's ({', '.join(sn)}); "
-                    "distillation needs the same labels in the same order"
+                    _t("the teacher's labels ({tn}) differ from this data's ({sn}); distillation needs the "
+                       "same labels in the same order",
+                       tn=', '.join(tn), sn=', '.join(sn))
                 )
             return
         t_out = teacher.get_output_embeddings().weight.shape[0]
         s_out = student.get_output_embeddings().weight.shape[0]
         if t_out != s_out:
             raise UserError(
-                f"the teacher's vocabulary ({t_out} tokens) differs from the student's ({s_out}); "
-                "token-level distillation needs the same tokenizer"
+                _t("the teacher's vocabulary ({t_out} tokens) differs from the student's ({s_out}); "
+                   "token-level distillation needs the same tokenizer",
+                   t_out=t_out, s_out=s_out)
             )
         if ctx.tokenizer is not None and (path / "tokenizer_config.json").exists():
             from transformers import AutoTokenizer
 
             t_tok = AutoTokenizer.from_pretrained(str(path))
             if t_tok.get_vocab() != ctx.tokenizer.get_vocab():
-                raise UserError("the teacher's tokenizer differs from the student's; distillation needs the same vocabulary")
+                raise UserError(_t("the teacher's tokenizer differs from the student's; distillation needs "
+                                   "the same vocabulary"))
 
     def prepare_model(self, model: Any, ctx: Any) -> Any:
         from ftstudio.engine.arch import layer_list
@@ -274,8 +291,9 @@ class Distillation(Technique):
             n_t = sum(p.numel() for p in teacher.parameters())
             n_s = sum(p.numel() for p in student.parameters())
             ctx.log(
-                f"student: {self.params.student_layers} of {len(layer_list(teacher))} teacher layers "
-                f"({n_s / 1e6:.1f}M vs {n_t / 1e6:.1f}M parameters)"
+                _t("student: {student_layers} of {n_value} teacher layers ({value:.1f}M vs {value2:.1f}M "
+                   "parameters)",
+                   student_layers=self.params.student_layers, n_value=len(layer_list(teacher)), value=n_s / 1e6, value2=n_t / 1e6)
             )
         self._check_compatible(teacher, student, path)
         teacher.eval()
@@ -291,8 +309,9 @@ class Distillation(Technique):
         s_layers, t_layers = layer_list(student), layer_list(teacher)
         if student.config.hidden_size != teacher.config.hidden_size:
             raise UserError(
-                f"hidden-state matching needs the same hidden size (teacher {teacher.config.hidden_size}, "
-                f"student {student.config.hidden_size}); set hidden_loss_weight 0"
+                _t("hidden-state matching needs the same hidden size (teacher {hidden_size}, student "
+                   "{hidden_size2}); set hidden_loss_weight 0",
+                   hidden_size=teacher.config.hidden_size, hidden_size2=student.config.hidden_size)
             )
         tmap = evenly_spaced(len(t_layers), len(s_layers))
         self.layer_map = list(enumerate(tmap))
@@ -357,7 +376,8 @@ class Distillation(Technique):
                     self.cache_bytes += t.numel() * 4
                 elif not self._warned_budget:
                     self._warned_budget = True
-                    self.ctx.log("teacher predictions no longer fit the cache; the teacher reruns for the rest", "warning")
+                    self.ctx.log(_t("teacher predictions no longer fit the cache; the teacher reruns for "
+                                    "the rest"), "warning")
         dev = batch["input_ids"].device
         out = [fresh[r] if r in fresh else self.cache[k].to(dev) for r, k in enumerate(keys)]
         return torch.cat(out) if lm else torch.stack(out)

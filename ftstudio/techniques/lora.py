@@ -6,6 +6,7 @@ from typing import Any
 
 from ftstudio.engine.errors import UserError
 from ftstudio.techniques.base import Technique, param, register
+from ftstudio.i18n import _t
 
 
 @dataclass
@@ -49,7 +50,8 @@ class LoRA(Technique):
         names = {n.split(".")[-1] for n, _ in model.named_modules()}
         missing = [t for t in targets if t not in names]
         if missing:
-            raise UserError(f"LoRA target module(s) not in this model: {', '.join(missing)}")
+            raise UserError(_t("LoRA target module(s) not in this model: {missing}",
+                               missing=', '.join(missing)))
         cfg = LoraConfig(
             task_type=TaskType.SEQ_CLS if ctx.task == "classification" else TaskType.CAUSAL_LM,
             r=self.params.r, lora_alpha=self.params.alpha, lora_dropout=self.params.dropout,

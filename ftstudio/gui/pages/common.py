@@ -6,8 +6,39 @@ from typing import Any
 
 from typing import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+
+# Engine identifiers shown to users, translated in the "common" context.
+TASK_NAMES = {"classification": QT_TRANSLATE_NOOP("common", "classification"),
+              "causal-lm": QT_TRANSLATE_NOOP("common", "text generation")}
+STATUS_NAMES = {"finished": QT_TRANSLATE_NOOP("common", "finished"),
+                "failed": QT_TRANSLATE_NOOP("common", "failed"),
+                "cancelled": QT_TRANSLATE_NOOP("common", "cancelled"),
+                "running": QT_TRANSLATE_NOOP("common", "running"),
+                "stopping": QT_TRANSLATE_NOOP("common", "stopping"),
+                "interrupted": QT_TRANSLATE_NOOP("common", "interrupted")}
+
+
+METRIC_NAMES = {"accuracy": QT_TRANSLATE_NOOP("common", "accuracy"),
+                "macro_f1": QT_TRANSLATE_NOOP("common", "macro-F1"),
+                "eval_loss": QT_TRANSLATE_NOOP("common", "eval loss"),
+                "perplexity": QT_TRANSLATE_NOOP("common", "perplexity"),
+                "loss": QT_TRANSLATE_NOOP("common", "loss")}
+
+
+def metric_name(key: str) -> str:
+    return QCoreApplication.translate("common", METRIC_NAMES[key]) if key in METRIC_NAMES else str(key)
+
+
+def task_name(task: str | None) -> str:
+    """'classification' → the user's word for it (the config keeps the identifier)."""
+    return QCoreApplication.translate("common", TASK_NAMES[task]) if task in TASK_NAMES else str(task or "")
+
+
+def status_name(status: str | None) -> str:
+    return QCoreApplication.translate("common", STATUS_NAMES[status]) if status in STATUS_NAMES else str(status or "")
 
 
 def heading(text: str, sub: str = "") -> QLabel:

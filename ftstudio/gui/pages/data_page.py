@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -30,8 +30,14 @@ from ftstudio.gui.pages.common import InlineProblem, field, heading
 from ftstudio.gui.util import labelled_bar, run_async
 
 DATA_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".txt")
-FILE_FILTER = "Data files (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)"
-TASK_LABELS = {"classification": "Classification (text → label)", "causal-lm": "Text generation (causal LM)"}
+# Translated where shown (DataPage context).
+FILE_FILTER = QT_TRANSLATE_NOOP("DataPage", "Data files (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)")
+TASK_LABELS = {"classification": QT_TRANSLATE_NOOP("DataPage", "Classification (text → label)"),
+               "causal-lm": QT_TRANSLATE_NOOP("DataPage", "Text generation (causal LM)")}
+
+
+def file_filter() -> str:
+    return QCoreApplication.translate("DataPage", FILE_FILTER)
 
 
 def builtin_datasets() -> list[str]:
@@ -56,7 +62,7 @@ class ColumnCombo(QComboBox):
         self.setInsertPolicy(QComboBox.NoInsert)
         self.setMinimumWidth(160)
         if optional:
-            self.lineEdit().setPlaceholderText("(none)")
+            self.lineEdit().setPlaceholderText(self.tr("(none)"))
 
     def set_columns(self, cols: list[str]) -> None:
         cur = self.value()
@@ -90,58 +96,58 @@ class DataPage(QWidget):
         super().__init__(parent)
         self.setAcceptDrops(True)
         outer = QVBoxLayout(self)
-        outer.addWidget(heading("Data", "What the model learns from. Drop a CSV, TSV, JSON, JSONL or Parquet file here."))
+        outer.addWidget(heading(self.tr("Data"), self.tr("What the model learns from. Drop a CSV, TSV, JSON, JSONL or Parquet file here.")))
 
-        src = QGroupBox("Source")
+        src = QGroupBox(self.tr("Source"))
         g = QGridLayout(src)
         self.task_combo = QComboBox()
         self.task_combo.setObjectName("task_combo")
         for k, v in TASK_LABELS.items():
-            self.task_combo.addItem(v, k)
+            self.task_combo.addItem(self.tr(v), k)
         self.task_combo.currentIndexChanged.connect(self._task_changed)
-        g.addWidget(QLabel("Task:"), 0, 0)
+        g.addWidget(QLabel(self.tr("Task:")), 0, 0)
         g.addWidget(self.task_combo, 0, 1, 1, 2)
         self.train_edit = QLineEdit()
         self.train_edit.setObjectName("train_edit")
-        self.train_edit.setPlaceholderText("a file, builtin:NAME or hub:NAME")
+        self.train_edit.setPlaceholderText(self.tr("a file, builtin:NAME or hub:NAME"))
         self.train_edit.editingFinished.connect(self._source_edited)
-        self.browse_button = QPushButton("Browse…")
+        self.browse_button = QPushButton(self.tr("Browse…"))
         self.browse_button.clicked.connect(self._browse_train)
-        g.addWidget(QLabel("Training data:"), 1, 0)
+        g.addWidget(QLabel(self.tr("Training data:")), 1, 0)
         g.addWidget(self.train_edit, 1, 1)
         g.addWidget(self.browse_button, 1, 2)
         self.source_problem = InlineProblem()
         self.source_problem.setObjectName("source_problem")
         g.addWidget(self.source_problem, 2, 1, 1, 2)
         self.builtin_combo = QComboBox()
-        self.builtin_combo.addItem("— built-in datasets —", None)
+        self.builtin_combo.addItem(self.tr("— built-in datasets —"), None)
         for n in builtin_datasets():
             self.builtin_combo.addItem(n, n)
         self.builtin_combo.activated.connect(self._builtin_picked)
         self.hub_edit = QLineEdit()
-        self.hub_edit.setPlaceholderText("hub dataset name, e.g. stanfordnlp/sst2")
+        self.hub_edit.setPlaceholderText(self.tr("hub dataset name, e.g. stanfordnlp/sst2"))
         self.hub_edit.returnPressed.connect(self._hub_picked)
-        hub_button = QPushButton("Use hub dataset")
+        hub_button = QPushButton(self.tr("Use hub dataset"))
         hub_button.clicked.connect(self._hub_picked)
         row = QHBoxLayout()
         row.addWidget(self.builtin_combo)
         row.addWidget(self.hub_edit, 1)
         row.addWidget(hub_button)
-        g.addWidget(QLabel("Or:"), 3, 0)
+        g.addWidget(QLabel(self.tr("Or:")), 3, 0)
         g.addLayout(row, 3, 1, 1, 2)
         self.eval_edit = QLineEdit()
-        self.eval_edit.setPlaceholderText("optional; empty = hold out a share of the training data")
+        self.eval_edit.setPlaceholderText(self.tr("optional; empty = hold out a share of the training data"))
         self.eval_edit.editingFinished.connect(self.changed.emit)
-        eval_browse = QPushButton("Browse…")
+        eval_browse = QPushButton(self.tr("Browse…"))
         eval_browse.clicked.connect(self._browse_eval)
-        g.addWidget(QLabel("Evaluation data:"), 4, 0)
+        g.addWidget(QLabel(self.tr("Evaluation data:")), 4, 0)
         g.addWidget(self.eval_edit, 4, 1)
         g.addWidget(eval_browse, 4, 2)
         g.setColumnStretch(1, 1)
         outer.addWidget(src)
 
         mid = QHBoxLayout()
-        cols = QGroupBox("Columns")
+        cols = QGroupBox(self.tr("Columns"))
         self.col_form = QFormLayout(cols)
         self.text_col = ColumnCombo()
         self.label_col = ColumnCombo()
@@ -149,15 +155,16 @@ class DataPage(QWidget):
         self.prompt_col = ColumnCombo(optional=True)
         self.response_col = ColumnCombo(optional=True)
         self.template_edit = QLineEdit()
-        self.template_edit.setPlaceholderText("optional, e.g. ### Instruction:\\n{instruction}\\n### Response:\\n")
+        self.template_edit.setPlaceholderText(
+            self.tr("optional, e.g. ### Instruction:\\n{instruction}\\n### Response:\\n"))
         self.problems: dict[str, InlineProblem] = {}
         for key, title, w in (
-            ("text_column", "Text column", self.text_col),
-            ("label_column", "Label column", self.label_col),
-            ("text_pair_column", "Second text (pairs)", self.pair_col),
-            ("prompt_column", "Prompt column", self.prompt_col),
-            ("response_column", "Response column", self.response_col),
-            ("template", "Prompt template", self.template_edit),
+            ("text_column", self.tr("Text column"), self.text_col),
+            ("label_column", self.tr("Label column"), self.label_col),
+            ("text_pair_column", self.tr("Second text (pairs)"), self.pair_col),
+            ("prompt_column", self.tr("Prompt column"), self.prompt_col),
+            ("response_column", self.tr("Response column"), self.response_col),
+            ("template", self.tr("Prompt template"), self.template_edit),
         ):
             w.setObjectName(key)
             p = InlineProblem()
@@ -167,20 +174,20 @@ class DataPage(QWidget):
             box.setSpacing(1)
             box.addWidget(w)
             box.addWidget(p)
-            self.col_form.addRow(title + ":", box)
+            self.col_form.addRow(self.tr("{title}:").format(title=title), box)
             if isinstance(w, QComboBox):
                 w.currentTextChanged.connect(self._mapping_changed)
             else:
                 w.editingFinished.connect(self._mapping_changed)
         mid.addWidget(cols, 1)
-        dist = QGroupBox("Label distribution")
+        dist = QGroupBox(self.tr("Label distribution"))
         self.dist_layout = QFormLayout(dist)
         self.dist_note = QLabel("—")
         self.dist_layout.addRow(self.dist_note)
         mid.addWidget(dist, 1)
         outer.addLayout(mid)
 
-        prev = QGroupBox("Preview")
+        prev = QGroupBox(self.tr("Preview"))
         pl = QVBoxLayout(prev)
         self.preview_status = QLabel("")
         self.preview_status.setStyleSheet("color:#555")
@@ -272,12 +279,12 @@ class DataPage(QWidget):
                 return
 
     def _browse_train(self) -> None:
-        p, _ = QFileDialog.getOpenFileName(self, "Choose training data", "", FILE_FILTER)
+        p, _ = QFileDialog.getOpenFileName(self, self.tr("Choose training data"), "", file_filter())
         if p:
             self.set_source(p)
 
     def _browse_eval(self) -> None:
-        p, _ = QFileDialog.getOpenFileName(self, "Choose evaluation data", "", FILE_FILTER)
+        p, _ = QFileDialog.getOpenFileName(self, self.tr("Choose evaluation data"), "", file_filter())
         if p:
             self.eval_edit.setText(p)
             self.changed.emit()
@@ -334,12 +341,12 @@ class DataPage(QWidget):
         self._timer.stop()
         cfg = self.data_config()
         if not cfg.train:
-            self._show_problem("source", "choose a file, a built-in dataset or a hub dataset")
+            self._show_problem("source", self.tr("choose a file, a built-in dataset or a hub dataset"))
             return
         self._seq += 1
         seq = self._seq
         task = self.task()
-        self.preview_status.setText("Reading…")
+        self.preview_status.setText(self.tr("Reading…"))
 
         def get() -> Any:
             from ftstudio.engine.data import preview
@@ -375,14 +382,14 @@ class DataPage(QWidget):
             ("response_column", d.response_column),
             ("text_column", d.text_column),
         ]
-        if "column" in low:
+        if "column" in low or "列" in low:  # engine messages may be in Chinese
             for key, col in checks:
-                if col and re.search(rf"['\"`]{re.escape(col.lower())}['\"`]", low):
+                if col and re.search(rf"['\"`“]{re.escape(col.lower())}['\"`”]", low):
                     return key
             for key, col in checks:
                 if key.split("_")[0] in low and self._row_visible(key):
                     return key
-        if "template" in low:
+        if "template" in low or "模板" in low:
             return "template"
         return "source"
 
@@ -426,11 +433,14 @@ class DataPage(QWidget):
         if widths:
             hdr.setSectionResizeMode(max(range(len(widths)), key=widths.__getitem__), QHeaderView.Stretch)
         total = field(pv, "num_rows", "total_rows", "n_rows")
-        self.preview_status.setText("" if not columns else
-
-            f"First {len(rows)} rows" + (f" of {total:,}" if isinstance(total, int) else "")
-            + (f" · columns: {', '.join(columns)}" if columns else "")
-        )
+        if not columns:
+            self.preview_status.setText("")
+        elif isinstance(total, int):
+            self.preview_status.setText(self.tr("First {n} rows of {total:,} · columns: {columns}").format(
+                n=len(rows), total=total, columns=", ".join(columns)))
+        else:
+            self.preview_status.setText(self.tr("First {n} rows · columns: {columns}").format(
+                n=len(rows), columns=", ".join(columns)))
         probs = field(pv, "problems", "warnings", default=[]) or []
         if isinstance(probs, dict):
             for k, m in probs.items():
@@ -445,7 +455,7 @@ class DataPage(QWidget):
         while self.dist_layout.rowCount():
             self.dist_layout.removeRow(0)
         if not isinstance(counts, dict) or not counts:
-            lab = QLabel("—" if self.task() == "classification" else "not used for text generation")
+            lab = QLabel("—" if self.task() == "classification" else self.tr("not used for text generation"))
             self.dist_layout.addRow(lab)
             return
         total = sum(v for v in counts.values() if isinstance(v, (int, float))) or 1
@@ -453,4 +463,4 @@ class DataPage(QWidget):
         for name, n in items:
             self.dist_layout.addRow(str(name) + ":", labelled_bar(n / total, f"{n:,}  ({100 * n / total:.0f}%)"))
         if len(counts) > len(items):
-            self.dist_layout.addRow(QLabel(f"… and {len(counts) - len(items)} more labels"))
+            self.dist_layout.addRow(QLabel(self.tr("… and {n} more labels").format(n=len(counts) - len(items))))

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.gui.pages.common import InlineProblem, field, heading
+from ftstudio.gui.pages.common import InlineProblem, field, heading, task_name
 from ftstudio.gui.util import labelled_bar, run_async
 
 
@@ -64,7 +64,7 @@ class AnswerBox(QGroupBox):
                     self.probs.addRow(str(name) + ":", labelled_bar(float(p), f"{100 * float(p):.1f}%",
                                                                     "#2e7d32" if i == 0 else "#8fb3d9"))
         elif text is not None:
-            self.headline.setText("Generated:")
+            self.headline.setText(self.tr("Generated:"))
             self.text.setPlainText(str(text))
             self.text.show()
         else:
@@ -78,15 +78,15 @@ class PlaygroundPage(QWidget):
         super().__init__(parent)
         self.runs_dir = runs_dir
         lay = QVBoxLayout(self)
-        lay.addWidget(heading("Playground", "Try a finished run on your own text, next to the base model."))
+        lay.addWidget(heading(self.tr("Playground"), self.tr("Try a finished run on your own text, next to the base model.")))
         row = QHBoxLayout()
-        row.addWidget(QLabel("Run:"))
+        row.addWidget(QLabel(self.tr("Run:")))
         self.run_combo = QComboBox()
         self.run_combo.setObjectName("playground_run")
         self.run_combo.setMinimumWidth(420)
         self.run_combo.currentIndexChanged.connect(self._run_changed)
         row.addWidget(self.run_combo, 1)
-        refresh = QPushButton("Refresh")
+        refresh = QPushButton(self.tr("Refresh"))
         refresh.clicked.connect(self.refresh)
         row.addWidget(refresh)
         lay.addLayout(row)
@@ -95,11 +95,11 @@ class PlaygroundPage(QWidget):
         lay.addWidget(self.run_facts)
         self.input = QPlainTextEdit()
         self.input.setObjectName("playground_input")
-        self.input.setPlaceholderText("Type a sentence, e.g. “a wonderful, moving film”")
+        self.input.setPlaceholderText(self.tr("Type a sentence, e.g. “a wonderful, moving film”"))
         self.input.setMaximumHeight(110)
         lay.addWidget(self.input)
         brow = QHBoxLayout()
-        self.predict_button = QPushButton("Predict  (Ctrl+Enter)")
+        self.predict_button = QPushButton(self.tr("Predict  (Ctrl+Enter)"))
         self.predict_button.setObjectName("predict_button")
         self.predict_button.setShortcut("Ctrl+Return")
         self.predict_button.clicked.connect(self.predict)
@@ -114,9 +114,9 @@ class PlaygroundPage(QWidget):
         self.problem = InlineProblem()
         lay.addWidget(self.problem)
         answers = QHBoxLayout()
-        self.tuned = AnswerBox("Fine-tuned")
+        self.tuned = AnswerBox(self.tr("Fine-tuned"))
         self.tuned.setObjectName("tuned_answer")
-        self.base = AnswerBox("Base model (before fine-tuning)")
+        self.base = AnswerBox(self.tr("Base model (before fine-tuning)"))
         self.base.setObjectName("base_answer")
         answers.addWidget(self.tuned, 1)
         answers.addWidget(self.base, 1)
@@ -140,10 +140,12 @@ class PlaygroundPage(QWidget):
         self.run_combo.clear()
         for r in self.records:
             acc = (r.summary or {}).get("accuracy")
-            self.run_combo.addItem(f"{r.name}  ·  {r.technique}" + (f"  ·  acc {acc:.3f}" if isinstance(acc, float) else ""),
-                                   str(r.run_dir))
+            text = f"{r.name}  ·  {r.technique}"
+            if isinstance(acc, float):
+                text += self.tr("  ·  acc {acc:.3f}").format(acc=acc)
+            self.run_combo.addItem(text, str(r.run_dir))
         if not self.records:
-            self.run_combo.addItem("(no finished runs yet — train one first)", None)
+            self.run_combo.addItem(self.tr("(no finished runs yet — train one first)"), None)
         i = self.run_combo.findData(cur) if cur else -1
         self.run_combo.setCurrentIndex(max(i, 0))
         self.run_combo.blockSignals(False)
@@ -160,7 +162,8 @@ class PlaygroundPage(QWidget):
     def _run_changed(self) -> None:
         rd = self.current_run()
         rec = next((r for r in self.records if str(r.run_dir) == rd), None)
-        self.run_facts.setText(f"{rec.technique} on {rec.model} · task {rec.task}" if rec else "")
+        self.run_facts.setText(self.tr("{technique} on {model} · task: {task}").format(
+            technique=rec.technique, model=rec.model, task=task_name(rec.task)) if rec else "")
         self.predict_button.setEnabled(rec is not None)
         self.tuned.clear()
         self.base.clear()
@@ -169,14 +172,14 @@ class PlaygroundPage(QWidget):
         rd = self.current_run()
         text = self.input.toPlainText().strip()
         if not rd:
-            self.problem.set_problem("pick a finished run first")
+            self.problem.set_problem(self.tr("pick a finished run first"))
             return
         if not text:
-            self.problem.set_problem("type some text to try")
+            self.problem.set_problem(self.tr("type some text to try"))
             return
         self.problem.set_problem(None)
-        self.tuned.clear("thinking…")
-        self.base.clear("thinking…")
+        self.tuned.clear(self.tr("thinking…"))
+        self.base.clear(self.tr("thinking…"))
         self._set_busy(+2)
 
         def predictor() -> Any:

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.gui.pages.common import Lazy
+from ftstudio.gui.pages.common import Lazy, metric_name
 from ftstudio.gui.util import fmt_bytes, fmt_count, fmt_metric, fmt_seconds
 
 
@@ -49,21 +49,22 @@ class RunPage(QWidget):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         top = QHBoxLayout()
-        self.status = QLabel("No run yet — press Start.")
+        self.status = QLabel(self.tr("No run yet — press Start."))
         self.status.setObjectName("run_status")
         f = QFont()
         f.setPointSize(f.pointSize() + 2)
         f.setBold(True)
         self.status.setFont(f)
         top.addWidget(self.status, 1)
-        self.stop_button = QPushButton("■ Stop")
+        self.stop_button = QPushButton(self.tr("■ Stop"))
         self.stop_button.setObjectName("stop_button")
-        self.stop_button.setToolTip("Stop within one step; the checkpoint is kept and the run can be resumed")
+        self.stop_button.setToolTip(self.tr("Stop within one step; the checkpoint is kept and the run can "
+                                            "be resumed"))
         self.stop_button.setEnabled(False)
         self.stop_button.clicked.connect(lambda *_: self.stop_requested.emit())
-        self.resume_button = QPushButton("↻ Resume")
+        self.resume_button = QPushButton(self.tr("↻ Resume"))
         self.resume_button.setObjectName("resume_button")
-        self.resume_button.setToolTip("Continue this run from its last checkpoint")
+        self.resume_button.setToolTip(self.tr("Continue this run from its last checkpoint"))
         self.resume_button.setEnabled(False)
         self.resume_button.clicked.connect(lambda: self.resume_requested.emit(self.run_dir or ""))
         top.addWidget(self.resume_button)
@@ -81,7 +82,7 @@ class RunPage(QWidget):
         self.progress.setValue(0)
         self.progress.setTextVisible(False)  # the step count is in the label beside it
         prow.addWidget(self.progress, 1)
-        self.timing = QLabel("elapsed —   ETA —")
+        self.timing = QLabel(self.tr("elapsed —   ETA —"))
         self.timing.setMinimumWidth(380)
         prow.addWidget(self.timing)
         lay.addLayout(prow)
@@ -135,27 +136,28 @@ class RunPage(QWidget):
         self._started_wall = time.time()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.timing.setText("elapsed —   ETA —")
+        self.timing.setText(self.tr("elapsed —   ETA —"))
         self.facts.setText(description)
-        self.activity.setText("Loading the model and data…")
+        self.activity.setText(self.tr("Loading the model and data…"))
         self.set_state("starting")
-        self.append_log(("Resuming " + resume) if resume else "Starting: " + description)
+        self.append_log(self.tr("Resuming {run}").format(run=resume) if resume else
+                        self.tr("Starting: {description}").format(description=description))
         self.stop_button.setEnabled(True)
         self.resume_button.setEnabled(False)
 
     def set_state(self, state: str, message: str = "") -> None:
         self.state = state
         text = {
-            "idle": "No run yet — press Start.",
-            "starting": "Starting…",
-            "running": "Training",
-            "stopping": "Stopping after this step…",
-            "finished": "Finished",
-            "cancelled": "Stopped — checkpoint kept; Resume continues it",
-            "failed": "Failed",
+            "idle": self.tr("No run yet — press Start."),
+            "starting": self.tr("Starting…"),
+            "running": self.tr("Training"),
+            "stopping": self.tr("Stopping after this step…"),
+            "finished": self.tr("Finished"),
+            "cancelled": self.tr("Stopped — checkpoint kept; Resume continues it"),
+            "failed": self.tr("Failed"),
         }.get(state, state)
         if message:
-            text += f": {message}"
+            text = self.tr("{state}: {message}").format(state=text, message=message)
         self.status.setText(text)
         self.status.setStyleSheet(f"color:{STATUS_STYLE.get(state, '#333')}")
         busy = state in ("starting", "running", "stopping")
@@ -171,7 +173,7 @@ class RunPage(QWidget):
         self.activity.setText("")
         if status == "finished":
             metrics = {k: summary.get(k) for k in ("accuracy", "macro_f1", "eval_loss", "perplexity") if summary.get(k) is not None}
-            msg = "  ".join(f"{k} {fmt_metric(v)}" for k, v in metrics.items())
+            msg = "  ".join(f"{metric_name(k)} {fmt_metric(v)}" for k, v in metrics.items())
             self.set_state("finished", msg)
             if self.progress.maximum() > 1:
                 self.progress.setValue(self.progress.maximum())
@@ -180,7 +182,7 @@ class RunPage(QWidget):
         else:
             self.set_state("failed", message.splitlines()[0] if message else "")
         if message:
-            self.append_log(("ERROR: " if status == "failed" else "") + message)
+            self.append_log(self.tr("ERROR: {message}").format(message=message) if status == "failed" else message)
         self.plots.redraw(all_groups=True)  # the run is over: draw every pending point now
         self._flush_log()
 
@@ -210,32 +212,38 @@ class RunPage(QWidget):
                 self.progress.setRange(0, total)
                 self.progress.setValue(int(d.get("resumed_from_step") or 0))
             tp, tot = d.get("trainable_params") or 0, d.get("total_params") or 0
+            cfg = d.get("config") or {}
             self.facts.setText(
-                f"{(d.get('config') or {}).get('technique', {}).get('name', '?')} on "
-                f"{(d.get('config') or {}).get('model', '?')} · trainable {fmt_count(tp)} of {fmt_count(tot)}"
-                f" ({100 * tp / tot if tot else 0:.2f}%) · {d.get('device')} {d.get('precision')} · "
-                f"{total} steps · {d.get('run_dir')}"
+                self.tr("{technique} on {model} · trainable {trainable} of {params} ({pct:.2f}%) · {device} "
+                        "{precision} · {total} steps · {run_dir}").format(
+                    technique=cfg.get("technique", {}).get("name", "?"), model=cfg.get("model", "?"),
+                    trainable=fmt_count(tp), params=fmt_count(tot), pct=100 * tp / tot if tot else 0,
+                    device=d.get("device"), precision=d.get("precision"), total=total, run_dir=d.get("run_dir"))
             )
             self.activity.setText("")
-            self.append_log(f"run folder: {d.get('run_dir')}")
+            self.append_log(self.tr("run folder: {path}").format(path=d.get("run_dir")))
         elif kind == "eval":
             m = d.get("metrics") or {}
-            self.append_log(f"eval @ step {d.get('step')}: " + ", ".join(f"{k}={fmt_metric(v)}" for k, v in m.items()))
+            self.append_log(self.tr("eval @ step {step}: {metrics}").format(
+                step=d.get("step"), metrics=", ".join(f"{metric_name(k)}={fmt_metric(v)}" for k, v in m.items())))
         elif kind == "progress":
             done, total = d.get("done", 0), d.get("total", 0)
             self.activity.setText(f"{d.get('what', '')}: {done}/{total}" if total else str(d.get("what", "")))
         elif kind == "log":
             lvl = d.get("level", "info")
-            self.append_log(("" if lvl == "info" else lvl.upper() + ": ") + str(d.get("message", "")))
+            text = str(d.get("message", ""))
+            self.append_log(text if lvl == "info" else self.tr("WARNING: {message}").format(message=text)
+                            if lvl == "warning" else f"{lvl.upper()}: {text}")
         elif kind == "checkpoint":
-            self.append_log(f"checkpoint @ step {d.get('step')}: {d.get('path')}")
+            self.append_log(self.tr("checkpoint @ step {step}: {path}").format(step=d.get("step"), path=d.get("path")))
         elif kind == "task_finished":
             m = d.get("metrics") or {}
-            self.append_log(f"task {d.get('task_name')} done: " + ", ".join(f"{k}={fmt_metric(v)}" for k, v in m.items()))
+            self.append_log(self.tr("task {name} done: {metrics}").format(
+                name=d.get("task_name"), metrics=", ".join(f"{metric_name(k)}={fmt_metric(v)}" for k, v in m.items())))
         elif kind == "finished":
             s = d.get("summary") or {}
             if s.get("peak_memory_bytes"):
-                self.append_log(f"peak memory {fmt_bytes(s['peak_memory_bytes'])}")
+                self.append_log(self.tr("peak memory {size}").format(size=fmt_bytes(s["peak_memory_bytes"])))
 
     def _show_step(self) -> None:
         d = self._last_step
@@ -248,10 +256,12 @@ class RunPage(QWidget):
             self.progress.setRange(0, total)
         self.progress.setValue(int(d.get("step", 0)))
         self.timing.setText(
-            f"step {int(d.get('step', 0))} / {total or '?'}   elapsed {fmt_seconds(d.get('elapsed'))}   "
-            f"ETA {fmt_seconds(d.get('eta'))}   {d.get('samples_per_second', 0):.1f} samples/s"
+            self.tr("step {step} / {total}   elapsed {elapsed}   ETA {eta}   {speed:.1f} samples/s").format(
+                step=int(d.get("step", 0)), total=total or "?", elapsed=fmt_seconds(d.get("elapsed")),
+                eta=fmt_seconds(d.get("eta")), speed=d.get("samples_per_second", 0))
         )
-        self.activity.setText(f"epoch {d.get('epoch', 0):.2f} · loss {d.get('loss', float('nan')):.4f}")
+        self.activity.setText(self.tr("epoch {epoch:.2f} · loss {loss:.4f}").format(
+            epoch=d.get("epoch", 0), loss=d.get("loss", float("nan"))))
 
     def append_log(self, line: str) -> None:
         self._pending_log.append(time.strftime("%H:%M:%S ") + line)

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.gui.pages.common import Lazy, heading
+from ftstudio.gui.pages.common import Lazy, heading, status_name
 from ftstudio.gui.util import fmt_bytes, fmt_count, fmt_metric, fmt_seconds, run_async, show_error
 
 
@@ -40,21 +40,23 @@ def _compare_curves() -> QWidget:
 
     return CompareCurves()
 
-COLUMNS = ["Run", "Status", "Technique", "Model", "Started", "Accuracy", "Macro-F1", "Eval loss",
-           "Trainable", "Peak memory", "Time"]
+# Header texts translated where shown (RunsPage context).
+COLUMNS = [QT_TRANSLATE_NOOP("RunsPage", "Run"), QT_TRANSLATE_NOOP("RunsPage", "Status"), QT_TRANSLATE_NOOP("RunsPage", "Technique"), QT_TRANSLATE_NOOP("RunsPage", "Model"),
+           QT_TRANSLATE_NOOP("RunsPage", "Started"), QT_TRANSLATE_NOOP("RunsPage", "Accuracy"), QT_TRANSLATE_NOOP("RunsPage", "Macro-F1"), QT_TRANSLATE_NOOP("RunsPage", "Eval loss"),
+           QT_TRANSLATE_NOOP("RunsPage", "Trainable"), QT_TRANSLATE_NOOP("RunsPage", "Peak memory"), QT_TRANSLATE_NOOP("RunsPage", "Time")]
 COMPARE_ROWS = [
-    ("Technique", lambda r: r.technique),
-    ("Model", lambda r: r.model),
-    ("Status", lambda r: r.status),
-    ("Trainable %", lambda r: _pct(r.summary)),
-    ("Trainable params", lambda r: fmt_count(r.summary.get("trainable_params"))),
-    ("Peak memory", lambda r: fmt_bytes(r.summary.get("peak_memory_bytes"))),
-    ("Time", lambda r: fmt_seconds(r.summary.get("wall_seconds"))),
-    ("Samples/s", lambda r: fmt_metric(r.summary.get("samples_per_second"))),
-    ("Accuracy", lambda r: fmt_metric(r.summary.get("accuracy"))),
-    ("Macro-F1", lambda r: fmt_metric(r.summary.get("macro_f1"))),
-    ("Eval loss", lambda r: fmt_metric(r.summary.get("eval_loss"))),
-    ("Perplexity", lambda r: fmt_metric(r.summary.get("perplexity"))),
+    (QT_TRANSLATE_NOOP("RunsPage", "Technique"), lambda r: r.technique),
+    (QT_TRANSLATE_NOOP("RunsPage", "Model"), lambda r: r.model),
+    (QT_TRANSLATE_NOOP("RunsPage", "Status"), lambda r: status_name(r.status)),
+    (QT_TRANSLATE_NOOP("RunsPage", "Trainable %"), lambda r: _pct(r.summary)),
+    (QT_TRANSLATE_NOOP("RunsPage", "Trainable params"), lambda r: fmt_count(r.summary.get("trainable_params"))),
+    (QT_TRANSLATE_NOOP("RunsPage", "Peak memory"), lambda r: fmt_bytes(r.summary.get("peak_memory_bytes"))),
+    (QT_TRANSLATE_NOOP("RunsPage", "Time"), lambda r: fmt_seconds(r.summary.get("wall_seconds"))),
+    (QT_TRANSLATE_NOOP("RunsPage", "Samples/s"), lambda r: fmt_metric(r.summary.get("samples_per_second"))),
+    (QT_TRANSLATE_NOOP("RunsPage", "Accuracy"), lambda r: fmt_metric(r.summary.get("accuracy"))),
+    (QT_TRANSLATE_NOOP("RunsPage", "Macro-F1"), lambda r: fmt_metric(r.summary.get("macro_f1"))),
+    (QT_TRANSLATE_NOOP("RunsPage", "Eval loss"), lambda r: fmt_metric(r.summary.get("eval_loss"))),
+    (QT_TRANSLATE_NOOP("RunsPage", "Perplexity"), lambda r: fmt_metric(r.summary.get("perplexity"))),
 ]
 
 
@@ -72,22 +74,23 @@ class RunsPage(QWidget):
         super().__init__(parent)
         self.runs_dir = runs_dir  # callable → the runs directory in use
         lay = QVBoxLayout(self)
-        lay.addWidget(heading("Runs", "Every run is kept on disk; select two or more to compare."))
+        lay.addWidget(heading(self.tr("Runs"), self.tr("Every run is kept on disk; select two or more to compare.")))
         bar = QHBoxLayout()
-        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button = QPushButton(self.tr("Refresh"))
         self.refresh_button.clicked.connect(self.refresh)
-        self.compare_button = QPushButton("Compare selected")
+        self.compare_button = QPushButton(self.tr("Compare selected"))
         self.compare_button.setObjectName("compare_button")
         self.compare_button.clicked.connect(self.compare_selected)
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.setToolTip("Continue a stopped, failed or interrupted run from its last checkpoint")
+        self.resume_button = QPushButton(self.tr("Resume"))
+        self.resume_button.setToolTip(self.tr("Continue a stopped, failed or interrupted run from its last "
+                                              "checkpoint"))
         self.resume_button.clicked.connect(self._resume)
-        self.setup_button = QPushButton("Use its setup")
-        self.setup_button.setToolTip("Load this run's configuration into the setup pages")
+        self.setup_button = QPushButton(self.tr("Use its setup"))
+        self.setup_button.setToolTip(self.tr("Load this run's configuration into the setup pages"))
         self.setup_button.clicked.connect(self._use_setup)
-        self.export_button = QPushButton("Export…")
+        self.export_button = QPushButton(self.tr("Export…"))
         self.export_button.clicked.connect(self._export_menu)
-        self.delete_button = QPushButton("Delete")
+        self.delete_button = QPushButton(self.tr("Delete"))
         self.delete_button.clicked.connect(self._delete)
         for b in (self.refresh_button, self.compare_button, self.resume_button, self.setup_button,
                   self.export_button, self.delete_button):
@@ -101,7 +104,7 @@ class RunsPage(QWidget):
         split = QSplitter(Qt.Vertical)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("runs_table")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setHorizontalHeaderLabels([self.tr(c) for c in COLUMNS])
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
@@ -130,10 +133,10 @@ class RunsPage(QWidget):
         csplit.addWidget(self.compare_table)
         csplit.setSizes([700, 400])
         cl.addWidget(csplit)
-        self.tabs.addTab(self._curves, "Curves")
-        self.tabs.addTab(self.config_text, "Config")
-        self.tabs.addTab(self.summary_text, "Summary")
-        self.tabs.addTab(cmp, "Compare")
+        self.tabs.addTab(self._curves, self.tr("Curves"))
+        self.tabs.addTab(self.config_text, self.tr("Config"))
+        self.tabs.addTab(self.summary_text, self.tr("Summary"))
+        self.tabs.addTab(cmp, self.tr("Compare"))
         split.addWidget(self.tabs)
         split.setSizes([260, 520])
         lay.addWidget(split, 1)
@@ -167,7 +170,7 @@ class RunsPage(QWidget):
         for i, r in enumerate(recs):
             s = r.summary or {}
             vals = [
-                r.name, r.status, r.technique, r.model,
+                r.name, status_name(r.status), r.technique, r.model,
                 time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "—",
                 fmt_metric(s.get("accuracy")), fmt_metric(s.get("macro_f1")), fmt_metric(s.get("eval_loss")),
                 _pct(s), fmt_bytes(s.get("peak_memory_bytes")), fmt_seconds(s.get("wall_seconds")),
@@ -184,7 +187,8 @@ class RunsPage(QWidget):
                 self.table.selectRow(i)
         from ftstudio.engine.store import default_runs_dir
 
-        self.where.setText(f"{len(recs)} runs in {d or default_runs_dir()}")
+        self.where.setText(self.tr("{n_recs} runs in {value}").format(
+                               n_recs=len(recs), value=d or default_runs_dir()))
         self._selection_changed()
 
     def selected(self) -> list[Any]:
@@ -227,7 +231,7 @@ class RunsPage(QWidget):
         try:
             self.config_text.setPlainText(rec.config_path.read_text(encoding="utf-8"))
         except OSError:
-            self.config_text.setPlainText("(config.yaml missing)")
+            self.config_text.setPlainText(self.tr("(config.yaml missing)"))
         import json
 
         self.summary_text.setPlainText(json.dumps(rec.summary, indent=2, default=str))
@@ -251,7 +255,7 @@ class RunsPage(QWidget):
         t.setHorizontalHeaderLabels([f"{r.technique}\n{r.name[:15]}" for r in recs])
         for j, r in enumerate(recs):
             t.horizontalHeaderItem(j).setToolTip(str(r.run_dir))
-        t.setVerticalHeaderLabels([n for n, _ in COMPARE_ROWS])
+        t.setVerticalHeaderLabels([self.tr(n) for n, _ in COMPARE_ROWS])
         for i, (_, fn) in enumerate(COMPARE_ROWS):
             for j, r in enumerate(recs):
                 try:
@@ -277,7 +281,8 @@ class RunsPage(QWidget):
         if not sel:
             return
         names = "\n".join(r.name for r in sel)
-        if QMessageBox.question(self, "Delete runs", f"Delete these runs and all their files?\n\n{names}") \
+        if QMessageBox.question(self, self.tr("Delete runs"), self.tr("Delete these runs and all their files?\n\n{names}").format(
+                                                         names=names)) \
                 != QMessageBox.Yes:
             return
         self.delete_runs(sel)
@@ -300,13 +305,14 @@ class RunsPage(QWidget):
         rec = sel[0]
         menu = QMenu(self)
         kinds = export_kinds(rec)
-        labels = {"adapter": "PEFT adapter / technique weights", "merged": "Merged model", "model": "Full model folder"}
+        labels = {"adapter": self.tr("PEFT adapter / technique weights"), "merged": self.tr("Merged model"),
+                  "model": self.tr("Full model folder")}
         for k in kinds:
             menu.addAction(labels.get(k, k), lambda k=k: self._export(rec, k))
         menu.exec(self.export_button.mapToGlobal(self.export_button.rect().bottomLeft()))
 
     def _export(self, rec: Any, kind: str) -> None:
-        d = QFileDialog.getExistingDirectory(self, f"Export {kind} to…")
+        d = QFileDialog.getExistingDirectory(self, self.tr("Export {kind} to…").format(kind=kind))
         if d:
             self.export_run(rec, kind, Path(d) / f"{rec.name}-{kind}")
 
@@ -320,16 +326,17 @@ class RunsPage(QWidget):
             if not src.is_dir():
                 from ftstudio.engine.errors import UserError
 
-                raise UserError(f"run {rec.name} has no export/ folder (did it finish?)")
+                raise UserError(self.tr("run {name} has no export/ folder (did it finish?)").format(
+                                    name=rec.name))
             if dest.exists():
                 from ftstudio.engine.errors import UserError
 
-                raise UserError(f"{dest} already exists; choose another folder")
+                raise UserError(self.tr("{dest} already exists; choose another folder").format(dest=dest))
             shutil.copytree(src, dest)
             return str(dest)
 
         def done(p: str) -> None:
-            self.where.setText(f"exported to {p}")
+            self.where.setText(self.tr("exported to {p}").format(p=p))
             if on_done:
                 on_done(p)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -75,7 +75,7 @@ def make_editor(spec: Any, on_change_: Callable[[], None]) -> Editor:
         for c in spec.choices:
             w.addItem(str(c), c)
         if spec.optional:
-            w.insertItem(0, "(none)", None)
+            w.insertItem(0, QCoreApplication.translate("param_panel", "(none)"), None)
 
         def get() -> Any:
             return w.currentData()
@@ -103,7 +103,7 @@ def make_editor(spec: Any, on_change_: Callable[[], None]) -> Editor:
         hi = int(min(spec.max, INT_LIMIT)) if spec.max is not None else INT_LIMIT
         if spec.optional:
             lo -= 1  # the value below the range means "none"
-            w.setSpecialValueText("none")
+            w.setSpecialValueText(QCoreApplication.translate("param_panel", "none"))
         w.setRange(lo, hi)
         if spec.step:
             w.setSingleStep(int(spec.step))
@@ -133,11 +133,11 @@ def make_editor(spec: Any, on_change_: Callable[[], None]) -> Editor:
             if not t:
                 if spec.optional:
                     return None
-                raise UserError(f"{spec.label}: enter a number (e.g. 1e-4)")
+                raise UserError(QCoreApplication.translate("param_panel", "{label}: enter a number (e.g. 1e-4)").format(label=spec.label))
             try:
                 return float(t)
             except ValueError:
-                raise UserError(f"{spec.label}: '{t}' is not a number") from None
+                raise UserError(QCoreApplication.translate("param_panel", "{label}: '{t}' is not a number").format(label=spec.label, t=t)) from None
 
         def set_(v: Any) -> None:
             w.setText("" if v is None else f"{float(v):g}")
@@ -152,7 +152,7 @@ def make_editor(spec: Any, on_change_: Callable[[], None]) -> Editor:
         lo = float(spec.min) if spec.min is not None else -1e9
         hi = float(spec.max) if spec.max is not None else 1e9
         if spec.optional:
-            w.setSpecialValueText("none")
+            w.setSpecialValueText(QCoreApplication.translate("param_panel", "none"))
             lo -= 10 ** -decimals
         w.setRange(lo, hi)
         w.setSingleStep(float(spec.step) if spec.step else (0.1 if hi - lo <= 10 else 1.0))
@@ -167,7 +167,8 @@ def make_editor(spec: Any, on_change_: Callable[[], None]) -> Editor:
         w.valueChanged.connect(on_change)
     elif spec.type is list:
         w = QLineEdit()
-        w.setPlaceholderText("comma-separated; empty = default" if spec.optional else "comma-separated")
+        w.setPlaceholderText(QCoreApplication.translate("param_panel", "comma-separated; empty = default")
+                             if spec.optional else QCoreApplication.translate("param_panel", "comma-separated"))
 
         def get() -> Any:
             items = [x.strip() for x in w.text().split(",") if x.strip()]
@@ -182,7 +183,7 @@ def make_editor(spec: Any, on_change_: Callable[[], None]) -> Editor:
     else:
         w = QLineEdit()
         if spec.optional:
-            w.setPlaceholderText("none")
+            w.setPlaceholderText(QCoreApplication.translate("param_panel", "none"))
 
         def get() -> Any:
             t = w.text().strip()
@@ -219,7 +220,7 @@ class ParamPanel(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         # label | editor | the help's first sentence (the whole help is the tooltip)
         main = QGridLayout()
-        adv_box = QGroupBox("Advanced")
+        adv_box = QGroupBox(self.tr("Advanced"))
         adv = QGridLayout(adv_box)
         for grid in (main, adv):
             grid.setColumnStretch(2, 1)
@@ -253,8 +254,8 @@ class ParamPanel(QWidget):
         outer.addStretch(1)  # keep the rows together at the top
         row = QHBoxLayout()
         row.addStretch(1)
-        self.restore_button = QPushButton("Restore defaults")
-        self.restore_button.setToolTip("Put every parameter of this technique back to its default")
+        self.restore_button = QPushButton(self.tr("Restore defaults"))
+        self.restore_button.setToolTip(self.tr("Put every parameter of this technique back to its default"))
         self.restore_button.clicked.connect(self.restore_defaults)
         row.addWidget(self.restore_button)
         outer.addLayout(row)
