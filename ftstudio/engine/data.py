@@ -1,7 +1,7 @@
 """Datasets: reading tables, mapping columns, tokenizing, batching.
 
 Tables come from CSV/TSV/JSON/JSONL/Parquet files (through `datasets`), a folder holding
-train/dev files, ``builtin:NAME`` demo sets in resources/datasets, or ``hub:NAME`` (online).
+train/dev files, ``builtin:NAME`` demo sets (resources/datasets, package data once installed), or ``hub:NAME`` (online).
 Examples are plain dicts of Python lists; batches are built with dynamic padding, grouped by
 length, and sharded by rank so the same code runs under torchrun.
 """
@@ -17,7 +17,6 @@ from typing import Any, Callable, Iterable, Iterator
 from ftstudio.engine.errors import UserError
 from ftstudio.i18n import _t
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources" / "datasets"
 BUILTIN_DATASETS = {
     "builtin:sentiment": ("sentiment.csv", "classification", "Movie/product review sentiment (positive/negative)"),
     "builtin:topics": ("topics.csv", "classification", "News-style topics (sports/business/science/world)"),
@@ -37,7 +36,9 @@ def _builtin_file(spec: str) -> Path:
     if spec not in BUILTIN_DATASETS:
         raise UserError(_t("unknown built-in dataset '{spec}'; available: {builtin_datasets}",
                            spec=spec, builtin_datasets=', '.join(BUILTIN_DATASETS)))
-    return RESOURCES / BUILTIN_DATASETS[spec][0]
+    from ftstudio.paths import resource
+
+    return resource("datasets", BUILTIN_DATASETS[spec][0])
 
 
 def _folder_files(folder: Path) -> tuple[Path, Path | None]:

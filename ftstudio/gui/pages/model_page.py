@@ -41,6 +41,7 @@ _INFO_CACHE: dict[str, Any] = {}  # source -> ModelInfo, for this session
 
 class ModelPage(QWidget):
     changed = Signal()
+    info_progress = Signal(str, str)  # model, "what done/total" from the facts job's thread
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -101,6 +102,7 @@ class ModelPage(QWidget):
             self.info_form.addRow(self.tr("{title}:").format(title=self.tr(title)), lab)
         il.addLayout(self.info_form)
         self.info_status = QLabel("")
+        self.info_progress.connect(lambda name, text: name == self.model() and self.info_status.setText(text))
         self.info_status.setStyleSheet("color:#555")
         il.addWidget(self.info_status)
         il.addStretch(1)
@@ -207,10 +209,14 @@ class ModelPage(QWidget):
             return
         self.info_status.setText(self.tr("Reading model facts (loads the weights once)…"))
 
+        def progress(what: str, done: int, total: int) -> None:  # first use: fetch / convert
+            pct = f" {100 * done // total}%" if total > 1 else ""
+            self.info_progress.emit(name, f"{what}…{pct}")
+
         def get() -> Any:
             from ftstudio.engine.models import model_info
 
-            return model_info(name)
+            return model_info(name, progress)
 
         def done(info: Any) -> None:
             _INFO_CACHE[name] = info

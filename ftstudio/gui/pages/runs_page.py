@@ -60,6 +60,13 @@ COMPARE_ROWS = [
 ]
 
 
+def open_url(url: str) -> None:
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QDesktopServices
+
+    QDesktopServices.openUrl(QUrl(url))
+
+
 def _pct(s: dict) -> str:
     tp, tot = s.get("trainable_params"), s.get("total_params")
     return f"{100 * tp / tot:.2f}%" if tp is not None and tot else "—"
@@ -92,8 +99,12 @@ class RunsPage(QWidget):
         self.export_button.clicked.connect(self._export_menu)
         self.delete_button = QPushButton(self.tr("Delete"))
         self.delete_button.clicked.connect(self._delete)
+        self.tensorboard_button = QPushButton("Open in TensorBoard")
+        self.tensorboard_button.setObjectName("tensorboard_button")
+        self.tensorboard_button.clicked.connect(self.open_tensorboard)
+        self._tensorboard: tuple[Any, str] | None = None  # (process, url) while it runs
         for b in (self.refresh_button, self.compare_button, self.resume_button, self.setup_button,
-                  self.export_button, self.delete_button):
+                  self.export_button, self.delete_button, self.tensorboard_button):
             bar.addWidget(b)
         bar.addStretch(1)
         self.where = QLabel("")
@@ -144,6 +155,7 @@ class RunsPage(QWidget):
         self.opened: Any = None
         self.compared: list[Any] = []
         self._selection_changed()
+        self._tensorboard_tip()
 
     @property
     def curves(self) -> Any:
@@ -152,6 +164,47 @@ class RunsPage(QWidget):
     @property
     def compare_curves(self) -> Any:
         return self._compare_curves.get()
+
+    # -- TensorBoard ----------------------------------------------------------------------------------
+    def _tensorboard_tip(self) -> None:
+        from ftstudio.engine import tensorboard_events
+
+        ok = tensorboard_events.available()
+        self.tensorboard_button.setEnabled(ok and self.tensorboard_button.text() == "Open in TensorBoard")
+        self.tensorboard_button.setToolTip(
+            "Start TensorBoard on the runs folder (every run writes its event files) and open it in the browser"
+            if ok else 'TensorBoard is not installed: pip install "ftstudio[tensorboard]"')
+
+    def open_tensorboard(self) -> None:
+        """One TensorBoard server per studio, on the runs folder; later clicks reopen the page."""
+        if self._tensorboard and self._tensorboard[0].poll() is None:
+            open_url(self._tensorboard[1])
+            return
+        from ftstudio.engine import tensorboard_events
+        from ftstudio.engine.store import default_runs_dir
+
+        logdir = Path(self.runs_dir() or default_runs_dir())
+        self.tensorboard_button.setText("Starting TensorBoard…")
+        self.tensorboard_button.setEnabled(False)
+
+        def started(res: tuple[Any, str]) -> None:
+            self._tensorboard = res
+            self._tensorboard_done()
+            from PySide6.QtWidgets import QApplication
+
+            QApplication.instance().aboutToQuit.connect(res[0].terminate)
+            self.where.setText(f"TensorBoard: {res[1]} (runs in {logdir})")
+            open_url(res[1])
+
+        def failed(info: Any) -> None:
+            self._tensorboard_done()
+            show_error(self, info)
+
+        run_async(lambda: tensorboard_events.launch(logdir), started, failed, owner=self)
+
+    def _tensorboard_done(self) -> None:
+        self.tensorboard_button.setText("Open in TensorBoard")
+        self._tensorboard_tip()
 
     # -- history --------------------------------------------------------------------------------------
     def refresh(self) -> None:

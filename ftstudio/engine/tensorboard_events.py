@@ -1,0 +1,153 @@
+"""TensorBoard event files for every run: an event-bus subscriber like the run store's writer.
+
+When the optional ``tensorboard`` package is installed (``pip install "ftstudio[tensorboard]"``),
+each run folder also gets ``events.out.tfevents.*`` files, so ``tensorboard --logdir RUNS_DIR``
+shows every run under its folder name: loss, learning rate per parameter group, gradient norm,
+throughput, memory, eval metrics, the technique's own series (EWC penalty, KD loss, ...), the
+continual-learning metrics after each task, and the config as text. ``FTSTUDIO_TENSORBOARD=0``
+turns it off. ``launch`` starts a TensorBoard server on the runs folder (CLI and Runs page).
+
+Weights & Biases / MLflow are not wired in: each needs an account or a tracking server and its
+own run lifecycle, and neither comes for free from this subscriber (their TensorBoard importers
+can read these files).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ftstudio.engine.errors import UserError
+from ftstudio.engine.events import Event
+
+
+def available() -> bool:
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def enabled() -> bool:
+    return available() and os.environ.get("FTSTUDIO_TENSORBOARD", "1") != "0"
+
+
+def subscriber(run_dir: str | Path | None = None) -> TensorBoardWriter | None:
+    """A subscriber writing the run's event files, or None when TensorBoard is off or absent."""
+    return TensorBoardWriter(run_dir) if enabled() else None
+
+
+def _number(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return float(v)
+
+
+class TensorBoardWriter:
+    """Callable subscriber; opens its writer in the run folder (given, or from RunStarted)."""
+
+    def __init__(self, run_dir: str | Path | None = None):
+        self.run_dir = Path(run_dir) if run_dir else None
+        self._w: Any = None
+        self.step = 0
+
+    def _writer(self) -> Any:
+        if self._w is None and self.run_dir is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._w = SummaryWriter(log_dir=str(self.run_dir), flush_secs=10)
+        return self._w
+
+    def _scalars(self, prefix: str, values: dict, step: int) -> None:
+        w = self._writer()
+        for name, v in values.items():
+            x = _number(v)
+            if x is not None:
+                w.add_scalar(f"{prefix}/{name}", x, step)
+            elif isinstance(v, dict):
+                self._scalars(f"{prefix}/{name}", v, step)
+
+    def __call__(self, ev: Event) -> None:
+        k = ev.kind
+        if k == "run_started":
+            self.run_dir = self.run_dir or Path(ev.run_dir)
+            self.step = ev.resumed_from_step
+            import json
+
+            self._writer().add_text("config", "```\n" + json.dumps(ev.config, indent=2) + "\n```", self.step)
+            return
+        if self._writer() is None:
+            return
+        if k == "step":
+            self.step = ev.step
+            w = self._w
+            w.add_scalar("train/loss", ev.loss, ev.step)
+            w.add_scalar("train/grad_norm", ev.grad_norm, ev.step)
+            w.add_scalar("train/epoch", ev.epoch, ev.step)
+            self._scalars("lr", ev.lr, ev.step)
+            w.add_scalar("throughput/samples_per_second", ev.samples_per_second, ev.step)
+            w.add_scalar("throughput/tokens_per_second", ev.tokens_per_second, ev.step)
+            self._scalars("memory_mib", {n: b / 2**20 for n, b in ev.memory.items() if _number(b) is not None},
+                          ev.step)
+            self._scalars("technique", ev.extra, ev.step)
+        elif k == "eval":
+            self._scalars("eval", ev.metrics, ev.step)
+            self._w.flush()
+        elif k == "technique_state":
+            self._scalars("technique_state", ev.state, ev.step)
+        elif k == "task_finished":
+            self._scalars("tasks", {n: v for n, v in ev.metrics.items()}, self.step)
+        elif k == "finished":
+            self._w.flush()
+            self._w.close()
+            self._w = None
+
+
+def free_port(start: int = 6006) -> int:
+    for port in range(start, start + 50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise UserError("no free port for TensorBoard between 6006 and 6055")
+
+
+def command(logdir: str | Path, port: int) -> list[str]:
+    return [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--port", str(port),
+            "--host", "127.0.0.1"]
+
+
+def launch(logdir: str | Path, port: int | None = None, wait_s: float = 60.0) -> tuple[subprocess.Popen, str]:
+    """Start ``tensorboard --logdir`` as a child process; return it and its URL once it answers."""
+    if not available():
+        raise UserError('TensorBoard is not installed: pip install "ftstudio[tensorboard]"')
+    if getattr(sys, "frozen", False):
+        raise UserError("TensorBoard is not part of the bundle: run `tensorboard --logdir` from a pip install")
+    port = port or free_port()
+    kwargs: dict[str, Any] = {}
+    if os.name == "nt":
+        kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+    else:
+        kwargs["start_new_session"] = True  # not killed by the studio's Ctrl+C
+    log = Path(tempfile.gettempdir()) / f"ftstudio-tensorboard-{port}.log"
+    with open(log, "wb") as out:  # a file, not a pipe: a full pipe would stall the server
+        proc = subprocess.Popen(command(logdir, port), stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, **kwargs)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+            raise UserError(f"TensorBoard exited: {err[-1][:200] if err else proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.terminate()
+    raise UserError(f"TensorBoard did not start within {wait_s:.0f} s")
