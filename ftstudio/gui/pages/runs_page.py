@@ -99,7 +99,7 @@ class RunsPage(QWidget):
         self.export_button.clicked.connect(self._export_menu)
         self.delete_button = QPushButton(self.tr("Delete"))
         self.delete_button.clicked.connect(self._delete)
-        self.tensorboard_button = QPushButton("Open in TensorBoard")
+        self.tensorboard_button = QPushButton(self.tr("Open in TensorBoard"))
         self.tensorboard_button.setObjectName("tensorboard_button")
         self.tensorboard_button.clicked.connect(self.open_tensorboard)
         self._tensorboard: tuple[Any, str] | None = None  # (process, url) while it runs
@@ -170,10 +170,11 @@ class RunsPage(QWidget):
         from ftstudio.engine import tensorboard_events
 
         ok = tensorboard_events.available()
-        self.tensorboard_button.setEnabled(ok and self.tensorboard_button.text() == "Open in TensorBoard")
+        self.tensorboard_button.setEnabled(ok and self.tensorboard_button.text() == self.tr("Open in TensorBoard"))
         self.tensorboard_button.setToolTip(
-            "Start TensorBoard on the runs folder (every run writes its event files) and open it in the browser"
-            if ok else 'TensorBoard is not installed: pip install "ftstudio[tensorboard]"')
+            self.tr("Start TensorBoard on the runs folder (every run writes its event files) and open it in "
+                    "the browser")
+            if ok else self.tr('TensorBoard is not installed: pip install "ftstudio[tensorboard]"'))
 
     def open_tensorboard(self) -> None:
         """One TensorBoard server per studio, on the runs folder; later clicks reopen the page."""
@@ -184,7 +185,7 @@ class RunsPage(QWidget):
         from ftstudio.engine.store import default_runs_dir
 
         logdir = Path(self.runs_dir() or default_runs_dir())
-        self.tensorboard_button.setText("Starting TensorBoard…")
+        self.tensorboard_button.setText(self.tr("Starting TensorBoard…"))
         self.tensorboard_button.setEnabled(False)
 
         def started(res: tuple[Any, str]) -> None:
@@ -193,7 +194,8 @@ class RunsPage(QWidget):
             from PySide6.QtWidgets import QApplication
 
             QApplication.instance().aboutToQuit.connect(res[0].terminate)
-            self.where.setText(f"TensorBoard: {res[1]} (runs in {logdir})")
+            self.where.setText(self.tr("TensorBoard: {res} (runs in {logdir})").format(
+                                   res=res[1], logdir=logdir))
             open_url(res[1])
 
         def failed(info: Any) -> None:
@@ -203,7 +205,7 @@ class RunsPage(QWidget):
         run_async(lambda: tensorboard_events.launch(logdir), started, failed, owner=self)
 
     def _tensorboard_done(self) -> None:
-        self.tensorboard_button.setText("Open in TensorBoard")
+        self.tensorboard_button.setText(self.tr("Open in TensorBoard"))
         self._tensorboard_tip()
 
     # -- history --------------------------------------------------------------------------------------
