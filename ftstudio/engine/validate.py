@@ -90,7 +90,7 @@ def _page_of(message: str) -> str:
     for page in ("training", "data", "technique", "model", "output"):
         if m.startswith(page) or f" {page}." in m or f"'{page}." in m:
             return page
-    return "technique" if "param" in m else "training"
+    return "technique" if "param" in m or "参数" in m else "training"  # the message may be translated
 
 
 # --------------------------------------------------------------------------- training values
