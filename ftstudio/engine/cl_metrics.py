@@ -64,3 +64,36 @@ def continual_metrics(
         "forgetting": forgetting,
         "mean_forgetting": _mean([f for f in forgetting if f is not None]),
     }
+
+
+def loss_metrics(
+    L: Sequence[Sequence[float | None]], baseline: Sequence[float | None] | None = None
+) -> dict:
+    """Task sequences of language models: L[i][j] = eval loss on task j after training task i.
+
+    * mean_loss = mean_{j<=T} L[T][j]; mean_perplexity = mean of exp(L[T][j]).
+    * forgetting[j] = L[T][j] − L[j][j] for j < T: how much the loss on an earlier task rose since
+      it was learned (positive = forgotten); mean_forgetting is their mean (None when T = 0).
+    * learned[j] = baseline[j] − L[j][j]: how much training task j lowered its loss.
+    """
+    import math
+
+    if not L:
+        return {"mean_loss": None, "mean_perplexity": None, "forgetting": [], "mean_forgetting": None,
+                "learned": []}
+    T = len(L) - 1
+    now = [v for j in range(T + 1) if (v := _at(L, T, j)) is not None]
+    forgetting: list[float | None] = []
+    for j in range(T):
+        a, d = _at(L, T, j), _at(L, j, j)
+        forgetting.append(a - d if a is not None and d is not None else None)
+    base = list(baseline or [])
+    learned = [(base[j] - d) if j < len(base) and base[j] is not None and (d := _at(L, j, j)) is not None
+               else None for j in range(T + 1)]
+    return {
+        "mean_loss": _mean(now),
+        "mean_perplexity": _mean([math.exp(min(v, 50.0)) for v in now]),
+        "forgetting": forgetting,
+        "mean_forgetting": _mean([f for f in forgetting if f is not None]),
+        "learned": learned,
+    }

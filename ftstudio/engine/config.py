@@ -15,6 +15,7 @@ import yaml
 
 from ftstudio.engine.errors import UserError
 from ftstudio.i18n import _t
+from ftstudio.engine.textformats import FORMATS, LOSS_ON
 
 TASKS = ("classification", "causal-lm")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -31,6 +32,9 @@ class DataConfig:
     prompt_column: str | None = None  # causal-lm
     response_column: str | None = None  # causal-lm
     template: str | None = None  # causal-lm, e.g. "### Instruction:\n{instruction}\n### Response:\n"
+    format: str = "auto"  # causal-lm: auto | messages | conversations | alpaca | prompt_completion | ...
+    chat_template: str | None = None  # causal-lm: None = the model's (else default) | default | Jinja text
+    loss_on: str = "answer"  # causal-lm: answer (assistant turns only) | all (every token)
     eval_fraction: float = 0.1
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
@@ -184,6 +188,12 @@ class RunConfig:
             if not (0 < d.eval_fraction < 1):
                 raise UserError(_t("data.eval_fraction must be in (0, 1); got {eval_fraction}",
                                    eval_fraction=d.eval_fraction))
+            if d.format not in FORMATS:
+                raise UserError(_t("data.format must be one of {formats}; got '{format}'",
+                                   formats=', '.join(FORMATS), format=d.format))
+            if d.loss_on not in LOSS_ON:
+                raise UserError(_t("data.loss_on must be one of {loss_on}; got '{loss_on2}'",
+                                   loss_on=', '.join(LOSS_ON), loss_on2=d.loss_on))
         # the technique's own params: validated by its dataclass
         from ftstudio.techniques import make_technique
 

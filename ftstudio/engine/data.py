@@ -24,9 +24,6 @@ BUILTIN_DATASETS = {
 }
 EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 EVAL_NAMES = ("dev", "validation", "valid", "val", "test", "eval")
-PROMPT_COLUMNS = ("instruction", "prompt", "question", "input_text")
-RESPONSE_COLUMNS = ("response", "output", "completion", "answer", "target")
-DEFAULT_TEMPLATE = "### Instruction:\n{instruction}\n\n### Response:\n"
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -141,10 +138,13 @@ class DataPreview:
     num_rows: int
     label_counts: dict[str, int] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)  # field name -> message
+    text_format: dict | None = None  # causal-lm: textformats.describe (format, first example rendered)
 
 
-def preview(data_cfg: Any, task: str, n: int = 20) -> DataPreview:
-    """First rows, label distribution and problems keyed by the config field they concern."""
+def preview(data_cfg: Any, task: str, n: int = 20, tokenizer: Any = None) -> DataPreview:
+    """First rows, label distribution and problems keyed by the config field they concern.
+    Text generation: the detected format and the first example rendered through the template
+    (the model's chat template when ``tokenizer`` has one)."""
     try:
         train, _ = resolve_data_files(data_cfg.train, data_cfg.eval)
         rows = read_table(train)
@@ -159,7 +159,9 @@ def preview(data_cfg: Any, task: str, n: int = 20) -> DataPreview:
         if task == "classification":
             _need_column(cols, data_cfg.text_column, "text")
         else:
-            _lm_columns(cols, data_cfg)
+            from ftstudio.engine.textformats import describe
+
+            pv.text_format = describe(rows, data_cfg, tokenizer)
     except UserError as e:
         pv.problems["text_column" if task == "classification" else "prompt_column"] = str(e)
     if task == "classification":
@@ -181,20 +183,6 @@ def _need_column(cols: list[str], name: str | None, what: str) -> None:
                            what=what, name=name, cols=', '.join(cols)))
 
 
-def _lm_columns(cols: list[str], d: Any) -> tuple[str | None, str]:
-    prompt = d.prompt_column or next((c for c in PROMPT_COLUMNS if c in cols), None)
-    resp = d.response_column or next((c for c in RESPONSE_COLUMNS if c in cols), None)
-    if d.template is None and (prompt is None or prompt not in cols):
-        raise UserError(_t("no prompt column (looked for {prompt_columns}); found: {cols}",
-                           prompt_columns=', '.join(PROMPT_COLUMNS), cols=', '.join(cols)))
-    if resp is None or resp not in cols:
-        raise UserError(
-            _t("no response column (looked for {response_columns}); found: {cols}",
-               response_columns=', '.join(RESPONSE_COLUMNS), cols=', '.join(cols))
-        )
-    return prompt, resp
-
-
 # --------------------------------------------------------------------------- prepared data
 @dataclass
 class PreparedData:
@@ -202,6 +190,7 @@ class PreparedData:
     eval: list[dict]
     label_names: list[str] | None  # classification only
     columns: list[str]
+    notes: list[str] = field(default_factory=list)  # for the run log (e.g. truncation counts)
 
 
 def prepare_data(
@@ -234,10 +223,12 @@ def prepare_data(
         tr = enc(rows, data_cfg, tokenizer, max_length, names, progress, "train")
         ev = enc(eval_rows, data_cfg, tokenizer, max_length, names, progress, "eval")
         return PreparedData(tr, ev, names, cols)
-    prompt_col, resp_col = _lm_columns(cols, data_cfg)
-    tr = _encode_lm(rows, data_cfg, prompt_col, resp_col, tokenizer, max_length, progress, "train")
-    ev = _encode_lm(eval_rows, data_cfg, prompt_col, resp_col, tokenizer, max_length, progress, "eval")
-    return PreparedData(tr, ev, None, cols)
+    from ftstudio.engine.textformats import encode_rows
+
+    tr, st_tr = encode_rows(rows, data_cfg, tokenizer, max_length, progress, "train")
+    ev, st_ev = encode_rows(eval_rows, data_cfg, tokenizer, max_length, progress, "eval")
+    notes = [m for m in (st_tr.message("train", max_length), st_ev.message("eval", max_length)) if m]
+    return PreparedData(tr, ev, None, cols, notes)
 
 
 def _split(rows: list[dict], frac: float, seed: int) -> tuple[list[dict], list[dict]]:
@@ -337,41 +328,6 @@ def _encode_classification(rows, d, tokenizer, max_length, names, progress, spli
         e["label"] = y
         e["idx"] = i
     return encs
-
-
-def format_prompt(row: dict, d: Any, prompt_col: str | None) -> str:
-    if d.template:
-        try:
-            return d.template.format(**row)
-        except KeyError as e:
-            raise UserError(_t("template names a column that does not exist: {e}", e=e)) from None
-    text = str(row.get(prompt_col) or "")
-    extra = row.get("input")
-    if extra and prompt_col != "input":
-        text = f"{text}\n\n{extra}"
-    return DEFAULT_TEMPLATE.format(instruction=text)
-
-
-def _encode_lm(rows, d, prompt_col, resp_col, tokenizer, max_length, progress, split) -> list[dict]:
-    """Prompt + response + eos; loss only on response tokens (labels -100 on the prompt)."""
-    prompts = [format_prompt(r, d, prompt_col) for r in rows]
-    responses = [str(r.get(resp_col) or "") for r in rows]
-    what = _tokenizing(split)
-    p_ids = [e["input_ids"] for e in _batched_tokenize(tokenizer, prompts, None, max_length, progress, what)]
-    r_enc = tokenizer(responses, add_special_tokens=False)["input_ids"]
-    eos = tokenizer.eos_token_id
-    out = []
-    for i, (p, r) in enumerate(zip(p_ids, r_enc)):
-        r = list(r) + ([eos] if eos is not None else [])
-        ids = (list(p) + r)[:max_length]
-        labels = ([-100] * len(p) + r)[:max_length]
-        if all(x == -100 for x in labels):
-            continue  # prompt fills the whole window: nothing to learn from this row
-        out.append({"input_ids": ids, "labels": labels, "idx": len(out)})
-    if not out:
-        raise UserError(_t("every {split} prompt is longer than max_length={max_length}; raise max_length",
-                           split=split, max_length=max_length))
-    return out
 
 
 # --------------------------------------------------------------------------- batching

@@ -100,8 +100,9 @@ class TaskFinished(Event):
     kind = "task_finished"
     task: int
     task_name: str
-    acc_matrix: list[list[float | None]]
+    acc_matrix: list[list[float | None]]  # the matrix, of matrix_metric (eval_loss for text generation)
     metrics: dict[str, Any]
+    matrix_metric: str = "accuracy"
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 from ftstudio.engine import distributed as dist
 from ftstudio.engine import tensorboard_events
 from ftstudio.engine.checkpoints import load_checkpoint, save_checkpoint
-from ftstudio.engine.cl_metrics import continual_metrics
+from ftstudio.engine.cl_metrics import continual_metrics, loss_metrics
 from ftstudio.engine.config import DataConfig, RunConfig
 from ftstudio.engine.context import RunContext
 from ftstudio.engine.data import batches_per_epoch, collate, length_grouped_batches, prepare_data
@@ -165,9 +165,7 @@ def check_setup(cfg: RunConfig | None, resume: str | Path | None) -> tuple[RunCo
     technique = make_technique(cfg.technique.name, cfg.technique.params)
     if technique.needs_task_sequence and not cfg.tasks:
         raise UserError(_t("{title} needs a task sequence: list datasets under 'tasks:' instead of 'data:'",
-                           title=_t(technique.title)))
-    if cfg.tasks and cfg.task != "classification":
-        raise UserError(_t("task sequences are supported for classification only"))
+                           title=technique.title))
     out_dir = resume_dir or (Path(cfg.output_dir) if cfg.output_dir else None)
     check_writable(out_dir or _runs_dir(cfg))
     return cfg, technique, resume_dir
@@ -230,6 +228,8 @@ def prepare(cfg: RunConfig, technique: Any, bus: EventBus, resume_dir: Path | No
         bus.emit(Log(message=_t("Preparing data for {name}: {train}", name=name, train=dcfg.train)))
         data.append(prepare_data(dcfg, cfg.task, tokenizer, max_len, cfg.training.seed, progress,
                                  label_names=fixed_labels[i] if fixed_labels else None))
+        for note in data[-1].notes:  # e.g. how many prompts were cut to max_length
+            bus.emit(Log(message=note))
     task_label_names, offsets, all_names, masks = _label_space(cfg, tasks, data)
     model, ctx = build_model_and_context(
         cfg, technique, tokenizer, all_names, task_label_names[0], [n for n, _ in tasks], device, precision,
@@ -273,6 +273,11 @@ def _label_space(cfg: RunConfig, tasks: list, data: list) -> tuple[list, list[in
             for split in (pd.train, pd.eval):
                 for e in split:
                     e["label"] += off
+                    e["task_id"] = t_i
+    else:  # text generation: no labels to offset; replay still needs each example's task
+        for t_i, pd in enumerate(data):
+            for split in (pd.train, pd.eval):
+                for e in split:
                     e["task_id"] = t_i
     masks = None
     if cfg.tasks and cfg.task == "classification" and cfg.heads == "per-task":
@@ -398,7 +403,7 @@ class Run:
     def run_tasks(self, cancel: CancelToken) -> None:
         p, ctx, technique = self.p, self.ctx, self.p.technique
         if p.cfg.tasks and not self.baseline:
-            self.baseline = [self.eval_task(j)["accuracy"] for j in range(len(p.tasks))]  # for forward transfer
+            self.baseline = [self.cl_score(self.eval_task(j)) for j in range(len(p.tasks))]  # for forward transfer
         technique.on_train_start(p.model, p.optimizer)
         step_offset = sum(p.steps_per_task[:self.start_task])
         for t_i in range(self.start_task, len(p.tasks)):
@@ -426,9 +431,9 @@ class Run:
             self.samples_done += self.state.samples
             technique.on_task_end(t_i, p.model, p.data[t_i].train)
             if p.cfg.tasks:
-                self.R.append([self.eval_task(j)["accuracy"] for j in range(len(p.tasks))])
+                self.R.append([self.cl_score(self.eval_task(j)) for j in range(len(p.tasks))])
                 self.bus.emit(TaskFinished(task=t_i, task_name=p.tasks[t_i][0], acc_matrix=[list(r) for r in self.R],
-                                           metrics=continual_metrics(self.R, self.baseline)))
+                                           metrics=self.cl_metrics(), matrix_metric=self.matrix_metric))
             step_offset += p.steps_per_task[t_i]
             self.state = LoopState()
 
@@ -438,9 +443,15 @@ class Run:
         if p.cfg.tasks:
             finals = [self.eval_task(j) for j in range(len(p.tasks))]
             final = {k: sum(m[k] for m in finals) / len(finals) for k in finals[0]}
-            final.update(continual_metrics(self.R, self.baseline))
-            final["acc_matrix"] = self.R
-            final["baseline_accuracy"] = self.baseline
+            final.update(self.cl_metrics())
+            if self.matrix_metric == "accuracy":
+                final["acc_matrix"] = self.R
+                final["baseline_accuracy"] = self.baseline
+            else:
+                final["loss_matrix"] = self.R
+                final["ppl_matrix"] = [[_ppl(v) for v in row] for row in self.R]
+                final["baseline_loss"] = self.baseline
+            final["matrix_metric"] = self.matrix_metric
             final["per_task"] = {p.tasks[j][0]: finals[j] for j in range(len(p.tasks))}
         else:
             final = self.eval_task(0)
@@ -455,6 +466,19 @@ class Run:
         self._write_summary()
         self.bus.emit(Finished(status="finished", summary=self.summary))
         return self.summary
+
+    # -- task sequences: the matrix holds accuracy (classification) or eval loss (text generation)
+    @property
+    def matrix_metric(self) -> str:
+        return "accuracy" if self.p.cfg.task == "classification" else "eval_loss"
+
+    def cl_score(self, m: dict) -> float:
+        return m[self.matrix_metric]
+
+    def cl_metrics(self) -> dict:
+        if self.matrix_metric == "accuracy":
+            return continual_metrics(self.R, self.baseline)
+        return loss_metrics(self.R, self.baseline)
 
     def eval_task(self, j: int) -> dict:
         p, ctx = self.p, self.ctx
@@ -498,6 +522,10 @@ class Run:
                 (self.run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
             self._write_summary()
         self.bus.emit(Finished(status="failed", summary=self.summary, message=msg))
+
+
+def _ppl(loss: float | None) -> float | None:
+    return None if loss is None else math.exp(min(loss, 50.0))
 
 
 def _throughput(samples: int, train_seconds: float, peak: int, started: float) -> dict:

@@ -86,6 +86,8 @@ class MainWindow(QMainWindow):
 
         self.model_page = ModelPage()
         self.data_page = DataPage()
+        self.data_page.model_source = self.model_page.model  # the preview renders its chat template
+        self.model_page.changed.connect(self.data_page._timer.start)
         self.technique_page = TechniquePage(self.data_page.data_config, self.model_page.model)
         self.training_page = TrainingPage(self.build_config)
         self.run_page = RunPage()

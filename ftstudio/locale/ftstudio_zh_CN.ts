@@ -12,6 +12,10 @@
         <translation>ACC —    BWT —</translation>
     </message>
     <message>
+        <source>&lt;b&gt;Eval loss matrix&lt;/b&gt; (perplexity in brackets) — row: after training task i; column: evaluated on task j; lower is better, a rise down a column is forgetting</source>
+        <translation>&lt;b&gt;评估损失矩阵&lt;/b&gt;（括号内为困惑度）— 行：训练完任务 i 之后；列：在任务 j 上评估；越低越好，同一列向下升高即为遗忘</translation>
+    </message>
+    <message>
         <source>task {n}</source>
         <translation>任务 {n}</translation>
     </message>
@@ -24,12 +28,28 @@
         <translation>训练 {task} 后</translation>
     </message>
     <message>
+        <source>mean loss {loss}    perplexity {ppl}    forgetting (loss rise) {rise}</source>
+        <translation>平均损失 {loss}    困惑度 {ppl}    遗忘（损失上升）{rise}</translation>
+    </message>
+    <message>
         <source>ACC {value}    BWT {value2}</source>
         <translation>ACC {value}    BWT {value2}</translation>
     </message>
 </context>
 <context>
     <name>AnswerBox</name>
+    <message>
+        <source>Generating…</source>
+        <translation>正在生成…</translation>
+    </message>
+    <message>
+        <source>   (stopped at the token limit)</source>
+        <translation>   （已达到词元上限）</translation>
+    </message>
+    <message>
+        <source>   (stopped)</source>
+        <translation>   （已停止）</translation>
+    </message>
     <message>
         <source>Generated:</source>
         <translation>生成结果：</translation>
@@ -136,6 +156,30 @@
         <translation>可选，例如 ### Instruction:\n{instruction}\n### Response:\n</translation>
     </message>
     <message>
+        <source>detect from the columns</source>
+        <translation>根据列名自动识别</translation>
+    </message>
+    <message>
+        <source>How rows become training text; detected from the column names by default</source>
+        <translation>数据行如何变成训练文本；默认根据列名自动识别</translation>
+    </message>
+    <message>
+        <source>empty: the model&apos;s chat template (or the default); &apos;default&apos;; or a Jinja template</source>
+        <translation>留空：使用模型自带的对话模板（没有则用默认模板）；也可填 default，或一个 Jinja 模板</translation>
+    </message>
+    <message>
+        <source>the answers only (assistant turns)</source>
+        <translation>仅回答部分（assistant 轮次）</translation>
+    </message>
+    <message>
+        <source>the whole text (prompt too)</source>
+        <translation>全部文本（包括提示）</translation>
+    </message>
+    <message>
+        <source>Which tokens the loss is taken on; answers only is the usual choice</source>
+        <translation>在哪些词元上计算损失；通常只对回答部分计算</translation>
+    </message>
+    <message>
         <source>Text column</source>
         <translation>文本列</translation>
     </message>
@@ -160,12 +204,28 @@
         <translation>提示模板</translation>
     </message>
     <message>
+        <source>Text format</source>
+        <translation>文本格式</translation>
+    </message>
+    <message>
+        <source>Chat template</source>
+        <translation>对话模板</translation>
+    </message>
+    <message>
+        <source>Loss on</source>
+        <translation>计算损失的部分</translation>
+    </message>
+    <message>
         <source>{title}:</source>
         <translation>{title}：</translation>
     </message>
     <message>
         <source>Label distribution</source>
         <translation>标签分布</translation>
+    </message>
+    <message>
+        <source>First example, as the model is trained on it</source>
+        <translation>第一条样本（模型训练时看到的样子）</translation>
     </message>
     <message>
         <source>Preview</source>
@@ -188,6 +248,10 @@
         <translation>正在读取…</translation>
     </message>
     <message>
+        <source>&lt;b&gt;Format:&lt;/b&gt; {format}&lt;br&gt;&lt;b&gt;Template:&lt;/b&gt; {template} · &lt;b&gt;loss on:&lt;/b&gt; {loss_on} (highlighted)</source>
+        <translation>&lt;b&gt;格式：&lt;/b&gt;{format}&lt;br&gt;&lt;b&gt;模板：&lt;/b&gt;{template} · &lt;b&gt;计算损失：&lt;/b&gt;{loss_on}（高亮部分）</translation>
+    </message>
+    <message>
         <source>First {n} rows of {total:,} · columns: {columns}</source>
         <translation>共 {total:,} 行中的前 {n} 行 · 列：{columns}</translation>
     </message>
@@ -202,6 +266,57 @@
     <message>
         <source>… and {n} more labels</source>
         <translation>… 以及另外 {n} 个标签</translation>
+    </message>
+</context>
+<context>
+    <name>GenerationControls</name>
+    <message>
+        <source>Stop after this many generated tokens (generation also stops at the end-of-turn token).</source>
+        <translation>生成这么多词元后停止（遇到轮次结束词元时也会停止）。</translation>
+    </message>
+    <message>
+        <source>Always pick the most likely next token: the same answer every time. Untick to sample.</source>
+        <translation>总是选择概率最高的下一个词元：每次回答都相同。取消勾选即改为采样。</translation>
+    </message>
+    <message>
+        <source>Sampling: &gt;1 flatter (more varied), &lt;1 sharper (more predictable); 0 is greedy.</source>
+        <translation>采样：大于 1 分布更平（更多样），小于 1 更尖锐（更可预测）；0 即贪心解码。</translation>
+    </message>
+    <message>
+        <source>Sampling: keep the smallest set of tokens whose probability reaches this mass (nucleus).</source>
+        <translation>采样：保留累计概率达到该值的最小词元集合（核采样）。</translation>
+    </message>
+    <message>
+        <source>Sampling: keep only the k most likely tokens (0 = no limit).</source>
+        <translation>采样：只保留概率最高的 k 个词元（0 表示不限）。</translation>
+    </message>
+    <message>
+        <source>Above 1 makes tokens already in the text less likely (1 = off).</source>
+        <translation>大于 1 时，文本中已出现的词元概率会降低（1 表示关闭）。</translation>
+    </message>
+    <message>
+        <source>Generation</source>
+        <translation>生成设置</translation>
+    </message>
+    <message>
+        <source>Greedy (deterministic)</source>
+        <translation>贪心解码（结果确定）</translation>
+    </message>
+    <message>
+        <source>Max new tokens</source>
+        <translation>最大新词元数</translation>
+    </message>
+    <message>
+        <source>Temperature</source>
+        <translation>温度</translation>
+    </message>
+    <message>
+        <source>Repetition penalty</source>
+        <translation>重复惩罚</translation>
+    </message>
+    <message>
+        <source>{label}:</source>
+        <translation>{label}：</translation>
     </message>
 </context>
 <context>
@@ -573,6 +688,14 @@
     <message>
         <source>Predict  (Ctrl+Enter)</source>
         <translation>预测  (Ctrl+Enter)</translation>
+    </message>
+    <message>
+        <source>Stop</source>
+        <translation>停止</translation>
+    </message>
+    <message>
+        <source>Stop generating (the text so far stays)</source>
+        <translation>停止生成（已生成的文本会保留）</translation>
     </message>
     <message>
         <source>Fine-tuned</source>
@@ -984,8 +1107,36 @@
         <translation>完整模型文件夹</translation>
     </message>
     <message>
+        <source>GGUF Q8_0 (half the size)</source>
+        <translation>GGUF Q8_0（体积减半）</translation>
+    </message>
+    <message>
+        <source>adapter</source>
+        <translation>适配器</translation>
+    </message>
+    <message>
+        <source>merged model</source>
+        <translation>合并后的模型</translation>
+    </message>
+    <message>
+        <source>full model</source>
+        <translation>完整模型</translation>
+    </message>
+    <message>
         <source>Export {kind} to…</source>
         <translation>将{kind}导出到…</translation>
+    </message>
+    <message>
+        <source>Export GGUF ({value}) to…</source>
+        <translation>将 GGUF（{value}）导出到…</translation>
+    </message>
+    <message>
+        <source>writing GGUF ({value})…</source>
+        <translation>正在写入 GGUF（{value}）…</translation>
+    </message>
+    <message>
+        <source>exported to {p} (Modelfile beside it: ollama create NAME -f Modelfile)</source>
+        <translation>已导出到 {p}（旁边附有 Modelfile：ollama create 名称 -f Modelfile）</translation>
     </message>
     <message>
         <source>run {name} has no export/ folder (did it finish?)</source>

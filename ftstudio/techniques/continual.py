@@ -248,7 +248,7 @@ class Continual(Technique):
     )
     Params = ContinualParams
     needs_task_sequence = True
-    tasks = ("classification",)  # task sequences are classification-only in the runner
+    tasks = ("classification", "causal-lm")
 
     def __init__(self, params: ContinualParams):
         super().__init__(params)

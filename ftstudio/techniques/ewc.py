@@ -177,7 +177,7 @@ class EWC(Technique):
     )
     Params = EWCParams
     needs_task_sequence = True
-    tasks = ("classification",)  # task sequences are classification-only in the runner
+    tasks = ("classification", "causal-lm")
 
     def __init__(self, params: EWCParams):
         super().__init__(params)

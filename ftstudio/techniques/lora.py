@@ -23,6 +23,11 @@ class LoraParams:
     export_merged: bool = param(False, label="Also export merged model", help="Besides the small "
                                 "adapter, write a full model with the update merged into the weights "
                                 "(no PEFT needed to use it).")
+    quantize_base: str = param(
+        "none", label="4-bit base (QLoRA)", choices=["none", "nf4", "fp4"],
+        help="QLoRA: hold the frozen base weights in 4 bits (bitsandbytes; NF4 is the QLoRA paper's "
+        "choice) and train LoRA on top in bf16/fp16 — about a quarter of the base's memory. Needs a "
+        "CUDA GPU and `pip install ftstudio[qlora]`. The exported adapter applies to the ordinary base.")
 
 
 @register
@@ -46,6 +51,8 @@ class LoRA(Technique):
         from ftstudio.engine import arch
 
         fam = arch.family(model)
+        if self.params.quantize_base != "none":
+            model = quantize_base_4bit(model, ctx, self.params.quantize_base)
         targets = list(self.params.target_modules) or arch.lora_target_modules(model)
         names = {n.split(".")[-1] for n, _ in model.named_modules()}
         missing = [t for t in targets if t not in names]
@@ -80,3 +87,41 @@ class LoRA(Technique):
         from peft import PeftModel
 
         return PeftModel.from_pretrained(base_model, export_dir)
+
+
+def quantize_base_4bit(model: Any, ctx: Any, quant_type: str) -> Any:
+    """QLoRA (Dettmers et al. 2023): every nn.Linear of the frozen base except the output head
+    becomes a bitsandbytes Linear4bit (NF4/FP4 weights, compute in bf16 where the GPU has it, else
+    fp16); norms and embeddings are kept in fp32 and input gradients enabled
+    (peft.prepare_model_for_kbit_training). CUDA only."""
+    import torch
+
+    device = getattr(ctx, "device", None)
+    if device is None or getattr(device, "type", str(device)) != "cuda":
+        raise UserError(_t("LoRA's 4-bit base (QLoRA) needs a CUDA GPU; set quantize_base to none on {value}",
+                           value=getattr(device, 'type', device) or 'this device'))
+    try:
+        import bitsandbytes as bnb
+    except ImportError:
+        raise UserError(_t("LoRA's 4-bit base (QLoRA) needs bitsandbytes: pip install 'ftstudio[qlora]'")) from None
+    from peft import prepare_model_for_kbit_training
+
+    compute = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    head = {"lm_head", "score", "classifier", "qa_outputs"}
+    n = 0
+    for parent_name, parent in list(model.named_modules()):
+        for cname, child in list(parent.named_children()):
+            if not isinstance(child, torch.nn.Linear) or cname in head or type(child) is not torch.nn.Linear:
+                continue
+            q = bnb.nn.Linear4bit(child.in_features, child.out_features, bias=child.bias is not None,
+                                  compute_dtype=compute, quant_type=quant_type)
+            q.weight = bnb.nn.Params4bit(child.weight.data.to("cpu", torch.float16), requires_grad=False,
+                                         quant_type=quant_type)
+            if child.bias is not None:
+                q.bias = torch.nn.Parameter(child.bias.data.to(compute), requires_grad=False)
+            setattr(parent, cname, q.to(device))  # Params4bit quantizes on the move to the GPU
+            n += 1
+    if n == 0:
+        raise UserError(_t("QLoRA found no linear layers to quantize in this model"))
+    model.is_loaded_in_4bit = True  # what PEFT checks to treat the model as k-bit
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)

@@ -17,7 +17,15 @@ def settings(tmp_path):
 @pytest.fixture
 def window(qtbot, settings):
     from ftstudio.gui.main_window import MainWindow
+    from ftstudio.gui.util import warm_imports
 
+    # the window starts background jobs that import transformers; a test that then builds a
+    # tiny model on this thread (tiny_dir) resolved transformers' lazy names at the same time
+    # and now and then got "cannot import name 'AutoModel'": resolve them here first
+    warm_imports()
+    import transformers
+
+    transformers.AutoModel, transformers.AutoModelForCausalLM  # noqa: B018
     w = MainWindow(settings=settings, restore=False)
     qtbot.addWidget(w)
     w.show()

@@ -190,4 +190,23 @@ def test_causal_lm_run_and_playground_generation(window, qtbot, tiny_dir, tmp_pa
     pg.predict()
     qtbot.waitUntil(lambda: pg.tuned.result is not None and pg.base.result is not None, timeout=60_000)
     assert "text" in pg.tuned.result and pg.tuned.text.isVisibleTo(window)
-    assert pg.tuned.headline.text() == "Generated:"
+    assert pg.tuned.headline.text().startswith("Generated:")
+    # generation controls (text-generation runs only), streamed tokens, the token limit
+    assert pg.gen_controls.isVisibleTo(window)
+    assert not pg.gen_controls.temperature.isEnabled()  # greedy: sampling knobs off
+    pg.gen_controls.greedy.setChecked(False)
+    assert pg.gen_controls.temperature.isEnabled()
+    pg.gen_controls.greedy.setChecked(True)
+    pg.gen_controls.max_new_tokens.setValue(4)
+    streamed: list[str] = []
+    orig = pg.tuned.show_stream
+    pg.tuned.show_stream = lambda t: (streamed.append(t), orig(t))
+    pg.tuned.result = pg.base.result = None
+    pg.predict()
+    qtbot.waitUntil(lambda: pg.tuned.result is not None and pg.base.result is not None, timeout=60_000)
+    assert pg.tuned.result["tokens"] <= 4
+    assert streamed and streamed[-1].strip() == pg.tuned.result["text"]
+    assert pg.tuned.text.toPlainText() == pg.tuned.result["text"]
+    pg.gen_controls.greedy.setChecked(False)
+    pg.gen_controls.top_p.setValue(0.0)  # clamped to the spin box minimum, so still valid
+    assert pg.gen_controls.settings().top_p == 0.01

@@ -165,6 +165,26 @@ def test_continual_accuracy_matrix_fills_in_after_each_task(window):
     assert any("topics" in name for name in page.plots.metrics.series)
 
 
+def test_language_model_sequence_shows_a_loss_matrix_with_forgetting(window):
+    page = window.run_page
+    window.show_page("run")
+    page.begin("continual")
+    cfg = {"technique": {"name": "ewc"}, "model": "m", "tasks": [{"name": "colors"}, {"name": "fruits"}]}
+    page.on_event(_started(cfg))
+    m = page.plots.matrix
+    page.on_event(TaskFinished(task=0, task_name="colors", acc_matrix=[[1.0, 4.0]], matrix_metric="eval_loss",
+                               metrics={"mean_loss": 1.0, "mean_perplexity": 2.72, "mean_forgetting": None}))
+    page.on_event(TaskFinished(task=1, task_name="fruits", acc_matrix=[[1.0, 4.0], [1.5, 0.5]],
+                               matrix_metric="eval_loss",
+                               metrics={"mean_loss": 1.0, "mean_perplexity": 3.07, "mean_forgetting": 0.5}))
+    assert "Eval loss matrix" in m.title.text()
+    assert m.table.item(1, 0).text() == "1.500  (4.5)"  # loss and perplexity
+    assert m.filled() == 4
+    assert "forgetting (loss rise) +0.500" in m.summary.text() and "mean loss 1.000" in m.summary.text()
+    # low loss is green: the best cell is greener than the worst
+    assert m.table.item(1, 1).background().color().green() > m.table.item(0, 1).background().color().green()
+
+
 def test_progress_bar_and_eta_follow_steps(window, qtbot):
     page = window.run_page
     window.show_page("run")

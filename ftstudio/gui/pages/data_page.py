@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QTableWidget,
+    QTextEdit,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 from ftstudio.engine.config import DataConfig
 from ftstudio.gui.pages.common import InlineProblem, field, heading
 from ftstudio.gui.util import labelled_bar, run_async
+from ftstudio.i18n import _t
 
 DATA_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".txt")
 # Translated where shown (DataPage context).
@@ -157,6 +159,21 @@ class DataPage(QWidget):
         self.template_edit = QLineEdit()
         self.template_edit.setPlaceholderText(
             self.tr("optional, e.g. ### Instruction:\\n{instruction}\\n### Response:\\n"))
+        from ftstudio.engine.textformats import FORMAT_TITLES, FORMATS
+
+        self.format_combo = QComboBox()
+        for f in FORMATS:
+            self.format_combo.addItem(self.tr("detect from the columns") if f == "auto" else _t(FORMAT_TITLES[f]), f)
+        self.format_combo.setToolTip(self.tr("How rows become training text; detected from the column names "
+                                             "by default"))
+        self.chat_template_edit = QLineEdit()
+        self.chat_template_edit.setPlaceholderText(
+            self.tr("empty: the model's chat template (or the default); 'default'; or a Jinja template"))
+        self.loss_combo = QComboBox()
+        self.loss_combo.addItem(self.tr("the answers only (assistant turns)"), "answer")
+        self.loss_combo.addItem(self.tr("the whole text (prompt too)"), "all")
+        self.loss_combo.setToolTip(self.tr("Which tokens the loss is taken on; answers only is the usual "
+                                           "choice"))
         self.problems: dict[str, InlineProblem] = {}
         for key, title, w in (
             ("text_column", self.tr("Text column"), self.text_col),
@@ -165,6 +182,9 @@ class DataPage(QWidget):
             ("prompt_column", self.tr("Prompt column"), self.prompt_col),
             ("response_column", self.tr("Response column"), self.response_col),
             ("template", self.tr("Prompt template"), self.template_edit),
+            ("format", self.tr("Text format"), self.format_combo),
+            ("chat_template", self.tr("Chat template"), self.chat_template_edit),
+            ("loss_on", self.tr("Loss on"), self.loss_combo),
         ):
             w.setObjectName(key)
             p = InlineProblem()
@@ -176,15 +196,29 @@ class DataPage(QWidget):
             box.addWidget(p)
             self.col_form.addRow(self.tr("{title}:").format(title=title), box)
             if isinstance(w, QComboBox):
-                w.currentTextChanged.connect(self._mapping_changed)
+                (w.currentIndexChanged if not w.isEditable() else w.currentTextChanged).connect(self._mapping_changed)
             else:
                 w.editingFinished.connect(self._mapping_changed)
         mid.addWidget(cols, 1)
-        dist = QGroupBox(self.tr("Label distribution"))
+        self.dist_box = dist = QGroupBox(self.tr("Label distribution"))
         self.dist_layout = QFormLayout(dist)
         self.dist_note = QLabel("—")
         self.dist_layout.addRow(self.dist_note)
         mid.addWidget(dist, 1)
+        # text generation: the detected format and the first example as the model will see it
+        self.format_box = QGroupBox(self.tr("First example, as the model is trained on it"))
+        fl = QVBoxLayout(self.format_box)
+        self.format_facts = QLabel("")
+        self.format_facts.setObjectName("format_facts")
+        self.format_facts.setWordWrap(True)
+        fl.addWidget(self.format_facts)
+        self.example_view = QTextEdit()
+        self.example_view.setObjectName("example_view")
+        self.example_view.setReadOnly(True)
+        self.example_view.setMinimumHeight(120)
+        fl.addWidget(self.example_view, 1)
+        self.format_box.hide()
+        mid.addWidget(self.format_box, 1)
         outer.addLayout(mid)
 
         prev = QGroupBox(self.tr("Preview"))
@@ -210,6 +244,8 @@ class DataPage(QWidget):
         self._seq = 0
         self._loading = False
         self._extra: dict = {}
+        self.model_source: Any = None  # set by the window: () -> the chosen model (its chat template)
+        self._tokenizers: dict[str, Any] = {}
         self._task_changed()
 
     # -- config in/out -------------------------------------------------------------------------
@@ -226,6 +262,9 @@ class DataPage(QWidget):
             prompt_column=self.prompt_col.value(),
             response_column=self.response_col.value(),
             template=(self.template_edit.text().replace("\\n", "\n") or None),
+            format=self.format_combo.currentData() or "auto",
+            chat_template=(self.chat_template_edit.text().replace("\\n", "\n") or None),
+            loss_on=self.loss_combo.currentData() or "answer",
             eval_fraction=self._extra.get("eval_fraction", 0.1),
             max_train_samples=self._extra.get("max_train_samples"),
             max_eval_samples=self._extra.get("max_eval_samples"),
@@ -244,6 +283,9 @@ class DataPage(QWidget):
         self.prompt_col.set_value(d.prompt_column)
         self.response_col.set_value(d.response_column)
         self.template_edit.setText((d.template or "").replace("\n", "\\n"))
+        self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(d.format)))
+        self.chat_template_edit.setText((d.chat_template or "").replace("\n", "\\n"))
+        self.loss_combo.setCurrentIndex(max(0, self.loss_combo.findData(d.loss_on)))
         self._extra = {
             "eval_fraction": d.eval_fraction,
             "max_train_samples": d.max_train_samples,
@@ -263,8 +305,13 @@ class DataPage(QWidget):
             ("prompt_column", lm),
             ("response_column", lm),
             ("template", lm),
+            ("format", lm),
+            ("chat_template", lm),
+            ("loss_on", lm),
         ):
             self._set_row_visible(key, vis)
+        self.dist_box.setVisible(not lm)
+        self.format_box.setVisible(lm)
         if not self._loading:
             self.task_changed.emit(self.task())
             self.changed.emit()
@@ -348,10 +395,12 @@ class DataPage(QWidget):
         task = self.task()
         self.preview_status.setText(self.tr("Reading…"))
 
+        model = self.model_source() if callable(self.model_source) and task == "causal-lm" else None
+
         def get() -> Any:
             from ftstudio.engine.data import preview
 
-            return preview(cfg, task, n=20)
+            return preview(cfg, task, n=20, tokenizer=self._tokenizer_for(model))
 
         def done(pv: Any) -> None:
             if seq == self._seq:
@@ -362,6 +411,41 @@ class DataPage(QWidget):
                 self.show_error(e.message)
 
         run_async(get, done, error, owner=self)
+
+    def _tokenizer_for(self, model: str | None) -> Any:
+        """The chosen model's tokenizer (job thread), for its chat template; None if unknown."""
+        if not model:
+            return None
+        if model not in self._tokenizers:
+            try:
+                from ftstudio.engine.models import load_tokenizer, resolve_model_path
+
+                if not (model.startswith("builtin:") or Path(model).expanduser().exists()):
+                    from ftstudio.engine.models import hf_cache_models
+
+                    if model not in hf_cache_models():
+                        return None  # never download for a preview
+                self._tokenizers[model] = load_tokenizer(resolve_model_path(model), False)
+            except Exception:  # noqa: BLE001 - the preview falls back to the default template
+                self._tokenizers[model] = None
+        return self._tokenizers[model]
+
+    def _show_text_format(self, tf: dict | None) -> None:
+        import html
+
+        if not tf:
+            self.format_facts.setText("")
+            self.example_view.clear()
+            return
+        self.format_facts.setText(self.tr("<b>Format:</b> {format}<br><b>Template:</b> {template} · <b>loss "
+                                          "on:</b> {loss_on} (highlighted)").format(
+            format=html.escape(tf["title"]), template=html.escape(tf["template"]), loss_on=html.escape(tf["loss_on"])))
+        parts = []
+        for seg in tf.get("example") or []:
+            t = html.escape(seg["text"][:3000]).replace("\n", "<br>")
+            parts.append(f'<span style="background:#c8efc8">{t}</span>' if seg["answer"]
+                         else f'<span style="color:#555">{t}</span>')
+        self.example_view.setHtml('<div style="font-family:monospace">' + "".join(parts) + "</div>")
 
     def _clear_problems(self) -> None:
         self.source_problem.set_problem(None)
@@ -404,6 +488,7 @@ class DataPage(QWidget):
         self._show_problem(self.problem_field(msg), msg)
         self.preview_status.setText("")
         self.table.setRowCount(0)
+        self._show_text_format(None)
 
     def show_preview(self, pv: Any) -> None:
         self.preview = pv
@@ -450,6 +535,7 @@ class DataPage(QWidget):
                 m = str(m)
                 self._show_problem(self.problem_field(m), m)
         self._show_distribution(field(pv, "label_counts", "label_distribution", "labels", default={}) or {})
+        self._show_text_format(field(pv, "text_format", default=None))
 
     def _show_distribution(self, counts: Any) -> None:
         while self.dist_layout.rowCount():

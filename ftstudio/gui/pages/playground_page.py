@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -19,6 +19,13 @@ from PySide6.QtWidgets import (
 
 from ftstudio.gui.pages.common import InlineProblem, field, heading, task_name
 from ftstudio.gui.util import labelled_bar, run_async
+from ftstudio.gui.widgets.generation_controls import GenerationControls
+
+
+class _Stream(QObject):
+    """Generated text so far, from the job thread to the GUI thread (one object per page)."""
+
+    text = Signal(str, str)  # "job:box" ("tuned" | "base"), text so far
 
 
 class AnswerBox(QGroupBox):
@@ -48,6 +55,12 @@ class AnswerBox(QGroupBox):
             self.probs.removeRow(0)
         self.text.hide()
 
+    def show_stream(self, text: str) -> None:
+        """Text as it is generated (the final result replaces it)."""
+        self.headline.setText(self.tr("Generating…"))
+        self.text.setPlainText(text)
+        self.text.show()
+
     def show_result(self, r: Any) -> None:
         self.result = r
         self.clear("")
@@ -64,7 +77,10 @@ class AnswerBox(QGroupBox):
                     self.probs.addRow(str(name) + ":", labelled_bar(float(p), f"{100 * float(p):.1f}%",
                                                                     "#2e7d32" if i == 0 else "#8fb3d9"))
         elif text is not None:
-            self.headline.setText(self.tr("Generated:"))
+            stopped = field(r, "stopped", default=None)
+            note = {"length": self.tr("   (stopped at the token limit)"),
+                    "cancelled": self.tr("   (stopped)")}.get(stopped, "")
+            self.headline.setText(self.tr("Generated:") + note)
             self.text.setPlainText(str(text))
             self.text.show()
         else:
@@ -104,6 +120,12 @@ class PlaygroundPage(QWidget):
         self.predict_button.setShortcut("Ctrl+Return")
         self.predict_button.clicked.connect(self.predict)
         brow.addWidget(self.predict_button)
+        self.stop_button = QPushButton(self.tr("Stop"))
+        self.stop_button.setObjectName("stop_generation")
+        self.stop_button.setToolTip(self.tr("Stop generating (the text so far stays)"))
+        self.stop_button.clicked.connect(self._stop_generation)
+        self.stop_button.hide()
+        brow.addWidget(self.stop_button)
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
         self.busy.setMaximumWidth(160)
@@ -111,6 +133,9 @@ class PlaygroundPage(QWidget):
         brow.addWidget(self.busy)
         brow.addStretch(1)
         lay.addLayout(brow)
+        self.gen_controls = GenerationControls()
+        self.gen_controls.hide()  # text-generation runs only
+        lay.insertWidget(lay.indexOf(self.input) + 1, self.gen_controls)
         self.problem = InlineProblem()
         lay.addWidget(self.problem)
         answers = QHBoxLayout()
@@ -122,6 +147,10 @@ class PlaygroundPage(QWidget):
         answers.addWidget(self.base, 1)
         lay.addLayout(answers, 1)
         self._predictors: dict[str, Any] = {}
+        self._stream = _Stream(self)
+        self._stream.text.connect(self._streamed, Qt.QueuedConnection)
+        self._cancel = False
+        self._job = 0  # streamed text of an older request is ignored
         self._pending = 0
         self.records: list[Any] = []
 
@@ -164,6 +193,7 @@ class PlaygroundPage(QWidget):
         rec = next((r for r in self.records if str(r.run_dir) == rd), None)
         self.run_facts.setText(self.tr("{technique} on {model} · task: {task}").format(
             technique=rec.technique, model=rec.model, task=task_name(rec.task)) if rec else "")
+        self.gen_controls.setVisible(rec is not None and rec.task == "causal-lm")
         self.predict_button.setEnabled(rec is not None)
         self.tuned.clear()
         self.base.clear()
@@ -178,8 +208,19 @@ class PlaygroundPage(QWidget):
             self.problem.set_problem(self.tr("type some text to try"))
             return
         self.problem.set_problem(None)
+        lm = not self.gen_controls.isHidden()
+        settings = self.gen_controls.settings() if lm else None
+        if settings is not None:
+            try:
+                settings.validate()
+            except Exception as e:  # noqa: BLE001 - a UserError: one line beside the controls
+                self.problem.set_problem(str(e))
+                return
         self.tuned.clear(self.tr("thinking…"))
         self.base.clear(self.tr("thinking…"))
+        self._cancel = False
+        self._job += 1
+        job = self._job
         self._set_busy(+2)
 
         def predictor() -> Any:
@@ -189,6 +230,14 @@ class PlaygroundPage(QWidget):
 
                 p = self._predictors[rd] = Predictor(rd)
             return p
+
+        def ask(which: str) -> Any:
+            p = predictor()
+            fn = p.predict if which == "tuned" else p.predict_base
+            if not lm:
+                return fn(text)
+            return fn(text, settings, on_text=lambda t: self._stream.text.emit(f"{job}:{which}", t),
+                      cancel=lambda: self._cancel)
 
         def ok(box: AnswerBox, r: Any) -> None:
             self._set_busy(-1)
@@ -202,7 +251,7 @@ class PlaygroundPage(QWidget):
         def tuned_done(r: Any) -> None:
             ok(self.tuned, r)
             # then the base model, on the same worker-side Predictor (weights loaded once)
-            run_async(lambda: predictor().predict_base(text), lambda r2: ok(self.base, r2),
+            run_async(lambda: ask("base"), lambda r2: ok(self.base, r2),
                       lambda e: fail(self.base, e), owner=self)
 
         def tuned_failed(e: Any) -> None:
@@ -210,11 +259,23 @@ class PlaygroundPage(QWidget):
             self._set_busy(-1)  # the base answer will not be asked for
             self.base.clear("—")
 
-        run_async(lambda: predictor().predict(text), tuned_done, tuned_failed, owner=self)
+        run_async(lambda: ask("tuned"), tuned_done, tuned_failed, owner=self)
+
+    def _streamed(self, key: str, text: str) -> None:
+        job, which = key.split(":", 1)
+        if int(job) != self._job or self._pending == 0:
+            return
+        box = self.tuned if which == "tuned" else self.base
+        if box.headline.text() in (self.tr("thinking…"), QCoreApplication.translate("AnswerBox", "Generating…")):  # not once the result is shown
+            box.show_stream(text)
+
+    def _stop_generation(self) -> None:
+        self._cancel = True
 
     def _set_busy(self, delta: int) -> None:
         self._pending = max(0, self._pending + delta)
         busy = self._pending > 0
         self.busy.setVisible(busy)
+        self.stop_button.setVisible(busy and not self.gen_controls.isHidden())
         self.predict_button.setEnabled(not busy and self.current_run() is not None)
         self.busy_changed.emit(busy)

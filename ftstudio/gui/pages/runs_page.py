@@ -364,12 +364,51 @@ class RunsPage(QWidget):
                   "model": self.tr("Full model folder")}
         for k in kinds:
             menu.addAction(labels.get(k, k), lambda k=k: self._export(rec, k))
+        if rec.task == "causal-lm":  # merged weights for llama.cpp / Ollama / LM Studio
+            menu.addSeparator()
+            for q, what in (("f16", "GGUF F16 (llama.cpp, Ollama, LM Studio)"),
+                            ("q8_0", self.tr("GGUF Q8_0 (half the size)"))):
+                menu.addAction(what, lambda q=q: self._export_gguf(rec, q))
         menu.exec(self.export_button.mapToGlobal(self.export_button.rect().bottomLeft()))
 
     def _export(self, rec: Any, kind: str) -> None:
-        d = QFileDialog.getExistingDirectory(self, self.tr("Export {kind} to…").format(kind=kind))
+        what = {"adapter": self.tr("adapter"), "merged": self.tr("merged model"), "model": self.tr("full model")}
+        d = QFileDialog.getExistingDirectory(self, self.tr("Export {kind} to…").format(kind=what.get(kind, kind)))
         if d:
             self.export_run(rec, kind, Path(d) / f"{rec.name}-{kind}")
+
+    def _export_gguf(self, rec: Any, quant: str) -> None:
+        d = QFileDialog.getExistingDirectory(self, self.tr("Export GGUF ({value}) to…").format(
+                                                       value=quant.upper()))
+        if d:
+            self.export_gguf(rec, quant, Path(d) / f"{rec.name}-gguf")
+
+    def export_gguf(self, rec: Any, quant: str, dest: Path, on_done: Any = None) -> None:
+        """Merge and write the run as GGUF (engine.export 'gguf'), then copy it with its Modelfile
+        to ``dest``; off the GUI thread."""
+        self.where.setText(self.tr("writing GGUF ({value})…").format(value=quant.upper()))
+
+        def job() -> str:
+            from ftstudio.engine.export import export_run
+
+            paths = [Path(x) for x in export_run(rec.run_dir, "gguf", quant=quant)]
+            dest.mkdir(parents=True, exist_ok=True)
+            for x in paths:
+                shutil.copy2(x, dest / x.name)
+            return str(dest / paths[0].name)
+
+        def done(p: str) -> None:
+            self.where.setText(self.tr("exported to {p} (Modelfile beside it: ollama create NAME -f "
+                                       "Modelfile)").format(
+                                   p=p))
+            if on_done:
+                on_done(p)
+
+        def failed(e: Any) -> None:
+            self.where.setText("")
+            show_error(self, e)
+
+        run_async(job, done, failed, owner=self)
 
     def export_run(self, rec: Any, kind: str, dest: Path, on_done: Any = None) -> None:
         """Copy the engine-written export (export/ or export/KIND/) to ``dest`` off the GUI thread."""

@@ -66,7 +66,8 @@ class TrainingPage(QWidget):
         self.max_steps = _spin(0, 10_000_000, self.tr("no limit"),
                                self.tr("Stop after this many optimizer steps (overrides epochs)"))
         self.batch = _spin(1, 4096, tip=self.tr("Examples per optimizer step (per device)"))
-        self.grad_accum = _spin(1, 1024, tip=self.tr("Accumulate gradients over this many batches before a step"))
+        self.grad_accum = _spin(1, 1024, tip=self.tr("Accumulate gradients over this many batches before a "
+                                                     "step"))
         self.lr = QLineEdit()
         v = QDoubleValidator(0.0, 1.0, 12, self.lr)
         v.setNotation(QDoubleValidator.ScientificNotation)

@@ -260,8 +260,7 @@ class AccuracyMatrix(QWidget):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        title = QLabel(self.tr("<b>Accuracy matrix</b> — row: after training task i; column: evaluated on "
-                               "task j"))
+        self.title = title = QLabel(self.tr(self.TITLES["accuracy"]))
         title.setWordWrap(True)
         lay.addWidget(title)
         self.table = QTableWidget(0, 0)
@@ -278,7 +277,23 @@ class AccuracyMatrix(QWidget):
         lay.addWidget(self.summary)
         self.task_names: list[str] = []
 
-    def set_matrix(self, matrix: list[list[Any]], names: list[str], metrics: dict) -> None:
+    TITLES = {
+        "accuracy": QT_TRANSLATE_NOOP(
+            "AccuracyMatrix", "<b>Accuracy matrix</b> — row: after training task i; column: evaluated on task j"),
+        "eval_loss": QT_TRANSLATE_NOOP(
+            "AccuracyMatrix", "<b>Eval loss matrix</b> (perplexity in brackets) — row: after training task i; "
+                              "column: evaluated on task j; lower is better, a rise down a column is forgetting"),
+    }
+
+    def set_matrix(self, matrix: list[list[Any]], names: list[str], metrics: dict,
+                   metric: str = "accuracy") -> None:
+        import math
+
+        self.metric = metric
+        self.title.setText(self.tr(self.TITLES.get(metric, self.TITLES["accuracy"])))
+        lm = metric == "eval_loss"
+        vals = [float(v) for r in matrix for v in r if v is not None]
+        lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
         n = max(len(matrix), max((len(r) for r in matrix), default=0), len(names))
         names = list(names) + [self.tr("task {n}").format(n=i + 1) for i in range(len(names), n)]
         self.table.setRowCount(n)
@@ -289,14 +304,22 @@ class AccuracyMatrix(QWidget):
             row = matrix[i] if i < len(matrix) else []
             for j in range(n):
                 v = row[j] if j < len(row) else None
-                item = QTableWidgetItem("" if v is None else f"{v:.3f}")
+                text = "" if v is None else (f"{v:.3f}  ({math.exp(min(float(v), 50.0)):.1f})" if lm else f"{v:.3f}")
+                item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignCenter)
-                if v is not None:
-                    item.setBackground(QBrush(heat_color(float(v))))
+                if v is not None:  # loss: the matrix's own range, low = green
+                    heat = (hi - float(v)) / (hi - lo) if lm and hi > lo else (1.0 if lm else float(v))
+                    item.setBackground(QBrush(heat_color(heat)))
                     item.setForeground(QBrush(QColor("#000")))
                 self.table.setItem(i, j, item)
-        acc, bwt = metrics.get("acc"), metrics.get("bwt")
         fmt = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
+        if lm:
+            f = metrics.get("mean_forgetting")
+            self.summary.setText(self.tr("mean loss {loss}    perplexity {ppl}    forgetting (loss rise) {rise}").format(
+                loss=fmt(metrics.get("mean_loss")), ppl=fmt(metrics.get("mean_perplexity")),
+                rise="—" if f is None else f"{f:+.3f}"))
+            return
+        acc, bwt = metrics.get("acc"), metrics.get("bwt")
         self.summary.setText(self.tr("ACC {value}    BWT {value2}").format(
                                  value=fmt(acc), value2=fmt(bwt)))
 
@@ -492,7 +515,8 @@ class TrainingPlots(QWidget):
             while len(self.task_names) <= idx:
                 self.task_names.append(self.tr("task {n}").format(n=len(self.task_names) + 1))
             self.task_names[idx] = name
-            self.matrix.set_matrix(d.get("acc_matrix") or [], self.task_names, d.get("metrics") or {})
+            self.matrix.set_matrix(d.get("acc_matrix") or [], self.task_names, d.get("metrics") or {},
+                                   d.get("matrix_metric") or "accuracy")
         elif kind == "run_started":
             self._note_total(d)
             names = [t.get("name") for t in ((d.get("config") or {}).get("tasks") or []) if isinstance(t, dict)]
