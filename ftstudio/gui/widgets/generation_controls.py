@@ -51,7 +51,7 @@ class GenerationControls(QGroupBox):
             col = (i % 3) * 2
             if label:
                 lab = QLabel(self.tr("{label}:").format(label=label))
-                lab.setToolTip(HELP[key])
+                lab.setToolTip(self.tr(HELP[key]))
                 g.addWidget(lab, i // 3, col)
                 g.addWidget(w, i // 3, col + 1)
             else:
