@@ -106,9 +106,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="2,000 training samples, no retries")
     ap.add_argument("--samples", type=int, default=None, help="SST-2 training subset (default 8000)")
     ap.add_argument("--no-lm", action="store_true", help="skip the causal-LM check")
-    ap.add_argument("--no-cls", action="store_true", help="skip the SST-2 table (keeps the doc section's LM part only)")
+    ap.add_argument("--cls", action="store_true",
+                    help="also run the per-technique SST-2 table (superseded by benchmarks/study.py, whose study "
+                         "section of docs/BENCHMARKS.md replaced it)")
     ap.add_argument("--no-doc", action="store_true")
     args = ap.parse_args()
+    args.no_cls = not args.cls
     if args.one:
         res = one_run(json.loads(args.one))
         print("RESULT " + json.dumps(res, default=str))
@@ -148,6 +151,14 @@ def main() -> None:
 
         wall = time.time() - t_start
         rows = cls_rows()
+        if not rows:  # the SST-2 comparison is the study section now (benchmarks/study.py)
+            md = f"""## Technique quality (`benchmarks/quality.py`): causal-LM check
+
+- Date: {today()}{'' if done else ' — PARTIAL'} · Machine: {machine()} · Wall: {wall / 60:.1f} min.
+- The SST-2 technique comparison that used to open this section is now a study: see "Technique shoot-out" below.
+"""
+            update_section("quality", md + lm_md())
+            return
         md = f"""## Technique quality (`benchmarks/quality.py`)
 
 - Date: {today()}{'' if done else ' — PARTIAL: the run was still going when this was written'}
@@ -165,8 +176,12 @@ def main() -> None:
             md += "\n" + table(head, rows, md=True) + "\n"
         if notes:
             md += "\n" + "\n".join(f"- {x}" for x in notes) + "\n"
-        if rows_lm:
-            md += f"""
+        update_section("quality", md + lm_md())
+
+    def lm_md() -> str:
+        if not rows_lm:
+            return ""
+        return f"""
 ### Causal-LM check (builtin:smollm2-135m)
 
 20 steps, batch 4, max_length 128 on `builtin:instructions` (resources/datasets/instructions.jsonl), each
@@ -175,7 +190,6 @@ technique at its defaults; loss = mean of the first 5 vs the last 5 step losses;
 
 {table(head_lm, rows_lm, md=True)}
 """
-        update_section("quality", md)
 
     def go(label: str, tech: str, params: dict, lr: float | None = None) -> dict:
         spec = {"technique": tech, "params": params, "data": data}

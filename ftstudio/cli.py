@@ -2,6 +2,7 @@
 
     ftstudio train CONFIG.yaml [--set training.batch_size=16 ...]
     ftstudio train --demo | --resume RUN_DIR
+    ftstudio study STUDY.yaml|STUDY_DIR [--set ...] [--preflight]
     ftstudio techniques | models [--install] | runs | tensorboard
     ftstudio --install-desktop-entry
     ftstudio export RUN_DIR --format gguf [--quant q8_0|f16]
@@ -17,6 +18,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from ftstudio.engine.errors import UserError
 from ftstudio.i18n import N_, _t
@@ -144,32 +146,188 @@ def cmd_train(args) -> int:
     from ftstudio.engine.runner import CancelToken, train
 
     if args.resume:
-        cfg = None
+        if args.config or args.demo:
+            raise UserError(_t("give either a config file (or --demo) or --resume RUN_DIR, not both: "
+                            "a resumed run keeps its own config (change steps/intervals with --set)"))
+        from ftstudio.engine.resume import check_resumable, resume_config
+
+        check_resumable(args.resume)
+        cfg = resume_config(args.resume, overrides=args.set)
     elif args.demo:
         cfg = demo_config()
     elif args.config:
         cfg = RunConfig.from_yaml(args.config)
     else:
         raise UserError(_t("give a config file, --demo or --resume RUN_DIR"))
-    if cfg is not None and args.set:
+    if not args.resume and args.set:
         cfg = cfg.with_overrides(args.set)
     from ftstudio.engine import distributed
 
     token = CancelToken()
     main_rank = distributed.is_main()  # under torchrun only rank 0 talks
     subs = [] if args.quiet or not main_rank else [TerminalProgress()]
+    stop = StopSignals(token)
     try:
-        summary = train(cfg, subscribers=subs, cancel=token, resume=args.resume)
-    except KeyboardInterrupt:
+        with stop:
+            summary = train(cfg, subscribers=subs, cancel=token, resume=args.resume)
+    except KeyboardInterrupt:  # a second Ctrl-C: stop now, without the checkpoint
+        print("interrupted", file=sys.stderr)
         return 130
     finally:
         distributed.shutdown()
+    if stop.signum is not None and summary.get("status") == "cancelled":
+        if main_rank:
+            run = summary.get("run_dir", "")
+            print(f"cancelled by {stop.name} at step {summary.get('steps', 0)}; checkpoint saved, "
+                  f"continue with: ftstudio train --resume {run}", file=sys.stderr)
+        return 128 + stop.signum
     keys = ("status", "accuracy", "macro_f1", "eval_loss", "perplexity", "acc", "bwt", "fwt",
             "mean_loss", "mean_perplexity", "mean_forgetting",
             "trainable_params", "samples_per_second", "wall_seconds")
     if main_rank:
         print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2))
     return 0 if summary.get("status") == "finished" else 1
+
+
+class StudyProgress:
+    """A line when each arm starts and one when it ends; the arm's step bar only on a terminal."""
+
+    def __init__(self, stream=None, quiet: bool = False):
+        self.stream = stream = stream or sys.stderr  # looked up now: tests and callers swap sys.stderr
+        self.quiet = quiet
+        self.steps = TerminalProgress(stream) if stream.isatty() and not quiet else None
+        self.t0 = time.time()
+
+    def __call__(self, ev) -> None:
+        k = ev.kind
+        if k == "arm_started":
+            self.t0 = time.time()
+            self._print(f"arm {ev.index + 1}/{ev.total} {ev.label}: {'resuming' if ev.resumed else 'starting'}")
+        elif k == "arm_finished":
+            self._print(f"arm {ev.index + 1}/{ev.total} {ev.label}: {_arm_line(ev.row)} [{_fmt_time(time.time() - self.t0)}]")
+        elif k == "study_finished":
+            pass
+        elif self.steps is not None and k in ("step", "progress"):
+            self.steps(ev)
+
+    def _print(self, text: str) -> None:
+        if self.steps is not None and self.steps._open_line:
+            self.stream.write("\n")
+            self.steps._open_line = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def _arm_line(r: dict) -> str:
+    if r.get("status") != "finished":
+        return r.get("status", "?") + (f": {r['error']}" if r.get("error") else "")
+    q = []
+    for key, name in (("acc", "ACC"), ("bwt", "BWT"), ("accuracy", "acc"), ("macro_f1", "F1"), ("eval_loss", "loss")):
+        if isinstance(r.get(key), (int, float)):
+            q.append(f"{name} {r[key]:.4f}")
+    if isinstance(r.get("baseline_accuracy"), (int, float)):
+        q.append(f"(baseline {r['baseline_accuracy']:.4f})")
+    mem = r.get("peak_memory_bytes") or 0
+    own = f" (+{r['arm_memory_bytes'] / 2**20:.0f} MiB this arm)" if r.get("arm_memory_bytes") is not None else ""
+    return (" ".join(q) + f" · {r.get('trainable_params') or 0:,} trainable ({r.get('trainable_percent') or 0:.2f}%)"
+            f" · peak {mem / 2**20:.0f} MiB{own} · {r.get('train_seconds') or 0:.1f} s training"
+            f" · {r.get('samples_per_second') or 0:.1f} samples/s")
+
+
+def cmd_study(args) -> int:
+    import signal
+
+    from ftstudio.engine.loop import CancelToken
+    from ftstudio.engine.study import StudyConfig, run_study, study_preflight
+
+    src = Path(args.study)
+    study = StudyConfig.from_yaml(src)
+    if args.set:
+        study = study.with_overrides(args.set)
+    study_dir = src if src.is_dir() else None  # a study folder continues in place
+    if args.preflight:
+        def progress(what, done, total):
+            if not args.quiet:
+                print(f"{what} ({done}/{total})", file=sys.stderr)
+
+        rep = study_preflight(study, progress)
+        for a in rep.arms:
+            secs = f"{a['seconds']:.0f} s" if a["seconds"] is not None else "?"
+            print(f"  {a['label']:40s} ~{secs:>8s}  peak ~{(a['peak_bytes'] or 0) / 2**20:.0f} MiB"
+                  f"{'' if a['fits'] else '  (does not fit)'}")
+        print(rep.text())
+        for w in rep.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+        return 0
+    token = CancelToken()
+    prev = signal.signal(signal.SIGINT, lambda *_: token.cancel())  # Ctrl-C: stop after a checkpoint
+    try:
+        res = run_study(study, subscribers=[StudyProgress(quiet=args.quiet)], cancel=token, study_dir=study_dir)
+    finally:
+        signal.signal(signal.SIGINT, prev)
+    chart = res.get("chart") or {}
+    if chart.get("reading"):
+        print(chart["reading"])
+    if chart.get("error"):
+        print(f"warning: no chart: {chart['error']}", file=sys.stderr)
+    where = res["study_dir"]
+    print(f"study folder: {where} (results.json, results.csv, chart.png)")
+    if res["status"] == "stopped":
+        print(f"stopped: continue with  ftstudio study {where}", file=sys.stderr)
+    return 0 if res["status"] == "finished" else 1
+
+
+class StopSignals:
+    """SIGTERM and Ctrl-C (SIGINT; Ctrl-Break on Windows) cancel the run through its token, so
+    it stops within a step, writes a checkpoint and ends as ``cancelled``. A second signal
+    stops at once (KeyboardInterrupt). Handlers are restored on exit; off the main thread
+    (where Python cannot install handlers) nothing is installed."""
+
+    def __init__(self, token: Any):
+        self.token = token
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    @property
+    def name(self) -> str:
+        import signal
+
+        try:
+            return signal.Signals(self.signum).name
+        except (ValueError, TypeError):
+            return f"signal {self.signum}"
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        self.token.cancel()
+
+    def __enter__(self) -> "StopSignals":
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+            sig = getattr(signal, name, None)
+            if sig is None:
+                continue
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except (ValueError, OSError):
+                continue
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        for sig, old in self._old.items():
+            try:
+                signal.signal(sig, old)
+            except (ValueError, OSError, TypeError):
+                pass
+        self._old.clear()
 
 
 def cmd_techniques(args) -> int:
@@ -313,6 +471,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", metavar="RUN_DIR", help=_t("continue a run from its last checkpoint"))
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(fn=cmd_train)
+    st = sub.add_parser("study", help=_t("compare techniques: run every arm of a study file, one after "
+                                         "another"))
+    st.add_argument("study", help=_t("a study YAML, or a study folder to continue"))
+    st.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help=_t("override a shared value for every arm, e.g. training.max_steps=100 or "
+                            "technique.params.r=4"))
+    st.add_argument("--preflight", action="store_true", help=_t("estimate the total time and the largest "
+                                                                "peak memory"))
+    st.add_argument("--quiet", action="store_true")
+    st.set_defaults(fn=cmd_study)
     te = sub.add_parser("techniques", help=_t("list techniques and their parameters"))
     te.add_argument("-v", "--verbose", action="store_true", help=_t("with descriptions and help texts"))
     te.set_defaults(fn=cmd_techniques)
@@ -411,6 +579,14 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args)
     except UserError as e:
         print(_t("error: {message}", message=e), file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as e:
+        import errno
+
+        if e.errno != errno.ENOSPC:
+            raise
+        print(f"error: no space left on device{f' ({e.filename})' if e.filename else ''}; "
+              "free some space and try again", file=sys.stderr)
         return EXIT_USER_ERROR
 
 

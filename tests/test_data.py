@@ -157,3 +157,61 @@ def test_preview_reports_problems_inline(tmp_path):
     assert pv.problems["text_column"] == "no text column named 'text'; found: sentence, score"
     ok = preview(DataConfig(train="builtin:sentiment"), "classification")
     assert ok.problems == {} and set(ok.label_counts) == {"positive", "negative"}
+
+
+def test_big_files_stay_arrow_and_max_train_samples_touches_only_its_rows(tmp_path, tok):
+    """A 40,000-row CSV with max_train_samples=200: only the kept rows (and the eval rows) are
+    tokenized, the splits are memory-mapped Arrow files, and the Python memory at peak is a
+    fraction of what the rows as dicts take (the table was once kept as a list of dicts)."""
+    import tracemalloc
+
+    from ftstudio.engine.data import ExampleTable, load_table
+
+    p = tmp_path / "big.csv"
+    with open(p, "w", encoding="utf-8") as f:
+        f.write("text,label\n")
+        for i in range(40_000):
+            f.write(f"row number {i} is a {'great' if i % 2 else 'awful'} movie with some words,{i % 2}\n")
+    seen = []
+
+    class Counting:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def __call__(self, texts, *a, **k):
+            seen.append(len(texts))
+            return self.inner(texts, *a, **k)
+
+    d = DataConfig(train=str(p), max_train_samples=200, max_eval_samples=50)
+    load_table(str(p))  # parsed once into Arrow (the same table serves preview and training)
+    tracemalloc.start()
+    pd = prepare_data(d, "classification", Counting(tok), 32, seed=0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert sum(seen) == 250
+    assert isinstance(pd.train, ExampleTable) and len(pd.train) == 200 and len(pd.eval) == 50
+    assert pd.train.path.suffix == ".arrow" and pd.train.path.exists()
+    tracemalloc.start()
+    rows = load_table(str(p)).to_list()
+    as_dicts = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(rows) == 40_000
+    assert peak < as_dicts / 4, (peak, as_dicts)
+    e = pd.train[5]
+    assert set(e) >= {"input_ids", "label", "idx", "task_id"} and e["idx"] == 5
+    assert pd.train.lengths[5] == len(e["input_ids"])
+    shifted = pd.train.with_task(3, 1)[5]
+    assert shifted["label"] == e["label"] + 3 and shifted["task_id"] == 1
+    pd.close()
+    assert not pd.train.path.exists()
+
+
+def test_preview_counts_labels_without_reading_rows_into_python(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_text("text,label\n" + "".join(f"t {i},{'a' if i % 3 else 'b'}\n" for i in range(3000)))
+    pv = preview(DataConfig(train=str(p)), "classification", n=5)
+    assert pv.num_rows == 3000 and len(pv.rows) == 5
+    assert pv.label_counts == {"a": 2000, "b": 1000} and not pv.problems

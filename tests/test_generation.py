@@ -37,7 +37,8 @@ def test_trained_run_answers_and_stops_at_the_end_of_turn(pred):
     out = pred.predict("name a color", GenerationSettings(max_new_tokens=20))
     assert out["text"] == "blue"
     assert out["tokens"] < 20 and out["stopped"] == "end"  # stopped at EOS, not at the token limit
-    assert pred.predict_base("name a color", GenerationSettings(max_new_tokens=3))["stopped"] in ("length", "end")
+    short = pred.predict_base("the quick brown fox", GenerationSettings(max_new_tokens=3))
+    assert short["tokens"] == 3 and short["stopped"] == "length"
     assert out["prompt"] == "### Instruction:\nname a color\n\n### Response:\n"  # the training template
 
 

@@ -85,6 +85,7 @@ def test_cancel_stops_within_a_step_and_resume_matches_an_uninterrupted_run(tiny
 
     part = train(cfg_for(tiny_dir("bert"), tiny_csv, epochs=3), subscribers=[stop_at_4], cancel=token)
     assert part["status"] == "cancelled" and seen[-1] == 4
+    assert part["peak_memory_bytes"] > 0  # a stopped run reports its real peak, not 0 B
     run = next(r for r in list_runs() if r.status == "cancelled").run_dir
     assert (run / "checkpoints" / "step-4" / "COMPLETE").exists()
     resumed = train(None, resume=run)

@@ -106,3 +106,46 @@ def build_tiny(kind: str, out_dir: Path) -> Path:
     model.save_pretrained(out_dir, safe_serialization=True)
     tok.save_pretrained(out_dir)
     return out_dir
+
+
+CUSTOM_CONFIG_PY = '''from transformers import BertConfig
+
+
+class TinyCustomConfig(BertConfig):
+    model_type = "tiny-custom"
+'''
+
+CUSTOM_MODELING_PY = '''from transformers import BertForSequenceClassification, BertModel
+
+from .configuration_tiny_custom import TinyCustomConfig
+
+
+class TinyCustomModel(BertModel):
+    config_class = TinyCustomConfig
+
+
+class TinyCustomForSequenceClassification(BertForSequenceClassification):
+    config_class = TinyCustomConfig
+'''
+
+
+def build_custom_code(bert_dir: Path, out_dir: Path) -> Path:
+    """A copy of the tiny BERT whose config names its own code (``auto_map``), as hub models
+    with custom architectures do: loading it needs ``trust_remote_code``."""
+    import json
+    import shutil
+
+    out_dir = Path(out_dir)
+    shutil.copytree(bert_dir, out_dir, dirs_exist_ok=True)
+    cfg = json.loads((out_dir / "config.json").read_text())
+    cfg["model_type"] = "tiny-custom"
+    cfg["architectures"] = ["TinyCustomModel"]
+    cfg["auto_map"] = {
+        "AutoConfig": "configuration_tiny_custom.TinyCustomConfig",
+        "AutoModel": "modeling_tiny_custom.TinyCustomModel",
+        "AutoModelForSequenceClassification": "modeling_tiny_custom.TinyCustomForSequenceClassification",
+    }
+    (out_dir / "config.json").write_text(json.dumps(cfg, indent=2))
+    (out_dir / "configuration_tiny_custom.py").write_text(CUSTOM_CONFIG_PY)
+    (out_dir / "modeling_tiny_custom.py").write_text(CUSTOM_MODELING_PY)
+    return out_dir

@@ -153,14 +153,13 @@ def ffn_output_dense(layer: Any, fam: str) -> Any:
     raise UserError(_t("no feed-forward output projection known for a '{fam}' model", fam=fam))
 
 
+LORA_TARGETS = {"bert": ["query", "value"], "gpt2": ["c_attn"], "llama": ["q_proj", "v_proj"]}
+
+
 def lora_target_modules(model: Any) -> list[str]:
     fam = family(model)
-    if fam == "bert":
-        return ["query", "value"]
-    if fam == "gpt2":
-        return ["c_attn"]
-    if fam == "llama":
-        return ["q_proj", "v_proj"]
+    if fam in LORA_TARGETS:
+        return list(LORA_TARGETS[fam])
     raise UserError(
         _t("no default LoRA target modules for a '{fam}' model; set technique.params.target_modules",
            fam=fam)

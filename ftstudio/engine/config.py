@@ -113,18 +113,7 @@ class RunConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "RunConfig":
-        p = Path(path)
-        if not p.exists():
-            raise UserError(_t("config file not found: {p}", p=p))
-        try:
-            d = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise UserError(_t("config file {p} is not UTF-8 text", p=p)) from None
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = _t(" (line {line})", line=mark.line + 1) if mark else ""
-            raise UserError(_t("config file {p} is not valid YAML{where}", p=p, where=where)) from None
-        return cls.from_dict(d or {})
+        return cls.from_dict(read_yaml(path) or {})
 
     def save(self, path: str | Path) -> None:
         from ftstudio.engine.store import atomic_write_text
@@ -133,23 +122,7 @@ class RunConfig:
 
     def with_overrides(self, assignments: list[str]) -> "RunConfig":
         """Apply ``key.sub=value`` strings (values parsed as YAML scalars)."""
-        d = self.to_dict()
-        for a in assignments:
-            if "=" not in a:
-                raise UserError(_t("--set expects key=value, got '{a}'", a=a))
-            key, raw = a.split("=", 1)
-            value = yaml.safe_load(raw) if raw.strip() else None
-            node = d
-            parts = key.strip().split(".")
-            for p in parts[:-1]:
-                if not isinstance(node.get(p), dict):
-                    if p == "params" or node.get(p) is None:
-                        node[p] = {}
-                    else:
-                        raise UserError(_t("--set {key}: '{p}' is not a section", key=key, p=p))
-                node = node[p]
-            node[parts[-1]] = value
-        return RunConfig.from_dict(d)
+        return RunConfig.from_dict(apply_assignments(self.to_dict(), assignments))
 
     # -- validation -----------------------------------------------------------
     def validate(self) -> None:
@@ -203,6 +176,50 @@ class RunConfig:
         if self.tasks:
             return [t.data for t in self.tasks]
         return [self.data] if self.data else []
+
+
+def read_yaml(path: str | Path, what: str = "config file") -> Any:
+    """A YAML file's content; a missing, non-UTF-8 or malformed file is one readable line."""
+    p = Path(path)
+    if not p.exists():
+        raise UserError(_t("{what} not found: {p}", what=what, p=p))
+    try:
+        return yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(_t("{what} {p} is not UTF-8 text", what=what, p=p)) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = _t(" (line {line})", line=mark.line + 1) if mark else ""
+        raise UserError(_t("{what} {p} is not valid YAML{where}", what=what, p=p, where=where)) from None
+
+
+def parse_assignment(a: str) -> tuple[list[str], Any]:
+    """``key.sub=value`` → (["key", "sub"], value parsed as a YAML scalar)."""
+    if "=" not in a:
+        raise UserError(_t("--set expects key=value, got '{a}'", a=a))
+    key, raw = a.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise UserError(_t("--set {key}: '{raw}' is not a valid value", key=key, raw=raw)) from None
+    return key.strip().split("."), value
+
+
+def apply_assignments(d: dict, assignments: list[str]) -> dict:
+    """Apply ``key.sub=value`` strings to a config dict in place (sections made as needed)."""
+    for a in assignments:
+        parts, value = parse_assignment(a)
+        node = d
+        for p in parts[:-1]:
+            if not isinstance(node.get(p), dict):
+                if p == "params" or node.get(p) is None:
+                    node[p] = {}
+                else:
+                    raise UserError(_t("--set {parts}: '{p}' is not a section",
+                                       parts='.'.join(parts), p=p))
+            node = node[p]
+        node[parts[-1]] = value
+    return d
 
 
 def _from_dict(cls: type, d: Any, where: str) -> Any:

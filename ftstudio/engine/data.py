@@ -8,7 +8,10 @@ length, and sharded by rank so the same code runs under torchrun.
 from __future__ import annotations
 
 import math
+import os
 import random
+import shutil
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,53 +74,114 @@ def label_names_file(spec: str) -> list[str] | None:
     return None
 
 
-def read_table(path: str) -> list[dict]:
-    """Rows of a local file (or hub:NAME) as dicts. Raises UserError with the reason."""
+# Tables are Arrow files on disk, memory-mapped: a 200 MB CSV is parsed in chunks into one, and
+# only the rows a run uses are ever turned into Python objects. The files live in a scratch
+# folder of this process (never in the user's datasets cache), removed when the process ends;
+# folders left by processes that died are swept when the next one starts.
+_SCRATCH: Path | None = None
+_TABLES: dict[tuple, Any] = {}  # (path, size, mtime) -> datasets.Dataset, so preview and train share
+
+
+def scratch_dir() -> Path:
+    global _SCRATCH
+    if _SCRATCH is None or not _SCRATCH.exists():
+        import atexit
+
+        _sweep_stale_scratch()
+        _SCRATCH = Path(tempfile.mkdtemp(prefix=f"ftstudio-data-{os.getpid()}-"))
+        atexit.register(shutil.rmtree, _SCRATCH, True)
+    return _SCRATCH
+
+
+def _sweep_stale_scratch() -> None:
+    from ftstudio.engine.store import process_alive
+
+    for d in Path(tempfile.gettempdir()).glob("ftstudio-data-*"):
+        try:
+            pid = int(d.name.split("-")[2])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not process_alive(pid):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _check_text_file(p: Path, fmt: str) -> None:
+    """UTF-8, not empty, (CSV) more than a header: read in 1 MB pieces, never the whole file
+    at once."""
+    import codecs
+
+    dec = codecs.getincrementaldecoder("utf-8")()
+    pos, content_lines, seen_text = 0, 0, False
+    with open(p, "rb") as f:
+        while True:
+            chunk = f.read(1 << 20)
+            try:
+                text = dec.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as e:
+                raise UserError(
+                    _t("{name} is not UTF-8 text (byte 0x{chunk:02x} at position {value}); save it as UTF-8",
+                       name=p.name, chunk=chunk[e.start], value=pos + e.start)
+                ) from None
+            if not chunk:
+                break
+            pos += len(chunk)
+            if not seen_text and text.strip():
+                seen_text = True
+            if fmt == "csv" and content_lines < 2:
+                content_lines += sum(1 for ln in text.splitlines() if ln.strip())
+    if not seen_text:
+        raise UserError(_t("{name} is empty: the dataset has no rows", name=p.name))
+    if fmt == "csv" and content_lines <= 1:
+        raise UserError(_t("{name} has only a header: the dataset has no rows", name=p.name))
+
+
+def load_table(path: str) -> Any:
+    """A local file (or hub:NAME) as an Arrow-backed, memory-mapped ``datasets.Dataset``.
+    Raises UserError with the reason."""
     if path.startswith("hub:"):
         return _read_hub(path[4:])
     p = Path(path).expanduser()
     if not p.exists():
         raise UserError(_t("data file not found: {p}", p=p))
     if p.is_dir():
-        return read_table(_folder_files(p)[0].as_posix())
+        return load_table(_folder_files(p)[0].as_posix())
     fmt = EXTENSIONS.get(p.suffix.lower())
     if fmt is None:
         raise UserError(_t("unsupported data file type '{suffix}'; use CSV, TSV, JSON, JSONL or Parquet",
                            suffix=p.suffix))
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _TABLES and Path(_TABLES[key].cache_files[0]["filename"]).exists():
+        return _TABLES[key]
     if fmt != "parquet":
-        raw = p.read_bytes()
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise UserError(
-                _t("{name} is not UTF-8 text (byte 0x{raw:02x} at position {start}); save it as UTF-8",
-                   name=p.name, raw=raw[e.start], start=e.start)
-            ) from None
-        if not raw.strip():
-            raise UserError(_t("{name} is empty: the dataset has no rows", name=p.name))
-        if fmt == "csv" and sum(1 for ln in raw.splitlines() if ln.strip()) <= 1:
-            raise UserError(_t("{name} has only a header: the dataset has no rows", name=p.name))
+        _check_text_file(p, fmt)
     import datasets
 
     datasets.disable_progress_bars()
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"cache_dir": str(scratch_dir() / "tables")}
     if p.suffix.lower() == ".tsv":
         kwargs["sep"] = "\t"
     try:
         if fmt == "csv":
-            ds = datasets.Dataset.from_csv(str(p), keep_in_memory=True, **kwargs)
+            ds = datasets.Dataset.from_csv(str(p), **kwargs)
         elif fmt == "json":
-            ds = datasets.Dataset.from_json(str(p), keep_in_memory=True)
+            ds = datasets.Dataset.from_json(str(p), **kwargs)
         else:
-            ds = datasets.Dataset.from_parquet(str(p), keep_in_memory=True)
+            ds = datasets.Dataset.from_parquet(str(p), **kwargs)
     except Exception as e:  # pandas/arrow parser errors: one line, no traceback
         msg = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
         raise UserError(_t("cannot read {name} as {value}: {msg}",
                            name=p.name, value=fmt.upper(), msg=msg)) from None
-    return ds.to_list()
+    _TABLES[key] = ds
+    return ds
 
 
-def _read_hub(name: str) -> list[dict]:
+def read_table(path: str) -> list[dict]:
+    """Rows of a local file (or hub:NAME) as dicts (small tables; see ``load_table``)."""
+    return load_table(path).to_list()
+
+
+def _read_hub(name: str) -> Any:
     import datasets
 
     try:
@@ -127,7 +191,7 @@ def _read_hub(name: str) -> list[dict]:
             _t("dataset '{name}' is neither cached nor reachable on the hub ({value})",
                name=name, value=str(e).splitlines()[0][:120])
         ) from None
-    return ds.to_list()
+    return ds
 
 
 # --------------------------------------------------------------------------- preview
@@ -147,12 +211,12 @@ def preview(data_cfg: Any, task: str, n: int = 20, tokenizer: Any = None) -> Dat
     (the model's chat template when ``tokenizer`` has one)."""
     try:
         train, _ = resolve_data_files(data_cfg.train, data_cfg.eval)
-        rows = read_table(train)
+        ds = load_table(train)
     except UserError as e:
         return DataPreview([], [], 0, problems={"train": str(e)})
-    cols = list(rows[0].keys()) if rows else []
-    pv = DataPreview(cols, rows[:n], len(rows))
-    if not rows:
+    cols = list(ds.column_names) if len(ds) else []
+    pv = DataPreview(cols, ds.select(range(min(n, len(ds)))).to_list(), len(ds))
+    if not len(ds):
         pv.problems["train"] = "the dataset has no rows"
         return pv
     try:
@@ -161,13 +225,13 @@ def preview(data_cfg: Any, task: str, n: int = 20, tokenizer: Any = None) -> Dat
         else:
             from ftstudio.engine.textformats import describe
 
-            pv.text_format = describe(rows, data_cfg, tokenizer)
+            pv.text_format = describe(pv.rows, data_cfg, tokenizer)
     except UserError as e:
         pv.problems["text_column" if task == "classification" else "prompt_column"] = str(e)
     if task == "classification":
         try:
             _need_column(cols, data_cfg.label_column, "label")
-            pv.label_counts = dict(Counter(str(r[data_cfg.label_column]) for r in rows).most_common())
+            pv.label_counts = dict(column_counts(ds, data_cfg.label_column).most_common())
             if len(pv.label_counts) < 2:
                 pv.problems["label_column"] = _t(
                     "column '{label_column}' has only one class; classification needs two or more",
@@ -177,6 +241,20 @@ def preview(data_cfg: Any, task: str, n: int = 20, tokenizer: Any = None) -> Dat
     return pv
 
 
+def column_counts(ds: Any, column: str) -> Counter:
+    """How often each value of a column occurs, keyed by ``str(value)``, counted in Arrow."""
+    import pyarrow.compute as pc
+
+    counts: Counter = Counter()
+    if getattr(ds, "_indices", None) is not None:  # a selection: count the rows it keeps
+        for _, b in _row_batches(ds, [column]):
+            counts.update(str(v) for v in b[column])
+        return counts
+    for item in pc.value_counts(ds.data.column(column)).to_pylist():
+        counts[str(item["values"])] += int(item["counts"])
+    return counts
+
+
 def _need_column(cols: list[str], name: str | None, what: str) -> None:
     if not name or name not in cols:
         raise UserError(_t("no {what} column named '{name}'; found: {cols}",
@@ -184,13 +262,138 @@ def _need_column(cols: list[str], name: str | None, what: str) -> None:
 
 
 # --------------------------------------------------------------------------- prepared data
+class ExampleTable:
+    """Tokenized examples of one split in an Arrow IPC file, memory-mapped.
+
+    Behaves as a read-only sequence of example dicts (``input_ids``, optional
+    ``token_type_ids``, ``label`` or ``labels``, ``idx``, ``task_id``) built on access, so a
+    split of millions of rows costs its file's pages, not Python objects. ``lengths`` are the
+    token counts as a numpy array. ``with_task(offset, task_id)`` is the same data with labels
+    shifted into a task sequence's shared label space."""
+
+    def __init__(self, path: Path, label_offset: int = 0, task_id: int = 0, _table: Any = None):
+        import numpy as np
+        import pyarrow as pa
+
+        self.path = Path(path)
+        self.label_offset = label_offset
+        self.task_id = task_id
+        if _table is None:
+            _table = pa.ipc.open_file(pa.memory_map(str(self.path))).read_all()
+        self._table = _table
+        self.columns = list(_table.column_names)
+        self._lists: dict[str, list[tuple[Any, Any]]] = {}
+        self._scalars: dict[str, list[Any]] = {}
+        sizes = []
+        for name in self.columns:
+            chunks = _table.column(name).chunks
+            if pa.types.is_list(_table.schema.field(name).type):
+                self._lists[name] = [(c.values.to_numpy(zero_copy_only=True), c.offsets.to_numpy()) for c in chunks]
+            else:
+                self._scalars[name] = [c.to_numpy(zero_copy_only=True) for c in chunks]
+            sizes = [len(c) for c in chunks]
+        self._starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64) if sizes else np.zeros(1, np.int64)
+        self._n = int(self._starts[-1])
+        ids = self._lists.get("input_ids", [])
+        self.lengths = np.concatenate([np.diff(o) for _, o in ids]).astype(np.int64) if ids else np.zeros(0, np.int64)
+
+    def with_task(self, label_offset: int, task_id: int) -> "ExampleTable":
+        return ExampleTable(self.path, label_offset, task_id, self._table)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: int) -> dict:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        i = int(i)
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError(i)
+        import numpy as np
+
+        c = int(np.searchsorted(self._starts, i, side="right")) - 1
+        j = i - int(self._starts[c])
+        e: dict = {}
+        for name, chunks in self._lists.items():
+            vals, offs = chunks[c]
+            e[name] = vals[offs[j]:offs[j + 1]].tolist()
+        for name, chunks in self._scalars.items():
+            e[name] = int(chunks[c][j])
+        if "label" in e:
+            e["label"] += self.label_offset
+        e["idx"] = i
+        e["task_id"] = self.task_id
+        return e
+
+    def __iter__(self) -> Iterator[dict]:
+        for i in range(self._n):
+            yield self[i]
+
+    def take(self, indices: Iterable[int]) -> list[dict]:
+        return [self[i] for i in indices]
+
+    def close(self) -> None:
+        """Remove the file (where the OS allows it while mapped; the scratch sweep gets the rest)."""
+        try:
+            self.path.unlink()
+        except OSError:
+            pass
+
+
+def example_lengths(examples: Any) -> list[int]:
+    """Token counts of a split (an ExampleTable's are precomputed)."""
+    lengths = getattr(examples, "lengths", None)
+    if lengths is not None:
+        return lengths.tolist()
+    return [len(e["input_ids"]) for e in examples]
+
+
+class _ArrowSink:
+    """Writes tokenized batches to an Arrow IPC file in the scratch folder."""
+
+    def __init__(self, what: str):
+        import uuid
+
+        self.path = scratch_dir() / f"{what.replace(' ', '-')}-{uuid.uuid4().hex[:12]}.arrow"
+        self._writer: Any = None
+        self._sink: Any = None
+
+    def write(self, columns: dict[str, list]) -> None:
+        import pyarrow as pa
+
+        types = {"input_ids": pa.list_(pa.int32()), "token_type_ids": pa.list_(pa.int8()),
+                 "labels": pa.list_(pa.int32()), "label": pa.int32()}
+        batch = pa.record_batch([pa.array(v, type=types[k]) for k, v in columns.items()], names=list(columns))
+        if self._writer is None:
+            self._sink = pa.OSFile(str(self.path), "wb")
+            self._writer = pa.ipc.new_file(self._sink, batch.schema)
+        self._writer.write_batch(batch)
+
+    def close(self) -> ExampleTable | None:
+        if self._writer is None:
+            return None
+        self._writer.close()
+        self._sink.close()
+        return ExampleTable(self.path)
+
+
 @dataclass
 class PreparedData:
-    train: list[dict]
-    eval: list[dict]
+    train: Any  # ExampleTable (or a list of example dicts)
+    eval: Any
     label_names: list[str] | None  # classification only
     columns: list[str]
     notes: list[str] = field(default_factory=list)  # for the run log (e.g. truncation counts)
+
+    def close(self) -> None:
+        for split in (self.train, self.eval):
+            if hasattr(split, "close"):
+                split.close()
+
+
+BATCH_ROWS = 2000  # rows tokenized (and turned into Python objects) at a time
 
 
 def prepare_data(
@@ -202,62 +405,81 @@ def prepare_data(
     progress: ProgressFn | None = None,
     label_names: list[str] | None = None,
 ) -> PreparedData:
-    """Read, validate, split and tokenize. ``label_names`` fixes the label order (resume)."""
+    """Read, validate, split and tokenize. ``label_names`` fixes the label order (resume).
+    The splits come back as memory-mapped ExampleTables: rows are read from the Arrow table in
+    batches, so ``max_train_samples`` touches only the rows it keeps."""
     train_path, eval_path = resolve_data_files(data_cfg.train, data_cfg.eval)
-    rows = read_table(train_path)
-    if not rows:
+    ds = load_table(train_path)
+    if not len(ds):
         raise UserError(_t("the dataset {name} has no rows", name=Path(train_path).name))
-    cols = list(rows[0].keys())
-    eval_rows = read_table(eval_path) if eval_path else None
-    if eval_rows is not None and not eval_rows:
+    cols = list(ds.column_names)
+    eval_ds = load_table(eval_path) if eval_path else None
+    if eval_ds is not None and not len(eval_ds):
         raise UserError(_t("the eval dataset {name} has no rows", name=Path(eval_path).name))
-    if eval_rows is None:
-        rows, eval_rows = _split(rows, data_cfg.eval_fraction, seed)
+    if eval_ds is None:
+        tr_idx, ev_idx = _split_indices(len(ds), data_cfg.eval_fraction, seed)
+        ds, eval_ds = ds.select(tr_idx), ds.select(ev_idx)
     if data_cfg.max_train_samples:
-        rows = _subset(rows, data_cfg.max_train_samples, seed)
+        ds = _subset(ds, data_cfg.max_train_samples, seed)
     if data_cfg.max_eval_samples:
-        eval_rows = _subset(eval_rows, data_cfg.max_eval_samples, seed)
+        eval_ds = _subset(eval_ds, data_cfg.max_eval_samples, seed)
     if task == "classification":
-        names = label_names or _label_names(rows, data_cfg, train_path)
+        names = label_names or _label_names(ds, data_cfg, train_path)
         enc = _encode_classification
-        tr = enc(rows, data_cfg, tokenizer, max_length, names, progress, "train")
-        ev = enc(eval_rows, data_cfg, tokenizer, max_length, names, progress, "eval")
+        tr = enc(ds, data_cfg, tokenizer, max_length, names, progress, "train")
+        ev = enc(eval_ds, data_cfg, tokenizer, max_length, names, progress, "eval")
         return PreparedData(tr, ev, names, cols)
     from ftstudio.engine.textformats import encode_rows
 
-    tr, st_tr = encode_rows(rows, data_cfg, tokenizer, max_length, progress, "train")
-    ev, st_ev = encode_rows(eval_rows, data_cfg, tokenizer, max_length, progress, "eval")
+    # text generation sets are encoded from rows (textformats); only the rows kept are read
+    tr, st_tr = encode_rows(ds.to_list(), data_cfg, tokenizer, max_length, progress, "train")
+    ev, st_ev = encode_rows(eval_ds.to_list(), data_cfg, tokenizer, max_length, progress, "eval")
     notes = [m for m in (st_tr.message("train", max_length), st_ev.message("eval", max_length)) if m]
     return PreparedData(tr, ev, None, cols, notes)
 
 
-def _split(rows: list[dict], frac: float, seed: int) -> tuple[list[dict], list[dict]]:
-    idx = list(range(len(rows)))
+def _split_indices(n: int, frac: float, seed: int) -> tuple[Any, Any]:
+    import numpy as np
+
+    idx = list(range(n))
     random.Random(seed).shuffle(idx)
-    n_eval = max(1, int(round(len(rows) * frac)))
-    if len(rows) - n_eval < 1:
-        raise UserError(_t("only {n_rows} row(s): too few to split off an evaluation set",
-                           n_rows=len(rows)))
-    ev = sorted(idx[:n_eval])
-    tr = sorted(idx[n_eval:])
-    return [rows[i] for i in tr], [rows[i] for i in ev]
+    n_eval = max(1, int(round(n * frac)))
+    if n - n_eval < 1:
+        raise UserError(_t("only {n} row(s): too few to split off an evaluation set", n=n))
+    ev = np.sort(np.asarray(idx[:n_eval], dtype=np.int64))
+    tr = np.sort(np.asarray(idx[n_eval:], dtype=np.int64))
+    return tr, ev
 
 
-def _subset(rows: list[dict], n: int, seed: int) -> list[dict]:
+def _subset(rows: Any, n: int, seed: int) -> Any:
+    """n rows drawn with the seed, in their original order (a list or a Dataset)."""
     if n >= len(rows):
         return rows
     idx = sorted(random.Random(seed + 1).sample(range(len(rows)), n))
+    if hasattr(rows, "select"):
+        return rows.select(idx)
     return [rows[i] for i in idx]
 
 
-def _label_names(rows: list[dict], d: Any, train_path: str) -> list[str]:
-    cols = list(rows[0].keys())
+def _row_batches(ds: Any, columns: list[str]) -> Iterator[tuple[int, dict[str, list]]]:
+    """(start, {column: values}) for BATCH_ROWS rows at a time."""
+    sub = ds.select_columns(columns) if hasattr(ds, "select_columns") else ds
+    for start in range(0, len(sub), BATCH_ROWS):
+        yield start, sub[start:start + BATCH_ROWS]
+
+
+def _label_names(ds: Any, d: Any, train_path: str) -> list[str]:
+    cols = list(ds.column_names)
     _need_column(cols, d.text_column, "text")
     _need_column(cols, d.label_column, "label")
-    values = [r[d.label_column] for r in rows]
-    if any(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-        raise UserError(_t("column '{label_column}' has empty labels", label_column=d.label_column))
-    uniq = sorted(set(values), key=lambda v: (isinstance(v, str), v))
+    uniq_set: set = set()
+    for _, b in _row_batches(ds, [d.label_column]):
+        values = b[d.label_column]
+        if any(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+            raise UserError(_t("column '{label_column}' has empty labels",
+                               label_column=d.label_column))
+        uniq_set.update(values)
+    uniq = sorted(uniq_set, key=lambda v: (isinstance(v, str), v))
     if len(uniq) < 2:
         raise UserError(
             _t("column '{label_column}' has only one class ({uniq!r}); classification needs two or more",
@@ -272,11 +494,11 @@ def _label_names(rows: list[dict], d: Any, train_path: str) -> list[str]:
     return [str(v) for v in uniq]
 
 
-def _label_ids(rows: list[dict], d: Any, names: list[str], split: str) -> list[int]:
+def _label_ids(values: list, names: list[str], unseen: set) -> list[int]:
+    """Label ids of one batch of label values; values not in ``names`` go into ``unseen``."""
     lookup = {n: i for i, n in enumerate(names)}
-    ids, unseen = [], set()
-    for r in rows:
-        v = r.get(d.label_column)
+    ids = []
+    for v in values:
         key = str(v)
         if key not in lookup and isinstance(v, int) and 0 <= v < len(names) and not any(
             n == key for n in names
@@ -287,47 +509,42 @@ def _label_ids(rows: list[dict], d: Any, names: list[str], split: str) -> list[i
             unseen.add(key)
             continue
         ids.append(lookup[key])
+    return ids
+
+
+def _text_values(values: list) -> list[str]:
+    return [str(v or "") for v in values]
+
+
+def _encode_classification(ds, d, tokenizer, max_length, names, progress, split) -> ExampleTable:
+    cols = list(ds.column_names)
+    _need_column(cols, d.text_column, "text")
+    _need_column(cols, d.label_column, "label")
+    if d.text_pair_column:
+        _need_column(cols, d.text_pair_column, "second text")
+    use = [d.text_column, d.label_column] + ([d.text_pair_column] if d.text_pair_column else [])
+    sink, unseen, what, n = _ArrowSink(f"{split}"), set(), (
+        _t("Tokenizing the training set") if split == "train" else _t("Tokenizing the evaluation set")), len(ds)
+    for start, b in _row_batches(ds, list(dict.fromkeys(use))):
+        labels = _label_ids(b[d.label_column], names, unseen)
+        if unseen:
+            continue  # keep reading: the message names every unseen label
+        texts = _text_values(b[d.text_column])
+        pairs = _text_values(b[d.text_pair_column]) if d.text_pair_column else None
+        enc = tokenizer(texts, pairs, truncation=True, max_length=max_length, return_attention_mask=False)
+        cols_out = {"input_ids": enc["input_ids"]}
+        if "token_type_ids" in enc:
+            cols_out["token_type_ids"] = enc["token_type_ids"]
+        cols_out["label"] = labels
+        sink.write(cols_out)
+        if progress:
+            progress(what, min(start + BATCH_ROWS, n), n)
     if unseen:
         raise UserError(
             _t("{split} labels not seen in training: {unseen}; known: {names}",
                split=split, unseen=', '.join(sorted(unseen)[:5]), names=', '.join(names))
         )
-    return ids
-
-
-def _batched_tokenize(tokenizer: Any, texts: list, pairs: list | None, max_length: int,
-                      progress: ProgressFn | None, what: str) -> list[dict]:
-    out: list[dict] = []
-    chunk = 2000
-    for start in range(0, len(texts), chunk):
-        t = texts[start:start + chunk]
-        p = pairs[start:start + chunk] if pairs is not None else None
-        enc = tokenizer(t, p, truncation=True, max_length=max_length)
-        keys = [k for k in ("input_ids", "token_type_ids") if k in enc]
-        out.extend({k: enc[k][i] for k in keys} for i in range(len(t)))
-        if progress:
-            progress(what, min(start + chunk, len(texts)), len(texts))
-    return out
-
-
-def _tokenizing(split: str) -> str:
-    return _t("Tokenizing the training set") if split == "train" else _t("Tokenizing the evaluation set")
-
-
-def _encode_classification(rows, d, tokenizer, max_length, names, progress, split) -> list[dict]:
-    cols = list(rows[0].keys())
-    _need_column(cols, d.text_column, "text")
-    _need_column(cols, d.label_column, "label")
-    if d.text_pair_column:
-        _need_column(cols, d.text_pair_column, "second text")
-    labels = _label_ids(rows, d, names, split)
-    texts = [str(r[d.text_column] or "") for r in rows]
-    pairs = [str(r[d.text_pair_column] or "") for r in rows] if d.text_pair_column else None
-    encs = _batched_tokenize(tokenizer, texts, pairs, max_length, progress, _tokenizing(split))
-    for i, (e, y) in enumerate(zip(encs, labels)):
-        e["label"] = y
-        e["idx"] = i
-    return encs
+    return sink.close()
 
 
 # --------------------------------------------------------------------------- batching
@@ -398,9 +615,10 @@ def collate(examples: list[dict], pad_id: int, device: Any = None) -> dict:
     return batch
 
 
-def iter_example_batches(examples: list[dict], batch_ids: Iterable[list[int]]) -> Iterator[list[dict]]:
+def iter_example_batches(examples: Any, batch_ids: Iterable[list[int]]) -> Iterator[list[dict]]:
+    take = getattr(examples, "take", None)
     for b in batch_ids:
-        yield [examples[i] for i in b]
+        yield take(b) if take else [examples[i] for i in b]
 
 
 def count_tokens(batch: dict) -> int:

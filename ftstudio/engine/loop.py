@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from ftstudio.engine import distributed as dist
 from ftstudio.engine.context import RunContext, model_inputs
-from ftstudio.engine.data import collate, count_tokens, iter_example_batches, length_grouped_batches
+from ftstudio.engine.data import collate, count_tokens, example_lengths, iter_example_batches, length_grouped_batches
 from ftstudio.engine.errors import Cancelled
 from ftstudio.engine.events import Eval, Step
 from ftstudio.engine.optim import lr_factor, set_lr
@@ -125,13 +125,14 @@ def train_task(
 
     cfg = ctx.config.training
     pad_id = ctx.tokenizer.pad_token_id if ctx.tokenizer.pad_token_id is not None else 0
-    lengths = [len(e["input_ids"]) for e in train_examples]
+    lengths = example_lengths(train_examples)
     warmup = int(cfg.warmup_ratio * total_steps)
     probe = MemoryProbe(ctx.device)
     accum = cfg.grad_accum
     trainable = [p for p in model.parameters() if p.requires_grad]
     t0 = time.perf_counter()
     first_step = state.step
+    samples0, tokens0 = state.samples, state.tokens  # a resumed run's state counts earlier sessions
     window: list[tuple[float, int, int]] = []  # (time, samples, tokens) for throughput
     model.train()
     while state.step < total_steps:
@@ -143,6 +144,7 @@ def train_task(
         micro, loss_sum, extra_sum = 0, 0.0, {}
         for examples in it:
             if cancel.cancelled:
+                state.peak_memory = probe.peak  # type: ignore[attr-defined]  (a stopped run's real peak)
                 raise Cancelled()
             if micro == 0:
                 technique.on_step_start(step_offset + state.step, model, optimizer)
@@ -186,8 +188,8 @@ def train_task(
                     tps_local = (window[-1][2] - window[0][2]) / dt if dt > 0 else 0.0
                 else:
                     dt = now - t0
-                    sps_local = state.samples / dt if dt > 0 else 0.0
-                    tps_local = state.tokens / dt if dt > 0 else 0.0
+                    sps_local = (state.samples - samples0) / dt if dt > 0 else 0.0
+                    tps_local = (state.tokens - tokens0) / dt if dt > 0 else 0.0
                 sps, tps = dist.all_reduce_sum([sps_local, tps_local], ctx.device)
                 elapsed = now - t0
                 rate = elapsed / max(1, state.step - first_step)
@@ -248,7 +250,8 @@ def evaluate(ctx: RunContext, model: Any, examples: list[dict], num_labels: int 
     model.eval()
     bs = max(ctx.config.training.batch_size * 2, 8)
     pad_id = ctx.tokenizer.pad_token_id if ctx.tokenizer.pad_token_id is not None else 0
-    order = sorted(range(len(examples)), key=lambda i: len(examples[i]["input_ids"]))
+    lengths = example_lengths(examples)
+    order = sorted(range(len(examples)), key=lengths.__getitem__)
     batches = [order[s:s + bs] for s in range(0, len(order), bs)]
     # shard eval by rank, then sum the counts
     batches = batches[ctx.rank::ctx.world_size]
@@ -258,7 +261,7 @@ def evaluate(ctx: RunContext, model: Any, examples: list[dict], num_labels: int 
     t_last = time.perf_counter()
     with torch.no_grad():
         for b_i, b in enumerate(batches):
-            batch = collate([examples[i] for i in b], pad_id, ctx.device)
+            batch = collate(next(iter_example_batches(examples, [b])), pad_id, ctx.device)
             outputs, loss = ctx.forward(model, batch)
             if ctx.task == "classification":
                 total_loss += float(loss) * len(b)

@@ -122,10 +122,11 @@ def _converted_smollm(gguf_path: Path, progress: ProgressFn | None) -> Path:
 
     if progress:
         progress(_t("Converting SmolLM2 from GGUF (first time only)"), 0, 3)
-    tok = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    tok = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, trust_remote_code=False)
     if progress:
         progress(_t("Converting SmolLM2 from GGUF (first time only)"), 1, 3)
-    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name,
+                                                 trust_remote_code=False)
     if progress:
         progress(_t("Converting SmolLM2 from GGUF (first time only)"), 2, 3)
     tmp = out.with_name(out.name + ".tmp")
@@ -228,11 +229,49 @@ def _check_weights(path: str, allow_pickle: bool) -> None:
     raise UserError(_t("{p} has no model weights (*.safetensors)", p=p))
 
 
+def check_export_weights(folder: str | Path, allow_pickle: bool) -> None:
+    """An exported run (adapter or model) loads from safetensors only: a folder in it holding
+    pickle weights (adapter_model.bin, *.pt) and no safetensors is refused unless allowed."""
+    root = Path(folder)
+    if allow_pickle or not root.is_dir():
+        return
+    for d in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+        pickles = [p for ext in ("*.bin", "*.pt", "*.pth") for p in d.glob(ext)]
+        if pickles and not any(d.glob("*.safetensors")):
+            raise UserError(
+                _t("{d} has only pickle weights ({name}), which can run code when loaded; set allow_pickle: "
+                   "true if you trust the source",
+                   d=d, name=pickles[0].name)
+            )
+
+
+def _custom_code_error(path: str, e: Exception) -> UserError:
+    first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+    if "custom code" in str(e) or "trust_remote_code" in str(e):
+        return UserError(
+            _t("{path} needs its own Python code to load (auto_map in its config); set trust_remote_code: "
+               "true if you trust the source",
+               path=path)
+        )
+    return UserError(_t("cannot read the model config in {path}: {first}", path=path, first=first))
+
+
+def load_config(path: str, trust_remote_code: bool = False) -> Any:
+    """The model's config. ``trust_remote_code`` is always passed explicitly: transformers asks
+    on the terminal (and waits) when it is left unset for a folder with custom code."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(path, trust_remote_code=bool(trust_remote_code))
+    except (ValueError, OSError, ImportError) as e:
+        raise _custom_code_error(path, e) from None
+
+
 def load_tokenizer(path: str, trust_remote_code: bool = False) -> Any:
     from transformers import AutoTokenizer
 
     try:
-        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=bool(trust_remote_code))
     except Exception as e:
         raise UserError(_t("cannot load a tokenizer from {path}: {value}",
                            path=path, value=str(e).splitlines()[0][:160])) from None
@@ -254,7 +293,7 @@ def load_model(
 ) -> tuple[Any, Any, ModelInfo]:
     """(model, tokenizer, info) for the task; fp32 weights (autocast handles GPU precision)."""
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
     from transformers.utils import logging as hf_logging
 
@@ -262,14 +301,10 @@ def load_model(
     hf_logging.disable_progress_bar()
     path = resolve_model_path(source, progress)
     _check_weights(path, allow_pickle)
-    try:
-        config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
-    except ValueError as e:
-        raise UserError(_t("cannot read the model config in {path}: {value}",
-                           path=path, value=str(e).splitlines()[0][:160])) from None
+    config = load_config(path, trust_remote_code)
     tok = load_tokenizer(path, trust_remote_code)
     kwargs: dict[str, Any] = dict(
-        trust_remote_code=trust_remote_code, use_safetensors=not allow_pickle or None, dtype=torch.float32
+        trust_remote_code=bool(trust_remote_code), use_safetensors=not allow_pickle or None, dtype=torch.float32
     )
     if task == "classification":
         if not num_labels:
@@ -326,18 +361,18 @@ def model_info_from(model: Any, source: str = "") -> ModelInfo:
     )
 
 
-def model_info(source: str, progress: ProgressFn | None = None) -> ModelInfo:
+def model_info(source: str, progress: ProgressFn | None = None, trust_remote_code: bool = False) -> ModelInfo:
     """Info for a model source without a task head. Built on the meta device from the config:
     no weights are read, so it is instant even for large models."""
     import torch
-    from transformers import AutoConfig, AutoModel
+    from transformers import AutoModel
 
     path = resolve_model_path(source, progress)
     _check_weights(path, allow_pickle=True)  # info only: nothing is loaded
+    config = load_config(path, trust_remote_code)
     try:
-        config = AutoConfig.from_pretrained(path)
         with torch.device("meta"):
-            model = AutoModel.from_config(config)
+            model = AutoModel.from_config(config, trust_remote_code=bool(trust_remote_code))
     except ValueError as e:
         raise UserError(_t("cannot read {source}: {value}",
                            source=source, value=str(e).splitlines()[0][:160])) from None

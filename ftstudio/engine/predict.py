@@ -28,6 +28,9 @@ class Predictor:
             raise UserError(_t("run {name} has no export yet (it did not finish)",
                                name=self.run_dir.name))
         self.cfg = RunConfig.from_yaml(self.run_dir / "config.yaml")
+        from ftstudio.engine.models import check_export_weights
+
+        check_export_weights(export, self.cfg.allow_pickle)
         self.summary = read_json(self.run_dir / "summary.json", {}) or {}
         self.task = self.cfg.task
         self.device = device
@@ -114,10 +117,13 @@ class Predictor:
             out = model.generate(**enc, **kwargs, eos_token_id=stops or None, pad_token_id=pad,
                                  streamer=streamer, stopping_criteria=streamer.criteria())
         new = out[0, n_prompt:].tolist()
+        n_new = len(new)  # generated, the stop token included
+        if streamer.stopped == "end" and not (new and new[-1] in stops) and n_new >= kwargs["max_new_tokens"]:
+            streamer.stopped = "length"
         while new and new[-1] in stops:
             new.pop()
         return {"text": tok.decode(new, skip_special_tokens=True).strip(), "prompt": prompt,
-                "tokens": len(new), "stopped": streamer.stopped}
+                "tokens": n_new, "stopped": streamer.stopped}
 
     def predict(self, text: str, settings: "GenerationSettings | None" = None,
                 on_text: Callable[[str], None] | None = None, cancel: Callable[[], bool] | None = None) -> dict:

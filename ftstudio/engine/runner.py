@@ -5,6 +5,7 @@ task sequence, evaluate, checkpoint, export, and keep the runs store current thr
 """
 from __future__ import annotations
 
+import errno
 import math
 import os
 import random
@@ -21,11 +22,14 @@ from ftstudio.engine.checkpoints import load_checkpoint, save_checkpoint
 from ftstudio.engine.cl_metrics import continual_metrics, loss_metrics
 from ftstudio.engine.config import DataConfig, RunConfig
 from ftstudio.engine.context import RunContext
-from ftstudio.engine.data import batches_per_epoch, collate, length_grouped_batches, prepare_data
+from ftstudio.engine.data import batches_per_epoch, collate, example_lengths, length_grouped_batches, prepare_data
 from ftstudio.engine.errors import Cancelled, UserError
 from ftstudio.engine.events import Checkpoint, Event, EventBus, Finished, Log, Progress, RunStarted, TaskFinished
 from ftstudio.engine.loop import CancelToken, LoopState, autocast_for, emit_eval, evaluate, make_forward, train_task
-from ftstudio.engine.store import RunWriter, check_writable, default_runs_dir, latest_checkpoint, new_run_dir, read_json
+from ftstudio.engine.store import (
+    RunLock, RunWriter, check_writable, complete_checkpoints, default_runs_dir, new_run_dir, process_start_time,
+    prune_metrics, read_json,
+)
 from ftstudio.i18n import _t
 
 __all__ = ["train", "CancelToken", "check_setup", "prepare", "Prepared", "Run"]
@@ -74,9 +78,9 @@ def input_max_length(cfg: RunConfig, technique: Any, path: str) -> int:
     """Tokens of text per example: the configured max_length, capped by the model's positions
     minus those the technique occupies (virtual tokens). The technique is told the model type
     and task here, before the model loads, since what it reserves can depend on them."""
-    from transformers import AutoConfig
+    from ftstudio.engine.models import load_config
 
-    c = AutoConfig.from_pretrained(path)
+    c = load_config(path, cfg.trust_remote_code)
     positions = int(getattr(c, "max_position_embeddings", None) or getattr(c, "n_positions", None) or 512)
     reserved = technique.max_length_reserved(getattr(c, "model_type", None), cfg.task)
     max_len = min(cfg.training.max_length, positions - reserved)
@@ -113,7 +117,7 @@ def build_model_and_context(
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     def make_batches(examples: list[dict], batch_size: int, shuffle: bool = False):
-        lengths = [len(e["input_ids"]) for e in examples]
+        lengths = example_lengths(examples)
         for b in length_grouped_batches(lengths, batch_size, cfg.training.seed, 0, group_by_length=shuffle,
                                         shuffle=shuffle):
             yield collate([examples[i] for i in b], pad_id, device)
@@ -142,21 +146,31 @@ def train(
     for s in subscribers:
         bus.subscribe(s)
     cfg, technique, resume_dir = check_setup(cfg, resume)
-    prep = prepare(cfg, technique, bus, resume_dir)
-    run = Run(prep)
-    run.open()
-    return run.execute(cancel or CancelToken())
+    # a resumed run is locked before anything is read, so two processes never continue it at once
+    lock = RunLock(resume_dir).acquire() if resume_dir and dist.is_main() else None
+    prep = None
+    try:
+        prep = prepare(cfg, technique, bus, resume_dir)
+        run = Run(prep, lock)
+        run.open()
+        return run.execute(cancel or CancelToken())
+    finally:
+        if lock is not None:
+            lock.release()
+        if prep is not None:
+            for pd in prep.data:
+                pd.close()  # the tokenized splits' scratch files
 
 
 # ---------------------------------------------------------------------------- phase 1: the setup
 def check_setup(cfg: RunConfig | None, resume: str | Path | None) -> tuple[RunConfig, Any, Path | None]:
     """The config read (from the run folder on resume) and checked on its own; the technique made."""
-    resume_dir = Path(resume) if resume else None
+    resume_dir = Path(resume).expanduser() if resume else None
     if resume_dir is not None:
-        if not (resume_dir / "config.yaml").exists():
-            raise UserError(_t("{resume_dir} is not a run folder (no config.yaml)",
-                               resume_dir=resume_dir))
-        cfg = RunConfig.from_yaml(resume_dir / "config.yaml")
+        from ftstudio.engine.resume import check_resumable, resume_config
+
+        check_resumable(resume_dir)  # not finished, not running elsewhere
+        cfg = resume_config(resume_dir, given=cfg)  # only safe settings may differ from the run's
     if cfg is None:
         raise UserError(_t("no configuration given"))
     cfg.validate()
@@ -165,7 +179,7 @@ def check_setup(cfg: RunConfig | None, resume: str | Path | None) -> tuple[RunCo
     technique = make_technique(cfg.technique.name, cfg.technique.params)
     if technique.needs_task_sequence and not cfg.tasks:
         raise UserError(_t("{title} needs a task sequence: list datasets under 'tasks:' instead of 'data:'",
-                           title=technique.title))
+                           title=_t(technique.title)))
     out_dir = resume_dir or (Path(cfg.output_dir) if cfg.output_dir else None)
     check_writable(out_dir or _runs_dir(cfg))
     return cfg, technique, resume_dir
@@ -270,6 +284,9 @@ def _label_space(cfg: RunConfig, tasks: list, data: list) -> tuple[list, list[in
             offsets.append(len(all_names))
             all_names += [f"{name}:{n}" for n in names] if cfg.tasks else list(names)
         for t_i, (pd, off) in enumerate(zip(data, offsets)):
+            if hasattr(pd.train, "with_task"):  # Arrow tables: shifted on access
+                pd.train, pd.eval = pd.train.with_task(off, t_i), pd.eval.with_task(off, t_i)
+                continue
             for split in (pd.train, pd.eval):
                 for e in split:
                     e["label"] += off
@@ -317,8 +334,10 @@ class Run:
     """A prepared run with its folder: ``open`` records it, ``execute`` trains every task,
     evaluates, exports and records the outcome (finished, cancelled or failed)."""
 
-    def __init__(self, prep: Prepared):
+    def __init__(self, prep: Prepared, lock: RunLock | None = None):
         self.p = prep
+        self.lock = lock  # held by the caller (resume) or taken in open (a new run)
+        self._own_lock: RunLock | None = None
         self.ctx = prep.ctx
         self.bus = prep.bus
         self.is_main = dist.is_main()
@@ -339,14 +358,16 @@ class Run:
 
     # -- phase 3
     def open(self) -> None:
-        """Create (or reuse, on resume) the run folder, write config + a 'running' summary, load
-        the latest checkpoint on resume, announce RunStarted."""
+        """Create (or reuse, on resume) the run folder and lock it; on resume load the newest
+        usable checkpoint first (a damaged one falls back to the one before, none usable stops
+        here with the folder untouched) and drop the events written after it; then write config
+        + a 'running' summary and announce RunStarted."""
         p, ctx = self.p, self.ctx
         cfg, resume_dir = p.cfg, p.resume_dir
         if resume_dir:
             run_dir = resume_dir
         elif cfg.output_dir:
-            run_dir = Path(cfg.output_dir)
+            run_dir = Path(cfg.output_dir).expanduser()
             run_dir.mkdir(parents=True, exist_ok=True)
         elif self.is_main:
             run_dir = new_run_dir(_runs_dir(cfg), f"{cfg.technique.name}-{cfg.model.split(':')[-1].split('/')[-1]}")
@@ -354,16 +375,22 @@ class Run:
             run_dir = _runs_dir(cfg) / "_nonzero_rank"
         self.run_dir = run_dir = Path(dist.broadcast_object(str(run_dir)))
         ctx.run_dir = run_dir
+        if self.is_main and self.lock is None:
+            self.lock = self._own_lock = RunLock(run_dir).acquire()
+        notes: list[Log] = []
+        if resume_dir:
+            self._resume_from_checkpoint(notes)
         if self.is_main:
             writer = self.writer = RunWriter(run_dir)
             self.bus.subscribe(lambda ev: writer.write_event(ev.to_dict()))
             tensorboard = tensorboard_events.subscriber(run_dir)  # None without the package
             if tensorboard:
                 self.bus.subscribe(tensorboard)
-            if not resume_dir:
+            if not resume_dir or changed_config(resume_dir, cfg):
                 cfg.save(run_dir / "config.yaml")
         self.summary = {
-            "status": "running", "pid": os.getpid(), "started": p.saved_state.get("started", self.started),
+            "status": "running", "pid": os.getpid(), "pid_started": process_start_time(os.getpid()),
+            "started": p.saved_state.get("started", self.started),
             "technique": cfg.technique.name, "model": cfg.model, "task": cfg.task,
             "trainable_params": p.trainable, "total_params": p.total,
             "trainable_percent": 100.0 * p.trainable / max(1, p.total), "device": str(p.device),
@@ -372,18 +399,35 @@ class Run:
             "task_label_names": p.task_label_names if cfg.task == "classification" else None,
         }
         self._write_summary()
-        ck = latest_checkpoint(run_dir) if resume_dir else None
-        if ck is not None:
-            self.start_task, self.state, self.R, self.baseline = load_checkpoint(
-                ck, p.model, p.optimizer, p.technique, p.device)
-            self.bus.emit(Log(message=_t("Resumed from {name}", name=ck.name)))
-        elif resume_dir:
-            self.bus.emit(Log(message=_t("No checkpoint found: starting from the beginning"), level="warning"))
+        for note in notes:
+            self.bus.emit(note)
         ctx.step = sum(p.steps_per_task[:self.start_task]) + self.state.step
         self.bus.emit(RunStarted(
             run_dir=str(run_dir), config=cfg.to_dict(), trainable_params=p.trainable, total_params=p.total,
             device=str(p.device), precision=p.precision, total_steps=ctx.total_steps, resumed_from_step=ctx.step,
         ))
+
+    def _resume_from_checkpoint(self, notes: list) -> None:
+        """Load the newest usable checkpoint into the prepared model/optimizer/technique; remove
+        the damaged ones after it and the events written after it (they are trained again)."""
+        from ftstudio.engine.resume import load_usable_checkpoint
+
+        p, run_dir = self.p, self.run_dir
+        ck, loaded = load_usable_checkpoint(
+            run_dir, lambda c: load_checkpoint(c, p.model, p.optimizer, p.technique, p.device),
+            lambda msg: notes.append(Log(message=msg, level="warning")))
+        if ck is None:
+            notes.append(Log(message=_t("No checkpoint found: starting from the beginning"), level="warning"))
+            step = 0
+        else:
+            self.start_task, self.state, self.R, self.baseline = loaded
+            step = sum(p.steps_per_task[:self.start_task]) + self.state.step
+            notes.append(Log(message=_t("Resumed from {name}", name=ck.name)))
+        if self.is_main:
+            for newer in complete_checkpoints(run_dir):
+                if newer != ck and int(newer.name.split("-")[1]) > step:
+                    shutil.rmtree(newer, ignore_errors=True)  # damaged, or from the superseded steps
+            prune_metrics(run_dir, step, self.start_task)
 
     # -- phase 4
     def execute(self, cancel: CancelToken) -> dict:
@@ -393,12 +437,23 @@ class Run:
             return self.finish()
         except Cancelled:
             return self._cancelled()
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                self._failed(e)
+                raise
+            err = UserError(_t("no space left on device while writing {run_dir}: free some space, then "
+                               "continue with ftstudio train --resume {run_dir}",
+                               run_dir=self.run_dir))
+            self._failed(err)
+            raise err from None
         except BaseException as e:
             self._failed(e)
             raise
         finally:
             if self.writer:
                 self.writer.close()
+            if self._own_lock is not None:
+                self._own_lock.release()
 
     def run_tasks(self, cancel: CancelToken) -> None:
         p, ctx, technique = self.p, self.ctx, self.p.technique
@@ -504,7 +559,8 @@ class Run:
 
     def _cancelled(self) -> dict:
         self.checkpoint(self.ctx.task_index, self.state)
-        self.summary.update(_throughput(self.samples_done + self.state.samples, self.train_seconds, self.peak,
+        peak = max(self.peak, getattr(self.state, "peak_memory", 0))  # the stopped task's peak too
+        self.summary.update(_throughput(self.samples_done + self.state.samples, self.train_seconds, peak,
                                         self.started))
         self.summary.update(status="cancelled", steps=self.ctx.step)
         self.summary.pop("pid", None)
@@ -514,14 +570,37 @@ class Run:
         return self.summary
 
     def _failed(self, e: BaseException) -> None:
+        """Record the failure: temporary folders removed first (on a full disk they hold the
+        space the summary needs), then summary 'failed' with the reason, written at any cost."""
         msg = str(e) if isinstance(e, UserError) else f"{type(e).__name__}: {e}"
         self.summary.update(status="failed", error=msg, steps=self.ctx.step)
         self.summary.pop("pid", None)
         if self.writer:
+            _remove_temporaries(self.run_dir)
             if not isinstance(e, UserError):
-                (self.run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
-            self._write_summary()
-        self.bus.emit(Finished(status="failed", summary=self.summary, message=msg))
+                try:
+                    (self.run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+                except OSError:
+                    pass
+            self.writer.write_summary(self.summary, last_resort=True)
+        try:
+            self.bus.emit(Finished(status="failed", summary=self.summary, message=msg))
+        except OSError:
+            pass  # metrics.jsonl on a full disk: the summary holds the outcome
+
+
+def changed_config(run_dir: Path, cfg: RunConfig) -> bool:
+    from ftstudio.engine.resume import changed_keys
+
+    return bool(changed_keys(RunConfig.from_yaml(run_dir / "config.yaml"), cfg))
+
+
+def _remove_temporaries(run_dir: Path) -> None:
+    shutil.rmtree(run_dir / "export.tmp", ignore_errors=True)
+    ck = run_dir / "checkpoints"
+    if ck.exists():
+        for t in ck.glob(".step-*.tmp"):
+            shutil.rmtree(t, ignore_errors=True)
 
 
 def _ppl(loss: float | None) -> float | None:
@@ -546,15 +625,19 @@ def _export(run_dir: Path, cfg: RunConfig, technique: Any, model: Any, tokenizer
     tmp = run_dir / "export.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     m = model.module if hasattr(model, "module") and not hasattr(model, "config") else model
-    paths = technique.export(m, str(tmp), tokenizer)
-    if tokenizer is not None and not (tmp / "tokenizer_config.json").exists():
-        tokenizer.save_pretrained(tmp)
-    data = [d.train for d in cfg.all_data()]
-    write_model_card(
-        tmp, technique=cfg.technique.name, params=cfg.technique.params, model=cfg.model,
-        data=data if len(data) > 1 else data[0], metrics={k: v for k, v in metrics.items() if not isinstance(v, (list, dict))},
-        task=cfg.task,
-    )
+    try:
+        paths = technique.export(m, str(tmp), tokenizer)
+        if tokenizer is not None and not (tmp / "tokenizer_config.json").exists():
+            tokenizer.save_pretrained(tmp)
+        data = [d.train for d in cfg.all_data()]
+        write_model_card(
+            tmp, technique=cfg.technique.name, params=cfg.technique.params, model=cfg.model,
+            data=data if len(data) > 1 else data[0],
+            metrics={k: v for k, v in metrics.items() if not isinstance(v, (list, dict))}, task=cfg.task,
+        )
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a half-written export never lingers
+        raise
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
     return [p.replace(str(tmp), str(out)) for p in paths]

@@ -110,13 +110,32 @@ class RunWriter:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._metrics = open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8")
+        self.error: OSError | None = None  # the first failed write (disk full): later ones are skipped
 
     def write_event(self, event_dict: dict) -> None:
-        self._metrics.write(json.dumps(event_dict, default=_json_default) + "\n")
-        self._metrics.flush()
+        if self.error is not None:
+            return
+        try:
+            self._metrics.write(json.dumps(event_dict, default=_json_default) + "\n")
+            self._metrics.flush()
+        except OSError as e:
+            self.error = e
+            raise
 
-    def write_summary(self, summary: dict) -> None:
-        atomic_write_json(self.run_dir / "summary.json", summary)
+    def write_summary(self, summary: dict, last_resort: bool = False) -> None:
+        """Atomic; ``last_resort`` (recording a failure, perhaps on a full disk): when the atomic
+        write fails, overwrite the file in place, which needs no new directory entry."""
+        try:
+            atomic_write_json(self.run_dir / "summary.json", summary)
+        except OSError:
+            if not last_resort:
+                raise
+            try:
+                with open(self.run_dir / "summary.json", "r+", encoding="utf-8") as f:
+                    f.write(json.dumps(summary, indent=2, default=_json_default) + "\n")
+                    f.truncate()
+            except OSError:
+                pass
 
     def close(self) -> None:
         try:
@@ -153,10 +172,39 @@ class RunRecord:
     task: str
     summary: dict
     started: float
+    title: str = ""  # a name the user gave the run (title.txt in the run folder)
+    dataset: str = ""  # the training data (or the task names of a sequence)
 
     @property
     def config_path(self) -> Path:
         return self.run_dir / "config.yaml"
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name
+
+
+TITLE_FILE = "title.txt"
+
+
+def set_run_title(run_dir: Path, title: str) -> None:
+    """Name a run (kept in its folder; an empty title goes back to the folder name)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").exists():
+        raise UserError(_t("{run_dir} is not a run folder", run_dir=run_dir))
+    title = " ".join(str(title).split())[:200]
+    p = run_dir / TITLE_FILE
+    if title:
+        atomic_write_text(p, title + "\n")
+    elif p.exists():
+        p.unlink()
+
+
+def _dataset_of(cfg: dict) -> str:
+    if cfg.get("tasks"):
+        return " → ".join(str((t or {}).get("name", "?")) for t in cfg["tasks"])
+    data = cfg.get("data") or {}
+    return str(data.get("train", "?")) if isinstance(data, dict) else "?"
 
 
 def load_run(run_dir: Path) -> RunRecord | None:
@@ -171,9 +219,13 @@ def load_run(run_dir: Path) -> RunRecord | None:
         cfg = {}
     summary = read_json(run_dir / "summary.json", {}) or {}
     status = summary.get("status", "running")
-    if status == "running" and not _owner_alive(summary):
+    if status == "running" and not _owner_alive(run_dir, summary):
         status = "interrupted"  # the process died without writing a final status
     tech = (cfg.get("technique") or {}).get("name", "?") if isinstance(cfg, dict) else "?"
+    try:
+        title = (run_dir / TITLE_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        title = ""
     return RunRecord(
         run_dir=run_dir,
         name=run_dir.name,
@@ -183,18 +235,192 @@ def load_run(run_dir: Path) -> RunRecord | None:
         task=str(cfg.get("task", "?")) if isinstance(cfg, dict) else "?",
         summary=summary,
         started=summary.get("started", run_dir.stat().st_mtime),
+        title=title,
+        dataset=_dataset_of(cfg) if isinstance(cfg, dict) else "?",
     )
 
 
-def _owner_alive(summary: dict) -> bool:
+def _owner_alive(run_dir: Path, summary: dict) -> bool:
+    """Is the process that writes this run still alive? The lock file decides (pid + process
+    start time, and an OS lock where there is one); summary.json's bare pid is only read for
+    runs written before lock files existed, and then only trusted with psutil's answer."""
+    if (Path(run_dir) / LOCK_NAME).exists():
+        return lock_owner(run_dir) is not None
     pid = summary.get("pid")
-    if not pid:
-        return False
+    return bool(pid) and process_alive(pid, summary.get("pid_started"))
+
+
+# ----------------------------------------------------------------------------- run lock
+LOCK_NAME = "run.lock"
+_LOCK_OFFSET = 1 << 30  # Windows locks byte ranges mandatorily: lock one far past the text
+
+
+def process_start_time(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch), or None if there is none."""
     try:
-        os.kill(int(pid), 0)
-    except (OSError, ValueError):
+        import psutil
+
+        return float(psutil.Process(int(pid)).create_time())
+    except Exception:  # noqa: BLE001 - NoSuchProcess, AccessDenied, psutil missing, bad pid
+        return None
+
+
+def process_alive(pid: Any, started: Any = None) -> bool:
+    """True when process ``pid`` runs and (if ``started`` is given) started at that time, so a
+    pid the OS has handed to another program since does not count. Never sends a signal
+    (``os.kill(pid, 0)`` terminates the process on Windows)."""
+    try:
+        pid = int(pid)
+    except (TypeError, ValueError):
         return False
-    return True
+    if pid <= 0:
+        return False
+    now_started = process_start_time(pid)
+    if now_started is None:
+        return False
+    if started is None:
+        return True
+    try:
+        return abs(now_started - float(started)) < 1.0
+    except (TypeError, ValueError):
+        return False
+
+
+def _os_try_lock(fd: int) -> bool | None:
+    """Take an exclusive, non-blocking OS lock on ``fd``: True taken, False held elsewhere,
+    None where this platform offers neither fcntl nor msvcrt locking."""
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None  # type: ignore[assignment]
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+        except OSError:
+            return None  # e.g. a file system without flock: fall back to pid + start time
+    try:
+        import msvcrt
+    except ImportError:
+        return None
+    try:
+        os.lseek(fd, _LOCK_OFFSET, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        return True
+    except OSError:
+        return False
+
+
+def _os_unlock(fd: int) -> None:
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return
+    except ImportError:
+        pass
+    except OSError:
+        return
+    try:
+        import msvcrt
+
+        os.lseek(fd, _LOCK_OFFSET, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    except (ImportError, OSError):
+        pass
+
+
+def _read_lock(path: Path) -> dict:
+    try:
+        d = json.loads(path.read_text(encoding="utf-8") or "{}")
+        return d if isinstance(d, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def lock_owner(run_dir: Path) -> dict | None:
+    """{pid, started} of the live process holding the run's lock, or None."""
+    path = Path(run_dir) / LOCK_NAME
+    if not path.exists():
+        return None
+    info = _read_lock(path)
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        fd = None
+    if fd is not None:
+        try:
+            got = _os_try_lock(fd)
+            if got:
+                _os_unlock(fd)
+                return None  # nobody holds it: the owner is gone, whatever its pid does now
+            if got is False:
+                return info or {"pid": None}
+        finally:
+            os.close(fd)
+    return info if process_alive(info.get("pid"), info.get("started")) else None
+
+
+class RunLock:
+    """Held by the process writing a run, for as long as it writes. The file holds the pid and
+    the process's start time; where the OS offers locks (flock / msvcrt) one is held too, so a
+    crashed run is never mistaken for a live one, and a live one is never taken over."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> "RunLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        got = _os_try_lock(fd)
+        if got is False or (got is None and self._held_by_other()):
+            os.close(fd)
+            owner = _read_lock(self.path).get("pid")
+            raise UserError(
+                f"{self.path.parent.name} is in use by a running ftstudio process"
+                + (f" (pid {owner})" if owner else "") + "; stop it first or wait for it to finish"
+            )
+        me = os.getpid()
+        text = json.dumps({"pid": me, "started": process_start_time(me), "host": _hostname()})
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.ftruncate(fd, 0)
+        os.write(fd, text.encode())
+        os.fsync(fd)
+        self._fd = fd
+        return self
+
+    def _held_by_other(self) -> bool:
+        info = _read_lock(self.path)
+        return info.get("pid") != os.getpid() and process_alive(info.get("pid"), info.get("started"))
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.unlink(self.path)  # before unlocking, so no one finds a free lock we still name
+        except OSError:
+            pass
+        _os_unlock(fd)
+        os.close(fd)
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def _hostname() -> str:
+    import socket
+
+    try:
+        return socket.gethostname()
+    except OSError:
+        return ""
 
 
 def list_runs(runs_dir: Path | None = None) -> list[RunRecord]:
@@ -212,13 +438,54 @@ def delete_run(run_dir: Path) -> None:
     shutil.rmtree(run_dir)
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
+def complete_checkpoints(run_dir: Path) -> list[Path]:
+    """Complete step-N checkpoint folders, newest first."""
     ck = Path(run_dir) / "checkpoints"
     if not ck.exists():
-        return None
-    steps = [
-        (int(p.name.split("-")[1]), p)
-        for p in ck.iterdir()
-        if p.is_dir() and p.name.startswith("step-") and (p / "COMPLETE").exists()
-    ]
-    return max(steps)[1] if steps else None
+        return []
+    steps = []
+    for p in ck.iterdir():
+        if p.is_dir() and p.name.startswith("step-") and (p / "COMPLETE").exists():
+            try:
+                steps.append((int(p.name.split("-")[1]), p))
+            except ValueError:
+                continue
+    return [p for _, p in sorted(steps, reverse=True)]
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    cks = complete_checkpoints(run_dir)
+    return cks[0] if cks else None
+
+
+_STEP_EVENTS = ("step", "eval", "checkpoint", "technique_state")
+
+
+def prune_metrics(run_dir: Path, step: int, task: int) -> int:
+    """Before a resume from the checkpoint at global ``step`` (inside task ``task``): drop the
+    events that training after that checkpoint wrote, since the resumed run writes them again.
+    Returns how many lines were dropped. Other events (logs, the earlier run's start/finish)
+    stay: they are the run's history."""
+    p = Path(run_dir) / "metrics.jsonl"
+    if not p.exists():
+        return 0
+    kept, dropped = [], 0
+    with open(p, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                dropped += 1  # a line torn by the crash
+                continue
+            kind = ev.get("event")
+            late = (kind in _STEP_EVENTS and isinstance(ev.get("step"), int) and ev["step"] > step) or (
+                kind == "task_finished" and isinstance(ev.get("task"), int) and ev["task"] >= task)
+            if late:
+                dropped += 1
+            else:
+                kept.append(line if line.endswith("\n") else line + "\n")
+    if dropped:
+        atomic_write_text(p, "".join(kept))
+    return dropped

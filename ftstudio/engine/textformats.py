@@ -397,7 +397,7 @@ def encode_rows(rows: list[dict], d: Any, tokenizer: Any, max_length: int,
     stats = EncodeStats(rows=len(rows))
     bos = None if template_writes_specials(tokenizer, d, fmt.name) else _adds_bos(tokenizer)
     out: list[dict] = []
-    what = f"Tokenizing {split} set"
+    what = _t("Tokenizing the training set") if split == "train" else _t("Tokenizing the evaluation set")
     chunk = 1000
     for start in range(0, len(rows), chunk):
         part = rows[start:start + chunk]

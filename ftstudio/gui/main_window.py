@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSizePolicy,
+    QVBoxLayout,
     QStackedWidget,
     QToolBar,
     QWidget,
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from ftstudio.engine.config import RunConfig, TechniqueConfig
 from ftstudio.engine.errors import UserError
+from ftstudio.gui.pages.compare_page import ComparePage
 from ftstudio.gui.pages.data_page import DataPage
 from ftstudio.gui.pages.model_page import ModelPage
 from ftstudio.gui.pages.playground_page import PlaygroundPage
@@ -31,11 +33,14 @@ from ftstudio.gui.pages.run_page import RunPage
 from ftstudio.gui.pages.runs_page import RunsPage
 from ftstudio.gui.pages.technique_page import TechniquePage
 from ftstudio.gui.pages.training_page import TrainingPage
+from ftstudio.gui.pages.common import PageFrame, WelcomeBanner
 from ftstudio.gui.util import show_error
+from ftstudio.gui.validation import PAGE_OF, ProblemsPanel, ValidationController
 from ftstudio.gui.worker import TrainingSession
 from ftstudio.i18n import _t
 
-PAGES = ["model", "data", "technique", "training", "run", "runs", "playground"]
+PAGES = ["model", "data", "technique", "training", "run", "compare", "runs", "playground"]
+SETUP_PAGES = ("model", "data", "technique", "training")
 NAV = [  # texts translated where shown (MainWindow context)
     (QT_TRANSLATE_NOOP("MainWindow", "SETUP"), None),
     (QT_TRANSLATE_NOOP("MainWindow", "1  Model"), "model"),
@@ -44,6 +49,7 @@ NAV = [  # texts translated where shown (MainWindow context)
     (QT_TRANSLATE_NOOP("MainWindow", "4  Training & pre-flight"), "training"),
     (QT_TRANSLATE_NOOP("MainWindow", "TRAIN"), None),
     (QT_TRANSLATE_NOOP("MainWindow", "Training run"), "run"),
+    (QT_TRANSLATE_NOOP("MainWindow", "Compare techniques"), "compare"),
     (QT_TRANSLATE_NOOP("MainWindow", "AFTER TRAINING"), None),
     (QT_TRANSLATE_NOOP("MainWindow", "Runs"), "runs"),
     (QT_TRANSLATE_NOOP("MainWindow", "Playground"), "playground"),
@@ -61,6 +67,10 @@ def demo_config() -> RunConfig:
         return RunConfig(model="builtin:minilm-l6", technique=TechniqueConfig(name="lora"))
 
 
+def _truthy(v: Any) -> bool:
+    return v is True or str(v).lower() in ("true", "1", "yes")
+
+
 def default_settings() -> QSettings:
     return QSettings("ftstudio", "ftstudio")
 
@@ -69,7 +79,7 @@ class MainWindow(QMainWindow):
     run_ended = Signal(str)  # final status
 
     def __init__(self, settings: QSettings | None = None, train_fn: Callable | None = None,
-                 restore: bool = True):
+                 restore: bool = True, validate_fn: Callable | None = None):
         super().__init__()
         from ftstudio.gui.gc_guard import guard
 
@@ -83,6 +93,8 @@ class MainWindow(QMainWindow):
         self.last_summary: dict | None = None
         self.setWindowTitle(self.tr("ftstudio — fine-tuning studio"))
         self.resize(1400, 900)
+        self.fit_to_screen()
+        self._closing = False  # Yes to "quit while training": close once the run has checkpointed
 
         self.model_page = ModelPage()
         self.data_page = DataPage()
@@ -91,6 +103,7 @@ class MainWindow(QMainWindow):
         self.technique_page = TechniquePage(self.data_page.data_config, self.model_page.model)
         self.training_page = TrainingPage(self.build_config)
         self.run_page = RunPage()
+        self.compare_page = ComparePage(self.build_config, self.is_training)
         self.runs_page = RunsPage(self.runs_dir)
         self.playground_page = PlaygroundPage(self.runs_dir)
         self.pages: dict[str, QWidget] = {
@@ -99,6 +112,7 @@ class MainWindow(QMainWindow):
             "technique": self.technique_page,
             "training": self.training_page,
             "run": self.run_page,
+            "compare": self.compare_page,
             "runs": self.runs_page,
             "playground": self.playground_page,
         }
@@ -130,25 +144,69 @@ class MainWindow(QMainWindow):
             self.nav.addItem(it)
         self.nav.currentItemChanged.connect(self._nav_changed)
         lay.addWidget(self.nav)
+        right = QVBoxLayout()
+        right.setContentsMargins(0, 0, 0, 0)
+        right.setSpacing(0)
+        self.welcome = WelcomeBanner()
+        self.welcome.dismissed.connect(lambda: self.settings.setValue("welcome/dismissed", True))
+        self.welcome.setVisible(not _truthy(self.settings.value("welcome/dismissed", False)))
+        right.addWidget(self.welcome)
+        self.notice = QLabel("")
+        self.notice.setObjectName("setup_notice")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("QLabel{background:#fff4d6;color:#6b4a00;padding:6px 12px;"
+                                  "border-bottom:1px solid #e6d3a1;}")
+        self.notice.hide()
+        right.addWidget(self.notice)
+        # why Start is disabled: a strip above every page (a toolbar label would be folded away
+        # into the toolbar's overflow menu on a small screen)
+        self.start_reason = QLabel("")
+        self.start_reason.setObjectName("start_reason")
+        self.start_reason.setWordWrap(True)
+        self.start_reason.setTextFormat(Qt.RichText)
+        self.start_reason.setStyleSheet("QLabel{background:#fbe9e9;color:#8c0018;padding:6px 12px;"
+                                        "border-bottom:1px solid #ebcaca;}")
+        self.start_reason.linkActivated.connect(self.show_page)
+        self.start_reason.hide()
+        right.addWidget(self.start_reason)
         self.stack = QStackedWidget()
+        self.frames: dict[str, PageFrame] = {}
         for key in PAGES:
-            self.stack.addWidget(self.pages[key])
-        lay.addWidget(self.stack, 1)
+            # every page scrolls: on a small screen nothing is clipped, and no page (a long label
+            # list, a wide preview) can make the window grow past the screen
+            frame = PageFrame(self.pages[key])
+            frame.setObjectName(f"frame_{key}")
+            self.frames[key] = frame
+            self.stack.addWidget(frame)
+        right.addWidget(self.stack, 1)
+        lay.addLayout(right, 1)
         self.setCentralWidget(central)
         self._build_toolbar()
         self._build_menus()
         self.summary_label = QLabel("")
         self.statusBar().addWidget(self.summary_label, 1)
 
+        # the validation pass: problems inline on their page, Start disabled with the first error
+        self.validation = ValidationController(self.build_config, validate_fn, parent=self)
+        self.validation.updated.connect(self._show_validation)
+        self.problem_panels: dict[str, ProblemsPanel] = {}
+        for key in SETUP_PAGES:
+            panel = ProblemsPanel()
+            panel.setObjectName(f"problems_{key}")
+            self.pages[key].layout().insertWidget(1, panel)
+            self.problem_panels[key] = panel
         for p in (self.model_page, self.data_page, self.technique_page, self.training_page):
             p.changed.connect(self._update_summary)
+            p.changed.connect(self._setup_edited)
         self.technique_page.go_to_model.connect(lambda: self.show_page("model"))
+        self.model_page.info_changed.connect(self.technique_page.set_model_info)
         self.technique_page.technique_changed.connect(self._technique_picked)
         self.run_page.stop_requested.connect(self.stop)
         self.run_page.resume_requested.connect(self.resume)
         self.runs_page.resume_requested.connect(self.resume)
         self.runs_page.load_setup_requested.connect(self.open_setup)
         self.runs_page.runs_changed.connect(self.playground_page.refresh)
+        self.compare_page.study_ended.connect(lambda *_: self.runs_page.refresh())
 
         cfg = None
         if restore:
@@ -156,9 +214,11 @@ class MainWindow(QMainWindow):
             geo = self.settings.value("window/geometry")
             if isinstance(geo, QByteArray) and not geo.isEmpty():
                 self.restoreGeometry(geo)
+                self.fit_to_screen()  # a geometry saved on a bigger screen (or a runaway one)
         self.load_config(cfg or demo_config())
-        page = self.settings.value("window/page", "technique") if restore else "technique"
-        self.show_page(page if page in ("model", "data", "technique", "training") else "technique")
+        # the first launch (nothing remembered) opens on page 1 with the welcome above it
+        page = self.settings.value("window/page", "model") if restore else "model"
+        self.show_page(page if page in ("model", "data", "technique", "training") else "model")
         self._update_summary()
 
     # -- toolbar / navigation ------------------------------------------------------------------------
@@ -172,7 +232,7 @@ class MainWindow(QMainWindow):
         self.save_action = QAction(self.tr("Save setup…"), self, shortcut=QKeySequence.Save, triggered=self._save_dialog)
         self.copy_action = QAction(self.tr("Copy command"), self, triggered=self.copy_command)
         self.copy_action.setToolTip(self.tr("Copy `ftstudio train SETUP.yaml` to run this setup headless"))
-        self.demo_action = QAction(self.tr("Demo setup"), self, triggered=lambda: self.load_config(demo_config()))
+        self.demo_action = QAction(self.tr("Demo setup"), self, triggered=self.demo_setup)
         self.demo_action.setToolTip(self.tr("MiniLM-L6 + the built-in sentiment set + LoRA"))
         for a in (self.open_action, self.save_action, self.copy_action, self.demo_action):
             tb.addAction(a)
@@ -239,7 +299,8 @@ class MainWindow(QMainWindow):
             return
         key = cur.data(Qt.UserRole)
         if key:
-            self.stack.setCurrentWidget(self.pages[key])
+            self.stack.setCurrentWidget(self.frames[key])
+            self._update_notice()
             if key == "runs":
                 self.runs_page.refresh()
             elif key == "playground":
@@ -264,6 +325,109 @@ class MainWindow(QMainWindow):
         if self.model_page.model():
             self.model_page._info_timer.start()
         self.data_page.refresh_preview()
+        self.validation.activate()
+
+    def fit_to_screen(self) -> None:
+        """Keep the window inside the screen it is on (position and size)."""
+        avail = self.screen().availableGeometry() if self.screen() else None
+        if avail is None:
+            return
+        fw = max(0, self.frameGeometry().width() - self.width())  # the window manager's frame
+        fh = max(0, self.frameGeometry().height() - self.height())
+        w, h = min(self.width(), avail.width() - fw), min(self.height(), avail.height() - fh)
+        if (w, h) != (self.width(), self.height()):
+            self.resize(w, h)
+        g = self.frameGeometry()
+        if not avail.contains(g):
+            x = min(max(g.x(), avail.x()), avail.right() - g.width() + 1)
+            y = min(max(g.y(), avail.y()), avail.bottom() - g.height() + 1)
+            self.move(max(x, avail.x()), max(y, avail.y()))
+
+    # -- validation ----------------------------------------------------------------------------------------
+    def _setup_edited(self) -> None:
+        if not getattr(self, "_loading", False):
+            self.validation.schedule()
+            self.training_page.preflight.mark_stale()
+
+    def _show_validation(self, v: Any) -> None:
+        by_page: dict[str, list] = {k: [] for k in SETUP_PAGES}
+        for p in v.problems:
+            by_page[PAGE_OF.get(p.where, "training")].append(p)
+        for key, probs in by_page.items():
+            self.problem_panels[key].set_problems(probs)
+        for i in range(self.nav.count()):
+            it = self.nav.item(i)
+            key = it.data(Qt.UserRole)
+            if key in by_page:
+                base = it.text().rstrip(" ✖⚠")
+                errs = [p for p in by_page[key] if p.severity == "error"]
+                mark = " ✖" if errs else (" ⚠" if by_page[key] else "")
+                it.setText(base + mark)
+                it.setToolTip("\n".join(p.message for p in by_page[key]))
+        self._refresh_start()
+
+    def start_blocker(self) -> Any:
+        """The first error of the latest validation (None when Start may go)."""
+        v = self.validation.result
+        return v.first_error() if v is not None else None
+
+    def _refresh_start(self) -> None:
+        import html
+
+        err = self.start_blocker()
+        self.start_action.setEnabled(self.session is None and err is None)
+        if err is not None:
+            page = PAGE_OF.get(err.where, "training")
+            short = err.message if len(err.message) <= 90 else err.message[:89] + "…"
+            self.start_reason.setText(self.tr("<b>Cannot start:</b> {value} <a href='{page}' "
+                                              "style='color:#8c0018'>Go to {value2}</a>").format(
+                                          value=html.escape(short), page=page, value2=page.title()))
+            self.start_reason.setToolTip(err.message)
+            self.start_action.setToolTip(self.tr("Cannot start: {message}").format(message=err.message))
+        else:
+            self.start_reason.setText("")
+            self.start_reason.setToolTip("")
+            self.start_action.setToolTip(self.tr("Start training this setup (Ctrl+R)"))
+        self.start_reason.setVisible(err is not None)
+
+    def showEvent(self, e: Any) -> None:  # noqa: N802
+        super().showEvent(e)
+        self.fit_to_screen()  # the frame's size is known now
+
+    def _update_notice(self) -> None:
+        """While a run trains, the setup pages say that their edits are for the next run."""
+        text = ""
+        if self.session is not None and self.current_page() in ("model", "data", "technique", "training"):
+            text = self.tr("A run is in progress: changes here apply to the next run, "
+                           "not to the one training now.")
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    def _setup_key(self) -> Any:
+        """What the setup pages describe, comparable (None while it does not build)."""
+        try:
+            d = self.build_config().to_dict()
+        except Exception:  # noqa: BLE001
+            return None
+        d.pop("runs_dir", None)
+        return d
+
+    def setup_changed(self) -> bool:
+        """Has the setup been edited since it was last loaded, opened or saved?"""
+        return self._setup_key() != getattr(self, "_clean_key", None)
+
+    def demo_setup(self, ask: bool = True) -> bool:
+        """Load the demo; a setup changed by hand is only replaced after asking."""
+        if ask and self.setup_changed():
+            ans = QMessageBox.question(
+                self, self.tr("Replace the setup?"),
+                self.tr("Replace your current setup with the demo (MiniLM-L6 + sentiment + LoRA)? "
+                "Save it first if you want to keep it."))
+            if ans != QMessageBox.Yes:
+                return False
+        self.load_config(demo_config())
+        self.statusBar().showMessage(self.tr("Demo setup loaded: press Start"), 6000)
+        return True
 
     # -- config in/out ---------------------------------------------------------------------------------
     def runs_dir(self) -> str | None:
@@ -331,6 +495,9 @@ class MainWindow(QMainWindow):
         self.technique_page.sequence.set_tasks(cfg.tasks)
         self.training_page.set_config(cfg.training, cfg.runs_dir or "")
         self._update_summary()
+        self._clean_key = self._setup_key()
+        self.validation.schedule()
+        self.training_page.preflight.mark_stale()
 
     def _restored_config(self) -> RunConfig | None:
         text = self.settings.value("setup/last_yaml")
@@ -384,6 +551,7 @@ class MainWindow(QMainWindow):
             show_error(self, e)
             return None
         self.config_path = str(path)
+        self._clean_key = self._setup_key()
         self.statusBar().showMessage(self.tr("Saved {path}").format(path=path), 5000)
         return str(path)
 
@@ -407,6 +575,15 @@ class MainWindow(QMainWindow):
     def start(self) -> bool:
         if self.session is not None:
             return False
+        if self.compare_page.is_running():
+            show_error(self, self.tr("a study is running on the Compare techniques page: stop it or wait for it "
+                                     "to finish"))
+            return False
+        err = self.start_blocker()
+        if err is not None and not self.validation.pending:
+            self.show_page(PAGE_OF.get(err.where, "training"))
+            self.statusBar().showMessage(self.tr("Cannot start: {message}").format(message=err.message), 8000)
+            return False
         try:
             cfg = self.build_config()
         except Exception as e:  # noqa: BLE001
@@ -417,7 +594,7 @@ class MainWindow(QMainWindow):
         return True
 
     def resume(self, run_dir: str) -> bool:
-        if self.session is not None or not run_dir:
+        if self.session is not None or not run_dir or self.compare_page.is_running():
             return False
         try:
             cfg = RunConfig.from_yaml(Path(run_dir) / "config.yaml")
@@ -436,9 +613,10 @@ class MainWindow(QMainWindow):
         s.ended.connect(self._on_thread_ended)
         self.session = s
         self.run_page.begin(description, resume)
-        self.start_action.setEnabled(False)
         self.stop_action.setEnabled(True)
+        self._refresh_start()
         self.show_page("run")
+        self._update_notice()
         s.start()
 
     def stop(self) -> None:
@@ -469,11 +647,14 @@ class MainWindow(QMainWindow):
         if s is not None:
             s.thread.wait(2000)
             s.deleteLater()
-        self.start_action.setEnabled(True)
         self.stop_action.setEnabled(False)
+        self._refresh_start()
+        self._update_notice()
         self.runs_page.refresh()
         self.playground_page.refresh()
         self.run_ended.emit(self.run_page.state)
+        if self._closing:
+            self.close()
 
     # -- closing ----------------------------------------------------------------------------------------
     def save_settings(self) -> None:
@@ -487,14 +668,35 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, e: Any) -> None:  # noqa: N802
         if self.session is not None:
+            if not self._closing:
+                ans = QMessageBox.question(
+                    self, self.tr("Training in progress"),
+                    self.tr("A run is training. Stop it (the checkpoint is kept, you can resume later) and "
+                            "quit?"))
+                if ans != QMessageBox.Yes:
+                    e.ignore()
+                    return
+                # The window goes at once; the process stays until the run has stopped at the end
+                # of its step and written its checkpoint (_on_thread_ended closes for real). Waiting
+                # here froze the window for as long as that took.
+                self._closing = True
+                self.save_settings()
+                self.session.cancel()
+                self.run_page.set_state("stopping")
+            e.ignore()
+            self.hide()
+            return
+        study = self.compare_page.session
+        if study is not None:
             ans = QMessageBox.question(
-                self, self.tr("Training in progress"),
-                self.tr("A run is training. Stop it (the checkpoint is kept, you can resume later) and quit?"))
+                self, self.tr("Study in progress"),
+                self.tr("A study is running. Stop it (the running arm keeps its checkpoint; Continue picks "
+                        "it up) and quit?"))
             if ans != QMessageBox.Yes:
                 e.ignore()
                 return
-            self.session.cancel()
-            self.session.wait(60000)
+            study.cancel()
+            study.wait(60000)
         self.save_settings()
         super().closeEvent(e)
         if self._gc_held:

@@ -8,7 +8,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QProgressBar, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
 
 log = logging.getLogger("ftstudio.gui")
 
@@ -221,7 +231,85 @@ def jobs_running() -> int:
 last_error: list[str] = []  # every message shown, for tests and the status bar
 
 
-def show_error(parent: QWidget | None, info: ErrorInfo | BaseException | str, title: str = "") -> QMessageBox:
+MESSAGE_CHARS = 300  # the one line a dialog shows; the rest goes to the details area
+DETAILS_CHARS = 20_000  # what the details area keeps (a traceback, a long list)
+
+
+def one_line(text: str, limit: int = MESSAGE_CHARS) -> tuple[str, str]:
+    """(the first line, cut at ``limit``; the rest) — what a dialog shows and what it tucks away."""
+    text = str(text).strip()
+    first, _, rest = text.partition("\n")
+    first = first.strip()
+    if len(first) > limit:
+        cut = first[: limit - 1].rsplit(" ", 1)[0]
+        rest = first[len(cut):].lstrip() + ("\n" + rest if rest else "")
+        first = cut + "…"
+    return first, rest.strip()
+
+
+def screen_size(widget: QWidget | None = None) -> Any:
+    """The available size of the screen ``widget`` is on (the primary screen otherwise)."""
+    from PySide6.QtGui import QGuiApplication
+
+    scr = widget.screen() if widget is not None else None
+    scr = scr or QGuiApplication.primaryScreen()
+    return scr.availableGeometry().size() if scr else None
+
+
+class MessageDialog(QDialog):
+    """A message that never outgrows the screen: one readable line (word-wrapped, at most
+    MESSAGE_CHARS), and any details in a scrollable, size-capped area below it."""
+
+    def __init__(self, parent: QWidget | None, title: str, message: str, details: str = "",
+                 critical: bool = False):
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        lay = QVBoxLayout(self)
+        row = QHBoxLayout()
+        icon = QLabel()
+        sp = QStyle.SP_MessageBoxCritical if critical else QStyle.SP_MessageBoxWarning
+        icon.setPixmap(self.style().standardIcon(sp).pixmap(32, 32))
+        icon.setAlignment(Qt.AlignTop)
+        row.addWidget(icon)
+        line, rest = one_line(message)
+        details = "\n\n".join(x for x in (rest, details) if x)
+        self.message = QLabel(line)
+        self.message.setObjectName("dialog_message")
+        self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.PlainText)
+        self.message.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.message.setMinimumWidth(320)
+        self.message.setMaximumWidth(560)
+        row.addWidget(self.message, 1)
+        lay.addLayout(row)
+        self.details = QPlainTextEdit()
+        self.details.setObjectName("dialog_details")
+        self.details.setReadOnly(True)
+        self.details.setPlainText(details[:DETAILS_CHARS] + ("\n…" if len(details) > DETAILS_CHARS else ""))
+        self.details.setMaximumHeight(220)
+        self.details.setLineWrapMode(QPlainTextEdit.NoWrap)
+        self.details.setVisible(False)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok)
+        buttons.accepted.connect(self.accept)
+        if details:
+            self.details_button = buttons.addButton(QCoreApplication.translate("util", "Show details"),
+                                                    QDialogButtonBox.ActionRole)
+            self.details_button.clicked.connect(self._toggle_details)
+        lay.addWidget(self.details)
+        lay.addWidget(buttons)
+        scr = screen_size(parent)
+        if scr is not None:
+            self.setMaximumSize(int(scr.width() * 0.9), int(scr.height() * 0.9))
+
+    def _toggle_details(self) -> None:
+        show = not self.details.isVisible()
+        self.details.setVisible(show)
+        self.details_button.setText(QCoreApplication.translate("util", "Hide details") if show
+                                    else QCoreApplication.translate("util", "Show details"))
+        self.adjustSize()
+
+
+def show_error(parent: QWidget | None, info: ErrorInfo | BaseException | str, title: str = "") -> MessageDialog:
     """A non-blocking dialog: one readable line for UserError; details + log path otherwise."""
     if isinstance(info, str):
         message, details, user = info, "", True
@@ -231,19 +319,17 @@ def show_error(parent: QWidget | None, info: ErrorInfo | BaseException | str, ti
         info = ErrorInfo(info, "".join(traceback.format_exception(info)))
         message, details, user = info.message, info.traceback, info.user
     last_error.append(message)
-    box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Warning if user else QMessageBox.Critical)
-    box.setWindowTitle(title or ("ftstudio" if user else QCoreApplication.translate("util", "ftstudio — unexpected error")))
+    title = title or ("ftstudio" if user else QCoreApplication.translate("util", "ftstudio — unexpected error"))
     if user:
-        box.setText(message)
+        box = MessageDialog(parent, title, message)
     else:
         p = write_crash_log(details) if details else None
-        box.setText(
-            QCoreApplication.translate("util", "Something went wrong: {message}\n\nYour runs are safe. ").format(message=message)
-            + (QCoreApplication.translate("util", "Details were written to {path}.").format(path=p) if p else "")
-        )
-        if details:
-            box.setDetailedText(details)
+        line, rest = one_line(message, 200)
+        box = MessageDialog(
+            parent, title,
+            QCoreApplication.translate("util", "Something went wrong: {message} Your runs are safe.").format(message=line)
+            + (QCoreApplication.translate("util", " Details were written to {path}.").format(path=p) if p else ""),
+            "\n\n".join(x for x in (rest, details) if x), critical=True)
     box.setAttribute(Qt.WA_DeleteOnClose)
     box.setModal(False)
     box.open()

@@ -12,6 +12,10 @@
         <translation>ACC —    BWT —</translation>
     </message>
     <message>
+        <source>ACC: the average accuracy over all tasks after the last one. BWT (backward transfer): how much the earlier tasks&apos; accuracy changed by learning the later ones — below 0 means forgetting.</source>
+        <translation>ACC：训练完最后一个任务后所有任务的平均准确率。BWT（后向迁移）：学习后面的任务使前面任务的准确率变化了多少 — 小于 0 表示发生了遗忘。</translation>
+    </message>
+    <message>
         <source>&lt;b&gt;Eval loss matrix&lt;/b&gt; (perplexity in brackets) — row: after training task i; column: evaluated on task j; lower is better, a rise down a column is forgetting</source>
         <translation>&lt;b&gt;评估损失矩阵&lt;/b&gt;（括号内为困惑度）— 行：训练完任务 i 之后；列：在任务 j 上评估；越低越好，同一列向下升高即为遗忘</translation>
     </message>
@@ -79,6 +83,277 @@
     <message>
         <source>metric</source>
         <translation>指标</translation>
+    </message>
+</context>
+<context>
+    <name>ComparePage</name>
+    <message>
+        <source>arm</source>
+        <translation>对比组</translation>
+    </message>
+    <message>
+        <source>status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>quality</source>
+        <translation>效果</translation>
+    </message>
+    <message>
+        <source>macro-F1</source>
+        <translation>宏平均 F1</translation>
+    </message>
+    <message>
+        <source>baseline</source>
+        <translation>基线</translation>
+    </message>
+    <message>
+        <source>trainable</source>
+        <translation>可训练参数</translation>
+    </message>
+    <message>
+        <source>trainable %</source>
+        <translation>可训练占比</translation>
+    </message>
+    <message>
+        <source>peak MiB</source>
+        <translation>峰值 MiB</translation>
+    </message>
+    <message>
+        <source>arm MiB</source>
+        <translation>本组 MiB</translation>
+    </message>
+    <message>
+        <source>train s</source>
+        <translation>训练秒数</translation>
+    </message>
+    <message>
+        <source>samples/s</source>
+        <translation>样本/秒</translation>
+    </message>
+    <message>
+        <source>export MiB</source>
+        <translation>导出 MiB</translation>
+    </message>
+    <message>
+        <source>Running arm: training loss</source>
+        <translation>当前对比组：训练损失</translation>
+    </message>
+    <message>
+        <source>loss</source>
+        <translation>损失</translation>
+    </message>
+    <message>
+        <source>Compare techniques</source>
+        <translation>对比微调技术</translation>
+    </message>
+    <message>
+        <source>One model, one dataset, several techniques under the same budget: what each buys and what it costs.</source>
+        <translation>同一个模型、同一份数据、相同的训练预算下对比多种技术：各自带来什么效果、付出多少代价。</translation>
+    </message>
+    <message>
+        <source>Techniques (each at its default learning rate)</source>
+        <translation>微调技术（各自使用默认学习率）</translation>
+    </message>
+    <message>
+        <source> — task sequences only</source>
+        <translation> — 仅限任务序列</translation>
+    </message>
+    <message>
+        <source>{title}   (learning rate {lr:g}){seq}</source>
+        <translation>{title}   （学习率 {lr:g}）{seq}</translation>
+    </message>
+    <message>
+        <source>{title} parameters</source>
+        <translation>{title}参数</translation>
+    </message>
+    <message>
+        <source>Parameters ▸</source>
+        <translation>参数 ▸</translation>
+    </message>
+    <message>
+        <source>This technique&apos;s own parameters for its arm (defaults unless changed)</source>
+        <translation>该技术在其对比组中使用的参数（未修改则为默认值）</translation>
+    </message>
+    <message>
+        <source>Shared budget (the same for every arm)</source>
+        <translation>共享预算（所有对比组相同）</translation>
+    </message>
+    <message>
+        <source>— (use epochs)</source>
+        <translation>—（按轮数）</translation>
+    </message>
+    <message>
+        <source>One seed, or several separated by commas (mean ± spread; a lead within the spread is shown as a tie)</source>
+        <translation>一个随机种子，或用逗号分隔的多个（显示均值 ± 波动；领先幅度在波动范围内时显示为打平）</translation>
+    </message>
+    <message>
+        <source>Epochs:</source>
+        <translation>训练轮数：</translation>
+    </message>
+    <message>
+        <source>Max steps:</source>
+        <translation>最大步数：</translation>
+    </message>
+    <message>
+        <source>Batch size:</source>
+        <translation>批大小：</translation>
+    </message>
+    <message>
+        <source>Max length:</source>
+        <translation>最大长度：</translation>
+    </message>
+    <message>
+        <source>Seed(s):</source>
+        <translation>随机种子：</translation>
+    </message>
+    <message>
+        <source>Same examples in the same order and the same eval set for every arm; each technique at its default learning rate.</source>
+        <translation>所有对比组使用相同的样本、相同的顺序和相同的评估集；每种技术使用各自的默认学习率。</translation>
+    </message>
+    <message>
+        <source>Pre-flight</source>
+        <translation>预检</translation>
+    </message>
+    <message>
+        <source>Estimate the study&apos;s total time and its largest arm&apos;s peak memory</source>
+        <translation>估算整个研究的总耗时，以及最大对比组的峰值内存</translation>
+    </message>
+    <message>
+        <source>▶  Start study</source>
+        <translation>▶  开始研究</translation>
+    </message>
+    <message>
+        <source>↻ Continue</source>
+        <translation>↻ 继续</translation>
+    </message>
+    <message>
+        <source>Run the arms not finished yet (the stopped one resumes)</source>
+        <translation>运行尚未完成的对比组（已停止的那个会从检查点恢复）</translation>
+    </message>
+    <message>
+        <source>■ Stop</source>
+        <translation>■ 停止</translation>
+    </message>
+    <message>
+        <source>Save study…</source>
+        <translation>保存研究…</translation>
+    </message>
+    <message>
+        <source>Open study…</source>
+        <translation>打开研究…</translation>
+    </message>
+    <message>
+        <source>Export chart PNG…</source>
+        <translation>导出图表 PNG…</translation>
+    </message>
+    <message>
+        <source>Export table CSV…</source>
+        <translation>导出表格 CSV…</translation>
+    </message>
+    <message>
+        <source>No study yet.</source>
+        <translation>还没有研究。</translation>
+    </message>
+    <message>
+        <source>ETA</source>
+        <translation>预计剩余</translation>
+    </message>
+    <message>
+        <source>The chart appears here as arms finish.</source>
+        <translation>对比组完成后，图表会显示在这里。</translation>
+    </message>
+    <message>
+        <source>tick at least one technique to compare</source>
+        <translation>请至少勾选一种要对比的技术</translation>
+    </message>
+    <message>
+        <source>seeds must be whole numbers separated by commas; got &apos;{value}&apos;</source>
+        <translation>随机种子必须是用逗号分隔的整数；收到的是“{value}”</translation>
+    </message>
+    <message>
+        <source>give at least one seed</source>
+        <translation>请至少给出一个随机种子</translation>
+    </message>
+    <message>
+        <source>Save the study</source>
+        <translation>保存研究</translation>
+    </message>
+    <message>
+        <source>Study (*.yaml)</source>
+        <translation>研究文件 (*.yaml)</translation>
+    </message>
+    <message>
+        <source>Open a study</source>
+        <translation>打开研究</translation>
+    </message>
+    <message>
+        <source>Study (*.yaml *.yml)</source>
+        <translation>研究文件 (*.yaml *.yml)</translation>
+    </message>
+    <message>
+        <source>Pre-flight: measuring one step per arm…</source>
+        <translation>预检：正在为每个对比组测量单步耗时…</translation>
+    </message>
+    <message>
+        <source>a training run is in progress: stop it or wait for it to finish</source>
+        <translation>有一次训练正在进行：请先停止它或等待它完成</translation>
+    </message>
+    <message>
+        <source>Stopping after a checkpoint…</source>
+        <translation>保存检查点后停止…</translation>
+    </message>
+    <message>
+        <source>Running arm: {label} — training loss</source>
+        <translation>当前对比组：{label} — 训练损失</translation>
+    </message>
+    <message>
+        <source>✓ done</source>
+        <translation>✓ 完成</translation>
+    </message>
+    <message>
+        <source>▶ running</source>
+        <translation>▶ 运行中</translation>
+    </message>
+    <message>
+        <source>… waiting</source>
+        <translation>… 等待中</translation>
+    </message>
+    <message>
+        <source>{n_done}/{n_queue} arms done · total ETA {eta}{note}</source>
+        <translation>已完成 {n_done}/{n_queue} 个对比组 · 总预计剩余 {eta}{note}</translation>
+    </message>
+    <message>
+        <source> (known after the first arm or a pre-flight)</source>
+        <translation>（第一个对比组完成或预检后可知）</translation>
+    </message>
+    <message>
+        <source>Study {value} · {study_dir}</source>
+        <translation>研究{value} · {study_dir}</translation>
+    </message>
+    <message>
+        <source>the study failed</source>
+        <translation>研究失败</translation>
+    </message>
+    <message>
+        <source>Study failed.</source>
+        <translation>研究失败。</translation>
+    </message>
+    <message>
+        <source>no study results yet: run a study first</source>
+        <translation>还没有研究结果：请先运行一次研究</translation>
+    </message>
+    <message>
+        <source>PNG image (*.png)</source>
+        <translation>PNG 图片 (*.png)</translation>
+    </message>
+    <message>
+        <source>CSV table (*.csv)</source>
+        <translation>CSV 表格 (*.csv)</translation>
+    </message>
+    <message>
+        <source>Export</source>
+        <translation>导出</translation>
     </message>
 </context>
 <context>
@@ -252,20 +527,24 @@
         <translation>&lt;b&gt;格式：&lt;/b&gt;{format}&lt;br&gt;&lt;b&gt;模板：&lt;/b&gt;{template} · &lt;b&gt;计算损失：&lt;/b&gt;{loss_on}（高亮部分）</translation>
     </message>
     <message>
-        <source>First {n} rows of {total:,} · columns: {columns}</source>
-        <translation>共 {total:,} 行中的前 {n} 行 · 列：{columns}</translation>
+        <source> · set from the file: {fields}</source>
+        <translation> · 根据文件设置：{fields}</translation>
     </message>
     <message>
-        <source>First {n} rows · columns: {columns}</source>
-        <translation>前 {n} 行 · 列：{columns}</translation>
+        <source>First {n} rows of {total:,} · {n_columns} columns</source>
+        <translation>共 {total:,} 行中的前 {n} 行 · {n_columns} 列</translation>
     </message>
     <message>
-        <source>not used for text generation</source>
-        <translation>文本生成任务不使用</translation>
+        <source>First {n} rows · {n_columns} columns</source>
+        <translation>前 {n} 行 · {n_columns} 列</translation>
     </message>
     <message>
-        <source>… and {n} more labels</source>
-        <translation>… 以及另外 {n} 个标签</translation>
+        <source>Labels are not used for text generation.</source>
+        <translation>文本生成任务不使用标签。</translation>
+    </message>
+    <message>
+        <source>{n_rest:,} others:</source>
+        <translation>其余 {n_rest:,} 个：</translation>
     </message>
 </context>
 <context>
@@ -373,6 +652,10 @@
         <translation>训练运行</translation>
     </message>
     <message>
+        <source>Compare techniques</source>
+        <translation>对比微调技术</translation>
+    </message>
+    <message>
         <source>AFTER TRAINING</source>
         <translation>训练之后</translation>
     </message>
@@ -449,6 +732,34 @@
         <translation>下次启动时，ftstudio 将使用{name}。</translation>
     </message>
     <message>
+        <source>&lt;b&gt;Cannot start:&lt;/b&gt; {value} &lt;a href=&apos;{page}&apos; style=&apos;color:#8c0018&apos;&gt;Go to {value2}&lt;/a&gt;</source>
+        <translation>&lt;b&gt;无法开始：&lt;/b&gt;{value} &lt;a href=&apos;{page}&apos; style=&apos;color:#8c0018&apos;&gt;前往{value2}&lt;/a&gt;</translation>
+    </message>
+    <message>
+        <source>Cannot start: {message}</source>
+        <translation>无法开始：{message}</translation>
+    </message>
+    <message>
+        <source>Start training this setup (Ctrl+R)</source>
+        <translation>用这套设置开始训练 (Ctrl+R)</translation>
+    </message>
+    <message>
+        <source>A run is in progress: changes here apply to the next run, not to the one training now.</source>
+        <translation>有一次运行正在进行：这里的修改只对下一次运行生效，不影响正在训练的这次。</translation>
+    </message>
+    <message>
+        <source>Replace the setup?</source>
+        <translation>替换当前设置？</translation>
+    </message>
+    <message>
+        <source>Replace your current setup with the demo (MiniLM-L6 + sentiment + LoRA)? Save it first if you want to keep it.</source>
+        <translation>要用示例设置（MiniLM-L6 + 情感数据集 + LoRA）替换当前设置吗？如需保留，请先保存。</translation>
+    </message>
+    <message>
+        <source>Demo setup loaded: press Start</source>
+        <translation>已载入示例设置：点击“开始训练”</translation>
+    </message>
+    <message>
         <source>choose a model on the Model page</source>
         <translation>请在“模型”页选择一个模型</translation>
     </message>
@@ -501,6 +812,10 @@
         <translation>已复制：{cmd}</translation>
     </message>
     <message>
+        <source>a study is running on the Compare techniques page: stop it or wait for it to finish</source>
+        <translation>“对比微调技术”页上有一项研究正在运行：请先停止它或等待它完成</translation>
+    </message>
+    <message>
         <source>{technique} on {model} · {data}</source>
         <translation>{technique} · {model} · {data}</translation>
     </message>
@@ -515,6 +830,14 @@
     <message>
         <source>A run is training. Stop it (the checkpoint is kept, you can resume later) and quit?</source>
         <translation>有一次运行正在训练。要停止它（检查点会保留，之后可以恢复）并退出吗？</translation>
+    </message>
+    <message>
+        <source>Study in progress</source>
+        <translation>研究正在进行</translation>
+    </message>
+    <message>
+        <source>A study is running. Stop it (the running arm keeps its checkpoint; Continue picks it up) and quit?</source>
+        <translation>有一项研究正在运行。要停止它（正在运行的对比组会保留检查点，点击“继续”即可接着运行）并退出吗？</translation>
     </message>
 </context>
 <context>
@@ -718,6 +1041,14 @@
         <translation>{technique} · {model} · 任务：{task}</translation>
     </message>
     <message>
+        <source>Generate  (Ctrl+Enter)</source>
+        <translation>生成  (Ctrl+Enter)</translation>
+    </message>
+    <message>
+        <source>Type an instruction, e.g. “Name three primary colors.”</source>
+        <translation>输入一条指令，例如“Name three primary colors.”</translation>
+    </message>
+    <message>
         <source>pick a finished run first</source>
         <translation>请先选择一次已完成的运行</translation>
     </message>
@@ -743,6 +1074,10 @@
     <message>
         <source>Run pre-flight check</source>
         <translation>运行预检</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
     </message>
     <message>
         <source>Trainable parameters</source>
@@ -781,6 +1116,10 @@
         <translation>每轮耗时</translation>
     </message>
     <message>
+        <source>This run (as set up)</source>
+        <translation>本次运行（按当前设置）</translation>
+    </message>
+    <message>
         <source>{title}:</source>
         <translation>{title}：</translation>
     </message>
@@ -789,8 +1128,20 @@
         <translation>内存占用：—</translation>
     </message>
     <message>
+        <source>Starting…</source>
+        <translation>正在启动…</translation>
+    </message>
+    <message>
         <source>Loading the model and timing one step…</source>
         <translation>正在加载模型并测量单步耗时…</translation>
+    </message>
+    <message>
+        <source>Pre-flight cancelled.</source>
+        <translation>预检已取消。</translation>
+    </message>
+    <message>
+        <source>Stale — the setup changed since this check: run it again.</source>
+        <translation>已过时 — 预检之后设置有变化：请重新运行预检。</translation>
     </message>
     <message>
         <source>Pre-flight failed: {msg}</source>
@@ -813,6 +1164,18 @@
         <translation>未测量</translation>
     </message>
     <message>
+        <source>{n} steps</source>
+        <translation>{n} 步</translation>
+    </message>
+    <message>
+        <source>{n:g} epochs</source>
+        <translation>{n:g} 轮</translation>
+    </message>
+    <message>
+        <source> × {n} tasks</source>
+        <translation> × {n} 个任务</translation>
+    </message>
+    <message>
         <source>memory use: {pct:.0f}% of available</source>
         <translation>内存占用：可用内存的 {pct:.0f}%</translation>
     </message>
@@ -831,6 +1194,50 @@
 </context>
 <context>
     <name>RunPage</name>
+    <message>
+        <source>tokenizing</source>
+        <translation>分词</translation>
+    </message>
+    <message>
+        <source>evaluating</source>
+        <translation>评估</translation>
+    </message>
+    <message>
+        <source>loading</source>
+        <translation>加载</translation>
+    </message>
+    <message>
+        <source>teacher</source>
+        <translation>教师模型</translation>
+    </message>
+    <message>
+        <source>exporting</source>
+        <translation>导出</translation>
+    </message>
+    <message>
+        <source>checkpoint</source>
+        <translation>检查点</translation>
+    </message>
+    <message>
+        <source>training</source>
+        <translation>训练</translation>
+    </message>
+    <message>
+        <source>working</source>
+        <translation>处理中</translation>
+    </message>
+    <message>
+        <source>accuracy {acc} (majority baseline {base}: always &apos;{label}&apos;)</source>
+        <translation>准确率 {acc}（多数类基线 {base}：总是回答“{label}”）</translation>
+    </message>
+    <message>
+        <source>accuracy {acc} — the same as always answering &apos;{label}&apos;</source>
+        <translation>准确率 {acc} — 与总是回答“{label}”相同</translation>
+    </message>
+    <message>
+        <source>accuracy {acc} — worse than always answering &apos;{label}&apos; ({base})</source>
+        <translation>准确率 {acc} — 不如总是回答“{label}”（{base}）</translation>
+    </message>
     <message>
         <source>No run yet — press Start.</source>
         <translation>还没有运行 — 请点击“开始训练”。</translation>
@@ -868,6 +1275,22 @@
         <translation>开始：{description}</translation>
     </message>
     <message>
+        <source>earlier sessions: {n} logged steps up to step {upto}, {time} of training time</source>
+        <translation>之前的会话：已记录 {n} 步（到第 {upto} 步），训练时间 {time}</translation>
+    </message>
+    <message>
+        <source>step {step} / {total}   </source>
+        <translation>第 {step} / {total} 步   </translation>
+    </message>
+    <message>
+        <source>   {speed:.1f} samples/s</source>
+        <translation>   {speed:.1f} 样本/秒</translation>
+    </message>
+    <message>
+        <source>{step}elapsed {elapsed}   ETA {eta}{sps}</source>
+        <translation>{step}已用时 {elapsed}   预计剩余 {eta}{sps}</translation>
+    </message>
+    <message>
         <source>Starting…</source>
         <translation>正在启动…</translation>
     </message>
@@ -896,6 +1319,18 @@
         <translation>{state}：{message}</translation>
     </message>
     <message>
+        <source>Time by phase: {phases}</source>
+        <translation>各阶段耗时：{phases}</translation>
+    </message>
+    <message>
+        <source>Finished, but no better than the majority baseline: {verdict}</source>
+        <translation>已完成，但并不比多数类基线好：{verdict}</translation>
+    </message>
+    <message>
+        <source>peak memory {size} (from the steps&apos; memory samples)</source>
+        <translation>峰值内存 {size}（根据各步的内存采样）</translation>
+    </message>
+    <message>
         <source>ERROR: {message}</source>
         <translation>错误：{message}</translation>
     </message>
@@ -910,6 +1345,10 @@
     <message>
         <source>eval @ step {step}: {metrics}</source>
         <translation>第 {step} 步评估：{metrics}</translation>
+    </message>
+    <message>
+        <source> · about {time} left</source>
+        <translation> · 大约还剩 {time}</translation>
     </message>
     <message>
         <source>WARNING: {message}</source>
@@ -928,12 +1367,8 @@
         <translation>峰值内存 {size}</translation>
     </message>
     <message>
-        <source>step {step} / {total}   elapsed {elapsed}   ETA {eta}   {speed:.1f} samples/s</source>
-        <translation>第 {step} / {total} 步   已用时 {elapsed}   预计剩余 {eta}   {speed:.1f} 样本/秒</translation>
-    </message>
-    <message>
-        <source>epoch {epoch:.2f} · loss {loss:.4f}</source>
-        <translation>轮次 {epoch:.2f} · 损失 {loss:.4f}</translation>
+        <source>epoch {value:.2f} · loss {value2:.4f}</source>
+        <translation>轮次 {value:.2f} · 损失 {value2:.4f}</translation>
     </message>
 </context>
 <context>
@@ -955,12 +1390,20 @@
         <translation>模型</translation>
     </message>
     <message>
+        <source>Dataset</source>
+        <translation>数据集</translation>
+    </message>
+    <message>
         <source>Started</source>
         <translation>开始时间</translation>
     </message>
     <message>
         <source>Accuracy</source>
         <translation>准确率</translation>
+    </message>
+    <message>
+        <source>Baseline</source>
+        <translation>基线</translation>
     </message>
     <message>
         <source>Macro-F1</source>
@@ -983,6 +1426,14 @@
         <translation>耗时</translation>
     </message>
     <message>
+        <source>{acc} (always &apos;{label}&apos;)</source>
+        <translation>{acc}（总是回答“{label}”）</translation>
+    </message>
+    <message>
+        <source>  ✖ baseline</source>
+        <translation>  ✖ 未超过基线</translation>
+    </message>
+    <message>
         <source>Trainable %</source>
         <translation>可训练占比</translation>
     </message>
@@ -993,6 +1444,10 @@
     <message>
         <source>Samples/s</source>
         <translation>样本/秒</translation>
+    </message>
+    <message>
+        <source>Majority baseline</source>
+        <translation>多数类基线</translation>
     </message>
     <message>
         <source>Perplexity</source>
@@ -1075,6 +1530,16 @@
         <translation>TensorBoard：{res}（运行文件夹 {logdir}）</translation>
     </message>
     <message>
+        <source>{run_dir}
+Double-click to rename</source>
+        <translation>{run_dir}
+双击可重命名</translation>
+    </message>
+    <message>
+        <source>no better than always answering &apos;{value}&apos;</source>
+        <translation>并不比总是回答“{value}”好</translation>
+    </message>
+    <message>
         <source>{n_recs} runs in {value}</source>
         <translation>{value} 中有 {n_recs} 次运行</translation>
     </message>
@@ -1105,6 +1570,10 @@
     <message>
         <source>Full model folder</source>
         <translation>完整模型文件夹</translation>
+    </message>
+    <message>
+        <source>Delta: only the trained tensors (biases + head), small; needs the base model</source>
+        <translation>增量：只包含训练过的张量（偏置 + 任务头），体积小；使用时需要基座模型</translation>
     </message>
     <message>
         <source>GGUF Q8_0 (half the size)</source>
@@ -1236,12 +1705,24 @@
         <translation>&lt;b&gt;学生模型：&lt;/b&gt;在&lt;a href=&apos;#&apos;&gt;“模型”页&lt;/a&gt;选择的模型（&lt;code&gt;{model}&lt;/code&gt;）。&lt;b&gt;教师模型：&lt;/b&gt;请在下方选择一次已完成的运行或一个文件夹。</translation>
     </message>
     <message>
+        <source>empty = {lora_targets} (the default for this {fam} model)</source>
+        <translation>留空 = {lora_targets}（该 {fam} 模型的默认值）</translation>
+    </message>
+    <message>
+        <source>empty = the default for the model (none known for this one: name them)</source>
+        <translation>留空 = 该模型的默认值（这个模型没有已知的默认值：请填写模块名）</translation>
+    </message>
+    <message>
         <source>No description.</source>
         <translation>暂无说明。</translation>
     </message>
     <message>
         <source>, </source>
         <translation>、</translation>
+    </message>
+    <message>
+        <source> · Learning rate set when picked: {lr:g}</source>
+        <translation> · 选中时设置的学习率：{lr:g}</translation>
     </message>
     <message>
         <source>Tasks: {tasks} · Export: {exports}</source>
@@ -1495,6 +1976,13 @@
     </message>
 </context>
 <context>
+    <name>WelcomeBanner</name>
+    <message>
+        <source>Got it</source>
+        <translation>知道了</translation>
+    </message>
+</context>
+<context>
     <name>app</name>
     <message>
         <source>Ready in {shown:.2f} s</source>
@@ -1558,6 +2046,34 @@
 </context>
 <context>
     <name>param_panel</name>
+    <message>
+        <source>from the model&apos;s own predictions (true Fisher)</source>
+        <translation>基于模型自身的预测（真 Fisher）</translation>
+    </message>
+    <message>
+        <source>from the correct answers (empirical Fisher)</source>
+        <translation>基于正确答案（经验 Fisher）</translation>
+    </message>
+    <message>
+        <source>Range {lo}–{hi}.</source>
+        <translation>范围 {lo}–{hi}。</translation>
+    </message>
+    <message>
+        <source>At least {lo}.</source>
+        <translation>至少 {lo}。</translation>
+    </message>
+    <message>
+        <source>At most {hi}.</source>
+        <translation>至多 {hi}。</translation>
+    </message>
+    <message>
+        <source>{label}: {v:g} is above the maximum {max:g}; it was set to {max:g}</source>
+        <translation>{label}：{v:g} 超过最大值 {max:g}；已设为 {max:g}</translation>
+    </message>
+    <message>
+        <source>{label}: {v:g} is below the minimum {min:g}; it was set to {min:g}</source>
+        <translation>{label}：{v:g} 低于最小值 {min:g}；已设为 {min:g}</translation>
+    </message>
     <message>
         <source>(none)</source>
         <translation>（无）</translation>
@@ -1701,20 +2217,24 @@
 <context>
     <name>util</name>
     <message>
+        <source>Show details</source>
+        <translation>显示详细信息</translation>
+    </message>
+    <message>
+        <source>Hide details</source>
+        <translation>隐藏详细信息</translation>
+    </message>
+    <message>
         <source>ftstudio — unexpected error</source>
         <translation>ftstudio — 意外错误</translation>
     </message>
     <message>
-        <source>Something went wrong: {message}
-
-Your runs are safe. </source>
-        <translation>出现了问题：{message}
-
-你的运行记录是安全的。</translation>
+        <source>Something went wrong: {message} Your runs are safe.</source>
+        <translation>出现了问题：{message} 你的运行记录是安全的。</translation>
     </message>
     <message>
-        <source>Details were written to {path}.</source>
-        <translation>详细信息已写入 {path}。</translation>
+        <source> Details were written to {path}.</source>
+        <translation> 详细信息已写入 {path}。</translation>
     </message>
 </context>
 </TS>

@@ -142,7 +142,7 @@ class Adapter(Technique):
         "Adds small bottleneck layers inside every transformer layer and trains only them plus the "
         "task head; the original model stays frozen. About 1–4% of the parameters train, memory and "
         "the saved file are small, and quality is usually close to full fine-tuning. Use a high "
-        "learning rate (about 1e-3; 1e-4 to 1e-3 works)."
+        "learning rate (the app sets 3e-3; 1e-4 to 3e-3 works)."
     )
     Params = Params
     tasks = ("classification", "causal-lm")

@@ -160,7 +160,8 @@ class DistillationParams:
         0.0,
         label="Hidden-state matching",
         help="Also make the student's internal representations match the teacher's, layer by layer "
-        "(TinyBERT-style). 0 = off. Needs the same hidden size; the teacher then runs every step "
+        "(as TinyBERT does — a distilled BERT whose student also copies the teacher's hidden states). "
+        "0 = off. Needs the same hidden size; the teacher then runs every step "
         "instead of reusing its cached predictions.",
         min=0.0,
         max=100.0,
@@ -230,6 +231,9 @@ class Distillation(Technique):
                    t_hidden=t_hidden, s_hidden=s_hidden)
             )
 
+    def _trust_remote_code(self) -> bool:
+        return bool(getattr(getattr(self.ctx, "config", None), "trust_remote_code", False))
+
     def _load_teacher(self, path: Path, task: str) -> Any:
         import torch
         from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
@@ -238,7 +242,8 @@ class Distillation(Technique):
         from ftstudio.engine.pooling import apply_pooling
 
         try:
-            return apply_pooling(cls.from_pretrained(str(path), use_safetensors=True, dtype=torch.float32))
+            return apply_pooling(cls.from_pretrained(str(path), use_safetensors=True, dtype=torch.float32,
+                                                     trust_remote_code=self._trust_remote_code()))
         except (OSError, ValueError) as e:
             raise UserError(_t("cannot load the teacher from {path}: {value}",
                                path=path, value=str(e).splitlines()[0][:160])) from None
@@ -272,7 +277,7 @@ class Distillation(Technique):
         if ctx.tokenizer is not None and (path / "tokenizer_config.json").exists():
             from transformers import AutoTokenizer
 
-            t_tok = AutoTokenizer.from_pretrained(str(path))
+            t_tok = AutoTokenizer.from_pretrained(str(path), trust_remote_code=self._trust_remote_code())
             if t_tok.get_vocab() != ctx.tokenizer.get_vocab():
                 raise UserError(_t("the teacher's tokenizer differs from the student's; distillation needs "
                                    "the same vocabulary"))

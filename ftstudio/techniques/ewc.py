@@ -131,9 +131,10 @@ class EWCParams:
     fisher: str = param(
         "true",
         label="Importance estimate",
-        help="How weight importance (the Fisher information) is measured after each task. true: with "
-        "answers sampled from the model's own predictions (the textbook Fisher). empirical: with the "
-        "correct answers from the data (cheaper to explain, often similar).",
+        help="How weight importance (the Fisher information) is measured after each task. "
+        "true = from the model's own predictions (answers sampled from what the model believes; the "
+        "textbook 'true Fisher'). empirical = from the correct answers in the data (the 'empirical "
+        "Fisher'; often similar).",
         choices=("true", "empirical"),
         advanced=True,
     )

@@ -36,7 +36,8 @@ class Params:
         label="Unfreeze every",
         help="When to unfreeze the next layer: 'spread' spaces the unfreezing evenly over the run "
         "(every total steps ÷ number of layer groups, so the embeddings join for the last stretch); "
-        "'epoch' after each epoch (ULMFiT; needs at least as many epochs as layers); 'steps' after a "
+        "'epoch' after each epoch (as ULMFiT — the 2018 method that introduced gradual unfreezing — did; "
+        "needs at least as many epochs as layers); 'steps' after a "
         "fixed number of steps.",
         choices=("spread", "epoch", "steps"),
     )
@@ -49,10 +50,10 @@ class Params:
     )
     decay: float = param(
         0.95,
-        label="Layer rate decay (ξ)",
-        help="Each layer further down learns at this fraction of the rate of the layer above; the head "
-        "gets the full rate. 0.95 is the usual layer-wise decay for BERT-style models, 0.385 (=1/2.6) is "
-        "ULMFiT's much steeper choice, 1.0 gives every layer the same rate.",
+        label="Learning-rate decay per layer",
+        help="Each layer further down learns at this fraction of the rate of the layer above (the "
+        "papers call it ξ); the head gets the full rate. 0.95 is the usual choice for BERT-style models; "
+        "0.385 (= 1/2.6) is ULMFiT's much steeper one; 1.0 gives every layer the same rate.",
         min=0.01,
         max=1.0,
         step=0.05,

@@ -53,13 +53,14 @@ class Params:
     )
     prefix_lr: float = param(
         3e-2, label="Prefix learning rate", min=1e-5, max=1.0,
-        help="Learning rate of the prefixes. Prefix tuning needs a much higher rate than full "
+        help="Learning rate of the prefixes (the Training page's learning rate does not apply to "
+             "them). Prefix tuning needs a much higher rate than full "
              "fine-tuning; 5e-3 to 5e-2 is typical with AdamW (use about 1e-3 to 1e-4 with the MLP).",
     )
     head_lr: float | None = param(
         1e-3, label="Head learning rate", min=1e-6, max=1.0,
         help="Learning rate of the classification head (trained together with the prefixes). "
-             "Empty = the run's learning rate. Not used for text generation.",
+             "Empty = the Training page's learning rate. Not used for text generation.",
     )
 
 

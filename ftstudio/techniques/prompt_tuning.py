@@ -35,14 +35,15 @@ class Params:
     )
     prompt_lr: float = param(
         3e-1, label="Prompt learning rate", min=1e-4, max=1.0,
-        help="Learning rate of the soft prompt. Prompt tuning needs a much higher rate than full "
+        help="Learning rate of the soft prompt (the Training page's learning rate does not apply to "
+             "it). Prompt tuning needs a much higher rate than full "
              "fine-tuning: the paper used 0.3 (with Adafactor); with AdamW here 0.3 also did best "
              "on SST-2 (76% vs 61% at 0.03).",
     )
     head_lr: float | None = param(
         1e-3, label="Head learning rate", min=1e-6, max=1.0,
         help="Learning rate of the classification head (trained together with the prompt). "
-             "Empty = the run's learning rate. Not used for text generation.",
+             "Empty = the Training page's learning rate. Not used for text generation.",
     )
 
 

@@ -5,7 +5,10 @@
 
 Runs offscreen (QT_QPA_PLATFORM=offscreen unless a display is set) with the built-in demo
 (MiniLM-L6 + the sentiment set + LoRA), a second short run for the comparison view, and a
-prediction in the playground. Runs go to a scratch runs folder inside the output folder, and
+prediction in the playground. Then the problem cases a newcomer meets: the text column chosen as
+the label (thousands of "classes"; Start disabled with the reason), a run no better than the
+majority baseline, a stopped and resumed run (its earlier curves kept), and every page in a
+1024×640 window. Runs go to a scratch runs folder inside the output folder, and
 the user's settings are not touched. Nothing here is needed by the app itself.
 """
 from __future__ import annotations
@@ -68,17 +71,18 @@ def main() -> int:
 
     shots: list[str] = []
 
-    def shot(name: str) -> None:
+    def shot(name: str, widget=None) -> None:
         pump(0.4)
-        p = out / f"{len(shots) + 1:02d}-{name}{suffix}.png"
-        w.grab().save(str(p))
+        p = out / f"{len(shots) + 1:02d}-{name}.png"
+        (widget or w).grab().save(str(p))
         shots.append(str(p))
         print("saved", p, flush=True)
 
     mp, dp, tp = w.model_page, w.data_page, w.technique_page
     pump(until=lambda: mp.info is not None and dp.preview is not None, timeout=180)
     w.show_page("model")
-    shot("model")
+    shot("model-welcome")
+    w.welcome.close_button.click()
     w.show_page("data")
     shot("data")
     w.show_page("technique")
@@ -131,6 +135,57 @@ def main() -> int:
     pg.predict()
     pump(until=lambda: pg.base.result is not None or bool(pg.problem.text()), timeout=300)
     shot("playground")
+
+    # -- the problem cases ---------------------------------------------------------------------
+    from ftstudio.gui import util
+
+    # the text column as the label: every row its own class
+    w.show_page("data")
+    dp.label_col.set_value("text")
+    dp._mapping_changed()
+    pump(until=lambda: not dp._timer.isActive() and dp.preview is not None
+         and dp.preview_status.text() != "Reading…" and not w.validation.pending, timeout=120)
+    pump(1.0)
+    shot("problem-label-is-text")
+    box = util.show_error(w, "column 'text' has " + ", ".join(f"'review {i}'" for i in range(400)))
+    shot("problem-long-error-dialog", box)
+    box.close()
+    dp.label_col.set_value("label")
+    dp._mapping_changed()
+
+    # a run no better than the majority baseline (the summary keys the engine writes)
+    rp.refresh()
+    last = dict(rp.records[0].summary)
+    base = {"label": "negative", "accuracy": last.get("accuracy", 0.5)}
+    page.begin("majority-class run")
+    page.end("finished", {**last, "baseline": base, "beats_baseline": False})
+    w.show_page("run")
+    shot("problem-majority-class-run")
+
+    # stop a run, resume it: the earlier curve stays, elapsed counts both sessions
+    tp.select("lora")
+    w.training_page.max_steps.setValue(args.steps)
+    w.start()
+    pump(until=lambda: page.progress.value() >= max(3, args.steps // 3) or w.session is None, timeout=600)
+    w.stop()
+    pump(until=lambda: w.session is None, timeout=300)
+    shot("problem-stopped")
+    stopped_at = page.progress.value()
+    page.resume_button.click()
+    pump(until=lambda: page.progress.value() >= stopped_at + 5 or w.session is None, timeout=600)
+    shot("problem-resumed-run")
+    pump(until=lambda: w.session is None, timeout=900)
+    shot("problem-resumed-finished")
+
+    # a small screen: 1024×640, every page
+    w.resize(1024, 640)
+    for key in ("model", "data", "technique", "training", "run", "runs", "playground"):
+        w.show_page(key)
+        shot(f"small-1024x640-{key}")
+    w.resize(800, 600)
+    for key in ("data", "training"):
+        w.show_page(key)
+        shot(f"small-800x600-{key}")
 
     wait_for_jobs(30000)
     w.close()

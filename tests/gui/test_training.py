@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QTimer
 
-from ftstudio.engine.store import latest_checkpoint, list_runs, read_json
+from ftstudio.engine.store import latest_checkpoint, list_runs, read_json, read_metrics
 
 
 class StallMeter:
@@ -118,8 +118,15 @@ def test_stop_keeps_the_checkpoint_and_resume_finishes(window, qtbot, tiny_setup
     # resume from the run page: continues at the checkpoint's step, in the same folder
     window.load_config(tiny_setup("full", max_steps=400))
     page.resume_button.click()
-    qtbot.waitUntil(lambda: page.progress.value() > stopped_at, timeout=120_000)
-    assert page.plots.loss_raw.x[0] > stopped_at  # curves continue, not restart at step 1
+    qtbot.waitUntil(lambda: page.progress.value() > stopped_at + 1, timeout=120_000)
+    xs = list(page.plots.loss_raw.x)
+    assert xs[0] == 1 and max(xs) > stopped_at  # the earlier curve, continued (not restarted)
+    assert all(b > a for a, b in zip(xs, xs[1:]))  # no step twice, no gap back to step 1
+    assert page.elapsed() >= summary["wall_seconds"]  # the earlier session's time counts
+    # no throughput spike at the first step after the resume (the earlier samples are not this session's)
+    speeds = [d["samples_per_second"] for d in read_metrics(run_dir) if d.get("event") == "step"]
+    before, after = speeds[:stopped_at], speeds[stopped_at:]
+    assert after and max(after[:2]) < 3 * max(before), (before, after)
     window.stop()
     qtbot.waitUntil(lambda: window.session is None, timeout=60_000)
     assert Path(page.run_dir) == run_dir

@@ -18,11 +18,13 @@ def test_csv_with_wrong_columns_shows_the_problem_next_to_the_field(window, qtbo
     p.write_text("sentence,score\nnice film,1\nbad film,0\n", encoding="utf-8")
     page = window.data_page
     window.show_page("data")
+    page.text_col.set_value("body")  # columns the user named: kept, and their problem shown
+    page.label_col.set_value("stars")
     page.set_source(str(p))
     _wait_preview(qtbot, page)
     label_msg = page.problems["label_column"]
     text_msg = page.problems["text_column"]
-    assert label_msg.isVisibleTo(window) and "no label column named 'label'; found: sentence, score" in label_msg.text()
+    assert label_msg.isVisibleTo(window) and "no label column named 'stars'; found: sentence, score" in label_msg.text()
     assert text_msg.isVisibleTo(window) and "found: sentence, score" in text_msg.text()
     assert not page.source_problem.isVisibleTo(window)
     # the dropdowns now offer the file's columns; choosing them clears the problems
@@ -34,6 +36,23 @@ def test_csv_with_wrong_columns_shows_the_problem_next_to_the_field(window, qtbo
     assert not label_msg.isVisibleTo(window) and not text_msg.isVisibleTo(window)
     assert page.table.rowCount() == 2 and page.table.item(0, 0).text() == "nice film"
     assert page.data_config().label_column == "score"
+
+
+def test_default_columns_absent_from_the_file_are_mapped_to_its_columns(window, qtbot, tmp_path):
+    p = tmp_path / "other.csv"
+    p.write_text("id,review,stars\n1,nice film,good\n2,bad film,bad\n3,fine film,good\n", encoding="utf-8")
+    page = window.data_page
+    window.show_page("data")
+    page.set_source(str(p))  # the demo's mapping: text / label, which this file does not have
+    qtbot.waitUntil(lambda: page.data_config().text_column == "review" and page.preview is not None
+                    and not page._timer.isActive() and page.preview_status.text() != "Reading…", timeout=30_000)
+    d = page.data_config()
+    assert (d.text_column, d.label_column) == ("review", "stars")
+    assert "set from the file" in page.preview_status.text() or page.guessed
+    assert not any(w.isVisibleTo(window) for w in page.problems.values())
+    # no phantom names: every column dropdown offers only the file's columns
+    for combo in (page.text_col, page.label_col):
+        assert [combo.itemText(i) for i in range(combo.count())] == ["id", "review", "stars"]
 
 
 def test_malformed_csv_shows_an_inline_message_at_the_source(window, qtbot, tmp_path):
@@ -197,7 +216,8 @@ def test_progress_bar_and_eta_follow_steps(window, qtbot):
     # steps arriving faster than the view refreshes are coalesced: the latest one shows, once
     qtbot.waitUntil(lambda: page.progress.value() == 5, timeout=1000)
     assert page.progress.maximum() == 20
-    assert "step 5 / 20" in page.timing.text() and "ETA 0:02" in page.timing.text()
+    # the ETA is the last step's (1.5 s), counting down on the app's clock until the next step
+    assert "step 5 / 20" in page.timing.text() and page.timing.text().split("ETA ")[1][:4] in ("0:02", "0:01", "0:00")
     assert page.state == "running" and page.stop_button.isEnabled()
 
 

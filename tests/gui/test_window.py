@@ -24,7 +24,7 @@ def test_window_opens_with_the_demo_selected(window):
     # every page is reachable from the navigation
     for key in ("model", "data", "technique", "training", "run", "runs", "playground"):
         window.show_page(key)
-        assert window.stack.currentWidget() is window.pages[key]
+        assert window.stack.currentWidget().widget() is window.pages[key]
 
 
 def test_window_shows_fast_without_heavy_imports():
@@ -171,6 +171,7 @@ def test_bad_setup_file_shows_a_readable_message(window, tmp_path):
 
 def test_task_sequence_editor_for_continual(window, tiny_csv):
     page = window.technique_page
+    window.show_page("technique")
     page.select("continual")
     assert page.sequence.isVisibleTo(window)
     seq = page.sequence

@@ -6,8 +6,8 @@ from typing import Any
 
 from typing import Callable
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QEvent, QObject, Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 
 # Engine identifiers shown to users, translated in the "common" context.
@@ -112,3 +112,86 @@ class Lazy(QWidget):
     def showEvent(self, e) -> None:  # noqa: N802, ANN001
         self.get()
         super().showEvent(e)
+
+
+WELCOME_HTML = (
+    "<b>Welcome to ftstudio.</b> Try the demo: press <b>▶ Start training</b> (top right) — it is "
+    "already set up (MiniLM-L6 + a sentiment dataset + LoRA) and trains in a few minutes on a CPU."
+    "<br><b>1 Model</b>: the pretrained model to start from. "
+    "<b>2 Data</b>: your examples (a file, a built-in set) and which columns hold text and labels. "
+    "<b>3 Technique</b>: how the model is fine-tuned — what trains and what it costs. "
+    "<b>4 Training</b>: how long and how fast, and a pre-flight check of memory and time. "
+    "Then watch <b>Training run</b>, compare results in <b>Runs</b> and try a model in <b>Playground</b>."
+)
+
+
+class WelcomeBanner(QFrame):
+    """The first-launch welcome above the pages; 'Got it' hides it for good."""
+
+    dismissed = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("welcome")
+        self.setStyleSheet("QFrame#welcome{background:#e8f1fb;border-bottom:1px solid #c5d7ec;}")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(12, 8, 12, 8)
+        self.text = QLabel(WELCOME_HTML)
+        self.text.setObjectName("welcome_text")
+        self.text.setWordWrap(True)
+        self.text.setTextFormat(Qt.RichText)
+        lay.addWidget(self.text, 1)
+        self.close_button = QPushButton(self.tr("Got it"))
+        self.close_button.setObjectName("welcome_close")
+        self.close_button.clicked.connect(self._dismiss)
+        lay.addWidget(self.close_button, 0, Qt.AlignTop)
+
+    def _dismiss(self) -> None:
+        self.hide()
+        self.dismissed.emit()
+
+
+def elide(text: Any, limit: int = 40) -> str:
+    """One short line of ``text`` (labels can be whole sentences when a text column is picked)."""
+    t = " ".join(str(text).split())
+    return t if len(t) <= limit else t[: limit - 1] + "…"
+
+
+class PageFrame(QScrollArea):
+    """A page in a scroll area: the page fills the view, and scrolls when the view is smaller than
+    the page's minimum size (a small screen), instead of clipping it or growing the window.
+
+    Not ``widgetResizable``: that sizes a page whose layout has height-for-width (any word-wrapped
+    label) to its *preferred* height, so a page with a big table scrolled at any window size."""
+
+    def __init__(self, page: QWidget, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setFrameShape(QScrollArea.NoFrame)
+        self.setWidgetResizable(False)
+        self.setWidget(page)
+        page.installEventFilter(self)  # sized on the first resize (not here: layouts cost start-up time)
+
+    def _fit(self) -> None:
+        page = self.widget()
+        if page is None:
+            return
+        need = page.minimumSizeHint().expandedTo(page.minimumSize())
+        vp = self.maximumViewportSize()  # the view without scroll bars
+        w = max(need.width(), vp.width())
+        h = max(need.height(), vp.height())
+        sb = self.style().pixelMetric(self.style().PixelMetric.PM_ScrollBarExtent)
+        if w > vp.width() and h <= vp.height():  # a horizontal bar takes height from the view
+            h = max(need.height(), vp.height() - sb)
+        if h > vp.height() and w <= vp.width():
+            w = max(need.width(), vp.width() - sb)
+        if page.size().width() != w or page.size().height() != h:
+            page.resize(w, h)
+
+    def resizeEvent(self, e) -> None:  # noqa: N802, ANN001
+        super().resizeEvent(e)
+        self._fit()
+
+    def eventFilter(self, obj: QObject, e: QEvent) -> bool:  # noqa: N802
+        if obj is self.widget() and e.type() == QEvent.LayoutRequest:
+            self._fit()
+        return super().eventFilter(obj, e)

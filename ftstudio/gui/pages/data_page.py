@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -27,13 +27,16 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.engine.config import DataConfig
-from ftstudio.gui.pages.common import InlineProblem, field, heading
+from ftstudio.gui.pages.common import InlineProblem, elide, field, heading
 from ftstudio.gui.util import labelled_bar, run_async
 from ftstudio.i18n import _t
 
 DATA_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".txt")
 # Translated where shown (DataPage context).
 FILE_FILTER = QT_TRANSLATE_NOOP("DataPage", "Data files (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)")
+MAX_LABELS_SHOWN = 20  # the distribution lists the top 20 labels, then "N others"
+TEXT_GUESSES = ("text", "sentence", "content", "review", "document", "body", "message", "question")
+LABEL_GUESSES = ("label", "labels", "class", "category", "target", "sentiment", "topic", "y")
 TASK_LABELS = {"classification": QT_TRANSLATE_NOOP("DataPage", "Classification (text → label)"),
                "causal-lm": QT_TRANSLATE_NOOP("DataPage", "Text generation (causal LM)")}
 
@@ -244,6 +247,8 @@ class DataPage(QWidget):
         self._seq = 0
         self._loading = False
         self._extra: dict = {}
+        self.label_names: list[str] | None = None  # labels.txt beside the data, when there is one
+        self.guessed: dict[str, str] = {}  # column fields set from the file (the named one was absent)
         self.model_source: Any = None  # set by the window: () -> the chosen model (its chat template)
         self._tokenizers: dict[str, Any] = {}
         self._task_changed()
@@ -299,7 +304,7 @@ class DataPage(QWidget):
     def _task_changed(self) -> None:
         lm = self.task() == "causal-lm"
         for key, vis in (
-            ("text_column", True),
+            ("text_column", not lm),  # text generation reads prompt/response (or the template)
             ("label_column", not lm),
             ("text_pair_column", not lm),
             ("prompt_column", lm),
@@ -398,13 +403,19 @@ class DataPage(QWidget):
         model = self.model_source() if callable(self.model_source) and task == "causal-lm" else None
 
         def get() -> Any:
-            from ftstudio.engine.data import preview
+            from ftstudio.engine.data import label_names_file, preview, resolve_data_files
 
-            return preview(cfg, task, n=20, tokenizer=self._tokenizer_for(model))
+            pv = preview(cfg, task, n=20, tokenizer=self._tokenizer_for(model))
+            try:
+                names = label_names_file(resolve_data_files(cfg.train, None)[0])
+            except Exception:  # noqa: BLE001 - names are a nicety
+                names = None
+            return pv, names
 
-        def done(pv: Any) -> None:
+        def done(res: Any) -> None:
             if seq == self._seq:
-                self.show_preview(pv)
+                pv, names = res
+                self.show_preview(pv, names)
 
         def error(e: Any) -> None:
             if seq == self._seq:
@@ -490,14 +501,65 @@ class DataPage(QWidget):
         self.table.setRowCount(0)
         self._show_text_format(None)
 
-    def show_preview(self, pv: Any) -> None:
+    def label_name(self, value: Any) -> str:
+        """'1' → 'positive' when labels.txt names the integer labels."""
+        names = self.label_names
+        k = str(value)
+        if names and k.isdigit() and int(k) < len(names):
+            return names[int(k)]
+        return k
+
+    def _guess_columns(self, columns: list[str], rows: list[dict]) -> dict[str, str]:
+        """The default mapping ('text'/'label') naming a column the file does not have is replaced
+        by the file's most likely column (and said so). A column the user named stays, with its
+        problem shown next to it; nothing is guessed when the named column exists. (Text generation
+        finds its columns through engine.textformats' format detection.)"""
+        if not columns:
+            return {}
+        lm = self.task() == "causal-lm"
+        out: dict[str, str] = {}
+
+        def strings(c: str) -> list[str]:
+            return [str(r.get(c)) for r in rows if isinstance(r, dict) and r.get(c) is not None]
+
+        def avg_len(c: str) -> float:
+            v = strings(c)
+            return sum(map(len, v)) / len(v) if v else 0.0
+
+        if not lm and self.text_col.value() in (None, "text") and "text" not in columns:
+            c = next((c for c in TEXT_GUESSES if c in columns), None) or max(columns, key=avg_len)
+            out["text_column"] = c
+        if not lm and self.label_col.value() in (None, "label") and "label" not in columns:
+            text = out.get("text_column") or self.text_col.value()
+            c = next((c for c in LABEL_GUESSES if c in columns and c != text), None)
+            if c is None:
+                cands = [c for c in columns if c != text and 2 <= len(set(strings(c))) < max(3, len(rows))]
+                c = min(cands, key=lambda c: len(set(strings(c)))) if cands else None
+            if c:
+                out["label_column"] = c
+        return out
+
+    def show_preview(self, pv: Any, label_names: list[str] | None = None) -> None:
         self.preview = pv
         self.preview_error = None
+        self.label_names = label_names
         self._clear_problems()
         columns = list(field(pv, "columns", default=[]) or [])
         rows = list(field(pv, "rows", default=[]) or [])
         for c in (self.text_col, self.label_col, self.pair_col, self.prompt_col, self.response_col):
             c.set_columns(columns)
+        for c in (self.pair_col, self.prompt_col, self.response_col):  # no phantom names
+            if c.value() is not None and c.value() not in columns:
+                c.set_value(None)
+        guessed = self._guess_columns(columns, rows)
+        if guessed:
+            combos = {"text_column": self.text_col, "label_column": self.label_col,
+                      "prompt_column": self.prompt_col, "response_column": self.response_col}
+            for k, v in guessed.items():
+                combos[k].set_value(v)
+            self.guessed.update(guessed)
+            self.changed.emit()
+            self._timer.start()  # read again with the columns the file has
         self.table.setColumnCount(len(columns))
         self.table.setHorizontalHeaderLabels(columns)
         self.table.setRowCount(len(rows))
@@ -505,6 +567,9 @@ class DataPage(QWidget):
             vals = [r.get(c) for c in columns] if isinstance(r, dict) else list(r)
             for j, v in enumerate(vals[: len(columns)]):
                 text = "" if v is None else str(v)
+                if columns[j] == self.label_col.value() and self.task() == "classification" \
+                        and self.label_name(text) != text:
+                    text = f"{text} ({self.label_name(text)})"
                 it = QTableWidgetItem(text if len(text) < 300 else text[:300] + "…")
                 it.setToolTip(text[:2000])
                 self.table.setItem(i, j, it)
@@ -518,14 +583,19 @@ class DataPage(QWidget):
         if widths:
             hdr.setSectionResizeMode(max(range(len(widths)), key=widths.__getitem__), QHeaderView.Stretch)
         total = field(pv, "num_rows", "total_rows", "n_rows")
+        note = ""
+        if guessed:
+            note = self.tr(" · set from the file: {fields}").format(
+                fields=", ".join(f"{k.replace('_', ' ')} = '{v}'" for k, v in guessed.items()))
+        self.preview_status.setWordWrap(True)
         if not columns:
             self.preview_status.setText("")
         elif isinstance(total, int):
-            self.preview_status.setText(self.tr("First {n} rows of {total:,} · columns: {columns}").format(
-                n=len(rows), total=total, columns=", ".join(columns)))
+            self.preview_status.setText(self.tr("First {n} rows of {total:,} · {n_columns} columns").format(
+                n=len(rows), total=total, n_columns=len(columns)) + note)
         else:
-            self.preview_status.setText(self.tr("First {n} rows · columns: {columns}").format(
-                n=len(rows), columns=", ".join(columns)))
+            self.preview_status.setText(self.tr("First {n} rows · {n_columns} columns").format(
+                n=len(rows), n_columns=len(columns)) + note)
         probs = field(pv, "problems", "warnings", default=[]) or []
         if isinstance(probs, dict):
             for k, m in probs.items():
@@ -541,12 +611,20 @@ class DataPage(QWidget):
         while self.dist_layout.rowCount():
             self.dist_layout.removeRow(0)
         if not isinstance(counts, dict) or not counts:
-            lab = QLabel("—" if self.task() == "classification" else self.tr("not used for text generation"))
+            lab = QLabel("—" if self.task() == "classification" else self.tr("Labels are not used for text generation."))
             self.dist_layout.addRow(lab)
             return
         total = sum(v for v in counts.values() if isinstance(v, (int, float))) or 1
-        items = sorted(counts.items(), key=lambda kv: -kv[1])[:12]
+        ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+        items = ranked[:MAX_LABELS_SHOWN]
         for name, n in items:
-            self.dist_layout.addRow(str(name) + ":", labelled_bar(n / total, f"{n:,}  ({100 * n / total:.0f}%)"))
-        if len(counts) > len(items):
-            self.dist_layout.addRow(QLabel(self.tr("… and {n} more labels").format(n=len(counts) - len(items))))
+            full = self.label_name(name)
+            shown = full if full == str(name) else f"{full} ({name})"
+            lab = QLabel(elide(shown, 32) + ":")
+            lab.setToolTip(shown)
+            self.dist_layout.addRow(lab, labelled_bar(n / total, f"{n:,}  ({100 * n / total:.0f}%)"))
+        rest = ranked[len(items):]
+        if rest:
+            n = sum(v for _, v in rest)
+            self.dist_layout.addRow(QLabel(self.tr("{n_rest:,} others:").format(n_rest=len(rest))),
+                                    labelled_bar(n / total, f"{n:,}  ({100 * n / total:.0f}%)", "#9e9e9e"))

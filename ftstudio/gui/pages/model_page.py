@@ -41,6 +41,7 @@ _INFO_CACHE: dict[str, Any] = {}  # source -> ModelInfo, for this session
 
 class ModelPage(QWidget):
     changed = Signal()
+    info_changed = Signal(object)  # the model facts of the chosen model (ModelInfo)
     info_progress = Signal(str, str)  # model, "what done/total" from the facts job's thread
 
     def __init__(self, parent: QWidget | None = None):
@@ -256,3 +257,4 @@ class ModelPage(QWidget):
                 text = str(v)
             self.info_labels[title].setText(text)
         self.info_status.setText("")
+        self.info_changed.emit(info)

@@ -153,6 +153,7 @@ class PlaygroundPage(QWidget):
         self._job = 0  # streamed text of an older request is ignored
         self._pending = 0
         self.records: list[Any] = []
+        self._newest: str | None = None  # the newest finished run at the last refresh
 
     def refresh(self) -> None:
         from pathlib import Path
@@ -169,12 +170,15 @@ class PlaygroundPage(QWidget):
         self.run_combo.clear()
         for r in self.records:
             acc = (r.summary or {}).get("accuracy")
-            text = f"{r.name}  ·  {r.technique}"
-            if isinstance(acc, float):
-                text += self.tr("  ·  acc {acc:.3f}").format(acc=acc)
-            self.run_combo.addItem(text, str(r.run_dir))
+            self.run_combo.addItem(f"{getattr(r, 'display_name', r.name)}  ·  {r.technique}"
+                                   + (self.tr("  ·  acc {acc:.3f}").format(acc=acc) if isinstance(acc, float) else ""),
+                                   str(r.run_dir))
         if not self.records:
             self.run_combo.addItem(self.tr("(no finished runs yet — train one first)"), None)
+        newest = str(self.records[0].run_dir) if self.records else None  # list_runs: newest first
+        if newest != self._newest:
+            cur = newest  # a run finished since: open on it (the one the user just trained)
+        self._newest = newest
         i = self.run_combo.findData(cur) if cur else -1
         self.run_combo.setCurrentIndex(max(i, 0))
         self.run_combo.blockSignals(False)
@@ -195,6 +199,11 @@ class PlaygroundPage(QWidget):
             technique=rec.technique, model=rec.model, task=task_name(rec.task)) if rec else "")
         self.gen_controls.setVisible(rec is not None and rec.task == "causal-lm")
         self.predict_button.setEnabled(rec is not None)
+        lm = rec is not None and rec.task == "causal-lm"
+        self.predict_button.setText(self.tr("Generate  (Ctrl+Enter)") if lm else self.tr("Predict  (Ctrl+Enter)"))
+        self.predict_button.setShortcut("Ctrl+Return")
+        self.input.setPlaceholderText(self.tr("Type an instruction, e.g. “Name three primary colors.”") if lm
+                                      else self.tr("Type a sentence, e.g. “a wonderful, moving film”"))
         self.tuned.clear()
         self.base.clear()
 

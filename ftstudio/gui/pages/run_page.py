@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -30,12 +30,59 @@ def _training_plots() -> QWidget:
 
 STEP_VIEW_MS = 100  # the step bar and labels refresh at most this often
 
+
+def phase_of(what: str) -> str:
+    """A Progress event's phase name, for the phase timings."""
+    w = (what or "").lower()
+    for key, name in (("tokeniz", "tokenizing"), ("fisher", "Fisher"), ("eval", "evaluating"),
+                      ("download", "loading"), ("load", "loading"), ("teacher", "teacher"),
+                      ("export", "exporting"), ("checkpoint", "checkpoint"),
+                      # the engine's Chinese progress texts
+                      ("分词", "tokenizing"), ("评估", "evaluating"), ("加载", "loading"), ("获取", "loading"),
+                      ("教师", "teacher"), ("导出", "exporting"), ("检查点", "checkpoint")):
+        if key in w:
+            return name
+    return what or "working"
+
+
+# Phase names as shown (RunPage context).
+PHASE_NAMES = {"tokenizing": QT_TRANSLATE_NOOP("RunPage", "tokenizing"), "evaluating": QT_TRANSLATE_NOOP("RunPage", "evaluating"),
+               "loading": QT_TRANSLATE_NOOP("RunPage", "loading"), "teacher": QT_TRANSLATE_NOOP("RunPage", "teacher"),
+               "exporting": QT_TRANSLATE_NOOP("RunPage", "exporting"), "checkpoint": QT_TRANSLATE_NOOP("RunPage", "checkpoint"),
+               "training": QT_TRANSLATE_NOOP("RunPage", "training"), "working": QT_TRANSLATE_NOOP("RunPage", "working")}
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("RunPage", text)
+
+
+def baseline_verdict(summary: dict) -> tuple[str, bool]:
+    """(result text, beats the majority baseline?) from summary.json's baseline keys."""
+    acc = summary.get("accuracy")
+    b = summary.get("baseline") if isinstance(summary.get("baseline"), dict) else None
+    if acc is None or b is None or b.get("accuracy") is None:
+        return "", True
+    label, base = b.get("label", "?"), float(b["accuracy"])
+    beats = summary.get("beats_baseline")
+    if beats is None:
+        beats = float(acc) > base
+    if beats:
+        return QCoreApplication.translate("RunPage", "accuracy {acc} (majority baseline {base}: always '{label}')").format(
+            acc=fmt_metric(acc), base=fmt_metric(base), label=label), True
+    if abs(float(acc) - base) < 5e-4:
+        return QCoreApplication.translate("RunPage", "accuracy {acc} — the same as always answering '{label}'").format(
+            acc=fmt_metric(acc), label=label), False
+    return QCoreApplication.translate(
+        "RunPage", "accuracy {acc} — worse than always answering '{label}' ({base})").format(
+        acc=fmt_metric(acc), label=label, base=fmt_metric(base)), False
+
 STATUS_STYLE = {
     "idle": "#555",
     "starting": "#1f5fa8",
     "running": "#1f5fa8",
     "stopping": "#8a5a00",
     "finished": "#1b7f3b",
+    "no_better": "#8a5a00",
     "cancelled": "#8a5a00",
     "failed": "#b00020",
 }
@@ -118,6 +165,17 @@ class RunPage(QWidget):
         self._step_timer = QTimer(self)
         self._step_timer.setSingleShot(True)
         self._step_timer.timeout.connect(self._show_step)
+        # elapsed covers the whole run (loading, tokenizing, Fisher, evaluation): a clock of our own
+        self._t_begin: float | None = None
+        self._prior_elapsed = 0.0  # a resumed run's earlier sessions
+        self._eta: tuple[float, float] | None = None  # (ETA at the last step, when)
+        self.phase = ""
+        self.phases: dict[str, float] = {}  # phase -> seconds spent
+        self._phase_since = 0.0
+        self.peak_memory = 0.0
+        self._clock = QTimer(self)
+        self._clock.setInterval(1000)
+        self._clock.timeout.connect(self._show_timing)
 
     @property
     def plots(self) -> Any:
@@ -139,11 +197,94 @@ class RunPage(QWidget):
         self.timing.setText(self.tr("elapsed —   ETA —"))
         self.facts.setText(description)
         self.activity.setText(self.tr("Loading the model and data…"))
+        self._t_begin = time.monotonic()
+        self._prior_elapsed = 0.0
+        self._eta = None
+        self.phases = {}
+        self.phase = ""
+        self.peak_memory = 0.0
+        self._enter_phase("loading")
+        if resume:
+            self._show_history(resume)
         self.set_state("starting")
         self.append_log(self.tr("Resuming {run}").format(run=resume) if resume else
                         self.tr("Starting: {description}").format(description=description))
         self.stop_button.setEnabled(True)
         self.resume_button.setEnabled(False)
+        self._clock.start()
+        self._show_timing()
+
+    def _show_history(self, run_dir: str) -> None:
+        """A resumed run shows its earlier curves (metrics.jsonl up to the checkpoint it resumes
+        from) and counts its earlier sessions' time in the elapsed."""
+        from pathlib import Path
+
+        from ftstudio.engine.store import latest_checkpoint, read_json, read_metrics
+
+        ck = latest_checkpoint(Path(run_dir))
+        upto = int(ck.name.split("-")[1]) if ck is not None else 0
+        events = [d for d in read_metrics(Path(run_dir))
+                  if d.get("event") in ("step", "eval", "technique_state", "task_finished")
+                  and int(d.get("step", 0) or 0) <= upto]
+        self.plots.feed_all(events)
+        steps = [d for d in events if d.get("event") == "step"]
+        if steps:
+            total = int(steps[-1].get("total_steps") or 0)
+            if total:
+                self.progress.setRange(0, total)
+            self.progress.setValue(int(steps[-1].get("step", 0)))
+        summary = read_json(Path(run_dir) / "summary.json", {}) or {}
+        self._prior_elapsed = float(summary.get("wall_seconds") or (steps[-1].get("elapsed", 0) if steps else 0) or 0)
+        self.append_log(self.tr("earlier sessions: {n} logged steps up to step {upto}, {time} of training time").format(
+            n=len(steps), upto=upto, time=fmt_seconds(self._prior_elapsed)))
+
+    def elapsed(self) -> float:
+        """Seconds this run has taken, earlier sessions included."""
+        if self._t_begin is None:
+            return 0.0
+        return self._prior_elapsed + time.monotonic() - self._t_begin
+
+    def _enter_phase(self, name: str) -> None:
+        now = time.monotonic()
+        if self.phase:
+            self.phases[self.phase] = self.phases.get(self.phase, 0.0) + now - self._phase_since
+        if self.phase == "training" and name != "training" and self._eta is not None:
+            # training pauses for this pass (Fisher, evaluation): its remaining time stands still
+            eta_s, at = self._eta
+            self._eta = (max(0.0, eta_s - (now - at)), None)
+        self.phase, self._phase_since = name, now
+        self._phase_progress: tuple[int, int] | None = None
+
+    def phase_left(self) -> float:
+        """Seconds the current non-training pass still needs, from its own progress so far."""
+        pp = getattr(self, "_phase_progress", None)
+        if self.phase == "training" or not pp or pp[0] <= 0 or pp[1] <= pp[0]:
+            return 0.0
+        done, total = pp
+        spent = time.monotonic() - self._phase_since
+        return spent / done * (total - done)
+
+    def phase_summary(self) -> str:
+        """'loading 0:03 · tokenizing 0:01 · training 1:20 · evaluating 0:02'."""
+        spent = dict(self.phases)
+        if self.phase and self.state in ("starting", "running", "stopping"):
+            spent[self.phase] = spent.get(self.phase, 0.0) + time.monotonic() - self._phase_since
+        return " · ".join(f"{_tr(PHASE_NAMES.get(k, k))} {fmt_seconds(v)}" for k, v in spent.items() if v >= 0.5)
+
+    def _show_timing(self) -> None:
+        if self._t_begin is None:
+            return
+        d = self._last_step
+        step = self.tr("step {step} / {total}   ").format(
+            step=int(d.get("step", 0)), total=int(d.get("total_steps") or 0) or "?") if d else ""
+        eta = "—"
+        if self._eta is not None:
+            eta_s, at = self._eta  # at None: training is paused, its remaining time stands still
+            left = eta_s - (time.monotonic() - at) if at is not None else eta_s
+            eta = fmt_seconds(max(0.0, left) + self.phase_left())
+        sps = self.tr("   {speed:.1f} samples/s").format(speed=d.get("samples_per_second", 0)) if d else ""
+        self.timing.setText(self.tr("{step}elapsed {elapsed}   ETA {eta}{sps}").format(
+            step=step, elapsed=fmt_seconds(self.elapsed()), eta=eta, sps=sps))
 
     def set_state(self, state: str, message: str = "") -> None:
         self.state = state
@@ -162,7 +303,8 @@ class RunPage(QWidget):
         self.status.setStyleSheet(f"color:{STATUS_STYLE.get(state, '#333')}")
         busy = state in ("starting", "running", "stopping")
         self.stop_button.setEnabled(busy and state != "stopping")
-        self.resume_button.setEnabled(not busy and bool(self.run_dir) and state in ("cancelled", "failed", "finished"))
+        # a finished run has nothing left to train; a stopped or failed one continues from its checkpoint
+        self.resume_button.setEnabled(not busy and bool(self.run_dir) and state in ("cancelled", "failed"))
 
     def end(self, status: str, summary: dict | None, message: str = "") -> None:
         summary = summary or {}
@@ -170,15 +312,29 @@ class RunPage(QWidget):
             self._show_step()  # the last step, not one 100 ms old
         if summary.get("run_dir"):
             self.run_dir = str(summary["run_dir"])
-        self.activity.setText("")
+        self._enter_phase("")
+        self._clock.stop()
+        self._eta = None  # the run is over: no ETA beside the final elapsed
+        self._show_timing()
+        phases = self.phase_summary()
+        self.activity.setText(self.tr("Time by phase: {phases}").format(phases=phases) if phases else "")
+        peak = summary.get("peak_memory_bytes") or self.peak_memory
         if status == "finished":
-            metrics = {k: summary.get(k) for k in ("accuracy", "macro_f1", "eval_loss", "perplexity") if summary.get(k) is not None}
-            msg = "  ".join(f"{metric_name(k)} {fmt_metric(v)}" for k, v in metrics.items())
+            verdict, beats = baseline_verdict(summary)
+            metrics = {k: summary.get(k) for k in ("accuracy", "macro_f1", "eval_loss", "perplexity")
+                       if summary.get(k) is not None and not (verdict and k == "accuracy")}
+            msg = "  ".join([verdict] * bool(verdict) + [f"{metric_name(k)} {fmt_metric(v)}" for k, v in metrics.items()])
             self.set_state("finished", msg)
+            if not beats:  # not a green "Finished": the model learned nothing the majority class does not
+                self.status.setText(self.tr("Finished, but no better than the majority baseline: {verdict}").format(
+                                        verdict=verdict))
+                self.status.setStyleSheet(f"color:{STATUS_STYLE['no_better']}")
             if self.progress.maximum() > 1:
                 self.progress.setValue(self.progress.maximum())
         elif status == "cancelled":
             self.set_state("cancelled")
+            if peak and not summary.get("peak_memory_bytes"):  # (the engine's figure is logged already)
+                self.append_log(self.tr("peak memory {size} (from the steps' memory samples)").format(size=fmt_bytes(peak)))
         else:
             self.set_state("failed", message.splitlines()[0] if message else "")
         if message:
@@ -195,6 +351,11 @@ class RunPage(QWidget):
         self.plots.feed(d)
         if kind == "step":
             self._last_step = d
+            if self.phase != "training":
+                self._enter_phase("training")
+            self._eta = (float(d.get("eta") or 0.0), time.monotonic())
+            mem = d.get("memory") or {}
+            self.peak_memory = max([self.peak_memory, *[float(v) for v in mem.values() if isinstance(v, (int, float))]])
             if self.state == "starting":
                 self.set_state("running")
             # A small model on a GPU can log dozens of steps a second: the bar and labels show the
@@ -228,7 +389,14 @@ class RunPage(QWidget):
                 step=d.get("step"), metrics=", ".join(f"{metric_name(k)}={fmt_metric(v)}" for k, v in m.items())))
         elif kind == "progress":
             done, total = d.get("done", 0), d.get("total", 0)
-            self.activity.setText(f"{d.get('what', '')}: {done}/{total}" if total else str(d.get("what", "")))
+            name = phase_of(str(d.get("what", "")))
+            if name != self.phase:
+                self._enter_phase(name)
+            if total:
+                self._phase_progress = (int(done), int(total))
+            left = self.phase_left()
+            self.activity.setText((f"{d.get('what', '')}: {done}/{total}" if total else str(d.get("what", "")))
+                                  + (self.tr(" · about {time} left").format(time=fmt_seconds(left)) if left >= 1 else ""))
         elif kind == "log":
             lvl = d.get("level", "info")
             text = str(d.get("message", ""))
@@ -255,13 +423,9 @@ class RunPage(QWidget):
         if total > 0 and self.progress.maximum() != total:
             self.progress.setRange(0, total)
         self.progress.setValue(int(d.get("step", 0)))
-        self.timing.setText(
-            self.tr("step {step} / {total}   elapsed {elapsed}   ETA {eta}   {speed:.1f} samples/s").format(
-                step=int(d.get("step", 0)), total=total or "?", elapsed=fmt_seconds(d.get("elapsed")),
-                eta=fmt_seconds(d.get("eta")), speed=d.get("samples_per_second", 0))
-        )
-        self.activity.setText(self.tr("epoch {epoch:.2f} · loss {loss:.4f}").format(
-            epoch=d.get("epoch", 0), loss=d.get("loss", float("nan"))))
+        self._show_timing()
+        self.activity.setText(self.tr("epoch {value:.2f} · loss {value2:.4f}").format(
+                                  value=d.get('epoch', 0), value2=d.get('loss', float('nan'))))
 
     def append_log(self, line: str) -> None:
         self._pending_log.append(time.strftime("%H:%M:%S ") + line)

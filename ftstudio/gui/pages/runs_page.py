@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -40,20 +41,69 @@ def _compare_curves() -> QWidget:
 
     return CompareCurves()
 
-# Header texts translated where shown (RunsPage context).
-COLUMNS = [QT_TRANSLATE_NOOP("RunsPage", "Run"), QT_TRANSLATE_NOOP("RunsPage", "Status"), QT_TRANSLATE_NOOP("RunsPage", "Technique"), QT_TRANSLATE_NOOP("RunsPage", "Model"),
-           QT_TRANSLATE_NOOP("RunsPage", "Started"), QT_TRANSLATE_NOOP("RunsPage", "Accuracy"), QT_TRANSLATE_NOOP("RunsPage", "Macro-F1"), QT_TRANSLATE_NOOP("RunsPage", "Eval loss"),
-           QT_TRANSLATE_NOOP("RunsPage", "Trainable"), QT_TRANSLATE_NOOP("RunsPage", "Peak memory"), QT_TRANSLATE_NOOP("RunsPage", "Time")]
+COLUMNS = [  # header texts translated where shown (RunsPage context)
+    QT_TRANSLATE_NOOP("RunsPage", "Run"),
+    QT_TRANSLATE_NOOP("RunsPage", "Status"),
+    QT_TRANSLATE_NOOP("RunsPage", "Technique"),
+    QT_TRANSLATE_NOOP("RunsPage", "Model"),
+    QT_TRANSLATE_NOOP("RunsPage", "Dataset"),
+    QT_TRANSLATE_NOOP("RunsPage", "Started"),
+    QT_TRANSLATE_NOOP("RunsPage", "Accuracy"),
+    QT_TRANSLATE_NOOP("RunsPage", "Baseline"),
+    QT_TRANSLATE_NOOP("RunsPage", "Macro-F1"),
+    QT_TRANSLATE_NOOP("RunsPage", "Eval loss"),
+    QT_TRANSLATE_NOOP("RunsPage", "Trainable"),
+    QT_TRANSLATE_NOOP("RunsPage", "Peak memory"),
+    QT_TRANSLATE_NOOP("RunsPage", "Time"),
+]
+SORT_ROLE = Qt.UserRole + 1  # a column's sort key (numbers sort as numbers, "—" last)
+
+
+def baseline_text(s: dict) -> str:
+    """'0.889 (always 'ham')' from summary.json's majority baseline."""
+    b = s.get("baseline") if isinstance(s, dict) else None
+    if not isinstance(b, dict) or b.get("accuracy") is None:
+        return "—"
+    return QCoreApplication.translate("RunsPage", "{acc} (always '{label}')").format(
+        acc=fmt_metric(b["accuracy"]), label=b.get("label", "?"))
+
+
+def accuracy_text(s: dict) -> str:
+    """The accuracy, marked when it is no better than the majority baseline."""
+    acc = s.get("accuracy")
+    if acc is None:
+        return "—"
+    return fmt_metric(acc) + (QCoreApplication.translate("RunsPage", "  ✖ baseline")
+                              if s.get("beats_baseline") is False else "")
+
+
+class SortItem(QTableWidgetItem):
+    """A cell that sorts by its key (numbers, times) rather than its text."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:  # noqa: D105
+        a, b = self.data(SORT_ROLE), other.data(SORT_ROLE)
+        if a is None or b is None:  # blanks ("—") last, whichever way the column is sorted
+            t = self.tableWidget()
+            desc = t is not None and t.horizontalHeader().sortIndicatorOrder() == Qt.DescendingOrder
+            return (a is None and b is not None) if desc else (a is not None and b is None)
+        try:
+            return a < b
+        except TypeError:
+            return str(a) < str(b)
+
+
 COMPARE_ROWS = [
     (QT_TRANSLATE_NOOP("RunsPage", "Technique"), lambda r: r.technique),
     (QT_TRANSLATE_NOOP("RunsPage", "Model"), lambda r: r.model),
+    (QT_TRANSLATE_NOOP("RunsPage", "Dataset"), lambda r: getattr(r, "dataset", "") or "—"),
     (QT_TRANSLATE_NOOP("RunsPage", "Status"), lambda r: status_name(r.status)),
     (QT_TRANSLATE_NOOP("RunsPage", "Trainable %"), lambda r: _pct(r.summary)),
     (QT_TRANSLATE_NOOP("RunsPage", "Trainable params"), lambda r: fmt_count(r.summary.get("trainable_params"))),
     (QT_TRANSLATE_NOOP("RunsPage", "Peak memory"), lambda r: fmt_bytes(r.summary.get("peak_memory_bytes"))),
     (QT_TRANSLATE_NOOP("RunsPage", "Time"), lambda r: fmt_seconds(r.summary.get("wall_seconds"))),
     (QT_TRANSLATE_NOOP("RunsPage", "Samples/s"), lambda r: fmt_metric(r.summary.get("samples_per_second"))),
-    (QT_TRANSLATE_NOOP("RunsPage", "Accuracy"), lambda r: fmt_metric(r.summary.get("accuracy"))),
+    (QT_TRANSLATE_NOOP("RunsPage", "Accuracy"), lambda r: accuracy_text(r.summary)),
+    (QT_TRANSLATE_NOOP("RunsPage", "Majority baseline"), lambda r: baseline_text(r.summary)),
     (QT_TRANSLATE_NOOP("RunsPage", "Macro-F1"), lambda r: fmt_metric(r.summary.get("macro_f1"))),
     (QT_TRANSLATE_NOOP("RunsPage", "Eval loss"), lambda r: fmt_metric(r.summary.get("eval_loss"))),
     (QT_TRANSLATE_NOOP("RunsPage", "Perplexity"), lambda r: fmt_metric(r.summary.get("perplexity"))),
@@ -109,7 +159,9 @@ class RunsPage(QWidget):
         bar.addStretch(1)
         self.where = QLabel("")
         self.where.setStyleSheet("color:#555")
-        bar.addWidget(self.where)
+        self.where.setMinimumWidth(40)  # a long runs path must not widen the page
+        self.where.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        bar.addWidget(self.where, 1)
         lay.addLayout(bar)
 
         split = QSplitter(Qt.Vertical)
@@ -118,12 +170,15 @@ class RunsPage(QWidget):
         self.table.setHorizontalHeaderLabels([self.tr(c) for c in COLUMNS])
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        # the run's name is edited in place (double-click or F2); every other cell is read-only
+        self.table.setEditTriggers(QAbstractItemView.DoubleClicked | QAbstractItemView.EditKeyPressed)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setSortingEnabled(True)  # click a header to sort by it
+        self.table.sortByColumn(COLUMNS.index("Started"), Qt.DescendingOrder)
         self.table.itemSelectionChanged.connect(self._selection_changed)
-        self.table.doubleClicked.connect(lambda *_: self.open_selected())
+        self.table.itemChanged.connect(self._item_changed)
         split.addWidget(self.table)
 
         self.tabs = QTabWidget()
@@ -218,53 +273,104 @@ class RunsPage(QWidget):
         except Exception as e:  # noqa: BLE001
             show_error(self, e)
             recs = []
-        self.records = recs
         keep = {r.run_dir for r in self.selected()}
+        self.records = recs
+        self._filling = True
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(recs))
         for i, r in enumerate(recs):
             s = r.summary or {}
-            vals = [
-                r.name, status_name(r.status), r.technique, r.model,
-                time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "—",
-                fmt_metric(s.get("accuracy")), fmt_metric(s.get("macro_f1")), fmt_metric(s.get("eval_loss")),
-                _pct(s), fmt_bytes(s.get("peak_memory_bytes")), fmt_seconds(s.get("wall_seconds")),
+            tp, tot = s.get("trainable_params"), s.get("total_params")
+            base = s.get("baseline") if isinstance(s.get("baseline"), dict) else {}
+            cells = [
+                (getattr(r, "display_name", r.name), getattr(r, "display_name", r.name).lower()),
+                (status_name(r.status), r.status), (r.technique, r.technique), (r.model, r.model),
+                (_short_data(getattr(r, "dataset", "")), getattr(r, "dataset", "")),
+                (time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "—", r.started or 0),
+                (accuracy_text(s), s.get("accuracy")), (baseline_text(s), base.get("accuracy")),
+                (fmt_metric(s.get("macro_f1")), s.get("macro_f1")), (fmt_metric(s.get("eval_loss")), s.get("eval_loss")),
+                (_pct(s), (tp / tot) if tp is not None and tot else None),
+                (fmt_bytes(s.get("peak_memory_bytes")), s.get("peak_memory_bytes") or None),
+                (fmt_seconds(s.get("wall_seconds")), s.get("wall_seconds")),
             ]
-            for j, v in enumerate(vals):
-                it = QTableWidgetItem(str(v))
+            for j, (text, key) in enumerate(cells):
+                it = SortItem(str(text))
+                it.setData(SORT_ROLE, key)
                 if j == 0:
                     it.setData(Qt.UserRole, i)
-                    it.setToolTip(str(r.run_dir))
+                    it.setToolTip(self.tr("{run_dir}\nDouble-click to rename").format(run_dir=r.run_dir))
+                    it.setFlags(it.flags() | Qt.ItemIsEditable)
+                else:
+                    it.setFlags(it.flags() & ~Qt.ItemIsEditable)
+                if j == 4:
+                    it.setToolTip(getattr(r, "dataset", ""))
+                if j == COLUMNS.index("Accuracy") and s.get("beats_baseline") is False:
+                    it.setForeground(Qt.darkYellow)
+                    it.setToolTip(self.tr("no better than always answering '{value}'").format(
+                                      value=base.get('label', '?')))
                 self.table.setItem(i, j, it)
+        self.table.setSortingEnabled(True)
+        self.table.resizeColumnsToContents()
+        for j in range(self.table.columnCount()):
+            self.table.setColumnWidth(j, min(self.table.columnWidth(j), 260))
+        self._filling = False
         self.table.clearSelection()
-        for i, r in enumerate(recs):
-            if r.run_dir in keep:
-                self.table.selectRow(i)
+        for row in range(self.table.rowCount()):
+            if self.record_at(row).run_dir in keep:
+                self.table.selectRow(row)
         from ftstudio.engine.store import default_runs_dir
 
         self.where.setText(self.tr("{n_recs} runs in {value}").format(
                                n_recs=len(recs), value=d or default_runs_dir()))
         self._selection_changed()
 
+    def record_at(self, row: int) -> Any:
+        """The record shown in table row ``row`` (rows move when the table is sorted)."""
+        it = self.table.item(row, 0)
+        i = it.data(Qt.UserRole) if it is not None else None
+        return self.records[i] if isinstance(i, int) and i < len(self.records) else None
+
     def selected(self) -> list[Any]:
         rows = sorted({ix.row() for ix in self.table.selectionModel().selectedRows()})
-        return [self.records[r] for r in rows if r < len(self.records)]
+        return [r for r in (self.record_at(row) for row in rows) if r is not None]
 
     def select_runs(self, run_dirs: list[Any]) -> None:
         self.table.clearSelection()
         mode = self.table.selectionMode()
         self.table.setSelectionMode(QAbstractItemView.MultiSelection)
         want = {str(p) for p in run_dirs}
-        for i, r in enumerate(self.records):
-            if str(r.run_dir) in want:
-                self.table.selectRow(i)
+        for row in range(self.table.rowCount()):
+            r = self.record_at(row)
+            if r is not None and str(r.run_dir) in want:
+                self.table.selectRow(row)
         self.table.setSelectionMode(mode)
+
+    def rename(self, rec: Any, title: str) -> None:
+        """Give a run a name (stored in its folder as title.txt)."""
+        from ftstudio.engine.store import set_run_title
+
+        try:
+            set_run_title(rec.run_dir, title)
+        except Exception as e:  # noqa: BLE001
+            show_error(self, e)
+        self.refresh()
+        self.runs_changed.emit()
+
+    def _item_changed(self, it: QTableWidgetItem) -> None:
+        if getattr(self, "_filling", False) or it.column() != 0:
+            return
+        rec = self.record_at(it.row())
+        if rec is not None and it.text().strip() != getattr(rec, "display_name", rec.name):
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(0, lambda: self.rename(rec, it.text().strip() if it.text().strip() != rec.name else ""))
 
     def _selection_changed(self) -> None:
         sel = self.selected()
         one = len(sel) == 1
         self.compare_button.setEnabled(len(sel) >= 2)
-        self.resume_button.setEnabled(one and sel[0].status in ("cancelled", "failed", "interrupted", "finished"))
+        # a finished run has nothing left to train: only stopped, failed or interrupted runs resume
+        self.resume_button.setEnabled(one and sel[0].status in ("cancelled", "failed", "interrupted"))
         self.setup_button.setEnabled(one)
         self.export_button.setEnabled(one and sel[0].status == "finished")
         self.delete_button.setEnabled(bool(sel) and all(r.status != "running" for r in sel))
@@ -307,7 +413,7 @@ class RunsPage(QWidget):
         t = self.compare_table
         t.setRowCount(len(COMPARE_ROWS))
         t.setColumnCount(len(recs))
-        t.setHorizontalHeaderLabels([f"{r.technique}\n{r.name[:15]}" for r in recs])
+        t.setHorizontalHeaderLabels([f"{r.technique}\n{getattr(r, 'display_name', r.name)[:18]}" for r in recs])
         for j, r in enumerate(recs):
             t.horizontalHeaderItem(j).setToolTip(str(r.run_dir))
         t.setVerticalHeaderLabels([self.tr(n) for n, _ in COMPARE_ROWS])
@@ -361,7 +467,8 @@ class RunsPage(QWidget):
         menu = QMenu(self)
         kinds = export_kinds(rec)
         labels = {"adapter": self.tr("PEFT adapter / technique weights"), "merged": self.tr("Merged model"),
-                  "model": self.tr("Full model folder")}
+                  "model": self.tr("Full model folder"),
+                  "delta": self.tr("Delta: only the trained tensors (biases + head), small; needs the base model")}
         for k in kinds:
             menu.addAction(labels.get(k, k), lambda k=k: self._export(rec, k))
         if rec.task == "causal-lm":  # merged weights for llama.cpp / Ollama / LM Studio
@@ -437,8 +544,18 @@ class RunsPage(QWidget):
         run_async(job, done, lambda e: show_error(self, e), owner=self)
 
 
+def _short_data(spec: str) -> str:
+    """'sst2/train.csv' for a long path; builtin:/hub: names as they are."""
+    if not spec or spec.startswith(("builtin:", "hub:")) or "/" not in spec:
+        return spec or "—"
+    parts = Path(spec).parts
+    return "/".join(parts[-2:])
+
+
 def short_label(rec: Any) -> str:
     """'lora 00:16:55' for a run folder named 20261126-001655-lora-minilm-l6 (legends stay short)."""
+    if getattr(rec, "title", ""):
+        return rec.title[:24]
     n = rec.name
     if len(n) > 15 and n[8] == "-" and n[:8].isdigit() and n[9:15].isdigit():
         return f"{rec.technique} {n[9:11]}:{n[11:13]}:{n[13:15]}"

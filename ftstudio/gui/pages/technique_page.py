@@ -342,6 +342,23 @@ class TechniquePage(QWidget):
             panel.restore_defaults()
             panel.set_values(params or {})
 
+    def set_model_info(self, info: Any) -> None:
+        """Fields whose default depends on the model say what it is for this model (LoRA's
+        target modules: query, value on BERT; c_attn on GPT-2; q_proj, v_proj on Llama)."""
+        from ftstudio.engine.arch import LORA_TARGETS, normalize_family
+
+        fam = normalize_family(getattr(info, "family", None) or (info.get("family") if isinstance(info, dict) else None))
+        panel = self.panel_by_name.get("lora")
+        ed = panel.editors.get("target_modules") if panel else None
+        if ed is None or not hasattr(ed.widget, "setPlaceholderText"):
+            return
+        if fam in LORA_TARGETS:
+            ed.widget.setPlaceholderText(self.tr("empty = {lora_targets} (the default for this {fam} model)").format(
+                                             lora_targets=', '.join(LORA_TARGETS[fam]), fam=fam))
+        else:
+            ed.widget.setPlaceholderText(self.tr("empty = the default for the model (none known for this "
+                                                 "one: name them)"))
+
     def needs_sequence(self) -> bool:
         cls = self.technique_class()
         return bool(cls and getattr(cls, "needs_task_sequence", False))
@@ -359,9 +376,11 @@ def card_html(cls: type) -> str:
     sep = QCoreApplication.translate("TechniquePage", ", ")  # a list separator: "、" in Chinese
     tasks = sep.join(task_name(t) for t in getattr(cls, "tasks", ()) or ())
     exports = sep.join(_tp(EXPORT_NAMES.get(k, k)) for k in getattr(cls, "export_kinds", ()) or ())
+    lr = getattr(cls, "default_learning_rate", None)
+    lr_note = QCoreApplication.translate("TechniquePage", " · Learning rate set when picked: {lr:g}").format(
+        lr=lr) if lr else ""
     html += "<p style='color:#555;margin-top:6px'>" + QCoreApplication.translate(
-        "TechniquePage", "Tasks: {tasks} · Export: {exports}").format(
-        tasks=tasks, exports=exports) + "</p>"
+        "TechniquePage", "Tasks: {tasks} · Export: {exports}").format(tasks=tasks, exports=exports) + lr_note + "</p>"
     return html
 
 

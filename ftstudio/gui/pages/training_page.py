@@ -194,10 +194,26 @@ class TrainingPage(QWidget):
             self.runs_dir.setText(runs_dir)
 
 
+def run_seconds(report: Any, cfg: Any) -> float | None:
+    """The whole run as configured: max_steps (or epochs) × the tasks of a sequence."""
+    epoch_s = field(report, "epoch_seconds")
+    if epoch_s is None or cfg is None:
+        return None
+    t = cfg.training
+    per_epoch = field(report, "steps_per_epoch", default=0) or 0
+    epochs = (t.max_steps / per_epoch) if (t.max_steps and per_epoch) else t.epochs
+    return float(epoch_s) * epochs * max(1, len(cfg.tasks or []) or 1)
+
+
 class PreflightPanel(QGroupBox):
-    """Runs ``engine.preflight.preflight`` off the GUI thread and shows the report."""
+    """Runs ``engine.preflight.preflight`` off the GUI thread and shows the report.
+
+    States: idle, running (progress of its phases; Cancel), done (the numbers), stale (the setup
+    changed after the numbers were measured: they are greyed and the verdict says to run it
+    again), failed."""
 
     finished = Signal(object)
+    _progress = Signal(object)  # (seq, what, done, total) from the job thread
 
     def __init__(self, build_config: Callable[[], Any], parent: QWidget | None = None):
         super().__init__(parent)
@@ -211,14 +227,28 @@ class PreflightPanel(QGroupBox):
         intro.setWordWrap(True)
         intro.setStyleSheet("color:#555")
         lay.addWidget(intro)
+        brow = QHBoxLayout()
         self.button = QPushButton(self.tr("Run pre-flight check"))
         self.button.setObjectName("preflight_button")
         self.button.clicked.connect(self.run)
-        lay.addWidget(self.button)
+        brow.addWidget(self.button)
+        self.cancel_button = QPushButton(self.tr("Cancel"))
+        self.cancel_button.setObjectName("preflight_cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.hide()
+        brow.addWidget(self.cancel_button)
+        brow.addStretch(1)
+        lay.addLayout(brow)
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
+        self.busy.setTextVisible(True)
         self.busy.hide()
         lay.addWidget(self.busy)
+        self.phase = QLabel("")
+        self.phase.setObjectName("preflight_phase")
+        self.phase.setStyleSheet("color:#555")
+        self.phase.hide()
+        lay.addWidget(self.phase)
         self.form = QFormLayout()
         self.values: dict[str, QLabel] = {}
         for key, title in (
@@ -231,6 +261,7 @@ class PreflightPanel(QGroupBox):
             ("available", self.tr("Available")),
             ("step", self.tr("One step")),
             ("epoch", self.tr("Time per epoch")),
+            ("run", self.tr("This run (as set up)")),
         ):
             lab = QLabel("—")
             lab.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -248,6 +279,11 @@ class PreflightPanel(QGroupBox):
         lay.addWidget(self.verdict)
         lay.addStretch(1)
         self.report: Any = None
+        self.state = "idle"
+        self.cfg: Any = None
+        self._seq = 0
+        self._cancel: Any = None
+        self._progress.connect(self._on_progress, Qt.QueuedConnection)
 
     def run(self) -> None:
         try:
@@ -255,29 +291,108 @@ class PreflightPanel(QGroupBox):
         except UserError as e:
             self._fail(str(e))
             return
+        self._seq += 1
+        seq = self._seq
+        self.cfg = cfg
+        self.report = None
+        self.state = "running"
+        for lab in self.values.values():  # never the previous setup's numbers beside "Loading…"
+            lab.setText("…")
+            lab.setEnabled(True)
+        self.memory_bar.setValue(0)
+        self.memory_bar.setFormat(self.tr("memory use: —"))
         self.button.setEnabled(False)
+        self.cancel_button.show()
+        self.busy.setRange(0, 0)
         self.busy.show()
+        self.phase.setText(self.tr("Starting…"))
+        self.phase.show()
         self.verdict.setText(self.tr("Loading the model and timing one step…"))
         self.verdict.setStyleSheet("color:#555")
+        from ftstudio.engine.errors import Cancelled
+
+        token = self._cancel = {"cancelled": False}
+        emit = self._progress.emit
+
+        def progress(what: str, done: int, total: int) -> None:
+            if token["cancelled"]:
+                raise Cancelled()
+            emit((seq, what, done, total))
 
         def job() -> Any:
             from ftstudio.engine.preflight import preflight
 
-            return preflight(cfg, measure_step=True)
+            return preflight(cfg, measure_step=True, progress=progress)
 
-        run_async(job, self.show_report, lambda e: self._fail(e.message), owner=self)
+        def done(r: Any) -> None:
+            if seq == self._seq:
+                self.show_report(r)
+
+        def fail(e: Any) -> None:
+            if seq == self._seq and not token["cancelled"]:
+                self._fail(e.message)
+
+        run_async(job, done, fail, owner=self)
+
+    def cancel(self) -> None:
+        """Stop waiting at once; the job ends at its next phase and its answer is dropped."""
+        if self.state != "running":
+            return
+        if self._cancel is not None:
+            self._cancel["cancelled"] = True
+        self._seq += 1
+        self._idle()
+        self.state = "cancelled"
+        for lab in self.values.values():
+            lab.setText("—")
+        self.verdict.setText(self.tr("Pre-flight cancelled."))
+        self.verdict.setStyleSheet("color:#555")
+        self.finished.emit(None)
+
+    def mark_stale(self) -> None:
+        """The setup changed: numbers measured for the old one are greyed, the verdict says so."""
+        if self.state == "running":
+            self.cancel()
+        if self.state not in ("done", "failed", "cancelled"):
+            return
+        self.state = "stale"
+        for lab in self.values.values():
+            lab.setEnabled(False)
+        self.memory_bar.setEnabled(False)
+        self.verdict.setText(self.tr("Stale — the setup changed since this check: run it again."))
+        self.verdict.setStyleSheet("color:#8a5a00; font-weight:bold")
+
+    def _on_progress(self, msg: Any) -> None:
+        seq, what, done, total = msg
+        if seq != self._seq or self.state != "running":
+            return
+        if total and total > 0:
+            self.busy.setRange(0, int(total))
+            self.busy.setValue(int(done))
+        self.phase.setText(f"{what}…" + (f"  ({done}/{total})" if total and total > 4 else ""))
+
+    def _idle(self) -> None:
+        self.busy.hide()
+        self.phase.hide()
+        self.cancel_button.hide()
+        self.button.setEnabled(True)
+        self.memory_bar.setEnabled(True)
 
     def _fail(self, msg: str) -> None:
-        self.busy.hide()
-        self.button.setEnabled(True)
+        self._idle()
+        self.state = "failed"
+        for lab in self.values.values():
+            lab.setText("—")
         self.verdict.setText(self.tr("Pre-flight failed: {msg}").format(msg=msg))
         self.verdict.setStyleSheet("color:#b00020")
         self.finished.emit(None)
 
     def show_report(self, r: Any) -> None:
         self.report = r
-        self.busy.hide()
-        self.button.setEnabled(True)
+        self.state = "done"
+        self._idle()
+        for lab in self.values.values():
+            lab.setEnabled(True)
         mem = field(r, "memory", default={}) or {}
         tp, tot = field(r, "trainable_params", default=0), field(r, "total_params", default=0)
         pct = field(r, "trainable_pct", default=(100.0 * tp / tot if tot else 0.0))
@@ -291,6 +406,13 @@ class PreflightPanel(QGroupBox):
             self.tr("{seconds:.3f} s").format(seconds=field(r, "step_seconds")) if field(r, "step_seconds") is not None
             else self.tr("not measured"))
         self.values["epoch"].setText(fmt_seconds(field(r, "epoch_seconds")))
+        total_s = run_seconds(r, self.cfg)
+        t = self.cfg.training if self.cfg is not None else None
+        how = (self.tr("{n} steps").format(n=t.max_steps) if t.max_steps else
+               self.tr("{n:g} epochs").format(n=t.epochs)) if t is not None else ""
+        if self.cfg is not None and self.cfg.tasks:
+            how += self.tr(" × {n} tasks").format(n=len(self.cfg.tasks))
+        self.values["run"].setText(f"{fmt_seconds(total_s)}  ({how})" if total_s is not None else "—")
         if avail and mem.get("total"):
             frac = mem["total"] / avail
             self.memory_bar.setValue(int(min(frac, 1.0) * 1000))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, Signal
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -30,6 +30,35 @@ from PySide6.QtWidgets import (
 from ftstudio.engine.errors import UserError
 
 INT_LIMIT = 2_000_000_000
+# plain words for choices whose values are jargon (parameter name -> value -> what the list shows)
+CHOICE_TEXT = {
+    "fisher": {"true": QT_TRANSLATE_NOOP("param_panel", "from the model's own predictions (true Fisher)"),
+               "empirical": QT_TRANSLATE_NOOP("param_panel", "from the correct answers (empirical Fisher)")},
+}
+
+
+def range_text(spec: Any) -> str:
+    """'Range 1–256.' for a numeric parameter with bounds (shown, so a limit is never a surprise)."""
+    if spec.type not in (int, float) or spec.choices or (spec.min is None and spec.max is None):
+        return ""
+    f = (lambda v: f"{int(v):,}") if spec.type is int else (lambda v: f"{float(v):g}")
+    if spec.min is not None and spec.max is not None:
+        return QCoreApplication.translate("param_panel", "Range {lo}–{hi}.").format(lo=f(spec.min), hi=f(spec.max))
+    return (QCoreApplication.translate("param_panel", "At least {lo}.").format(lo=f(spec.min)) if spec.min is not None
+            else QCoreApplication.translate("param_panel", "At most {hi}.").format(hi=f(spec.max)))
+
+
+def out_of_range(spec: Any, v: Any) -> str | None:
+    """What to tell the user when a value (from a setup file) lies outside the field's range."""
+    if v is None or isinstance(v, bool) or not isinstance(v, (int, float)) or spec.choices:
+        return None
+    if spec.max is not None and v > spec.max:
+        return QCoreApplication.translate("param_panel", "{label}: {v:g} is above the maximum {max:g}; it was set to {max:g}").format(
+            label=spec.label, v=v, max=spec.max)
+    if spec.min is not None and v < spec.min:
+        return QCoreApplication.translate("param_panel", "{label}: {v:g} is below the minimum {min:g}; it was set to {min:g}").format(
+            label=spec.label, v=v, min=spec.min)
+    return None
 
 
 def is_log_float(spec: Any) -> bool:
@@ -43,19 +72,6 @@ def is_log_float(spec: Any) -> bool:
     if spec.min is not None and spec.max is not None and spec.min > 0 and spec.max / spec.min >= 1e4:
         return True
     return False
-
-
-def short_help(text: str, limit: int = 220) -> str:
-    """The help's first sentence (the tooltip keeps all of it)."""
-    if "。" in text:  # Chinese: a full stop with no space after it
-        first = text.split("。")[0].strip()
-        if len(first) > limit:
-            first = first[: limit - 1] + "…"
-        return first if first.endswith(("。", "…", "）", ")")) else first + "。"
-    first = text.split(". ")[0].strip()
-    if len(first) > limit:
-        first = first[: limit - 1].rsplit(" ", 1)[0] + "…"
-    return first if first.endswith((".", "…", ")")) else first + "."
 
 
 class Editor:
@@ -72,8 +88,9 @@ def make_editor(spec: Any, on_change_: Callable[[], None]) -> Editor:
         on_change_()
     if spec.choices:
         w = QComboBox()
+        names = CHOICE_TEXT.get(spec.name, {})
         for c in spec.choices:
-            w.addItem(str(c), c)
+            w.addItem(QCoreApplication.translate("param_panel", names[str(c)]) if str(c) in names else str(c), c)
         if spec.optional:
             w.insertItem(0, QCoreApplication.translate("param_panel", "(none)"), None)
 
@@ -218,14 +235,21 @@ class ParamPanel(QWidget):
         self.editors: dict[str, Editor] = {}
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        # label | editor | the help's first sentence (the whole help is the tooltip)
+        self.notes = QLabel("")  # values from a setup that had to be changed to fit a field
+        self.notes.setObjectName("param_notes")
+        self.notes.setWordWrap(True)
+        self.notes.setStyleSheet("color:#8a5a00;")
+        self.notes.hide()
+        outer.addWidget(self.notes)
+        # label | editor, and the whole help wrapped on the row below (it stays readable in a
+        # narrow window instead of being pushed out of view to the right)
         main = QGridLayout()
         adv_box = QGroupBox(self.tr("Advanced"))
         adv = QGridLayout(adv_box)
         for grid in (main, adv):
-            grid.setColumnStretch(2, 1)
+            grid.setColumnStretch(1, 1)
             grid.setHorizontalSpacing(12)
-            grid.setVerticalSpacing(8)
+            grid.setVerticalSpacing(2)
         for spec in self.specs:
             factory = (custom or {}).get(spec.name)
             emit = lambda *_: self.changed.emit()  # noqa: E731
@@ -239,13 +263,15 @@ class ParamPanel(QWidget):
             grid.addWidget(label, r, 0, Qt.AlignTop | Qt.AlignLeft)
             if isinstance(ed.widget, QLineEdit) or not isinstance(ed.widget, (QSpinBox, QDoubleSpinBox, QCheckBox, QComboBox)):
                 ed.widget.setMinimumWidth(220)
-            grid.addWidget(ed.widget, r, 1, Qt.AlignTop)
-            if spec.help:
-                hint = QLabel(short_help(spec.help))
+            grid.addWidget(ed.widget, r, 1, Qt.AlignTop | Qt.AlignLeft)
+            if spec.help or range_text(spec):
+                # the whole help, wrapped (never cut mid-sentence, nothing hidden behind a hover)
+                hint = QLabel(" ".join(x for x in (spec.help, range_text(spec)) if x))
+                hint.setObjectName(f"help_{spec.name}")
                 hint.setWordWrap(True)
-                hint.setStyleSheet("color:#666;")
+                hint.setStyleSheet("color:#666; margin-bottom:8px;")
                 hint.setToolTip(spec.help)
-                grid.addWidget(hint, r, 2, Qt.AlignTop)
+                grid.addWidget(hint, r + 1, 0, 1, 2, Qt.AlignTop)
         outer.addLayout(main)
         if adv.rowCount() > 1 or adv.itemAtPosition(0, 0) is not None:
             outer.addWidget(adv_box)
@@ -275,12 +301,19 @@ class ParamPanel(QWidget):
         return out
 
     def set_values(self, values: dict) -> None:
+        notes = []
         for k, v in (values or {}).items():
             if k in self.editors:
+                msg = out_of_range(self.editors[k].spec, v)
+                if msg:
+                    notes.append(msg)
                 self.editors[k].set(v)
+        self.notes.setText("\n".join(notes))
+        self.notes.setVisible(bool(notes))
         self.changed.emit()
 
     def restore_defaults(self) -> None:
+        self.notes.hide()
         for ed in self.editors.values():
             ed.set(ed.spec.default)
         self.changed.emit()

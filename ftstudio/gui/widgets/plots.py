@@ -275,6 +275,14 @@ class AccuracyMatrix(QWidget):
         f.setBold(True)
         self.summary.setFont(f)
         lay.addWidget(self.summary)
+        self.explain = QLabel(
+            self.tr("ACC: the average accuracy over all tasks after the last one. BWT (backward transfer): "
+                    "how "
+            "much the earlier tasks' accuracy changed by learning the later ones — below 0 means forgetting."))
+        self.explain.setObjectName("acc_bwt_explained")
+        self.explain.setWordWrap(True)
+        self.explain.setStyleSheet("color:#555")
+        lay.addWidget(self.explain)
         self.task_names: list[str] = []
 
     TITLES = {
@@ -315,7 +323,8 @@ class AccuracyMatrix(QWidget):
         fmt = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
         if lm:
             f = metrics.get("mean_forgetting")
-            self.summary.setText(self.tr("mean loss {loss}    perplexity {ppl}    forgetting (loss rise) {rise}").format(
+            self.summary.setText(self.tr("mean loss {loss}    perplexity {ppl}    forgetting (loss rise) "
+                                         "{rise}").format(
                 loss=fmt(metrics.get("mean_loss")), ppl=fmt(metrics.get("mean_perplexity")),
                 rise="—" if f is None else f"{f:+.3f}"))
             return

@@ -1,0 +1,158 @@
+"""The study's chart: quality vs trainable % (log axis) and quality vs training time, point size
+= peak memory, the Pareto front drawn, every point labelled, a one-sentence reading beneath.
+
+Rendered with matplotlib's Agg backend (no display needed); matplotlib is imported only here.
+``reading`` and ``pareto`` need no matplotlib.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ftstudio.engine.study import quality_key
+from ftstudio.i18n import N_, _t
+
+METRIC_TITLE = {"accuracy": "eval accuracy (%)", "acc": "ACC over the sequence (%)", "eval_loss": "eval loss"}
+METRIC_WORD = {"accuracy": N_("accuracy"), "acc": "ACC", "eval_loss": N_("eval loss")}
+
+
+def pareto(points: list[dict], x: str, y: str, higher: bool) -> list[str]:
+    """Groups not dominated: no other point is at most as costly (x) and at least as good (y),
+    and strictly better in one of them."""
+    def better_or_equal(a: dict, b: dict) -> bool:
+        return a[x] <= b[x] and (a[y] >= b[y] if higher else a[y] <= b[y])
+
+    front = []
+    for p in points:
+        dominated = any(better_or_equal(q, p) and (q[x] < p[x] or q[y] != p[y]) for q in points if q is not p)
+        if not dominated:
+            front.append(p["group"])
+    return front
+
+
+def memory_key(points: list[dict]) -> str:
+    """The arm's own memory (above what it started from) where measured, else the peak."""
+    return "arm_memory_bytes" if points and all(p.get("arm_memory_bytes") for p in points) else "peak_memory_bytes"
+
+
+def _pct(a: float, b: float) -> str:
+    r = 100.0 * a / b if b else float("nan")
+    return f"{r:.2g}%" if r < 10 else f"{r:.0f}%"
+
+
+def reading(groups: list[dict], kind: str, task: str) -> str:
+    """One sentence: what the cheapest arm close to the reference buys, against the reference
+    (full fine-tuning when it ran, else the best arm)."""
+    metric, higher = quality_key(kind, task)
+    pts = [g for g in groups if isinstance(g.get(metric), (int, float))]
+    if not pts:
+        return _t("No arm finished yet.")
+    if len(pts) == 1:
+        return _t("Only {group} finished; a comparison needs two arms.", group=pts[0]["group"])
+    best = (max if higher else min)(pts, key=lambda g: g[metric])
+    ref = next((g for g in pts if g["technique"] == "full"), best)
+    others = [g for g in pts if g is not ref]
+    ref_name = _t("full fine-tuning") if ref["technique"] == "full" else ref["group"]
+
+    def close(g: dict) -> bool:
+        return g[metric] >= 0.95 * ref[metric] if higher else g[metric] <= 1.05 * ref[metric]
+
+    near = [g for g in others if close(g) and g.get("trainable_percent") is not None]
+    pick = min(near, key=lambda g: g["trainable_percent"]) if near else \
+        (max if higher else min)(others, key=lambda g: g[metric])
+    costs = []
+    if pick.get("trainable_percent") and ref.get("trainable_percent"):
+        costs.append(_t("{pct} of its trainable parameters", pct=_pct(pick["trainable_percent"], ref["trainable_percent"])))
+    mkey = memory_key(pts)
+    if pick.get(mkey) and ref.get(mkey):
+        costs.append(_t("{pct} of its memory", pct=_pct(pick[mkey], ref[mkey])) if mkey == "arm_memory_bytes"
+                     else _t("{pct} of its peak memory", pct=_pct(pick[mkey], ref[mkey])))
+    if pick.get("train_seconds") and ref.get("train_seconds"):
+        costs.append(_t("{pct} of its training time", pct=_pct(pick["train_seconds"], ref["train_seconds"])))
+    listed = (_t(", ").join(costs[:-1]) + (_t(" and ") if len(costs) > 1 else "") + costs[-1]) if costs else ""
+    with_ = _t(" with {costs}", costs=listed) if costs else ""
+    word = _t(METRIC_WORD[metric])
+    if higher:
+        head = _t("{group} reaches {pct} of {ref}'s {word}", group=pick["group"],
+                  pct=_pct(pick[metric], ref[metric]), ref=ref_name, word=word)
+    else:
+        head = _t("{group}'s {word} is {value:.3f} against {ref}'s {ref_value:.3f}", group=pick["group"],
+                  word=word, value=pick[metric], ref=ref_name, ref_value=ref[metric])
+    tie = _t(" (within the seeds' spread: a tie)") if pick.get("tie") and ref is best else ""
+    return head + with_ + tie + _t(".")
+
+
+def render_chart(results: dict, path: str | Path) -> dict:
+    """Write the chart PNG; return what was drawn (points read back from the plot, the Pareto
+    fronts, the reading) so results.json records the chart's content."""
+    # the Figure/Agg canvas pair directly: no pyplot, no backend selection, no display
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    kind, task = results.get("kind", "single"), results.get("task", "classification")
+    metric, higher = quality_key(kind, task)
+    groups = [g for g in results.get("groups", []) if isinstance(g.get(metric), (int, float))]
+    scale = 100.0 if metric in ("accuracy", "acc") else 1.0
+    fig = Figure(figsize=(11.5, 5.6), dpi=110)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2)
+    sentence = reading(results.get("groups", []), kind, task)
+    drawn: dict[str, Any] = {"metric": metric, "reading": sentence, "panels": {}}
+    mkey = memory_key(groups)
+    mem = [g.get(mkey) or 0 for g in groups]
+    mmax = max(mem) if mem and max(mem) > 0 else 1
+    baseline = [g["baseline_accuracy"] for g in groups if isinstance(g.get("baseline_accuracy"), (int, float))]
+    for ax, (xkey, xlabel, logx) in zip(axes, (("trainable_percent", "trainable parameters (% of the model, log)", True),
+                                               ("train_seconds", "training time (s)", False))):
+        pts = [g for g in groups if isinstance(g.get(xkey), (int, float)) and (g[xkey] > 0 or not logx)]
+        xs = [g[xkey] for g in pts]
+        ys = [g[metric] * scale for g in pts]
+        sizes = [40 + 560 * (g.get(mkey) or 0) / mmax for g in pts]
+        colors = [f"C{i % 10}" for i in range(len(pts))]
+        sc = ax.scatter(xs, ys, s=sizes, c=colors, alpha=0.7, edgecolors="black", linewidths=0.6, zorder=3)
+        for g, x, y in zip(pts, xs, ys):
+            sp = g.get(metric + "_spread") or 0.0
+            if sp:
+                ax.errorbar([x], [y], yerr=[sp * scale], fmt="none", ecolor="gray", capsize=3, zorder=2)
+            ax.annotate(g["group"], (x, y), textcoords="offset points", xytext=(7, 6), fontsize=8.5)
+        front = pareto(pts, xkey, metric, higher)
+        fp = sorted((g for g in pts if g["group"] in front), key=lambda g: g[xkey])
+        if len(fp) > 1:
+            ax.plot([g[xkey] for g in fp], [g[metric] * scale for g in fp], "--", color="crimson", lw=1.2,
+                    zorder=1, label="Pareto front")
+        if baseline and metric != "eval_loss":
+            ax.axhline(sum(baseline) / len(baseline) * scale, color="gray", lw=1, ls=":",
+                       label="majority baseline")
+        if logx:
+            ax.set_xscale("log")
+        ax.margins(x=0.18, y=0.12)  # room for the labels of the outermost points
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(METRIC_TITLE[metric])
+        ax.grid(True, alpha=0.3, which="both")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="lower right", fontsize=8)
+        offsets = sc.get_offsets()
+        drawn["panels"][xkey] = {
+            "points": [{"group": g["group"], "x": float(o[0]), "y": float(o[1]) / scale, "size": float(s)}
+                       for g, o, s in zip(pts, offsets, sc.get_sizes())],
+            "pareto": front,
+        }
+    axes[0].set_title(f"{METRIC_WORD[metric]} vs trainable parameters", fontsize=10)
+    what = "the arm's memory above its start" if mkey == "arm_memory_bytes" else "peak memory"
+    axes[1].set_title(f"{METRIC_WORD[metric]} vs training time (point size = {what})", fontsize=10)
+    caption = sentence + "\n" + results.get("held_equal", "")
+    fig.text(0.5, 0.015, _wrap(caption, 160), ha="center", va="bottom", fontsize=8.5)
+    fig.subplots_adjust(left=0.06, right=0.98, top=0.93, bottom=0.24, wspace=0.18)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(path).with_suffix(".tmp.png")
+    fig.savefig(tmp, format="png")
+    tmp.replace(path)
+    drawn["path"] = str(path)
+    return drawn
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.fill(line, width) for line in text.splitlines())
+
