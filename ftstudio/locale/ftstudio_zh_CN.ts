@@ -1978,6 +1978,10 @@ Double-click to rename</source>
 <context>
     <name>WelcomeBanner</name>
     <message>
+        <source>&lt;b&gt;Welcome to ftstudio.&lt;/b&gt; Try the demo: press &lt;b&gt;▶ Start training&lt;/b&gt; (top right) — it is already set up (MiniLM-L6 + a sentiment dataset + LoRA) and trains in a few minutes on a CPU.&lt;br&gt;&lt;b&gt;1 Model&lt;/b&gt;: the pretrained model to start from. &lt;b&gt;2 Data&lt;/b&gt;: your examples (a file, a built-in set) and which columns hold text and labels. &lt;b&gt;3 Technique&lt;/b&gt;: how the model is fine-tuned — what trains and what it costs. &lt;b&gt;4 Training&lt;/b&gt;: how long and how fast, and a pre-flight check of memory and time. Then watch &lt;b&gt;Training run&lt;/b&gt;, compare results in &lt;b&gt;Runs&lt;/b&gt; and try a model in &lt;b&gt;Playground&lt;/b&gt;.</source>
+        <translation>&lt;b&gt;欢迎使用 ftstudio。&lt;/b&gt;先试试示例：点击右上角的 &lt;b&gt;▶ 开始训练&lt;/b&gt; — 示例已经设置好（MiniLM-L6 + 情感数据集 + LoRA），在 CPU 上几分钟就能训练完。&lt;br&gt;&lt;b&gt;1 模型&lt;/b&gt;：作为起点的预训练模型。&lt;b&gt;2 数据&lt;/b&gt;：你的样本（文件或内置数据集），以及哪些列是文本和标签。&lt;b&gt;3 微调技术&lt;/b&gt;：模型如何微调 — 训练哪些参数、代价多少。&lt;b&gt;4 训练&lt;/b&gt;：训练多久、多快，以及对内存和时间的预检。然后在&lt;b&gt;训练运行&lt;/b&gt;中观察训练，在&lt;b&gt;运行记录&lt;/b&gt;中对比结果，在&lt;b&gt;试用&lt;/b&gt;中体验模型。</translation>
+    </message>
+    <message>
         <source>Got it</source>
         <translation>知道了</translation>
     </message>

@@ -115,12 +115,12 @@ def test_every_page_in_chinese(zh, qtbot, settings, tiny_setup, tiny_dir):
     from ftstudio.gui.util import wait_for_jobs
     from ftstudio.techniques import all_techniques, param_specs
 
+    cfg = tiny_setup("lora")  # builds the tiny model before the window's jobs import transformers
     w = MainWindow(settings=settings, restore=False)
     qtbot.addWidget(w)
     w.resize(1500, 950)
     w.show()
     qtbot.waitExposed(w)
-    cfg = tiny_setup("lora")
     w.load_config(cfg)
     w.model_page.refresh_sources()
     qtbot.waitUntil(lambda: w.model_page._sources_loaded and w.model_page.info is not None
@@ -189,7 +189,7 @@ def test_every_page_in_chinese(zh, qtbot, settings, tiny_setup, tiny_dir):
     rp.end("cancelled", {})
     walk("run/cancelled")
 
-    for key in ("runs", "playground"):
+    for key in ("runs", "playground", "compare"):
         w.show_page(key)
         walk(key)
     w.playground_page.gen_controls.setVisible(True)  # shown for text-generation runs

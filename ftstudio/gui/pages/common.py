@@ -114,7 +114,8 @@ class Lazy(QWidget):
         super().showEvent(e)
 
 
-WELCOME_HTML = (
+WELCOME_HTML = QT_TRANSLATE_NOOP(  # translated where shown (WelcomeBanner context)
+    "WelcomeBanner",
     "<b>Welcome to ftstudio.</b> Try the demo: press <b>▶ Start training</b> (top right) — it is "
     "already set up (MiniLM-L6 + a sentiment dataset + LoRA) and trains in a few minutes on a CPU."
     "<br><b>1 Model</b>: the pretrained model to start from. "
@@ -136,7 +137,7 @@ class WelcomeBanner(QFrame):
         self.setStyleSheet("QFrame#welcome{background:#e8f1fb;border-bottom:1px solid #c5d7ec;}")
         lay = QHBoxLayout(self)
         lay.setContentsMargins(12, 8, 12, 8)
-        self.text = QLabel(WELCOME_HTML)
+        self.text = QLabel(self.tr(WELCOME_HTML))
         self.text.setObjectName("welcome_text")
         self.text.setWordWrap(True)
         self.text.setTextFormat(Qt.RichText)

@@ -110,9 +110,9 @@ class ComparePage(QWidget):
             cb = QCheckBox(self.tr("{title}   (learning rate {lr:g}){seq}").format(
                 title=_t(cls.title), lr=cls.default_learning_rate, seq=seq))
             cb.setObjectName(f"arm_{cls.name}")
-            cb.setToolTip(cls.card)
+            cb.setToolTip(_t(cls.card))
             panel = ParamPanel(param_specs(cls.Params))
-            box = QGroupBox(self.tr("{title} parameters").format(title=cls.title))
+            box = QGroupBox(self.tr("{title} parameters").format(title=_t(cls.title)))
             QVBoxLayout(box).addWidget(panel)
             box.hide()
             more = QPushButton(self.tr("Parameters ▸"))
