@@ -2,10 +2,12 @@
 
     ftstudio train CONFIG.yaml [--set training.batch_size=16 ...]
     ftstudio train --demo | --resume RUN_DIR
+    ftstudio check CONFIG.yaml [--set ...]      (problems only; exit 0 = ready, 2 = cannot start)
     ftstudio study STUDY.yaml|STUDY_DIR [--set ...] [--preflight]
     ftstudio techniques | models [--install] | runs | tensorboard
     ftstudio --install-desktop-entry
-    ftstudio export RUN_DIR --format gguf [--quant q8_0|f16]
+    ftstudio predict RUN_DIR "some text"
+    ftstudio export RUN_DIR --format gguf|onnx|merged|adapter [--quant q8_0|f16]
     ftstudio predict RUN_DIR "some text" [--sample --temperature 0.8 --top-p 0.9 --max-new-tokens 64]
 
 Bad input exits with code 2 and one readable line (no traceback).
@@ -141,6 +143,55 @@ def _fmt_time(s: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
+def load_config(args):
+    """The config a train/check command names (file or --demo), with its --set overrides."""
+    from ftstudio.engine.config import RunConfig
+
+    if args.demo:
+        cfg = demo_config()
+    elif args.config:
+        cfg = RunConfig.from_yaml(args.config)
+    else:
+        raise UserError(_t("give a config file, --demo or --resume RUN_DIR"))
+    return cfg.with_overrides(args.set) if args.set else cfg
+
+
+def print_problems(validation, stream=None, warnings: bool = True) -> None:
+    stream = stream or sys.stderr
+    for p in validation.errors:
+        stream.write(_t("error: {message}", message=p.message) + "\n")
+    for p in validation.warnings if warnings else []:
+        stream.write(f"warning: {p.message}\n")
+    stream.flush()
+
+
+def _validation_progress(quiet: bool):
+    if quiet or not sys.stderr.isatty():
+        return None
+    term = TerminalProgress()
+
+    def progress(what: str, done: int, total: int) -> None:
+        from ftstudio.engine.events import Progress
+
+        term(Progress(what=what, done=done, total=total))
+
+    return progress
+
+
+def baseline_line(summary: dict) -> str | None:
+    """One plain sentence on whether a classification run beat always answering its most
+    frequent training label."""
+    base = summary.get("baseline")
+    acc = summary.get("accuracy")
+    if not isinstance(base, dict) or "accuracy" not in base or not isinstance(acc, (int, float)):
+        return None
+    naive = f"always answering '{base['label']}'" if base.get("label") else \
+        "always answering each task's most frequent label"
+    if summary.get("beats_baseline"):
+        return f"accuracy {acc:.3f}, better than {naive} ({base['accuracy']:.3f})"
+    return f"no better than the baseline: accuracy {acc:.3f}, and {naive} scores {base['accuracy']:.3f}"
+
+
 def cmd_train(args) -> int:
     from ftstudio.engine.config import RunConfig
     from ftstudio.engine.runner import CancelToken, train
@@ -163,13 +214,23 @@ def cmd_train(args) -> int:
         cfg = cfg.with_overrides(args.set)
     from ftstudio.engine import distributed
 
-    token = CancelToken()
     main_rank = distributed.is_main()  # under torchrun only rank 0 talks
+    validation = None
+    if not args.resume:
+        from ftstudio.engine.validate import validate
+
+        validation = validate(cfg, progress=_validation_progress(args.quiet or not main_rank))
+        if not validation.ok:
+            if main_rank:
+                print_problems(validation)
+            return EXIT_USER_ERROR  # nothing written: the run folder does not exist yet
+        # warnings reach the terminal (and metrics.jsonl) as the run's log, once the run is open
+    token = CancelToken()
     subs = [] if args.quiet or not main_rank else [TerminalProgress()]
     stop = StopSignals(token)
     try:
         with stop:
-            summary = train(cfg, subscribers=subs, cancel=token, resume=args.resume)
+            summary = train(cfg, subscribers=subs, cancel=token, resume=args.resume, validation=validation)
     except KeyboardInterrupt:  # a second Ctrl-C: stop now, without the checkpoint
         print("interrupted", file=sys.stderr)
         return 130
@@ -182,10 +243,13 @@ def cmd_train(args) -> int:
                   f"continue with: ftstudio train --resume {run}", file=sys.stderr)
         return 128 + stop.signum
     keys = ("status", "accuracy", "macro_f1", "eval_loss", "perplexity", "acc", "bwt", "fwt",
-            "mean_loss", "mean_perplexity", "mean_forgetting",
+            "mean_loss", "mean_perplexity", "mean_forgetting", "baseline", "beats_baseline",
             "trainable_params", "samples_per_second", "wall_seconds")
     if main_rank:
-        print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2))
+        print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2), flush=True)
+        line = baseline_line(summary) if summary.get("status") == "finished" else None
+        if line:
+            print(line, file=sys.stderr, flush=True)
     return 0 if summary.get("status") == "finished" else 1
 
 
@@ -330,6 +394,21 @@ class StopSignals:
         self._old.clear()
 
 
+def cmd_check(args) -> int:
+    """Validate a config against its data, model and technique without training."""
+    from ftstudio.engine.validate import validate
+
+    cfg = load_config(args)
+    v = validate(cfg, progress=_validation_progress(False))
+    print_problems(v, sys.stdout)
+    if v.ok:
+        base = v.baseline
+        extra = (f"; always answering '{base['label']}' would score accuracy {base['accuracy']:.3f}"
+                 if base and "label" in base else "")
+        print(f"ok: ready to train{extra}")
+    return 0 if v.ok else EXIT_USER_ERROR
+
+
 def cmd_techniques(args) -> int:
     from ftstudio.techniques import all_techniques, param_specs
 
@@ -393,14 +472,19 @@ def cmd_tensorboard(args) -> int:
 def cmd_runs(args) -> int:
     from ftstudio.engine.store import list_runs
 
-    runs = list_runs(Path(args.runs_dir) if args.runs_dir else None)
-    if not runs:
-        print(_t("no runs yet"))
+    skipped: list[str] = []
+    runs = list_runs(Path(args.runs_dir).expanduser() if args.runs_dir else None, skipped=skipped)
+    if not runs and not skipped:
+        print("no runs yet")
     for r in runs:
-        acc = r.summary.get("accuracy")
+        acc, ppl = r.summary.get("accuracy"), r.summary.get("perplexity")
         metric = f"acc={acc:.3f}" if isinstance(acc, (int, float)) else (
-            f"ppl={r.summary['perplexity']:.2f}" if "perplexity" in r.summary else "")
-        print(f"{r.name:50s} {r.status:11s} {r.technique:14s} {metric}")
+            f"ppl={ppl:.2f}" if isinstance(ppl, (int, float)) else "")
+        if r.summary.get("beats_baseline") is False:
+            metric += " (no better than the baseline)"
+        print(f"{r.name:50s} {str(r.status):11s} {str(r.technique):14s} {metric}")
+    if skipped:
+        print(f"skipped {len(skipped)} unreadable run folder(s): {'; '.join(skipped)}", file=sys.stderr)
     return 0
 
 
@@ -495,6 +579,11 @@ def build_parser() -> argparse.ArgumentParser:
     tb.add_argument("--runs-dir")
     tb.add_argument("--port", type=int, default=0)
     tb.set_defaults(fn=cmd_tensorboard)
+    c = sub.add_parser("check", help=_t("check a config against its data, model and technique (no training)"))
+    c.add_argument("config", nargs="?")
+    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=_t("override a config value"))
+    c.add_argument("--demo", action="store_true", help=_t("check the built-in demo"))
+    c.set_defaults(fn=cmd_check)
     r = sub.add_parser("runs", help=_t("list runs in the runs store"))
     r.add_argument("--runs-dir")
     r.set_defaults(fn=cmd_runs)
@@ -580,6 +669,12 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(_t("error: {message}", message=e), file=sys.stderr)
         return EXIT_USER_ERROR
+    except BrokenPipeError:
+        # `ftstudio runs | head`: the reader has what it wanted; no traceback, and no second
+        # BrokenPipeError when Python flushes stdout at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except OSError as e:
         import errno
 

@@ -57,3 +57,31 @@ def test_malformed_yaml_is_one_line(tmp_path):
     p.write_text("model: [unclosed\n")
     with pytest.raises(UserError, match="not valid YAML"):
         RunConfig.from_yaml(p)
+
+
+@pytest.mark.parametrize("text,says", [
+    ("model: a\ntask: classification\nmodel: b\n", "key 'model' appears twice (line 1 and line 3)"),
+    ("model: a\ntraining:\n  batch_size: 8\n  seed: 1\n  batch_size: 16\n", "key 'batch_size' appears twice (line 3 and line 5)"),
+    ("", "is empty"),
+    ("# only a comment\n\n", "is empty"),
+])
+def test_duplicate_keys_and_empty_files_are_refused(tmp_path, text, says):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    with pytest.raises(UserError) as e:
+        RunConfig.from_yaml(p)
+    assert says in str(e.value) and "\n" not in str(e.value)
+
+
+def test_same_key_in_different_sections_is_fine(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("data: {train: builtin:sentiment, max_train_samples: 10}\ntraining: {max_steps: 3}\n"
+                 "tasks: null\ntechnique: {name: lora, params: {r: 4}}\n")
+    assert RunConfig.from_yaml(p).training.max_steps == 3
+
+
+def test_tilde_in_paths_is_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "c.yaml").write_text("output_dir: ~/my-run\nruns_dir: ~/runs\n")
+    cfg = RunConfig.from_yaml("~/c.yaml")
+    assert cfg.output_dir == str(tmp_path / "my-run") and cfg.runs_dir == str(tmp_path / "runs")

@@ -67,3 +67,42 @@ def test_a_student_cut_from_a_mean_pooling_teacher_pools_the_same_way(st_model):
     teacher, _, _ = load_model(str(st_model), "classification", num_labels=2)
     student = build_student(teacher, 1)
     assert isinstance(student.bert.pooler, MeanPooler)
+
+
+@pytest.mark.parametrize("technique, params, sub", [("full", {}, ""), ("lora", {"r": 4, "export_merged": True}, "merged")])
+def test_mean_pooling_exports_load_in_plain_transformers_with_the_same_logits(technique, params, sub, st_model,
+                                                                             tiny_csv, tmp_path, monkeypatch):
+    """Full and merged exports of a mean-pooling encoder: stock transformers (trust_remote_code, the
+    modeling file shipped in the export) gives ftstudio's logits, padded batches included."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from ftstudio.engine.predict import Predictor
+    from ftstudio.engine.runner import train
+    from ftstudio.engine.store import list_runs
+
+    monkeypatch.setenv("HF_MODULES_CACHE", str(tmp_path / "hf-modules"))
+    cfg = RunConfig(model=str(st_model), data=DataConfig(train=str(tiny_csv)), technique=TechniqueConfig(technique, params),
+                    training=TrainingConfig(max_steps=6, batch_size=8, learning_rate=5e-2, max_length=32, eval_every=0))
+    train(cfg)
+    run = list_runs()[0].run_dir
+    folder = run / "export" / sub
+    texts = ["a moving story", "terrible boring film , i hated every minute", "great"]
+    tok = AutoTokenizer.from_pretrained(folder)
+    enc = tok(texts, padding=True, return_tensors="pt")
+    plain = AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=True).eval()
+    assert type(plain).__name__ == "BertMeanPoolingForSequenceClassification"
+    pred = Predictor(run)
+    with torch.no_grad():
+        got = plain(**enc).logits
+        want = pred.model(**enc).logits
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+    probs = torch.softmax(got, -1)
+    for text, row in zip(texts, probs):
+        torch.testing.assert_close(row, torch.tensor(list(pred.predict(text)["probabilities"].values())),
+                                   atol=1e-5, rtol=0)
+    # without the shipped code, stock BERT's random [CLS] pooler gives other logits: the card says so
+    stock = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    with torch.no_grad():
+        assert (stock(**enc).logits - want).abs().max() > 1e-3
+    card = (run / "export" / "README.md").read_text()
+    assert "trust_remote_code=True" in card and "mean" in card

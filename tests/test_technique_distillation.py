@@ -59,6 +59,20 @@ def bert(tiny_dir, tmp_path_factory):
     return SimpleNamespace(dir=d, tok=tok, teacher=teacher_dir)
 
 
+def _full_run(run, model, bert):
+    """A finished full fine-tuning run folder whose export is ``model``."""
+    import json
+
+    from ftstudio.engine.config import DataConfig, RunConfig, TechniqueConfig
+
+    _save(model, bert.tok, run / "export")
+    RunConfig(model=str(bert.dir), data=DataConfig(train="x.csv"), technique=TechniqueConfig("full")).save(
+        run / "config.yaml")
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    (run / "summary.json").write_text(json.dumps({"status": "finished", "label_names": names}))
+    return run
+
+
 def _technique(teacher, **params):
     return make_technique("distillation", {"teacher": str(teacher), **params})
 
@@ -140,9 +154,7 @@ def test_student_built_from_teacher_layers(bert, tmp_path):
         for k, v in layer_list(student)[si].state_dict().items():
             assert torch.equal(v, layer_list(teacher)[ti].state_dict()[k]), (si, k)
     # through the technique, with a run folder as the teacher (its export/ is used)
-    run = tmp_path / "run-1"
-    _save(teacher, bert.tok, run / "export")
-    (run / "config.yaml").write_text("model: x\n")
+    run = _full_run(tmp_path / "run-1", teacher, bert)
     tech = _technique(run, student_layers=2)
     tech.check(SimpleNamespace(hidden_size=32), "classification")
     s = tech.prepare_model(_cls_model(bert.dir), _ctx(bert.tok))
@@ -198,9 +210,9 @@ def test_mismatched_teachers_give_user_errors(bert, tmp_path):
     three = _save(_cls_model(bert.dir, labels={0: "a", 1: "b", 2: "c"}), bert.tok, tmp_path / "three")
     with pytest.raises(UserError, match="same label set"):
         _technique(three).prepare_model(_cls_model(bert.dir), _ctx(bert.tok))
-    swapped = _save(_cls_model(bert.dir, labels={0: "positive", 1: "negative"}), bert.tok, tmp_path / "swapped")
-    with pytest.raises(UserError, match="same order"):
-        _technique(swapped).prepare_model(_cls_model(bert.dir), _ctx(bert.tok))
+    other = _save(_cls_model(bert.dir, labels={0: "negative", 1: "neutral"}), bert.tok, tmp_path / "other")
+    with pytest.raises(UserError, match="only the teacher: neutral; only the data: positive"):
+        _technique(other).prepare_model(_cls_model(bert.dir), _ctx(bert.tok))
     with pytest.raises(UserError, match="needs a teacher"):
         make_technique("distillation", {}).check(None, "classification")
     with pytest.raises(UserError, match="not found"):

@@ -108,6 +108,10 @@ class RunConfig:
         if "tasks" in d and d["tasks"] is not None and "data" not in d:
             d["data"] = None
         cfg = _from_dict(cls, d, "")
+        for name in ("output_dir", "runs_dir"):  # "~/runs" means the home folder, not a folder named ~
+            value = getattr(cfg, name)
+            if value and value.startswith("~"):
+                setattr(cfg, name, str(Path(value).expanduser()))
         cfg.validate()
         return cfg
 
@@ -178,13 +182,46 @@ class RunConfig:
         return [self.data] if self.data else []
 
 
+class _DuplicateKey(yaml.YAMLError):
+    pass
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load keeps the last of two equal keys silently; a config must not."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict:
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: let the base class report it
+                continue
+            if first is not None:
+                raise _DuplicateKey(
+                    f"key '{key}' appears twice (line {first + 1} and line {key_node.start_mark.line + 1}); keep one"
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: str | Path, what: str = "config file") -> Any:
     """A YAML file's content; a missing, non-UTF-8 or malformed file is one readable line."""
-    p = Path(path)
+    p = Path(path).expanduser()
     if not p.exists():
         raise UserError(_t("{what} not found: {p}", what=what, p=p))
+    if p.is_dir():
+        raise UserError(_t("{p} is a folder; give a config file (.yaml), or use --resume for a run folder",
+                           p=p))
     try:
-        return yaml.safe_load(p.read_text(encoding="utf-8"))
+        d = yaml.load(p.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        if d is None:
+            raise UserError(_t("{what} {p} is empty; write at least model, data and technique (see ftstudio "
+                               "train --demo)",
+                               what=what, p=p))
+        return d
+    except _DuplicateKey as e:
+        raise UserError(_t("{what} {p}: {e}", what=what, p=p, e=e)) from None
     except UnicodeDecodeError:
         raise UserError(_t("{what} {p} is not UTF-8 text", what=what, p=p)) from None
     except yaml.YAMLError as e:

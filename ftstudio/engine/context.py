@@ -7,8 +7,8 @@ from typing import Any, Callable
 
 from ftstudio.engine.events import Event, EventBus, Log, Progress
 
-# Keys of a batch that are bookkeeping, not model inputs: the loop pops them before forward.
-META_KEYS = ("idx", "task_id", "length")
+# Keys of a batch that are bookkeeping (or raw text), not model inputs: the loop drops them before forward.
+META_KEYS = ("idx", "task_id", "length", "text", "text_pair")
 
 
 def model_inputs(batch: dict) -> dict:

@@ -158,9 +158,16 @@ def load_table(path: str) -> Any:
     import datasets
 
     datasets.disable_progress_bars()
+    # its JSON reader logs the parser's complaint at ERROR before raising; we say it in one line
+    datasets.utils.logging.set_verbosity(datasets.utils.logging.CRITICAL)
     kwargs: dict[str, Any] = {"cache_dir": str(scratch_dir() / "tables")}
+    if fmt == "csv":
+        # only an empty cell is missing: "NA", "NaN", "null", "None" are words a text may hold
+        kwargs.update(keep_default_na=False, na_values=[""])
     if p.suffix.lower() == ".tsv":
         kwargs["sep"] = "\t"
+    if fmt == "json":
+        check_json_rows(p, p.read_bytes())
     try:
         if fmt == "csv":
             ds = datasets.Dataset.from_csv(str(p), **kwargs)
@@ -169,6 +176,8 @@ def load_table(path: str) -> Any:
         else:
             ds = datasets.Dataset.from_parquet(str(p), **kwargs)
     except Exception as e:  # pandas/arrow parser errors: one line, no traceback
+        if fmt == "json":
+            _raise_bad_json_line(p, p.read_bytes())
         msg = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
         raise UserError(_t("cannot read {name} as {value}: {msg}",
                            name=p.name, value=fmt.upper(), msg=msg)) from None
@@ -181,16 +190,76 @@ def read_table(path: str) -> list[dict]:
     return load_table(path).to_list()
 
 
+def check_json_rows(p: Path, raw: bytes) -> None:
+    """A .json file must hold rows: a list of objects, or one object per line (JSONL). A single
+    object would be read as one row (or fail deep inside the parser)."""
+    import json
+
+    text = raw.decode("utf-8").strip()
+    if not text.startswith("{"):
+        return
+    try:
+        obj = json.loads(text)  # one object per line fails fast here ("Extra data")
+    except ValueError:
+        return
+    if isinstance(obj, dict):
+        columnar = obj and all(isinstance(v, list) for v in obj.values()) and \
+            len({len(v) for v in obj.values()}) == 1
+        if not columnar:
+            raise UserError(
+                _t("{name} holds one JSON object, not a list of rows; write [{{...}}, {{...}}] or one "
+                   "object per line (JSONL)",
+                   name=p.name)
+            )
+
+
+def _raise_bad_json_line(p: Path, raw: bytes) -> None:
+    """Name the first line of a JSONL file that is not a JSON object (the parser only says 'row 1')."""
+    import json
+
+    text = raw.decode("utf-8")
+    if text.lstrip().startswith("["):
+        try:
+            json.loads(text)
+        except ValueError as e:
+            raise UserError(_t("{name} is not valid JSON: {msg} (line {lineno})",
+                               name=p.name, msg=e.msg, lineno=e.lineno)) from None
+        return
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as e:
+            raise UserError(_t("{name} line {i} is not valid JSON ({msg}, column {colno})",
+                               name=p.name, i=i, msg=e.msg, colno=e.colno)) from None
+        if not isinstance(row, dict):
+            raise UserError(_t('{name} line {i} is not a JSON object ({{"column": value, ...}})',
+                               name=p.name, i=i))
+
+
 def _read_hub(name: str) -> Any:
     import datasets
 
+    from ftstudio.engine import hub
+
+    offline = not hub.reachable()
+    saved = datasets.config.HF_HUB_OFFLINE
     try:
+        datasets.config.HF_HUB_OFFLINE = saved or offline  # the cache only: no 25 s of retries
         ds = datasets.load_dataset(name, split="train")
     except Exception as e:
+        if offline:
+            raise UserError(
+                _t("dataset '{name}' is not in the local cache and the hub cannot be reached (offline?)",
+                   name=name)
+            ) from None
         raise UserError(
             _t("dataset '{name}' is neither cached nor reachable on the hub ({value})",
                name=name, value=str(e).splitlines()[0][:120])
         ) from None
+    finally:
+        datasets.config.HF_HUB_OFFLINE = saved
     return ds
 
 
@@ -284,11 +353,14 @@ class ExampleTable:
         self.columns = list(_table.column_names)
         self._lists: dict[str, list[tuple[Any, Any]]] = {}
         self._scalars: dict[str, list[Any]] = {}
+        self._strings: dict[str, list[Any]] = {}
         sizes = []
         for name in self.columns:
             chunks = _table.column(name).chunks
             if pa.types.is_list(_table.schema.field(name).type):
                 self._lists[name] = [(c.values.to_numpy(zero_copy_only=True), c.offsets.to_numpy()) for c in chunks]
+            elif pa.types.is_string(_table.schema.field(name).type):
+                self._strings[name] = chunks  # raw text: read one value at a time
             else:
                 self._scalars[name] = [c.to_numpy(zero_copy_only=True) for c in chunks]
             sizes = [len(c) for c in chunks]
@@ -321,6 +393,8 @@ class ExampleTable:
             e[name] = vals[offs[j]:offs[j + 1]].tolist()
         for name, chunks in self._scalars.items():
             e[name] = int(chunks[c][j])
+        for name, chunks in self._strings.items():
+            e[name] = chunks[c][j].as_py()
         if "label" in e:
             e["label"] += self.label_offset
         e["idx"] = i
@@ -364,7 +438,7 @@ class _ArrowSink:
         import pyarrow as pa
 
         types = {"input_ids": pa.list_(pa.int32()), "token_type_ids": pa.list_(pa.int8()),
-                 "labels": pa.list_(pa.int32()), "label": pa.int32()}
+                 "labels": pa.list_(pa.int32()), "label": pa.int32(), "text": pa.string(), "text_pair": pa.string()}
         batch = pa.record_batch([pa.array(v, type=types[k]) for k, v in columns.items()], names=list(columns))
         if self._writer is None:
             self._sink = pa.OSFile(str(self.path), "wb")
@@ -416,6 +490,14 @@ def prepare_data(
     eval_ds = load_table(eval_path) if eval_path else None
     if eval_ds is not None and not len(eval_ds):
         raise UserError(_t("the eval dataset {name} has no rows", name=Path(eval_path).name))
+    ds, _ = drop_missing_text(ds, data_cfg, task)  # validate() warns with the counts
+    if eval_ds is not None:
+        eval_ds, _ = drop_missing_text(eval_ds, data_cfg, task)
+        if not len(eval_ds):
+            raise UserError(_t("every row of the eval dataset {name} has an empty text",
+                               name=Path(eval_path).name))
+    if not len(ds):
+        raise UserError(_t("every row of {name} has an empty text", name=Path(train_path).name))
     if eval_ds is None:
         tr_idx, ev_idx = _split_indices(len(ds), data_cfg.eval_fraction, seed)
         ds, eval_ds = ds.select(tr_idx), ds.select(ev_idx)
@@ -436,6 +518,36 @@ def prepare_data(
     ev, st_ev = encode_rows(eval_ds.to_list(), data_cfg, tokenizer, max_length, progress, "eval")
     notes = [m for m in (st_tr.message("train", max_length), st_ev.message("eval", max_length)) if m]
     return PreparedData(tr, ev, None, cols, notes)
+
+
+def is_missing(v: Any) -> bool:
+    """An empty cell: None, NaN, or only whitespace (the string "NaN" is text, not missing)."""
+    if v is None:
+        return True
+    if isinstance(v, float):
+        return math.isnan(v)
+    return isinstance(v, str) and not v.strip()
+
+
+def text_columns(d: Any, task: str, cols: list[str]) -> list[str]:
+    """The columns whose emptiness makes a row useless: the text (classification)."""
+    if task == "classification":
+        return [d.text_column] if d.text_column in cols else []
+    return []  # text generation: textformats renders each format and counts what it skips
+
+
+def drop_missing_text(ds: Any, d: Any, task: str) -> tuple[Any, int]:
+    """Rows with an empty text are dropped, never trained on as "": (kept rows, dropped count)."""
+    if not len(ds):
+        return ds, 0
+    cols = text_columns(d, task, list(ds.column_names))
+    if not cols:
+        return ds, 0
+    keep = [i for start, batch in _row_batches(ds, cols)
+            for i, vals in enumerate(zip(*(batch[c] for c in cols)), start) if not any(map(is_missing, vals))]
+    if len(keep) == len(ds):
+        return ds, 0
+    return ds.select(keep), len(ds) - len(keep)
 
 
 def _split_indices(n: int, frac: float, seed: int) -> tuple[Any, Any]:
@@ -536,6 +648,11 @@ def _encode_classification(ds, d, tokenizer, max_length, names, progress, split)
         if "token_type_ids" in enc:
             cols_out["token_type_ids"] = enc["token_type_ids"]
         cols_out["label"] = labels
+        # the raw text rides along (collate hands it over as batch["text"]): a distillation
+        # teacher with another tokenizer reads the same text its own way
+        cols_out["text"] = texts
+        if pairs is not None:
+            cols_out["text_pair"] = pairs
         sink.write(cols_out)
         if progress:
             progress(what, min(start + BATCH_ROWS, n), n)
@@ -584,6 +701,10 @@ def batches_per_epoch(n: int, batch_size: int, world: int = 1) -> int:
     return max(1, b // world) if world > 1 else b
 
 
+# Example keys holding raw text (classification): kept beside the token ids, never fed to the model.
+TEXT_KEYS = ("text", "text_pair")
+
+
 def collate(examples: list[dict], pad_id: int, device: Any = None) -> dict:
     """Dynamic padding to the longest example in the batch."""
     import torch
@@ -612,6 +733,9 @@ def collate(examples: list[dict], pad_id: int, device: Any = None) -> dict:
     batch["task_id"] = torch.tensor([e.get("task_id", 0) for e in examples], dtype=torch.long)
     if device is not None and str(device) != "cpu":
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    for key in TEXT_KEYS:  # lists of str, not model inputs (see context.META_KEYS)
+        if key in examples[0]:
+            batch[key] = [e.get(key, "") for e in examples]
     return batch
 
 

@@ -19,9 +19,64 @@ def save_full_model(model: Any, out_dir: str | Path, tokenizer: Any) -> list[str
     if getattr(m, "hf_quantizer", None) is not None:  # GGUF-derived models
         m.hf_quantizer = None
     m.save_pretrained(out, safe_serialization=True)
+    ship_pooling_code(m, out)
     if tokenizer is not None:
         tokenizer.save_pretrained(out)
     return [str(out)]
+
+
+REMOTE_CODE = Path(__file__).parent / "remote" / "modeling_ftstudio.py"
+MEAN_POOLING_CLASS = "modeling_ftstudio.BertMeanPoolingForSequenceClassification"
+
+
+def ship_pooling_code(model: Any, out: Path) -> bool:
+    """A mean-pooling BERT classifier has no [CLS] pooler weights; stock transformers would build a
+    random one. Ship the small modeling file that runs the same forward and point ``auto_map``
+    at it, so ``AutoModelForSequenceClassification.from_pretrained(out, trust_remote_code=True)``
+    gives ftstudio's logits. ftstudio itself loads the stock class and swaps the pooler."""
+    cfg = getattr(model, "config", None)
+    if getattr(cfg, "ftstudio_pooling", None) != "mean" or getattr(cfg, "model_type", None) != "bert":
+        return False
+    import shutil
+
+    shutil.copyfile(REMOTE_CODE, out / REMOTE_CODE.name)
+    path = out / "config.json"
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    saved["auto_map"] = {"AutoModelForSequenceClassification": MEAN_POOLING_CLASS}
+    saved["architectures"] = [MEAN_POOLING_CLASS.split(".")[-1]]
+    atomic_write_text(path, json.dumps(saved, indent=2, sort_keys=True) + "\n")
+    return True
+
+
+def how_to_load(out_dir: Path, task: str) -> str:
+    """The model card's 'How to load' section for the whole-model folders in an export."""
+    folders = [p for p in (out_dir, out_dir / "merged") if (p / "config.json").exists()]
+    if not folders:
+        return ""
+    auto = "AutoModelForSequenceClassification" if task == "classification" else "AutoModelForCausalLM"
+    lines = ["## How to load", ""]
+    for f in folders:
+        where = "." if f == out_dir else "./merged"
+        remote = (f / REMOTE_CODE.name).exists()
+        lines += [
+            f"`{where}` is a whole model (no PEFT, no ftstudio needed):",
+            "",
+            "```python",
+            f"from transformers import AutoTokenizer, {auto}",
+            f'tok = AutoTokenizer.from_pretrained("{where}")',
+            f'model = {auto}.from_pretrained("{where}"' + (", trust_remote_code=True)" if remote else ")"),
+            "```",
+            "",
+        ]
+        if remote:
+            lines += [
+                "This encoder classifies from the masked **mean** of its token states (a sentence-transformers "
+                "checkpoint), not BERT's [CLS] pooler, which it has no weights for. `trust_remote_code=True` "
+                f"runs the small `{REMOTE_CODE.name}` shipped here (stock BERT encoder + masked mean + linear "
+                "head); without it transformers builds a random [CLS] pooler and the predictions are wrong.",
+                "",
+            ]
+    return "\n".join(lines)
 
 
 def write_model_card(out_dir: str | Path, *, technique: str, params: dict, model: str, data: Any,
@@ -52,6 +107,9 @@ def write_model_card(out_dir: str | Path, *, technique: str, params: dict, model
     ]
     if extra:
         lines += ["", extra]
+    load = how_to_load(out, task)
+    if load:
+        lines += ["", load]
     p = out / "README.md"
     atomic_write_text(p, "\n".join(lines) + "\n")
     return p
@@ -116,3 +174,20 @@ def export_gguf(run_dir: Path, progress: Any = None, quant: str = "f16") -> list
     stops = [tok.convert_ids_to_tokens(i) for i in end_of_turn_ids(tok)]
     mf = write_modelfile(out_dir, path.name, template, stop_tokens=stops)
     return [str(path), str(mf)]
+
+
+def _run_export_format(fmt: str) -> Callable[..., list[str]]:
+    def run(run_dir: Path, progress: Any = None, **options: Any) -> list[str]:
+        from ftstudio.engine import run_export
+
+        return [str(run_export.export_run(run_dir, fmt, options.get("dest"), progress))]
+
+    return run
+
+
+register_export("onnx", "classification: model.onnx (whole forward, dynamic axes) + tokenizer + labels, "
+                "checked under onnxruntime; needs the onnx extra")(_run_export_format("onnx"))
+register_export("merged", "a whole Hugging Face model folder (LoRA merged; full model otherwise)")(
+    _run_export_format("merged"))
+register_export("adapter", "the technique's own small artefact (adapter, prompt, prefix, BitFit delta)")(
+    _run_export_format("adapter"))

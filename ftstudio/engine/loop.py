@@ -12,7 +12,7 @@ from typing import Any, Callable
 from ftstudio.engine import distributed as dist
 from ftstudio.engine.context import RunContext, model_inputs
 from ftstudio.engine.data import collate, count_tokens, example_lengths, iter_example_batches, length_grouped_batches
-from ftstudio.engine.errors import Cancelled
+from ftstudio.engine.errors import Cancelled, UserError
 from ftstudio.engine.events import Eval, Step
 from ftstudio.engine.optim import lr_factor, set_lr
 from ftstudio.i18n import _t
@@ -136,16 +136,15 @@ def train_task(
     window: list[tuple[float, int, int]] = []  # (time, samples, tokens) for throughput
     model.train()
     while state.step < total_steps:
+        step_at_epoch_start, from_epoch_start = state.step, state.batch_in_epoch == 0
         batch_ids = length_grouped_batches(
             lengths, cfg.batch_size, cfg.seed, state.epoch + 1000 * ctx.task_index,
             ctx.rank, ctx.world_size, cfg.group_by_length,
         )
         it = technique.transform_batches(iter_example_batches(train_examples, batch_ids[state.batch_in_epoch:]))
         micro, loss_sum, extra_sum = 0, 0.0, {}
-        for examples in it:
-            if cancel.cancelled:
-                state.peak_memory = probe.peak  # type: ignore[attr-defined]  (a stopped run's real peak)
-                raise Cancelled()
+        # a stopped run keeps its real peak memory
+        for examples in _until_cancelled(it, cancel, lambda: setattr(state, "peak_memory", probe.peak)):
             if micro == 0:
                 technique.on_step_start(step_offset + state.step, model, optimizer)
                 trainable = [p for p in model.parameters() if p.requires_grad]
@@ -217,6 +216,13 @@ def train_task(
             if state.step >= total_steps:
                 break
         else:
+            if from_epoch_start and state.step == step_at_epoch_start:
+                # a whole epoch without one optimizer step: looping on would never end
+                raise UserError(
+                    _t("grad_accum {accum} is more than the {n_batch_ids} batches of an epoch: no optimizer "
+                       "step can be taken; lower grad_accum or batch_size",
+                       accum=accum, n_batch_ids=len(batch_ids))
+                )
             optimizer.zero_grad(set_to_none=True)  # drop a partial accumulation at epoch end
             technique.on_epoch_end(state.epoch, model, optimizer)
             state.epoch += 1
@@ -224,6 +230,22 @@ def train_task(
             continue
     state.peak_memory = probe.peak  # type: ignore[attr-defined]
     return state
+
+
+def _until_cancelled(batches: Any, cancel: CancelToken, on_cancel: Callable[[], None] = lambda: None) -> Any:
+    """The batches, with the cancel token checked *before* each is fetched: fetching can draw
+    from a replay buffer (advancing its RNG), and the cancel checkpoint must hold the state as of
+    the last trained step, or the resumed run skips that draw."""
+    it = iter(batches)
+    while True:
+        if cancel.cancelled:
+            on_cancel()
+            raise Cancelled()
+        try:
+            examples = next(it)
+        except StopIteration:
+            return
+        yield examples
 
 
 def _early_stop(state: LoopState, metrics: dict, cfg: Any, task: str) -> bool:
@@ -242,8 +264,10 @@ def _early_stop(state: LoopState, metrics: dict, cfg: Any, task: str) -> bool:
 
 
 def evaluate(ctx: RunContext, model: Any, examples: list[dict], num_labels: int | None = None,
-             what: str | None = None, label_ids: list[int] | None = None) -> dict:
-    """Accuracy + macro-F1 (classification) or loss + perplexity (LM), with progress events."""
+             what: str | None = None, label_ids: list[int] | None = None, majority: int | None = None) -> dict:
+    """Accuracy + macro-F1 (classification) or loss + perplexity (LM), with progress events.
+    ``majority`` (the most frequent training label's id) adds ``majority_baseline``, the accuracy
+    of always answering it, and ``beats_baseline``."""
     import torch
 
     what = what or _t("Evaluating")
@@ -279,14 +303,19 @@ def evaluate(ctx: RunContext, model: Any, examples: list[dict], num_labels: int 
     if ctx.task == "classification":
         labels = label_ids if label_ids is not None else list(range(num_labels or 0))
         correct = sum(int(p == g) for p, g in zip(preds, golds))
+        naive = sum(int(g == majority) for g in golds)
         conf = _confusion(preds, golds, labels)
-        s = dist.all_reduce_sum([total_loss, total_n, correct] + conf, ctx.device)
-        total_loss, total_n, correct, conf = s[0], s[1], s[2], s[3:]
-        return {
+        s = dist.all_reduce_sum([total_loss, total_n, correct, naive] + conf, ctx.device)
+        total_loss, total_n, correct, naive, conf = s[0], s[1], s[2], s[3], s[4:]
+        out = {
             "accuracy": correct / max(1, total_n),
             "macro_f1": _macro_f1(conf, len(labels)),
             "eval_loss": total_loss / max(1, total_n),
         }
+        if majority is not None:
+            out["majority_baseline"] = naive / max(1, total_n)
+            out["beats_baseline"] = out["accuracy"] > out["majority_baseline"]
+        return out
     total_loss, total_n = dist.all_reduce_sum([total_loss, total_n], ctx.device)
     loss = total_loss / max(1, total_n)
     return {"eval_loss": loss, "perplexity": math.exp(min(loss, 50))}

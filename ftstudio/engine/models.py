@@ -199,7 +199,9 @@ def _hub_snapshot(repo_id: str) -> str:
                                  cache_dir=hub_cache_dir())
     except Exception:
         pass
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
+    from ftstudio.engine import hub
+
+    if not hub.reachable():  # offline asked for, or no network: say so now, not after 25 s of retries
         raise UserError(_t("model '{repo_id}' is not in the local cache and the hub is offline",
                            repo_id=repo_id))
     try:
@@ -383,3 +385,22 @@ def model_info(source: str, progress: ProgressFn | None = None, trust_remote_cod
         if arches:
             info.architecture = arches[0]
     return info
+
+
+def load_full_export(base_model: Any, export_dir: str) -> Any:
+    """A whole model folder (a full/merged export) loaded as the base model's class, with the
+    pooling its config records (mean pooling for sentence-transformers encoders)."""
+    from ftstudio.engine.pooling import apply_pooling
+
+    return apply_pooling(type(base_model).from_pretrained(export_dir, use_safetensors=True))
+
+
+def text_max_length(max_length: int, config: Any, reserved: int = 0) -> int:
+    """Tokens of text per example: ``max_length`` capped by the model's positions minus the
+    ones a technique occupies (virtual tokens). ``config`` is a transformers config."""
+    positions = int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or 512)
+    max_len = min(max_length, positions - reserved)
+    if max_len < 8:
+        raise UserError(_t("max_length {max_length} leaves no room for the input",
+                           max_length=max_length))
+    return max_len

@@ -11,15 +11,10 @@ from ftstudio.engine.store import read_json
 from ftstudio.i18n import _t
 
 
-def load_full_export(base_model: Any, export_dir: str) -> Any:
-    """Exports that are whole model folders load directly (same class as the base)."""
-    from ftstudio.engine.pooling import apply_pooling
-
-    return apply_pooling(type(base_model).from_pretrained(export_dir, use_safetensors=True))
-
-
 class Predictor:
     def __init__(self, run_dir: str | Path, device: str = "cpu", max_new_tokens: int = 48):
+        from ftstudio.techniques.loading import load_run
+
         self.run_dir = Path(run_dir)
         if not (self.run_dir / "config.yaml").exists():
             raise UserError(_t("{run_dir} is not a run folder", run_dir=self.run_dir))
@@ -37,27 +32,13 @@ class Predictor:
         self.settings = GenerationSettings(max_new_tokens=max_new_tokens)
         self.label_names: list[str] | None = self.summary.get("label_names")
         self._base: Any = None
-        self.model, self.tokenizer = self._load_trained(export)
+        trained = load_run(self.run_dir, device)
+        self.model, self.tokenizer, self.max_length = trained.model, trained.tokenizer, trained.max_length
 
     def _fresh_base(self) -> tuple[Any, Any]:
-        from ftstudio.engine.models import load_model
+        from ftstudio.techniques.loading import load_base
 
-        names = self.label_names
-        model, tok, _ = load_model(
-            self.cfg.model, self.task, num_labels=len(names) if names else None,
-            id2label=dict(enumerate(names)) if names else None,
-            allow_pickle=self.cfg.allow_pickle, trust_remote_code=self.cfg.trust_remote_code,
-        )
-        return model, tok
-
-    def _load_trained(self, export: Path) -> tuple[Any, Any]:
-        from ftstudio.techniques import make_technique
-
-        technique = make_technique(self.cfg.technique.name, self.cfg.technique.params)
-        base, tok = self._fresh_base()
-        model = technique.load_for_inference(base, str(export))
-        model.to(self.device).eval()
-        return model, tok
+        return load_base(self.cfg, self.label_names)
 
     def _answer(self, model: Any, text: str) -> dict:
         import torch
@@ -66,7 +47,7 @@ class Predictor:
             raise UserError(_t("type some text first"))
         tok = self.tokenizer
         if self.task == "classification":
-            enc = tok(text, truncation=True, max_length=self.cfg.training.max_length, return_tensors="pt")
+            enc = tok(text, truncation=True, max_length=self.max_length, return_tensors="pt")
             enc = {k: v.to(self.device) for k, v in enc.items()}
             with torch.no_grad():
                 logits = model(**enc).logits[0].float()

@@ -12,6 +12,9 @@ Loads the model exactly as ``train`` does (technique ``check`` + ``prepare_model
   also the allocator's peak) — their sum is the estimated peak;
 * time: one warm-up step, then one measured forward + backward + optimizer step on a typical
   batch; × micro-batches per epoch = time per epoch;
+* a distillation teacher: its weights under ``memory["teacher"]`` (in the total) and its forward
+  time per step (``teacher_seconds``, part of the step: the first epoch's cost, before the
+  teacher's logits are cached);
 * warnings with suggested fixes when it will not fit (largest batch size that would) or when an
   epoch is very long.
 """
@@ -50,6 +53,7 @@ class PreflightReport:
     steps_per_epoch: int = 0
     train_rows: int = 0
     measured: bool = False
+    teacher_seconds: float | None = None  # distillation: the teacher's share of step_seconds
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,10 +104,9 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
     import torch
 
     from ftstudio.engine.data import collate, preview, prepare_data
-    from ftstudio.engine.models import load_tokenizer, resolve_model_path
     from ftstudio.engine.optim import build_optimizer
     from ftstudio.engine.events import EventBus
-    from ftstudio.engine.runner import build_model_and_context, input_max_length, pick_device, pick_precision, task_list
+    from ftstudio.engine.runner import build_model_and_context, data_tokenizer, pick_device, pick_precision, task_list
     from ftstudio.techniques import make_technique
 
     def step(what: str, i: int, n: int) -> None:
@@ -119,9 +122,7 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
     device = pick_device(t.device)
     precision = pick_precision(device, t.precision)
     step(_t("Loading the tokenizer"), 0, 4)
-    path = resolve_model_path(cfg.model, progress)
-    tokenizer = load_tokenizer(path, cfg.trust_remote_code)
-    max_len = input_max_length(cfg, technique, path)
+    tokenizer, max_len = data_tokenizer(cfg, technique, progress)
 
     # data: row counts (every task) and a tokenized sample of the first task
     tasks = task_list(cfg)
@@ -157,18 +158,24 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
     trainable = sum(p.numel() for p in trainable_ps)
     total = sum(p.numel() for p in model.parameters())
     weights = _bytes_of(model.parameters()) + _bytes_of(model.buffers())
+    # modules the technique keeps beside the trained model (a distillation teacher): frozen,
+    # so weights only, no gradients or optimizer state
+    extra = {name: _bytes_of(m.parameters()) + _bytes_of(m.buffers())
+             for name, m in technique.extra_modules().items()}
     gradients = _bytes_of(trainable_ps)
     optimizer_bytes = trainable * ADAM_STATE_BYTES
     batch_size = t.batch_size
     micro_per_epoch = max(1, math.ceil(rows_per_task[0] / batch_size))
     steps_per_epoch = max(1, math.ceil(micro_per_epoch / t.grad_accum))
 
-    activations, step_s, measured = 0, None, False
+    activations, step_s, measured, teacher_s = 0, None, False, None
     if measure_step and pd.train and trainable:
         step(_t("Timing one training step"), 3, 4)
         ex = sorted(pd.train, key=lambda e: -len(e["input_ids"]))
         longest = [ex[i % len(ex)] for i in range(batch_size)]
-        typical = [pd.train[i % len(pd.train)] for i in range(batch_size)]
+        # fresh example ids: what a technique computes once per example and caches (a teacher's
+        # logits) is paid in this step, as in the first epoch, not skipped as a cache hit
+        typical = [dict(pd.train[i % len(pd.train)], idx=-1 - i) for i in range(batch_size)]
         groups = technique.param_groups(model, t.learning_rate, t.weight_decay)
         optimizer = build_optimizer(groups, device.type)
         try:
@@ -205,11 +212,13 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
                 cuda_peak = torch.cuda.max_memory_allocated(device) - base_alloc
                 # the allocator's view includes temporaries the saved-tensor count misses
                 activations = max(activations, int(cuda_peak - gradients - optimizer_bytes))
-            t0 = time.perf_counter()
+            t0, teacher0 = time.perf_counter(), getattr(technique, "teacher_seconds", None)
             one_step(typical)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             step_s = time.perf_counter() - t0
+            if teacher0 is not None:
+                teacher_s = technique.teacher_seconds - teacher0
             measured = True
         except torch.OutOfMemoryError:
             activations = -1
@@ -223,10 +232,10 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
     oom_in_step = activations == -1
     if oom_in_step:
         activations = int(batch_size * max_len * (info.hidden_size or 768) * (info.num_layers or 12) * 18 * 4)
-    total_mem = weights + gradients + optimizer_bytes + activations
+    total_mem = weights + sum(extra.values()) + gradients + optimizer_bytes + activations
     available = available_memory(device)
     fits = not oom_in_step and (available is None or total_mem <= available * SAFETY)
-    fixed = weights + gradients + optimizer_bytes
+    fixed = weights + sum(extra.values()) + gradients + optimizer_bytes
     if not trainable:
         warnings.append(_t("{title} leaves no trainable parameters on this model: choose another technique",
                            title=_t(technique.title)))
@@ -274,11 +283,12 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
     return PreflightReport(
         trainable_params=int(trainable), total_params=int(total),
         trainable_pct=100.0 * trainable / max(1, total),
-        memory={"weights": int(weights), "gradients": int(gradients), "optimizer": int(optimizer_bytes),
-                "activations": int(activations), "total": int(total_mem)},
+        memory={"weights": int(weights), **{k: int(v) for k, v in extra.items()}, "gradients": int(gradients),
+                "optimizer": int(optimizer_bytes), "activations": int(activations), "total": int(total_mem)},
         available_bytes=available, step_seconds=step_s, epoch_seconds=epoch_s, fits=bool(fits),
         warnings=warnings, device=str(device), precision=precision, batch_size=batch_size,
         max_length=max_len, steps_per_epoch=steps_per_epoch, train_rows=rows_per_task[0], measured=measured,
+        teacher_seconds=teacher_s,
     )
 
 

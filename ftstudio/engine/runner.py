@@ -12,7 +12,7 @@ import random
 import shutil
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -31,6 +31,7 @@ from ftstudio.engine.store import (
     prune_metrics, read_json,
 )
 from ftstudio.i18n import _t
+from ftstudio.engine.validate import Validation, majority_label, validate
 
 __all__ = ["train", "CancelToken", "check_setup", "prepare", "Prepared", "Run"]
 
@@ -80,14 +81,21 @@ def input_max_length(cfg: RunConfig, technique: Any, path: str) -> int:
     and task here, before the model loads, since what it reserves can depend on them."""
     from ftstudio.engine.models import load_config
 
+    from ftstudio.engine.models import text_max_length
+
     c = load_config(path, cfg.trust_remote_code)
-    positions = int(getattr(c, "max_position_embeddings", None) or getattr(c, "n_positions", None) or 512)
     reserved = technique.max_length_reserved(getattr(c, "model_type", None), cfg.task)
-    max_len = min(cfg.training.max_length, positions - reserved)
-    if max_len < 8:
-        raise UserError(_t("max_length {max_length} leaves no room for the input",
-                           max_length=cfg.training.max_length))
-    return max_len
+    return text_max_length(cfg.training.max_length, c, reserved)
+
+
+def data_tokenizer(cfg: RunConfig, technique: Any, progress: Callable[[str, int, int], None] | None = None
+                   ) -> tuple[Any, int]:
+    """The tokenizer the data is prepared with, and the text length: the run's model's, unless the
+    technique reads another model's tokens (a distillation student cut from its teacher)."""
+    from ftstudio.engine.models import load_tokenizer, resolve_model_path
+
+    path = technique.data_model_path() or resolve_model_path(cfg.model, progress)
+    return load_tokenizer(path, cfg.trust_remote_code), input_max_length(cfg, technique, path)
 
 
 def build_model_and_context(
@@ -136,8 +144,10 @@ def train(
     subscribers: Iterable[Callable[[Event], None]] = (),
     cancel: CancelToken | None = None,
     resume: str | Path | None = None,
+    validation: Validation | None = None,
 ) -> dict:
-    """Run training; see the module docstring. Returns the summary dict.
+    """Run training; see the module docstring. Returns the summary dict. ``validation``: the
+    result of ``engine.validate.validate(cfg)`` when the caller already has it (not redone).
 
     Four phases: ``check_setup`` (the config alone) → ``prepare`` (data, model, optimizer; bad
     input fails here, before a run folder exists) → ``Run.open`` (the run folder and summary,
@@ -145,12 +155,13 @@ def train(
     bus = EventBus()
     for s in subscribers:
         bus.subscribe(s)
-    cfg, technique, resume_dir = check_setup(cfg, resume)
+    cfg, technique, resume_dir, validation = check_setup(cfg, resume, validation)
     # a resumed run is locked before anything is read, so two processes never continue it at once
     lock = RunLock(resume_dir).acquire() if resume_dir and dist.is_main() else None
     prep = None
     try:
         prep = prepare(cfg, technique, bus, resume_dir)
+        prep.warnings = [w.message for w in validation.warnings]
         run = Run(prep, lock)
         run.open()
         return run.execute(cancel or CancelToken())
@@ -163,8 +174,10 @@ def train(
 
 
 # ---------------------------------------------------------------------------- phase 1: the setup
-def check_setup(cfg: RunConfig | None, resume: str | Path | None) -> tuple[RunConfig, Any, Path | None]:
-    """The config read (from the run folder on resume) and checked on its own; the technique made."""
+def check_setup(cfg: RunConfig | None, resume: str | Path | None,
+                validation: Validation | None = None) -> tuple[RunConfig, Any, Path | None, Validation]:
+    """The config read (from the run folder on resume) and checked against its data, model and
+    technique (``engine.validate``: its first error is raised); the technique made."""
     resume_dir = Path(resume).expanduser() if resume else None
     if resume_dir is not None:
         from ftstudio.engine.resume import check_resumable, resume_config
@@ -173,20 +186,19 @@ def check_setup(cfg: RunConfig | None, resume: str | Path | None) -> tuple[RunCo
         cfg = resume_config(resume_dir, given=cfg)  # only safe settings may differ from the run's
     if cfg is None:
         raise UserError(_t("no configuration given"))
-    cfg.validate()
+    if validation is None:
+        validation = validate(cfg, resuming=resume_dir is not None)
+    validation.raise_first()
     from ftstudio.techniques import make_technique
 
     technique = make_technique(cfg.technique.name, cfg.technique.params)
-    if technique.needs_task_sequence and not cfg.tasks:
-        raise UserError(_t("{title} needs a task sequence: list datasets under 'tasks:' instead of 'data:'",
-                           title=_t(technique.title)))
-    out_dir = resume_dir or (Path(cfg.output_dir) if cfg.output_dir else None)
+    out_dir = resume_dir or (Path(cfg.output_dir).expanduser() if cfg.output_dir else None)
     check_writable(out_dir or _runs_dir(cfg))
-    return cfg, technique, resume_dir
+    return cfg, technique, resume_dir, validation
 
 
 def _runs_dir(cfg: RunConfig) -> Path:
-    return Path(cfg.runs_dir) if cfg.runs_dir else default_runs_dir()
+    return Path(cfg.runs_dir).expanduser() if cfg.runs_dir else default_runs_dir()
 
 
 # ---------------------------------------------------------------------------- phase 2: prepare
@@ -214,14 +226,14 @@ class Prepared:
     steps_per_task: list[int]
     trainable: int
     total: int
+    majority: list[int | None] = field(default_factory=list)  # per task: most frequent training label id
+    warnings: list[str] = field(default_factory=list)  # from engine.validate, logged once the run is open
 
 
 def prepare(cfg: RunConfig, technique: Any, bus: EventBus, resume_dir: Path | None = None) -> Prepared:
     """Load tokenizer, data (every task) and model; let the technique prepare the model; build
     the optimizer and count the steps. Bad input raises UserError here."""
     import torch
-
-    from ftstudio.engine.models import load_tokenizer, resolve_model_path
 
     def progress(what: str, done: int, total: int) -> None:
         bus.emit(Progress(what=what, done=done, total=total))
@@ -231,9 +243,7 @@ def prepare(cfg: RunConfig, technique: Any, bus: EventBus, resume_dir: Path | No
     device = pick_device(cfg.training.device)
     precision = pick_precision(device, cfg.training.precision)
     dist.init_if_needed(device.type)
-    path = resolve_model_path(cfg.model, progress)
-    tokenizer = load_tokenizer(path, cfg.trust_remote_code)
-    max_len = input_max_length(cfg, technique, path)
+    tokenizer, max_len = data_tokenizer(cfg, technique, progress)
     saved_state = read_json(resume_dir / "summary.json", {}) if resume_dir else {}
     fixed_labels = saved_state.get("task_label_names") if resume_dir else None
     tasks = task_list(cfg)
@@ -268,6 +278,8 @@ def prepare(cfg: RunConfig, technique: Any, bus: EventBus, resume_dir: Path | No
         precision=precision, tokenizer=tokenizer, tasks=tasks, data=data, task_label_names=task_label_names,
         offsets=offsets, all_names=all_names, model=model, ctx=ctx, optimizer=optimizer, scaler=scaler,
         steps_per_task=steps_per_task, trainable=trainable, total=total,
+        majority=[majority_label([e["label"] for e in pd.train]) if cfg.task == "classification" else None
+                  for pd in data],
     )
 
 
@@ -399,6 +411,8 @@ class Run:
             "task_label_names": p.task_label_names if cfg.task == "classification" else None,
         }
         self._write_summary()
+        for w in p.warnings:
+            self.bus.emit(Log(message=w, level="warning"))
         for note in notes:
             self.bus.emit(note)
         ctx.step = sum(p.steps_per_task[:self.start_task]) + self.state.step
@@ -497,7 +511,7 @@ class Run:
         p = self.p
         if p.cfg.tasks:
             finals = [self.eval_task(j) for j in range(len(p.tasks))]
-            final = {k: sum(m[k] for m in finals) / len(finals) for k in finals[0]}
+            final = {k: sum(m[k] for m in finals) / len(finals) for k in finals[0] if not isinstance(finals[0][k], bool)}
             final.update(self.cl_metrics())
             if self.matrix_metric == "accuracy":
                 final["acc_matrix"] = self.R
@@ -510,6 +524,7 @@ class Run:
             final["per_task"] = {p.tasks[j][0]: finals[j] for j in range(len(p.tasks))}
         else:
             final = self.eval_task(0)
+        final.update(self._baseline(final, finals if p.cfg.tasks else [final]))
         emit_eval(self.ctx, {k: v for k, v in final.items() if isinstance(v, (int, float))})
         export_paths = []
         if self.is_main:
@@ -542,10 +557,26 @@ class Run:
         # the module under DDP: eval shards can be uneven, and DDP's forward would wait on
         # buffer broadcasts from ranks that have no batch left
         bare = p.model.module if dist.world_size() > 1 else p.model
-        m = evaluate(ctx, bare, p.data[j].eval, len(p.all_names), _t("Evaluating {name}",
-                                                                     name=p.tasks[j][0]), lab)
+        m = evaluate(ctx, bare, p.data[j].eval, len(p.all_names), _t("Evaluating {tasks}",
+                                                                     tasks=p.tasks[j][0]), lab,
+                     p.majority[j] if p.majority else None)
         ctx.task_index = old
         return m
+
+    def _baseline(self, final: dict, finals: list[dict]) -> dict:
+        """summary's ``baseline`` {label, accuracy} (always answering the most frequent training
+        label) and ``beats_baseline``; a task sequence gives the mean and each task's."""
+        p = self.p
+        if p.cfg.task != "classification" or "majority_baseline" not in finals[0]:
+            return {}
+        per = [{"label": p.all_names[p.majority[j]].split(":", 1)[-1] if p.cfg.tasks else p.all_names[p.majority[j]],
+                "accuracy": m["majority_baseline"]} for j, m in enumerate(finals)]
+        if len(per) == 1:
+            base = per[0]
+        else:
+            base = {"label": None, "accuracy": sum(b["accuracy"] for b in per) / len(per),
+                    "per_task": {p.tasks[j][0]: b for j, b in enumerate(per)}}
+        return {"baseline": base, "beats_baseline": bool(final["accuracy"] > base["accuracy"])}
 
     def checkpoint(self, task_i: int, st: LoopState) -> None:
         if self.is_main:

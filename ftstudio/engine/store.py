@@ -218,6 +218,10 @@ def load_run(run_dir: Path) -> RunRecord | None:
     except (OSError, yaml.YAMLError):
         cfg = {}
     summary = read_json(run_dir / "summary.json", {}) or {}
+    if not isinstance(summary, dict):
+        raise UserError(_t("summary.json is not a JSON object"))
+    if not isinstance(summary.get("started", 0), (int, float)):
+        raise UserError(_t("summary.json has no valid start time"))
     status = summary.get("status", "running")
     if status == "running" and not _owner_alive(run_dir, summary):
         status = "interrupted"  # the process died without writing a final status
@@ -423,11 +427,22 @@ def _hostname() -> str:
         return ""
 
 
-def list_runs(runs_dir: Path | None = None) -> list[RunRecord]:
+def list_runs(runs_dir: Path | None = None, skipped: list[str] | None = None) -> list[RunRecord]:
+    """Runs, newest first. A run folder that cannot be read is left out of the list, and named
+    with the reason in ``skipped`` when given."""
     runs_dir = Path(runs_dir or default_runs_dir())
     if not runs_dir.exists():
         return []
-    recs = [r for p in runs_dir.iterdir() if p.is_dir() and (r := load_run(p)) is not None]
+    recs = []
+    for p in sorted(runs_dir.iterdir()):
+        try:
+            r = load_run(p) if p.is_dir() else None
+        except Exception as e:  # noqa: BLE001 - one damaged folder must not hide the others
+            if skipped is not None:
+                skipped.append(f"{p.name} ({e if isinstance(e, UserError) else type(e).__name__})")
+            continue
+        if r is not None:
+            recs.append(r)
     return sorted(recs, key=lambda r: r.started, reverse=True)
 
 

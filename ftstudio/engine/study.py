@@ -610,10 +610,11 @@ class StudyPreflight:
     def text(self) -> str:
         from ftstudio.engine.preflight import _gib
 
-        t = f"about {_duration(self.total_seconds)}" if self.total_seconds is not None else "unknown"
-        s = f"Study pre-flight: {len(self.arms)} run(s), total time {t}"
+        t = _t("about {time}", time=_duration(self.total_seconds)) if self.total_seconds is not None else _t("unknown")
+        s = _t("Study pre-flight: {n} run(s), total time {t}", n=len(self.arms), t=t)
         if self.largest_label:
-            s += f"; largest arm {self.largest_label} at ~{_gib(self.largest_bytes or 0)} peak memory"
+            s += _t("; largest arm {label} at ~{size} peak memory", label=self.largest_label,
+                    size=_gib(self.largest_bytes or 0))
         return s
 
 

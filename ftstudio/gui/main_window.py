@@ -576,7 +576,8 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             return False
         if self.compare_page.is_running():
-            show_error(self, self.tr("a study is running on the Compare techniques page: stop it or wait for it "
+            show_error(self, self.tr("a study is running on the Compare techniques page: stop it or wait "
+                                     "for it "
                                      "to finish"))
             return False
         err = self.start_blocker()

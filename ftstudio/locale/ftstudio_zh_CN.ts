@@ -1152,6 +1152,10 @@
         <translation>{trainable} / {total}  ({pct:.2f}%)</translation>
     </message>
     <message>
+        <source>{value} + teacher {value2}</source>
+        <translation>{value} + 教师 {value2}</translation>
+    </message>
+    <message>
         <source>unknown</source>
         <translation>未知</translation>
     </message>
@@ -1162,6 +1166,10 @@
     <message>
         <source>not measured</source>
         <translation>未测量</translation>
+    </message>
+    <message>
+        <source>{value:.3f} s (teacher {value2:.3f} s of it, first epoch only: its outputs are then reused)</source>
+        <translation>{value:.3f} 秒（其中教师 {value2:.3f} 秒，仅第一轮：之后复用其输出）</translation>
     </message>
     <message>
         <source>{n} steps</source>
@@ -1596,6 +1604,14 @@ Double-click to rename</source>
         <translation>将{kind}导出到…</translation>
     </message>
     <message>
+        <source>Export {fmt} to…</source>
+        <translation>将 {fmt} 导出到…</translation>
+    </message>
+    <message>
+        <source>exporting {name} as {fmt}…</source>
+        <translation>正在把 {name} 导出为 {fmt}…</translation>
+    </message>
+    <message>
         <source>Export GGUF ({value}) to…</source>
         <translation>将 GGUF（{value}）导出到…</translation>
     </message>
@@ -1614,6 +1630,18 @@ Double-click to rename</source>
     <message>
         <source>{dest} already exists; choose another folder</source>
         <translation>{dest} 已存在；请选择其他文件夹</translation>
+    </message>
+    <message>
+        <source>ONNX model (onnxruntime)</source>
+        <translation>ONNX 模型 (onnxruntime)</translation>
+    </message>
+    <message>
+        <source> — needs the onnx extra</source>
+        <translation> — 需要安装 onnx 扩展</translation>
+    </message>
+    <message>
+        <source>Merged model (built now)</source>
+        <translation>合并后的模型（现在构建）</translation>
     </message>
     <message>
         <source>exported to {p}</source>

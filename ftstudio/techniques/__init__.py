@@ -35,13 +35,15 @@ __all__ = [
 ]
 
 _loaded = False
+# Modules of this package that are not techniques: the interface and the run loader.
+NOT_TECHNIQUES = ("base", "loading")
 
 
 def _discover() -> None:
     global _loaded
     if _loaded:
         return
-    names = [m.name for m in pkgutil.iter_modules(__path__) if m.name != "base" and not m.name.startswith("_")]
+    names = [m.name for m in pkgutil.iter_modules(__path__) if m.name not in NOT_TECHNIQUES and not m.name.startswith("_")]
     for name in names:
         importlib.import_module(f"{__name__}.{name}")
     _loaded = True

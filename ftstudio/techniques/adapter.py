@@ -147,6 +147,7 @@ class Adapter(Technique):
     Params = Params
     tasks = ("classification", "causal-lm")
     export_kinds = ("adapter",)
+    rebuilds_plain_model = False
 
     def config(self) -> dict:
         p = self.params

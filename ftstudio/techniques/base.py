@@ -209,6 +209,10 @@ class Technique:
     export_kinds: ClassVar[tuple[str, ...]] = ("model",)
     # Techniques that use PEFT (imported lazily).
     uses_peft: ClassVar[bool] = False
+    # Whether the rebuilt model (load_for_inference + merge_for_inference) is a stock transformers
+    # model with nothing added (adapters, prompts and prefixes add modules): distillation can then
+    # cut a smaller student from its layers.
+    rebuilds_plain_model: ClassVar[bool] = True
 
     def __init__(self, params: Any):
         self.params = params
@@ -237,6 +241,11 @@ class Technique:
         from ftstudio.engine.optim import default_param_groups
 
         return default_param_groups(model, lr, weight_decay)
+
+    def data_model_path(self) -> str | None:
+        """A model folder whose tokenizer (and positions) the data must be prepared with, when it
+        is not the run's model: distillation's student cut from the teacher reads its tokens."""
+        return None
 
     def max_length_reserved(self, model_type: str | None = None, task: str | None = None) -> int:
         """Positions the technique occupies (e.g. virtual tokens) out of the model's max length.
@@ -287,9 +296,19 @@ class Technique:
         """Rebuild a trained model from a base model and this technique's export.
 
         Default: the export is a whole model folder (what the default ``export`` writes)."""
-        from ftstudio.engine.predict import load_full_export
+        from ftstudio.engine.models import load_full_export
 
         return load_full_export(base_model, export_dir)
+
+    def merge_for_inference(self, model: Any) -> Any:
+        """The model from ``load_for_inference`` with the trained update folded into the weights
+        where the technique can (LoRA), so inference costs no more than the base model."""
+        return model
+
+    def extra_modules(self) -> dict[str, Any]:
+        """Modules the technique keeps on the device beside the trained model (a distillation
+        teacher), by name: pre-flight counts their memory."""
+        return {}
 
 
 _REGISTRY: dict[str, type[Technique]] = {}

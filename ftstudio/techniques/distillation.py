@@ -20,7 +20,11 @@ CACHE_BUDGET_BYTES = 1 << 30
 
 
 def resolve_teacher(spec: str) -> Path:
-    """A model folder (config.json + safetensors) from a run folder, a run name, a builtin or a path."""
+    """The teacher's folder: a finished run (any technique), a run name, a model folder (a run's
+    merged/full export or any Hugging Face classifier) or a builtin. A run's adapter-style export
+    folder resolves to its run, which knows how to rebuild it."""
+    from ftstudio.techniques.loading import run_folder_of
+
     spec = (spec or "").strip()
     if not spec:
         raise UserError(_t("distillation needs a teacher: set technique.params.teacher to a finished run or "
@@ -38,23 +42,39 @@ def resolve_teacher(spec: str) -> Path:
             raise UserError(_t("teacher not found: {spec} (choose a finished run or a model folder)",
                                spec=spec))
         p = q
-    if (p / "export").is_dir():
-        p = p / "export"  # a run folder: its trained artefact
-    elif (p / "config.yaml").exists() and not (p / "config.json").exists():
-        raise UserError(_t("teacher run {name} has no export/ folder yet: let it finish first",
-                           name=p.name))
+    if (p / "config.yaml").exists():  # a run folder
+        if not (p / "export").is_dir():
+            raise UserError(_t("teacher run {name} has no export/ folder yet: let it finish first",
+                               name=p.name))
+        return p
     if not (p / "config.json").exists():
-        if (p / "adapter_config.json").exists():
-            raise UserError(
-                _t("teacher {p} is an adapter (LoRA-style) export, not a full model; pick a full "
-                   "fine-tuning run or a model folder",
-                   p=p)
-            )
-        raise UserError(_t("teacher {p} has no config.json: not a Hugging Face model folder", p=p))
+        run = run_folder_of(p)
+        if run is not None and p == run / "export":
+            return run  # an adapter / prompt / prefix export: rebuilt through its run
+        raise UserError(_t("teacher {p} has no config.json: not a Hugging Face model folder or a run",
+                           p=p))
     if not any(p.glob("*.safetensors")):
         raise UserError(_t("teacher {p} has no .safetensors weights (only safetensors teachers are loaded)",
                            p=p))
     return p
+
+
+def is_run(path: Path) -> bool:
+    return (path / "config.yaml").exists()
+
+
+def teacher_base_path(path: Path) -> Path:
+    """The folder holding the teacher's architecture (config.json) and tokenizer: the model folder
+    itself, or for a run its whole-model export (full, merged) or else its base model."""
+    if not is_run(path):
+        return path
+    for whole in (path / "export", path / "export" / "merged"):
+        if (whole / "config.json").exists():
+            return whole
+    from ftstudio.engine.config import RunConfig
+    from ftstudio.engine.models import resolve_model_path
+
+    return Path(resolve_model_path(RunConfig.from_yaml(path / "config.yaml").model))
 
 
 def _teacher_config(path: Path) -> dict:
@@ -118,6 +138,61 @@ def kd_loss(student_logits: Any, teacher_logits: Any, temperature: float) -> Any
 
 def _is_generic(names: list[str]) -> bool:
     return all(n == f"LABEL_{i}" for i, n in enumerate(names))
+
+
+def _names(config: Any) -> list[str]:
+    return [str(config.id2label[i]) for i in range(config.num_labels)]
+
+
+def label_map(teacher: list[str], student: list[str]) -> list[int] | None:
+    """For each student label, the teacher's column with the same name (None: same order).
+    Generic names (LABEL_0, ...) on either side match by position. Refuses differing label sets."""
+    if list(teacher) == list(student):
+        return None
+    if len(teacher) == len(student) and (_is_generic(teacher) or _is_generic(student)):
+        return None
+    if sorted(teacher) != sorted(student) or len(set(teacher)) != len(teacher):
+        only_t = [n for n in teacher if n not in student]
+        only_s = [n for n in student if n not in teacher]
+        raise UserError(
+            f"the teacher predicts labels {', '.join(teacher)} but this data has {', '.join(student)}"
+            + (f" (only the teacher: {', '.join(only_t)}" if only_t else " (")
+            + (f"{'; ' if only_t else ''}only the data: {', '.join(only_s)})" if only_s else ")")
+            + "; distillation needs the same label set"
+        )
+    return [teacher.index(n) for n in student]
+
+
+def _adopt_labels(student: Any, config: Any, mapping: list[int] | None) -> None:
+    """A student cut from the teacher speaks the data's label order: head rows reordered."""
+    import torch
+
+    from ftstudio.engine.arch import head_param_names
+
+    if mapping is not None:
+        idx = torch.tensor(mapping)
+        named = dict(student.named_parameters())
+        with torch.no_grad():
+            for n in head_param_names(student):
+                p = named[n]
+                if p.shape[0] == len(mapping) and n.endswith(("out_proj.weight", "out_proj.bias", "classifier.weight",
+                                                              "classifier.bias", "score.weight", "score.bias")):
+                    p.copy_(p[idx].clone())
+    student.config.id2label = dict(config.id2label)
+    student.config.label2id = dict(config.label2id)
+
+
+def same_tokenizer(a: Any, b: Any) -> bool:
+    """Whether two tokenizers turn text into the same ids (vocabulary and special tokens)."""
+    if a is b:
+        return True
+    try:
+        if a.get_vocab() != b.get_vocab():
+            return False
+        probe = "Hello, world! A moving story."
+        return a(probe, "second part")["input_ids"] == b(probe, "second part")["input_ids"]
+    except Exception:  # noqa: BLE001 - a tokenizer that cannot say: treat as different
+        return False
 
 
 @dataclass
@@ -200,14 +275,36 @@ class Distillation(Technique):
         self._s_hidden: dict[int, Any] = {}
         self._t_hidden: dict[int, Any] = {}
         self._warned_budget = False
+        self.teacher_seconds = 0.0  # time in teacher forward passes (pre-flight reports it)
+        self.teacher_tokenizer: Any = None
+        self.teacher_max_length = 0
+        self.same_tokens = True  # teacher and student tokenize alike: the student's ids serve both
+        self.teacher_encodings: dict[tuple[int, int], dict] = {}  # (task_id, idx) -> teacher tokens
+        self.label_map: list[int] | None = None  # student label j <- teacher column label_map[j]
 
     # -- setup ---------------------------------------------------------------
     def check(self, model_info: Any, task: str) -> None:
         super().check(model_info, task)
         path = resolve_teacher(self.params.teacher)
-        cfg = _teacher_config(path)
+        k = self.params.student_layers
+        if is_run(path):
+            from ftstudio.engine.config import RunConfig
+            from ftstudio.techniques import get_technique
+
+            rc = RunConfig.from_yaml(path / "config.yaml")
+            if rc.task != task:
+                raise UserError(_t("teacher run {name} was trained for {task}, this run is {task2}",
+                                   name=path.name, task=rc.task, task2=task))
+            if k and not get_technique(rc.technique.name).rebuilds_plain_model:
+                raise UserError(
+                    _t("student_layers copies the teacher's own layers, but teacher run {name} is a {name2} "
+                       "run (extra modules beside the base weights); set student_layers 0 or pick a full, "
+                       "BitFit, layer-wise or LoRA teacher",
+                       name=path.name, name2=rc.technique.name)
+                )
+        cfg = _teacher_config(teacher_base_path(path))
         archs = cfg.get("architectures") or []
-        if archs:
+        if archs and not is_run(path):
             is_cls = any(a.endswith("ForSequenceClassification") for a in archs)
             is_lm = any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs)
             if task == "classification" and not is_cls:
@@ -218,7 +315,6 @@ class Distillation(Technique):
                 raise UserError(_t("teacher {path} is not a text-generation model ({archs})",
                                    path=path, archs=archs[0]))
         n = _num_layers(cfg)
-        k = self.params.student_layers
         if k and n is not None and k >= n:
             raise UserError(_t("student_layers must be less than the teacher's {n} layers; got {k}",
                                n=n, k=k))
@@ -231,40 +327,20 @@ class Distillation(Technique):
                    t_hidden=t_hidden, s_hidden=s_hidden)
             )
 
-    def _trust_remote_code(self) -> bool:
-        return bool(getattr(getattr(self.ctx, "config", None), "trust_remote_code", False))
+    def data_model_path(self) -> str | None:
+        """A student cut from the teacher (student_layers) reads the teacher's tokens."""
+        if self.params.student_layers > 0:
+            return str(teacher_base_path(resolve_teacher(self.params.teacher)))
+        return None
 
-    def _load_teacher(self, path: Path, task: str) -> Any:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+    def _load_teacher(self, path: Path, task: str, device: Any) -> Any:
+        from ftstudio.techniques.loading import load_model_folder, load_run
 
-        cls = AutoModelForSequenceClassification if task == "classification" else AutoModelForCausalLM
-        from ftstudio.engine.pooling import apply_pooling
-
-        try:
-            return apply_pooling(cls.from_pretrained(str(path), use_safetensors=True, dtype=torch.float32,
-                                                     trust_remote_code=self._trust_remote_code()))
-        except (OSError, ValueError) as e:
-            raise UserError(_t("cannot load the teacher from {path}: {value}",
-                               path=path, value=str(e).splitlines()[0][:160])) from None
+        return load_run(path, device, merge=True) if is_run(path) else load_model_folder(path, task, device)
 
     def _check_compatible(self, teacher: Any, student: Any, path: Path) -> None:
         ctx = self.ctx
         if ctx.task == "classification":
-            tn = [str(teacher.config.id2label[i]) for i in range(teacher.config.num_labels)]
-            sn = [str(student.config.id2label[i]) for i in range(student.config.num_labels)]
-            if len(tn) != len(sn):
-                raise UserError(
-                    _t("the teacher predicts {n_tn} labels ({tn}) but this data has {n_sn} ({sn}); "
-                       "distillation needs the same label set",
-                       n_tn=len(tn), tn=', '.join(tn), n_sn=len(sn), sn=', '.join(sn))
-                )
-            if tn != sn and not (_is_generic(tn) or _is_generic(sn)):
-                raise UserError(
-                    _t("the teacher's labels ({tn}) differ from this data's ({sn}); distillation needs the "
-                       "same labels in the same order",
-                       tn=', '.join(tn), sn=', '.join(sn))
-                )
             return
         t_out = teacher.get_output_embeddings().weight.shape[0]
         s_out = student.get_output_embeddings().weight.shape[0]
@@ -274,23 +350,36 @@ class Distillation(Technique):
                    "token-level distillation needs the same tokenizer",
                    t_out=t_out, s_out=s_out)
             )
-        if ctx.tokenizer is not None and (path / "tokenizer_config.json").exists():
-            from transformers import AutoTokenizer
-
-            t_tok = AutoTokenizer.from_pretrained(str(path), trust_remote_code=self._trust_remote_code())
-            if t_tok.get_vocab() != ctx.tokenizer.get_vocab():
-                raise UserError(_t("the teacher's tokenizer differs from the student's; distillation needs "
-                                   "the same vocabulary"))
+        if ctx.tokenizer is not None and not same_tokenizer(self.teacher_tokenizer, ctx.tokenizer):
+            raise UserError(_t("the teacher's tokenizer differs from the student's; distillation needs the "
+                               "same vocabulary"))
 
     def prepare_model(self, model: Any, ctx: Any) -> Any:
         from ftstudio.engine.arch import layer_list
 
         self.ctx = ctx
         path = resolve_teacher(self.params.teacher)
-        teacher = self._load_teacher(path, ctx.task)
+        tm = self._load_teacher(path, ctx.task, ctx.device)
+        teacher = tm.model
+        self.teacher_tokenizer, self.teacher_max_length = tm.tokenizer, tm.max_length
+        self.same_tokens = ctx.tokenizer is not None and same_tokenizer(tm.tokenizer, ctx.tokenizer)
         student = model
+        if ctx.task == "classification":
+            names = _names(model.config)
+            self.label_map = label_map(tm.label_names or _names(teacher.config), names)
+            ctx.log(f"teacher: {path.name} ({tm.technique or 'model folder'}), labels "
+                    + ("in the same order" if self.label_map is None else "mapped by name")
+                    + ("" if self.same_tokens else f", its own tokenizer (max {tm.max_length} tokens)"))
         if self.params.student_layers > 0:
+            if not self.same_tokens:
+                raise UserError(
+                    _t("student_layers builds the student from the teacher, so the data must be tokenized "
+                       "with "
+                    "the teacher's tokenizer; this run's data was tokenized differently")
+                )
             student = build_student(teacher, self.params.student_layers)
+            if ctx.task == "classification":
+                _adopt_labels(student, model.config, self.label_map)
             if student.config.pad_token_id is None:
                 student.config.pad_token_id = model.config.pad_token_id
             n_t = sum(p.numel() for p in teacher.parameters())
@@ -305,8 +394,16 @@ class Distillation(Technique):
         teacher.requires_grad_(False)
         self.teacher = teacher.to(ctx.device)
         if self.params.hidden_loss_weight > 0:
+            if not self.same_tokens:
+                raise UserError(
+                    _t("hidden-state matching compares the models token by token, so it needs the same "
+                    "tokenizer for teacher and student; set hidden_loss_weight 0")
+                )
             self._hook_hidden(student, teacher)
         return student
+
+    def extra_modules(self) -> dict[str, Any]:
+        return {"teacher": self.teacher} if self.teacher is not None else {}
 
     def _hook_hidden(self, student: Any, teacher: Any) -> None:
         from ftstudio.engine.arch import layer_list
@@ -332,21 +429,56 @@ class Distillation(Technique):
             t_layers[ti].register_forward_hook(grab(self._t_hidden, ti))
 
     # -- teacher predictions -----------------------------------------------------
-    def _run_teacher(self, batch: dict, rows: Any = None) -> Any:
-        import contextlib
-
+    def _teacher_inputs(self, batch: dict, rows: list[int]) -> dict:
+        """The teacher's own tokens for these rows: the batch's text through the teacher's tokenizer
+        at its max length (tokenized once per training example, then reused), or the student's
+        ids when both tokenize alike (causal-lm, hidden-state matching)."""
         import torch
 
         from ftstudio.engine.context import model_inputs
 
-        inputs = {k: v for k, v in model_inputs(batch).items() if k != "labels"}
-        if rows is not None:
-            inputs = {k: v[rows] for k, v in inputs.items()}
+        texts = batch.get("text")
+        if self.same_tokens and (texts is None or self.params.hidden_loss_weight > 0 or self.ctx.task != "classification"):
+            inputs = {k: v for k, v in model_inputs(batch).items() if k != "labels"}
+            idx = torch.tensor(rows, device=batch["input_ids"].device)
+            return {k: v[idx] for k, v in inputs.items()}
+        if texts is None:
+            raise UserError(_t("the teacher tokenizes differently from the student and these batches carry "
+                               "no text"))
+        pairs = batch.get("text_pair")
+        keys = list(zip(batch["task_id"].tolist(), batch["idx"].tolist()))
+        known = self.teacher_encodings
+        todo = [r for r in rows if keys[r] not in known]
+        fresh: dict[int, dict] = {}
+        if todo:
+            enc = self.teacher_tokenizer(
+                [texts[r] for r in todo], [pairs[r] for r in todo] if pairs is not None else None,
+                truncation=True, max_length=self.teacher_max_length,
+            )
+            fresh = {r: {k: enc[k][j] for k in enc.keys()} for j, r in enumerate(todo)}
+            if not self.params.cache_teacher:  # cached logits make the tokens needless after once
+                known.update({keys[r]: f for r, f in fresh.items()})
+        feats = [fresh[r] if r in fresh else known[keys[r]] for r in rows]
+        padded = self.teacher_tokenizer.pad(feats, return_tensors="pt")
+        return {k: v.to(batch["input_ids"].device) for k, v in padded.items()}
+
+    def _run_teacher(self, batch: dict, rows: Any = None) -> Any:
+        import contextlib
+        import time
+
+        import torch
+
+        rows = list(range(batch["input_ids"].shape[0])) if rows is None else [int(r) for r in rows]
+        t0 = time.perf_counter()
+        inputs = self._teacher_inputs(batch, rows)
         autocast = self.ctx.autocast if self.ctx is not None and self.ctx.autocast else contextlib.nullcontext
         with torch.no_grad(), autocast():
             logits = self.teacher(**inputs).logits.float()
+        if self.label_map is not None:
+            logits = logits[:, self.label_map]  # the teacher's columns in the student's label order
         self.teacher_calls += 1
         self.teacher_examples += logits.shape[0]
+        self.teacher_seconds += time.perf_counter() - t0
         return logits
 
     def _lm_positions(self, labels: Any) -> Any:
@@ -372,7 +504,7 @@ class Distillation(Technique):
         fresh: dict[int, Any] = {}
         if missing:
             idx = torch.tensor(missing, device=batch["input_ids"].device)
-            rows = per_row(self._run_teacher(batch, idx), batch["labels"][idx])
+            rows = per_row(self._run_teacher(batch, missing), batch["labels"][idx])
             for r, t in zip(missing, rows):
                 fresh[r] = t
                 if self.cache_bytes + t.numel() * 4 <= CACHE_BUDGET_BYTES:

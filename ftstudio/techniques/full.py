@@ -43,6 +43,6 @@ class FullFineTuning(Technique):
         return model
 
     def load_for_inference(self, base_model: Any, export_dir: str) -> Any:
-        from ftstudio.engine.predict import load_full_export
+        from ftstudio.engine.models import load_full_export
 
         return load_full_export(base_model, export_dir)

@@ -229,7 +229,7 @@ class Layerwise(Technique):
     # -- persistence --------------------------------------------------------
     def load_for_inference(self, base_model: Any, export_dir: str) -> Any:
         """The export is a whole model folder (base export): load it as the base model's class."""
-        from ftstudio.engine.predict import load_full_export
+        from ftstudio.engine.models import load_full_export
 
         return load_full_export(base_model, export_dir).eval()
 

@@ -76,11 +76,10 @@ class LoRA(Technique):
         if self.params.export_merged or kind == "merged":
             import copy
 
+            from ftstudio.engine.export import save_full_model
+
             merged = copy.deepcopy(model).merge_and_unload()
-            merged.save_pretrained(out / "merged", safe_serialization=True)
-            if tokenizer is not None:
-                tokenizer.save_pretrained(out / "merged")
-            paths.append(str(out / "merged"))
+            paths += save_full_model(merged, out / "merged", tokenizer)
         return paths
 
     def load_for_inference(self, base_model: Any, export_dir: str) -> Any:
@@ -88,6 +87,8 @@ class LoRA(Technique):
 
         return PeftModel.from_pretrained(base_model, export_dir)
 
+    def merge_for_inference(self, model: Any) -> Any:
+        return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
 
 def quantize_base_4bit(model: Any, ctx: Any, quant_type: str) -> Any:
     """QLoRA (Dettmers et al. 2023): every nn.Linear of the frozen base except the output head

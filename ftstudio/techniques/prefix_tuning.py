@@ -217,6 +217,7 @@ class PrefixTuning(Technique):
     tasks = ("classification", "causal-lm")
     uses_peft = True
     export_kinds = ("adapter",)
+    rebuilds_plain_model = False
 
     def __init__(self, params: Any):
         super().__init__(params)

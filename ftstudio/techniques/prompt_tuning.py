@@ -91,6 +91,7 @@ class PromptTuning(Technique):
     tasks = ("classification", "causal-lm")
     uses_peft = True
     export_kinds = ("adapter",)
+    rebuilds_plain_model = False
 
     def check(self, model_info: Any, task: str) -> None:
         super().check(model_info, task)

@@ -93,6 +93,16 @@ def test_export_copies_the_runs_export_folder(window, qtbot, tiny_setup, tmp_pat
     qtbot.waitUntil(lambda: bool(got), timeout=30_000)
     assert dest.is_dir() and any(dest.iterdir())
     assert "exported to" in rp.where.text()
+    # the engine-built exports: ONNX, and a merged model the run did not write
+    from ftstudio.gui.pages.runs_page import engine_export_actions
+
+    actions = dict(engine_export_actions(rec, kinds))
+    assert actions["onnx"].startswith("ONNX model") and "merged" in actions
+    got.clear()
+    rp.export_format(rec, "onnx", tmp_path / "onnx", on_done=got.append)
+    qtbot.waitUntil(lambda: bool(got), timeout=120_000)
+    assert (tmp_path / "onnx" / "model.onnx").exists() and (tmp_path / "onnx" / "labels.json").exists()
+    assert "exported to" in rp.where.text()
 
 
 def test_real_task_sequence_fills_matrix_and_ewc_view(window, qtbot, tiny_dir, tiny_csv, tmp_path):

@@ -2,6 +2,8 @@
 pre-flight panel."""
 from __future__ import annotations
 
+import pytest
+
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFormLayout
@@ -235,3 +237,4 @@ def test_preflight_panel_reports_for_the_tiny_model(window, qtbot, tiny_setup):
     assert r.memory["activations"] > 0 and r.step_seconds and r.step_seconds > 0
     assert panel.values["epoch"].text() != "—"
     assert r.fits and "Fits" in panel.verdict.text()
+

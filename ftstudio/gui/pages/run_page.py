@@ -67,10 +67,12 @@ def baseline_verdict(summary: dict) -> tuple[str, bool]:
     if beats is None:
         beats = float(acc) > base
     if beats:
-        return QCoreApplication.translate("RunPage", "accuracy {acc} (majority baseline {base}: always '{label}')").format(
+        return QCoreApplication.translate("RunPage", "accuracy {acc} (majority baseline {base}: always "
+                                                     "'{label}')").format(
             acc=fmt_metric(acc), base=fmt_metric(base), label=label), True
     if abs(float(acc) - base) < 5e-4:
-        return QCoreApplication.translate("RunPage", "accuracy {acc} — the same as always answering '{label}'").format(
+        return QCoreApplication.translate("RunPage", "accuracy {acc} — the same as always answering "
+                                                     "'{label}'").format(
             acc=fmt_metric(acc), label=label), False
     return QCoreApplication.translate(
         "RunPage", "accuracy {acc} — worse than always answering '{label}' ({base})").format(
@@ -235,7 +237,8 @@ class RunPage(QWidget):
             self.progress.setValue(int(steps[-1].get("step", 0)))
         summary = read_json(Path(run_dir) / "summary.json", {}) or {}
         self._prior_elapsed = float(summary.get("wall_seconds") or (steps[-1].get("elapsed", 0) if steps else 0) or 0)
-        self.append_log(self.tr("earlier sessions: {n} logged steps up to step {upto}, {time} of training time").format(
+        self.append_log(self.tr("earlier sessions: {n} logged steps up to step {upto}, {time} of training "
+                                "time").format(
             n=len(steps), upto=upto, time=fmt_seconds(self._prior_elapsed)))
 
     def elapsed(self) -> float:

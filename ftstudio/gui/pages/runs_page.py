@@ -468,9 +468,12 @@ class RunsPage(QWidget):
         kinds = export_kinds(rec)
         labels = {"adapter": self.tr("PEFT adapter / technique weights"), "merged": self.tr("Merged model"),
                   "model": self.tr("Full model folder"),
-                  "delta": self.tr("Delta: only the trained tensors (biases + head), small; needs the base model")}
+                  "delta": self.tr("Delta: only the trained tensors (biases + head), small; needs the base "
+                                   "model")}
         for k in kinds:
             menu.addAction(labels.get(k, k), lambda k=k: self._export(rec, k))
+        for fmt, title in engine_export_actions(rec, kinds):
+            menu.addAction(title, lambda f=fmt: self._export_format(rec, f))
         if rec.task == "causal-lm":  # merged weights for llama.cpp / Ollama / LM Studio
             menu.addSeparator()
             for q, what in (("f16", "GGUF F16 (llama.cpp, Ollama, LM Studio)"),
@@ -484,6 +487,22 @@ class RunsPage(QWidget):
         if d:
             self.export_run(rec, kind, Path(d) / f"{rec.name}-{kind}")
 
+    def _export_format(self, rec: Any, fmt: str) -> None:
+        d = QFileDialog.getExistingDirectory(self, self.tr("Export {fmt} to…").format(fmt=fmt))
+        if d:
+            self.export_format(rec, fmt, Path(d) / f"{rec.name}-{fmt}")
+
+    def export_format(self, rec: Any, fmt: str, dest: Path, on_done: Any = None) -> None:
+        """An export the engine builds (ONNX, a merge not written by the run), off the GUI thread."""
+        self.where.setText(self.tr("exporting {name} as {fmt}…").format(name=rec.name, fmt=fmt))
+
+        def job() -> str:
+            from ftstudio.engine.run_export import export_run
+
+            return str(export_run(rec.run_dir, fmt, dest))
+
+        def done(p: str) -> None:
+            self.where.setText(self.tr("exported to {p}").format(p=p))
     def _export_gguf(self, rec: Any, quant: str) -> None:
         d = QFileDialog.getExistingDirectory(self, self.tr("Export GGUF ({value}) to…").format(
                                                        value=quant.upper()))
@@ -562,8 +581,30 @@ def short_label(rec: Any) -> str:
     return n
 
 
+def engine_export_actions(rec: Any, copied: list[str]) -> list[tuple[str, str]]:
+    """(format, menu title) for exports the engine builds on demand: ONNX for classification runs
+    (only when the onnx extra is installed: the title says so otherwise), and a merged model when
+    the run did not write one."""
+    try:
+        from ftstudio.engine.run_export import formats_for, onnx_available
+
+        formats = formats_for(rec.run_dir)
+    except Exception:  # noqa: BLE001 - an unreadable run offers only what is on disk
+        return []
+    out = []
+    if "onnx" in formats:
+        missing = onnx_available()
+        out.append(("onnx", QCoreApplication.translate("RunsPage", "ONNX model (onnxruntime)")
+                    + (QCoreApplication.translate("RunsPage", " — needs the onnx extra") if missing else "")))
+    if "merged" in formats and not {"merged", "model"} & set(copied):
+        out.append(("merged", QCoreApplication.translate("RunsPage", "Merged model (built now)")))
+    return out
+
+
 def export_kinds(rec: Any) -> list[str]:
-    """What can be exported: the technique's export kinds that exist on disk, else the whole export/."""
+    """What the run wrote, to copy: the technique's main export kind (export/ itself) and the
+    others that exist on disk as export/KIND/ (a LoRA run's merged/ only when it wrote one:
+    offering it otherwise copied the adapter under the merged model's name)."""
     try:
         from ftstudio.techniques import get_technique
 
@@ -571,5 +612,4 @@ def export_kinds(rec: Any) -> list[str]:
     except Exception:  # noqa: BLE001
         kinds = []
     ex = Path(rec.run_dir) / "export"
-    on_disk = [k for k in kinds if (ex / k).is_dir()]
-    return on_disk or kinds or ["model"]
+    return [k for i, k in enumerate(kinds) if i == 0 or (ex / k).is_dir()] or ["model"]

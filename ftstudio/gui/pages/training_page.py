@@ -400,11 +400,19 @@ class PreflightPanel(QGroupBox):
             trainable=fmt_count(tp), total=fmt_count(tot), pct=pct))
         for k in ("weights", "gradients", "optimizer", "activations", "total"):
             self.values[k].setText(fmt_bytes(mem.get(k)))
+        if mem.get("teacher"):  # distillation: the frozen teacher sits beside the student
+            self.values["weights"].setText(self.tr("{value} + teacher {value2}").format(
+                                               value=fmt_bytes(mem.get('weights')), value2=fmt_bytes(mem['teacher'])))
         avail = field(r, "available_bytes")
         self.values["available"].setText(fmt_bytes(avail) if avail else self.tr("unknown"))
         self.values["step"].setText(
             self.tr("{seconds:.3f} s").format(seconds=field(r, "step_seconds")) if field(r, "step_seconds") is not None
             else self.tr("not measured"))
+        if field(r, "teacher_seconds") is not None and field(r, "step_seconds") is not None:
+            self.values["step"].setText(
+                self.tr("{value:.3f} s (teacher {value2:.3f} s of it, first epoch only: its outputs are "
+                        "then reused)").format(
+                    value=field(r, 'step_seconds'), value2=field(r, 'teacher_seconds')))
         self.values["epoch"].setText(fmt_seconds(field(r, "epoch_seconds")))
         total_s = run_seconds(r, self.cfg)
         t = self.cfg.training if self.cfg is not None else None

@@ -53,10 +53,12 @@ def out_of_range(spec: Any, v: Any) -> str | None:
     if v is None or isinstance(v, bool) or not isinstance(v, (int, float)) or spec.choices:
         return None
     if spec.max is not None and v > spec.max:
-        return QCoreApplication.translate("param_panel", "{label}: {v:g} is above the maximum {max:g}; it was set to {max:g}").format(
+        return QCoreApplication.translate("param_panel", "{label}: {v:g} is above the maximum {max:g}; it "
+                                                         "was set to {max:g}").format(
             label=spec.label, v=v, max=spec.max)
     if spec.min is not None and v < spec.min:
-        return QCoreApplication.translate("param_panel", "{label}: {v:g} is below the minimum {min:g}; it was set to {min:g}").format(
+        return QCoreApplication.translate("param_panel", "{label}: {v:g} is below the minimum {min:g}; it "
+                                                         "was set to {min:g}").format(
             label=spec.label, v=v, min=spec.min)
     return None
 
