@@ -294,7 +294,7 @@ def ts_messages(ts: Path) -> list[tuple[str, str, str, str]]:
 
 
 # -- checks --------------------------------------------------------------------------------------
-_FIELD = re.compile(r"\{[^{}]*\}")
+_FIELD = re.compile(r"(?<!\{)\{[^{}]*\}(?!\})")  # {name}, not an escaped {{literal}}
 
 
 def problems() -> list[str]:

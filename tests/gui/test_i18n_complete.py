@@ -115,7 +115,10 @@ def test_every_page_in_chinese(zh, qtbot, settings, tiny_setup, tiny_dir):
     from ftstudio.gui.util import wait_for_jobs
     from ftstudio.techniques import all_techniques, param_specs
 
-    cfg = tiny_setup("lora")  # builds the tiny model before the window's jobs import transformers
+    from ftstudio.gui.util import warm_imports
+
+    warm_imports()  # torch/transformers imported once, serially (jobs of earlier windows may be importing)
+    cfg = tiny_setup("lora")  # builds the tiny model before this window's jobs import transformers
     w = MainWindow(settings=settings, restore=False)
     qtbot.addWidget(w)
     w.resize(1500, 950)
