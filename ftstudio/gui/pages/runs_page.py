@@ -478,6 +478,15 @@ class RunsPage(QWidget):
 
         def done(p: str) -> None:
             self.where.setText(f"exported to {p}")
+            if on_done:
+                on_done(p)
+
+        def failed(e: Any) -> None:
+            self.where.setText("")
+            show_error(self, e)
+
+        run_async(job, done, failed, owner=self)
+
     def _export_gguf(self, rec: Any, quant: str) -> None:
         d = QFileDialog.getExistingDirectory(self, f"Export GGUF ({quant.upper()}) to…")
         if d:
