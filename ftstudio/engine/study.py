@@ -332,6 +332,7 @@ def run_study(
     study after it; running the study again continues from there."""
     from ftstudio.engine.loop import CancelToken
     from ftstudio.engine.runner import Run, check_setup, prepare
+    from ftstudio.engine.store import RunLock
 
     cancel = cancel or CancelToken()
     subs = list(subscribers)
@@ -378,14 +379,23 @@ def run_study(
         floor = _release_memory()
         prep = None
         try:
-            cfg, technique, resume_dir = check_setup(None if resume else ar.cfg, resume)
-            prep = prepare(cfg, technique, bus, resume_dir)
-            run = Run(prep)
-            run.open()
-            row["run_dir"] = str(run.run_dir)
-            rows[ar.id] = row
-            save()
-            summary = run.execute(cancel)
+            cfg, technique, resume_dir, checked = check_setup(None if resume else ar.cfg, resume)
+            # as in runner.train: a resumed arm is locked, warnings reach its log, scratch files go
+            lock = RunLock(resume_dir).acquire() if resume_dir else None
+            try:
+                prep = prepare(cfg, technique, bus, resume_dir)
+                prep.warnings = [w.message for w in checked.warnings]
+                run = Run(prep, lock)
+                run.open()
+                row["run_dir"] = str(run.run_dir)
+                rows[ar.id] = row
+                save()
+                summary = run.execute(cancel)
+            finally:
+                if lock is not None:
+                    lock.release()
+                for pd in (prep.data if prep is not None else []):
+                    pd.close()
         except Exception as e:  # noqa: BLE001 - one arm failing is a result, not the end of the study
             msg = str(e) if isinstance(e, UserError) else f"{type(e).__name__}: {e}"
             row.update(status="failed", error=msg)

@@ -197,18 +197,12 @@ class _Model:
 def _check_model(cfg: Any, v: Validation, technique: Any, progress: ProgressFn | None) -> _Model | None:
     """Resolve the model, read its config and tokenizer (no weights), check the task, the
     length and the technique against it."""
-    from ftstudio.engine.models import _check_weights, load_tokenizer, model_info, resolve_model_path
+    from ftstudio.engine.models import _check_weights, load_config, load_tokenizer, model_info, resolve_model_path
 
     try:
         path = resolve_model_path(cfg.model, progress)
         _check_weights(path, cfg.allow_pickle)
-        from transformers import AutoConfig
-
-        try:
-            mcfg = AutoConfig.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
-        except (ValueError, OSError) as e:
-            raise UserError(_t("cannot read the model config in {path}: {value}",
-                               path=path, value=str(e).splitlines()[0][:160])) from None
+        mcfg = load_config(path, cfg.trust_remote_code)  # readable errors, never a terminal prompt
         tok = load_tokenizer(path, cfg.trust_remote_code)
     except UserError as e:
         v.error("model", "model", str(e))
@@ -240,7 +234,7 @@ def _check_model(cfg: Any, v: Validation, technique: Any, progress: ProgressFn |
                       asked=asked, model=cfg.model, room=room, usable=usable))
     if technique is not None:
         try:
-            info = model_info(cfg.model)
+            info = model_info(cfg.model, trust_remote_code=cfg.trust_remote_code)
             technique.check(info, cfg.task)
         except UserError as e:
             v.error("technique", "technique.name", str(e))

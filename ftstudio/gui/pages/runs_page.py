@@ -503,6 +503,15 @@ class RunsPage(QWidget):
 
         def done(p: str) -> None:
             self.where.setText(self.tr("exported to {p}").format(p=p))
+            if on_done:
+                on_done(p)
+
+        def failed(e: Any) -> None:
+            self.where.setText("")
+            show_error(self, e)
+
+        run_async(job, done, failed, owner=self)
+
     def _export_gguf(self, rec: Any, quant: str) -> None:
         d = QFileDialog.getExistingDirectory(self, self.tr("Export GGUF ({value}) to…").format(
                                                        value=quant.upper()))
