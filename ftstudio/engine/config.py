@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from ftstudio.engine.errors import UserError
+from ftstudio.i18n import _t
 from ftstudio.engine.textformats import FORMATS, LOSS_ON
 
 TASKS = ("classification", "causal-lm")
@@ -101,7 +102,8 @@ class RunConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
         if not isinstance(d, dict):
-            raise UserError("the config must be a mapping of keys (model, task, data, technique, training)")
+            raise UserError(_t("the config must be a mapping of keys (model, task, data, technique, "
+                               "training)"))
         d = dict(d)
         if "tasks" in d and d["tasks"] is not None and "data" not in d:
             d["data"] = None
@@ -129,36 +131,46 @@ class RunConfig:
     # -- validation -----------------------------------------------------------
     def validate(self) -> None:
         if self.task not in TASKS:
-            raise UserError(f"task must be one of {', '.join(TASKS)}; got '{self.task}'")
+            raise UserError(_t("task must be one of {tasks}; got '{task}'",
+                               tasks=', '.join(TASKS), task=self.task))
         if self.data is None and not self.tasks:
-            raise UserError("the config needs 'data' (or 'tasks' for a task sequence)")
+            raise UserError(_t("the config needs 'data' (or 'tasks' for a task sequence)"))
         if self.heads not in ("per-task", "shared"):
-            raise UserError(f"heads must be per-task or shared; got '{self.heads}'")
+            raise UserError(_t("heads must be per-task or shared; got '{heads}'", heads=self.heads))
         t = self.training
         if t.device not in DEVICES:
-            raise UserError(f"training.device must be one of {', '.join(DEVICES)}; got '{t.device}'")
+            raise UserError(_t("training.device must be one of {devices}; got '{device}'",
+                               devices=', '.join(DEVICES), device=t.device))
         if t.precision not in PRECISIONS:
             raise UserError(
-                f"training.precision must be one of {', '.join(PRECISIONS)}; got '{t.precision}'"
+                _t("training.precision must be one of {precisions}; got '{precision}'",
+                   precisions=', '.join(PRECISIONS), precision=t.precision)
             )
         for name, lo in (("batch_size", 1), ("grad_accum", 1), ("max_length", 8), ("log_every", 1)):
             if getattr(t, name) < lo:
-                raise UserError(f"training.{name} must be ≥ {lo}; got {getattr(t, name)}")
+                raise UserError(_t("training.{name} must be ≥ {lo}; got {value}",
+                                   name=name, lo=lo, value=getattr(t, name)))
         if t.epochs <= 0 and not t.max_steps:
-            raise UserError("training.epochs must be > 0 (or set training.max_steps)")
+            raise UserError(_t("training.epochs must be > 0 (or set training.max_steps)"))
         if t.max_steps is not None and t.max_steps < 1:
-            raise UserError(f"training.max_steps must be ≥ 1; got {t.max_steps}")
+            raise UserError(_t("training.max_steps must be ≥ 1; got {max_steps}",
+                               max_steps=t.max_steps))
         if not (0 < t.learning_rate < 1):
-            raise UserError(f"training.learning_rate must be between 0 and 1; got {t.learning_rate}")
+            raise UserError(_t("training.learning_rate must be between 0 and 1; got {learning_rate}",
+                               learning_rate=t.learning_rate))
         if not (0 <= t.warmup_ratio < 1):
-            raise UserError(f"training.warmup_ratio must be in [0, 1); got {t.warmup_ratio}")
+            raise UserError(_t("training.warmup_ratio must be in [0, 1); got {warmup_ratio}",
+                               warmup_ratio=t.warmup_ratio))
         for d in self.all_data():
             if not (0 < d.eval_fraction < 1):
-                raise UserError(f"data.eval_fraction must be in (0, 1); got {d.eval_fraction}")
+                raise UserError(_t("data.eval_fraction must be in (0, 1); got {eval_fraction}",
+                                   eval_fraction=d.eval_fraction))
             if d.format not in FORMATS:
-                raise UserError(f"data.format must be one of {', '.join(FORMATS)}; got '{d.format}'")
+                raise UserError(_t("data.format must be one of {formats}; got '{format}'",
+                                   formats=', '.join(FORMATS), format=d.format))
             if d.loss_on not in LOSS_ON:
-                raise UserError(f"data.loss_on must be one of {', '.join(LOSS_ON)}; got '{d.loss_on}'")
+                raise UserError(_t("data.loss_on must be one of {loss_on}; got '{loss_on2}'",
+                                   loss_on=', '.join(LOSS_ON), loss_on2=d.loss_on))
         # the technique's own params: validated by its dataclass
         from ftstudio.techniques import make_technique
 
@@ -197,33 +209,36 @@ def read_yaml(path: str | Path, what: str = "config file") -> Any:
     """A YAML file's content; a missing, non-UTF-8 or malformed file is one readable line."""
     p = Path(path).expanduser()
     if not p.exists():
-        raise UserError(f"{what} not found: {p}")
+        raise UserError(_t("{what} not found: {p}", what=what, p=p))
     if p.is_dir():
-        raise UserError(f"{p} is a folder; give a config file (.yaml), or use --resume for a run folder")
+        raise UserError(_t("{p} is a folder; give a config file (.yaml), or use --resume for a run folder",
+                           p=p))
     try:
         d = yaml.load(p.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
         if d is None:
-            raise UserError(f"{what} {p} is empty; write at least model, data and technique (see ftstudio train --demo)")
+            raise UserError(_t("{what} {p} is empty; write at least model, data and technique (see ftstudio "
+                               "train --demo)",
+                               what=what, p=p))
         return d
     except _DuplicateKey as e:
-        raise UserError(f"{what} {p}: {e}") from None
+        raise UserError(_t("{what} {p}: {e}", what=what, p=p, e=e)) from None
     except UnicodeDecodeError:
-        raise UserError(f"{what} {p} is not UTF-8 text") from None
+        raise UserError(_t("{what} {p} is not UTF-8 text", what=what, p=p)) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise UserError(f"{what} {p} is not valid YAML{where}") from None
+        where = _t(" (line {line})", line=mark.line + 1) if mark else ""
+        raise UserError(_t("{what} {p} is not valid YAML{where}", what=what, p=p, where=where)) from None
 
 
 def parse_assignment(a: str) -> tuple[list[str], Any]:
     """``key.sub=value`` → (["key", "sub"], value parsed as a YAML scalar)."""
     if "=" not in a:
-        raise UserError(f"--set expects key=value, got '{a}'")
+        raise UserError(_t("--set expects key=value, got '{a}'", a=a))
     key, raw = a.split("=", 1)
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
-        raise UserError(f"--set {key}: '{raw}' is not a valid value") from None
+        raise UserError(_t("--set {key}: '{raw}' is not a valid value", key=key, raw=raw)) from None
     return key.strip().split("."), value
 
 
@@ -237,7 +252,8 @@ def apply_assignments(d: dict, assignments: list[str]) -> dict:
                 if p == "params" or node.get(p) is None:
                     node[p] = {}
                 else:
-                    raise UserError(f"--set {'.'.join(parts)}: '{p}' is not a section")
+                    raise UserError(_t("--set {parts}: '{p}' is not a section",
+                                       parts='.'.join(parts), p=p))
             node = node[p]
         node[parts[-1]] = value
     return d
@@ -245,14 +261,14 @@ def apply_assignments(d: dict, assignments: list[str]) -> dict:
 
 def _from_dict(cls: type, d: Any, where: str) -> Any:
     if not isinstance(d, dict):
-        raise UserError(f"'{where.rstrip('.') or 'config'}' must be a mapping")
+        raise UserError(_t("'{value}' must be a mapping", value=where.rstrip('.') or 'config'))
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(d) - names)
     if unknown:
         raise UserError(
-            f"unknown key(s) in {where.rstrip('.') or 'config'}: {', '.join(unknown)}; "
-            f"expected: {', '.join(sorted(names))}"
+            _t("unknown key(s) in {value}: {unknown}; expected: {names}",
+               value=where.rstrip('.') or 'config', unknown=', '.join(unknown), names=', '.join(sorted(names)))
         )
     kwargs = {k: _convert(hints[k], v, f"{where}{k}") for k, v in d.items()}
     return cls(**kwargs)
@@ -272,16 +288,16 @@ def _convert(tp: Any, v: Any, where: str) -> Any:
         return _from_dict(tp, v if v is not None else {}, where + ".")
     if origin is list:
         if not isinstance(v, list):
-            raise UserError(f"'{where}' must be a list")
+            raise UserError(_t("'{where}' must be a list", where=where))
         return [_convert(args[0], x, f"{where}[{i}]") for i, x in enumerate(v)]
     if tp is dict or origin is dict:
         if v is None:
             return {}
         if not isinstance(v, dict):
-            raise UserError(f"'{where}' must be a mapping")
+            raise UserError(_t("'{where}' must be a mapping", where=where))
         return dict(v)
     if v is None:
-        raise UserError(f"'{where}' needs a value")
+        raise UserError(_t("'{where}' needs a value", where=where))
     try:
         if tp is bool:
             if not isinstance(v, bool):
@@ -300,5 +316,6 @@ def _convert(tp: Any, v: Any, where: str) -> Any:
                 raise ValueError
             return str(v)
     except (TypeError, ValueError):
-        raise UserError(f"'{where}' must be {tp.__name__}, got {v!r}") from None
+        raise UserError(_t("'{where}' must be {type}, got {v!r}",
+                           where=where, type=tp.__name__, v=v)) from None
     return v

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from ftstudio.engine.errors import UserError
+from ftstudio.i18n import _t
 
 BUILTIN_DATASETS = {
     "builtin:sentiment": ("sentiment.csv", "classification", "Movie/product review sentiment (positive/negative)"),
@@ -33,7 +34,8 @@ ProgressFn = Callable[[str, int, int], None]
 # --------------------------------------------------------------------------- tables
 def _builtin_file(spec: str) -> Path:
     if spec not in BUILTIN_DATASETS:
-        raise UserError(f"unknown built-in dataset '{spec}'; available: {', '.join(BUILTIN_DATASETS)}")
+        raise UserError(_t("unknown built-in dataset '{spec}'; available: {builtin_datasets}",
+                           spec=spec, builtin_datasets=', '.join(BUILTIN_DATASETS)))
     from ftstudio.paths import resource
 
     return resource("datasets", BUILTIN_DATASETS[spec][0])
@@ -43,7 +45,7 @@ def _folder_files(folder: Path) -> tuple[Path, Path | None]:
     files = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in EXTENSIONS]
     train = next((p for p in files if p.stem.lower() == "train"), None)
     if train is None:
-        raise UserError(f"folder {folder} has no train.csv/.jsonl/.parquet file")
+        raise UserError(_t("folder {folder} has no train.csv/.jsonl/.parquet file", folder=folder))
     ev = next((p for n in EVAL_NAMES for p in files if p.stem.lower() == n), None)
     return train, ev
 
@@ -117,8 +119,8 @@ def _check_text_file(p: Path, fmt: str) -> None:
                 text = dec.decode(chunk, final=not chunk)
             except UnicodeDecodeError as e:
                 raise UserError(
-                    f"{p.name} is not UTF-8 text (byte 0x{chunk[e.start]:02x} at position {pos + e.start}); "
-                    "save it as UTF-8"
+                    _t("{name} is not UTF-8 text (byte 0x{chunk:02x} at position {value}); save it as UTF-8",
+                       name=p.name, chunk=chunk[e.start], value=pos + e.start)
                 ) from None
             if not chunk:
                 break
@@ -128,9 +130,9 @@ def _check_text_file(p: Path, fmt: str) -> None:
             if fmt == "csv" and content_lines < 2:
                 content_lines += sum(1 for ln in text.splitlines() if ln.strip())
     if not seen_text:
-        raise UserError(f"{p.name} is empty: the dataset has no rows")
+        raise UserError(_t("{name} is empty: the dataset has no rows", name=p.name))
     if fmt == "csv" and content_lines <= 1:
-        raise UserError(f"{p.name} has only a header: the dataset has no rows")
+        raise UserError(_t("{name} has only a header: the dataset has no rows", name=p.name))
 
 
 def load_table(path: str) -> Any:
@@ -140,12 +142,13 @@ def load_table(path: str) -> Any:
         return _read_hub(path[4:])
     p = Path(path).expanduser()
     if not p.exists():
-        raise UserError(f"data file not found: {p}")
+        raise UserError(_t("data file not found: {p}", p=p))
     if p.is_dir():
         return load_table(_folder_files(p)[0].as_posix())
     fmt = EXTENSIONS.get(p.suffix.lower())
     if fmt is None:
-        raise UserError(f"unsupported data file type '{p.suffix}'; use CSV, TSV, JSON, JSONL or Parquet")
+        raise UserError(_t("unsupported data file type '{suffix}'; use CSV, TSV, JSON, JSONL or Parquet",
+                           suffix=p.suffix))
     st = p.stat()
     key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
     if key in _TABLES and Path(_TABLES[key].cache_files[0]["filename"]).exists():
@@ -176,7 +179,8 @@ def load_table(path: str) -> Any:
         if fmt == "json":
             _raise_bad_json_line(p, p.read_bytes())
         msg = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
-        raise UserError(f"cannot read {p.name} as {fmt.upper()}: {msg}") from None
+        raise UserError(_t("cannot read {name} as {value}: {msg}",
+                           name=p.name, value=fmt.upper(), msg=msg)) from None
     _TABLES[key] = ds
     return ds
 
@@ -203,8 +207,9 @@ def check_json_rows(p: Path, raw: bytes) -> None:
             len({len(v) for v in obj.values()}) == 1
         if not columnar:
             raise UserError(
-                f"{p.name} holds one JSON object, not a list of rows; write [{{...}}, {{...}}] "
-                "or one object per line (JSONL)"
+                _t("{name} holds one JSON object, not a list of rows; write [{{...}}, {{...}}] or one "
+                   "object per line (JSONL)",
+                   name=p.name)
             )
 
 
@@ -217,7 +222,8 @@ def _raise_bad_json_line(p: Path, raw: bytes) -> None:
         try:
             json.loads(text)
         except ValueError as e:
-            raise UserError(f"{p.name} is not valid JSON: {e.msg} (line {e.lineno})") from None
+            raise UserError(_t("{name} is not valid JSON: {msg} (line {lineno})",
+                               name=p.name, msg=e.msg, lineno=e.lineno)) from None
         return
     for i, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -225,9 +231,11 @@ def _raise_bad_json_line(p: Path, raw: bytes) -> None:
         try:
             row = json.loads(line)
         except ValueError as e:
-            raise UserError(f"{p.name} line {i} is not valid JSON ({e.msg}, column {e.colno})") from None
+            raise UserError(_t("{name} line {i} is not valid JSON ({msg}, column {colno})",
+                               name=p.name, i=i, msg=e.msg, colno=e.colno)) from None
         if not isinstance(row, dict):
-            raise UserError(f"{p.name} line {i} is not a JSON object ({{\"column\": value, ...}})")
+            raise UserError(_t('{name} line {i} is not a JSON object ({{"column": value, ...}})',
+                               name=p.name, i=i))
 
 
 def _read_hub(name: str) -> Any:
@@ -243,10 +251,12 @@ def _read_hub(name: str) -> Any:
     except Exception as e:
         if offline:
             raise UserError(
-                f"dataset '{name}' is not in the local cache and the hub cannot be reached (offline?)"
+                _t("dataset '{name}' is not in the local cache and the hub cannot be reached (offline?)",
+                   name=name)
             ) from None
         raise UserError(
-            f"dataset '{name}' is neither cached nor reachable on the hub ({str(e).splitlines()[0][:120]})"
+            _t("dataset '{name}' is neither cached nor reachable on the hub ({value})",
+               name=name, value=str(e).splitlines()[0][:120])
         ) from None
     finally:
         datasets.config.HF_HUB_OFFLINE = saved
@@ -292,9 +302,9 @@ def preview(data_cfg: Any, task: str, n: int = 20, tokenizer: Any = None) -> Dat
             _need_column(cols, data_cfg.label_column, "label")
             pv.label_counts = dict(column_counts(ds, data_cfg.label_column).most_common())
             if len(pv.label_counts) < 2:
-                pv.problems["label_column"] = (
-                    f"column '{data_cfg.label_column}' has only one class; classification needs two or more"
-                )
+                pv.problems["label_column"] = _t(
+                    "column '{label_column}' has only one class; classification needs two or more",
+                    label_column=data_cfg.label_column)
         except UserError as e:
             pv.problems["label_column"] = str(e)
     return pv
@@ -316,7 +326,8 @@ def column_counts(ds: Any, column: str) -> Counter:
 
 def _need_column(cols: list[str], name: str | None, what: str) -> None:
     if not name or name not in cols:
-        raise UserError(f"no {what} column named '{name}'; found: {', '.join(cols)}")
+        raise UserError(_t("no {what} column named '{name}'; found: {cols}",
+                           what=what, name=name, cols=', '.join(cols)))
 
 
 # --------------------------------------------------------------------------- prepared data
@@ -474,18 +485,19 @@ def prepare_data(
     train_path, eval_path = resolve_data_files(data_cfg.train, data_cfg.eval)
     ds = load_table(train_path)
     if not len(ds):
-        raise UserError(f"the dataset {Path(train_path).name} has no rows")
+        raise UserError(_t("the dataset {name} has no rows", name=Path(train_path).name))
     cols = list(ds.column_names)
     eval_ds = load_table(eval_path) if eval_path else None
     if eval_ds is not None and not len(eval_ds):
-        raise UserError(f"the eval dataset {Path(eval_path).name} has no rows")
+        raise UserError(_t("the eval dataset {name} has no rows", name=Path(eval_path).name))
     ds, _ = drop_missing_text(ds, data_cfg, task)  # validate() warns with the counts
     if eval_ds is not None:
         eval_ds, _ = drop_missing_text(eval_ds, data_cfg, task)
         if not len(eval_ds):
-            raise UserError(f"every row of the eval dataset {Path(eval_path).name} has an empty text")
+            raise UserError(_t("every row of the eval dataset {name} has an empty text",
+                               name=Path(eval_path).name))
     if not len(ds):
-        raise UserError(f"every row of {Path(train_path).name} has an empty text")
+        raise UserError(_t("every row of {name} has an empty text", name=Path(train_path).name))
     if eval_ds is None:
         tr_idx, ev_idx = _split_indices(len(ds), data_cfg.eval_fraction, seed)
         ds, eval_ds = ds.select(tr_idx), ds.select(ev_idx)
@@ -545,7 +557,7 @@ def _split_indices(n: int, frac: float, seed: int) -> tuple[Any, Any]:
     random.Random(seed).shuffle(idx)
     n_eval = max(1, int(round(n * frac)))
     if n - n_eval < 1:
-        raise UserError(f"only {n} row(s): too few to split off an evaluation set")
+        raise UserError(_t("only {n} row(s): too few to split off an evaluation set", n=n))
     ev = np.sort(np.asarray(idx[:n_eval], dtype=np.int64))
     tr = np.sort(np.asarray(idx[n_eval:], dtype=np.int64))
     return tr, ev
@@ -576,12 +588,14 @@ def _label_names(ds: Any, d: Any, train_path: str) -> list[str]:
     for _, b in _row_batches(ds, [d.label_column]):
         values = b[d.label_column]
         if any(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-            raise UserError(f"column '{d.label_column}' has empty labels")
+            raise UserError(_t("column '{label_column}' has empty labels",
+                               label_column=d.label_column))
         uniq_set.update(values)
     uniq = sorted(uniq_set, key=lambda v: (isinstance(v, str), v))
     if len(uniq) < 2:
         raise UserError(
-            f"column '{d.label_column}' has only one class ({uniq[0]!r}); classification needs two or more"
+            _t("column '{label_column}' has only one class ({uniq!r}); classification needs two or more",
+               label_column=d.label_column, uniq=uniq[0])
         )
     if all(isinstance(v, int) and not isinstance(v, bool) for v in uniq):
         file_names = label_names_file(train_path)
@@ -621,7 +635,8 @@ def _encode_classification(ds, d, tokenizer, max_length, names, progress, split)
     if d.text_pair_column:
         _need_column(cols, d.text_pair_column, "second text")
     use = [d.text_column, d.label_column] + ([d.text_pair_column] if d.text_pair_column else [])
-    sink, unseen, what, n = _ArrowSink(f"{split}"), set(), f"Tokenizing {split} set", len(ds)
+    sink, unseen, what, n = _ArrowSink(f"{split}"), set(), (
+        _t("Tokenizing the training set") if split == "train" else _t("Tokenizing the evaluation set")), len(ds)
     for start, b in _row_batches(ds, list(dict.fromkeys(use))):
         labels = _label_ids(b[d.label_column], names, unseen)
         if unseen:
@@ -643,7 +658,8 @@ def _encode_classification(ds, d, tokenizer, max_length, names, progress, split)
             progress(what, min(start + BATCH_ROWS, n), n)
     if unseen:
         raise UserError(
-            f"{split} labels not seen in training: {', '.join(sorted(unseen)[:5])}; known: {', '.join(names)}"
+            _t("{split} labels not seen in training: {unseen}; known: {names}",
+               split=split, unseen=', '.join(sorted(unseen)[:5]), names=', '.join(names))
         )
     return sink.close()
 

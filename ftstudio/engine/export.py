@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ftstudio.engine.store import atomic_write_text
+from ftstudio.i18n import N_, _t
 
 
 def save_full_model(model: Any, out_dir: str | Path, tokenizer: Any) -> list[str]:
@@ -132,14 +133,15 @@ def export_run(run_dir: str | Path, fmt: str, progress: Any = None, **options: A
     from ftstudio.engine.errors import UserError
 
     if fmt not in EXPORT_FORMATS:
-        raise UserError(f"unknown export format '{fmt}'; available: {', '.join(EXPORT_FORMATS)}")
+        raise UserError(_t("unknown export format '{fmt}'; available: {export_formats}",
+                           fmt=fmt, export_formats=', '.join(EXPORT_FORMATS)))
     run = Path(run_dir)
     if not (run / "config.yaml").exists():
-        raise UserError(f"{run} is not a run folder")
+        raise UserError(_t("{run} is not a run folder", run=run))
     return EXPORT_FORMATS[fmt][0](run, progress=progress, **options)
 
 
-@register_export("gguf", "merged weights as GGUF (F16 or Q8_0) + Ollama Modelfile, for llama.cpp/Ollama/LM Studio")
+@register_export("gguf", N_("merged weights as GGUF (F16 or Q8_0) + Ollama Modelfile, for llama.cpp/Ollama/LM Studio"))
 def export_gguf(run_dir: Path, progress: Any = None, quant: str = "f16") -> list[str]:
     """Merge the run's weights into the base model and write export/gguf/NAME-QUANT.gguf with the
     tokenizer and the chat template the run was trained with, and an Ollama Modelfile."""
@@ -149,13 +151,15 @@ def export_gguf(run_dir: Path, progress: Any = None, quant: str = "f16") -> list
     from ftstudio.engine.textformats import chat_template_for, end_of_turn_ids
 
     if quant not in QUANTS:
-        raise UserError(f"--quant must be one of {', '.join(QUANTS)}; got '{quant}'")
+        raise UserError(_t("--quant must be one of {quants}; got '{quant}'",
+                           quants=', '.join(QUANTS), quant=quant))
     if progress:
-        progress("Loading the trained model", 0, 1)
+        progress(_t("Loading the trained model"), 0, 1)
     p = Predictor(run_dir)
     if p.task != "causal-lm":
-        raise UserError("GGUF export is for text-generation (causal-lm) runs; this run is "
-                        f"{p.task}: export it as merged/adapter instead")
+        raise UserError(_t("GGUF export is for text-generation (causal-lm) runs; this run is {task}: export "
+                           "it as merged/adapter instead",
+                           task=p.task))
     model = p.model
     if hasattr(model, "merge_and_unload"):  # PEFT (LoRA): fold the update into the weights
         model = model.merge_and_unload()

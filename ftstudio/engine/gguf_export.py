@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ftstudio.engine.errors import UserError
+from ftstudio.i18n import _t
 
 QUANTS = ("f16", "q8_0")
 ARCHS = {  # HF model_type -> GGUF architecture; Llama-architecture ones get q/k permuted
@@ -42,8 +43,9 @@ def _check_rope(cfg: Any) -> None:
     rp = getattr(cfg, "rope_parameters", None) or getattr(cfg, "rope_scaling", None) or {}
     kind = (rp.get("rope_type") or rp.get("type") or "default") if isinstance(rp, dict) else "default"
     if kind not in ("default", None):
-        raise UserError(f"GGUF export does not handle rope scaling '{kind}' yet (model "
-                        f"{getattr(cfg, 'model_type', '?')}); export the merged model instead")
+        raise UserError(_t("GGUF export does not handle rope scaling '{kind}' yet (model {value}); export "
+                           "the merged model instead",
+                           kind=kind, value=getattr(cfg, 'model_type', '?')))
 
 
 # --------------------------------------------------------------------------- tokenizer
@@ -70,8 +72,8 @@ def _pre_type(tok_json: dict, model_name: str) -> str:
     for name in ("llama-bpe", "qwen2", "qwen35", "gpt-4o", "tekken"):
         if GGUF_PRE_TOKENIZER_SPLITS.get(name) in patterns:
             return name
-    raise UserError("the tokenizer splits text with a pattern llama.cpp has no name for; "
-                    "GGUF export supports GPT-2, SmolLM, Llama-3, Qwen2 and SentencePiece tokenizers")
+    raise UserError(_t("the tokenizer splits text with a pattern llama.cpp has no name for; "
+                    "GGUF export supports GPT-2, SmolLM, Llama-3, Qwen2 and SentencePiece tokenizers"))
 
 
 def add_tokenizer(w: Any, tokenizer: Any, n_vocab: int, model_name: str, chat_template: str | None) -> None:
@@ -80,7 +82,8 @@ def add_tokenizer(w: Any, tokenizer: Any, n_vocab: int, model_name: str, chat_te
     tj = json.loads(tokenizer.backend_tokenizer.to_str())
     model = tj["model"]
     if model.get("type") != "BPE":
-        raise UserError(f"GGUF export supports BPE tokenizers; this one is {model.get('type')}")
+        raise UserError(_t("GGUF export supports BPE tokenizers; this one is {value}",
+                           value=model.get('type')))
     spm = bool(model.get("byte_fallback"))
     vocab = tokenizer.get_vocab()
     by_id = {i: t for t, i in vocab.items()}
@@ -102,7 +105,8 @@ def add_tokenizer(w: Any, tokenizer: Any, n_vocab: int, model_name: str, chat_te
             types.append(gguf.TokenType.NORMAL)
         scores.append(-float(i))  # SentencePiece-BPE merge priority: earlier ids merge first
     if len(vocab) > n_vocab:
-        raise UserError(f"the tokenizer has {len(vocab)} tokens but the model only {n_vocab} embeddings")
+        raise UserError(_t("the tokenizer has {n_vocab} tokens but the model only {n_vocab2} embeddings",
+                           n_vocab=len(vocab), n_vocab2=n_vocab))
     w.add_tokenizer_model("llama" if spm else "gpt2")
     if not spm:
         w.add_tokenizer_pre(_pre_type(tj, model_name))
@@ -138,13 +142,15 @@ def write_gguf(model: Any, tokenizer: Any, out_path: str | Path, quant: str = "f
     import torch
 
     if quant not in QUANTS:
-        raise UserError(f"--quant must be one of {', '.join(QUANTS)}; got '{quant}'")
+        raise UserError(_t("--quant must be one of {quants}; got '{quant}'",
+                           quants=', '.join(QUANTS), quant=quant))
     cfg = model.config
     mtype = getattr(cfg, "model_type", "?")
     arch = ARCHS.get(mtype)
     if arch is None:
-        raise UserError(f"GGUF export supports Llama-family models ({', '.join(sorted(ARCHS))}); "
-                        f"this run's model is '{mtype}'")
+        raise UserError(_t("GGUF export supports Llama-family models ({archs}); this run's model is "
+                           "'{mtype}'",
+                           archs=', '.join(sorted(ARCHS)), mtype=mtype))
     _check_rope(cfg)
     n_layer, n_head = cfg.num_hidden_layers, cfg.num_attention_heads
     n_kv = getattr(cfg, "num_key_value_heads", None) or n_head
@@ -185,8 +191,9 @@ def write_gguf(model: Any, tokenizer: Any, out_path: str | Path, quant: str = "f
         if gname is None:
             w.close()
             tmp.unlink(missing_ok=True)
-            raise UserError(f"tensor '{k}' has no GGUF name: the model has modules llama.cpp cannot run "
-                            "(only merged weights of a plain Llama-family model can be exported)")
+            raise UserError(_t("tensor '{k}' has no GGUF name: the model has modules llama.cpp cannot run "
+                               "(only merged weights of a plain Llama-family model can be exported)",
+                               k=k))
         a = t.detach().to(torch.float32).cpu().numpy()
         if arch == "llama" and k.endswith(("q_proj.weight", "k_proj.weight")):
             a = _permute(a, n_head, n_kv if k.endswith("k_proj.weight") else n_head)
@@ -198,7 +205,7 @@ def write_gguf(model: Any, tokenizer: Any, out_path: str | Path, quant: str = "f
         else:
             w.add_tensor(gname, a.astype(np.float16))
         if progress and (i % 16 == 0 or i + 1 == total):
-            progress("Writing GGUF tensors", i + 1, total)
+            progress(_t("Writing GGUF tensors"), i + 1, total)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

@@ -15,6 +15,7 @@ from ftstudio.engine.data import collate, count_tokens, example_lengths, iter_ex
 from ftstudio.engine.errors import Cancelled, UserError
 from ftstudio.engine.events import Eval, Step
 from ftstudio.engine.optim import lr_factor, set_lr
+from ftstudio.i18n import _t
 
 
 class CancelToken:
@@ -204,7 +205,8 @@ def train_task(
                 model.train()
                 state.last_eval = metrics
                 if _early_stop(state, metrics, cfg, ctx.task):
-                    ctx.log(f"early stopping: no improvement in {cfg.early_stopping_patience} evaluations")
+                    ctx.log(_t("early stopping: no improvement in {early_stopping_patience} evaluations",
+                               early_stopping_patience=cfg.early_stopping_patience))
                     return state
             # checkpoints: every save_every steps, or by default with each evaluation, so a crash
             # loses at most one eval interval (resume continues from there)
@@ -217,8 +219,9 @@ def train_task(
             if from_epoch_start and state.step == step_at_epoch_start:
                 # a whole epoch without one optimizer step: looping on would never end
                 raise UserError(
-                    f"grad_accum {accum} is more than the {len(batch_ids)} batches of an epoch: "
-                    "no optimizer step can be taken; lower grad_accum or batch_size"
+                    _t("grad_accum {accum} is more than the {n_batch_ids} batches of an epoch: no optimizer "
+                       "step can be taken; lower grad_accum or batch_size",
+                       accum=accum, n_batch_ids=len(batch_ids))
                 )
             optimizer.zero_grad(set_to_none=True)  # drop a partial accumulation at epoch end
             technique.on_epoch_end(state.epoch, model, optimizer)
@@ -261,12 +264,13 @@ def _early_stop(state: LoopState, metrics: dict, cfg: Any, task: str) -> bool:
 
 
 def evaluate(ctx: RunContext, model: Any, examples: list[dict], num_labels: int | None = None,
-             what: str = "Evaluating", label_ids: list[int] | None = None, majority: int | None = None) -> dict:
+             what: str | None = None, label_ids: list[int] | None = None, majority: int | None = None) -> dict:
     """Accuracy + macro-F1 (classification) or loss + perplexity (LM), with progress events.
     ``majority`` (the most frequent training label's id) adds ``majority_baseline``, the accuracy
     of always answering it, and ``beats_baseline``."""
     import torch
 
+    what = what or _t("Evaluating")
     model.eval()
     bs = max(ctx.config.training.batch_size * 2, 8)
     pad_id = ctx.tokenizer.pad_token_id if ctx.tokenizer.pad_token_id is not None else 0

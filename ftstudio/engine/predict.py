@@ -8,6 +8,7 @@ from typing import Any, Callable
 from ftstudio.engine.config import RunConfig
 from ftstudio.engine.errors import UserError
 from ftstudio.engine.store import read_json
+from ftstudio.i18n import _t
 
 
 class Predictor:
@@ -16,10 +17,11 @@ class Predictor:
 
         self.run_dir = Path(run_dir)
         if not (self.run_dir / "config.yaml").exists():
-            raise UserError(f"{self.run_dir} is not a run folder")
+            raise UserError(_t("{run_dir} is not a run folder", run_dir=self.run_dir))
         export = self.run_dir / "export"
         if not export.exists():
-            raise UserError(f"run {self.run_dir.name} has no export yet (it did not finish)")
+            raise UserError(_t("run {name} has no export yet (it did not finish)",
+                               name=self.run_dir.name))
         self.cfg = RunConfig.from_yaml(self.run_dir / "config.yaml")
         from ftstudio.engine.models import check_export_weights
 
@@ -42,7 +44,7 @@ class Predictor:
         import torch
 
         if not text.strip():
-            raise UserError("type some text first")
+            raise UserError(_t("type some text first"))
         tok = self.tokenizer
         if self.task == "classification":
             enc = tok(text, truncation=True, max_length=self.max_length, return_tensors="pt")
@@ -85,7 +87,8 @@ class Predictor:
         limit = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
         if isinstance(limit, int) and n_prompt + kwargs["max_new_tokens"] > limit:
             if n_prompt >= limit:
-                raise UserError(f"the prompt is {n_prompt} tokens; the model reads at most {limit}")
+                raise UserError(_t("the prompt is {n_prompt} tokens; the model reads at most {limit}",
+                                   n_prompt=n_prompt, limit=limit))
             kwargs["max_new_tokens"] = limit - n_prompt  # the model has no positions beyond this
         streamer = _Streamer(tok, n_prompt, on_text, cancel)
         pad = tok.pad_token_id if tok.pad_token_id is not None else (stops[0] if stops else None)
@@ -132,7 +135,7 @@ class Predictor:
     @staticmethod
     def _check_text(text: str) -> None:
         if not text.strip():
-            raise UserError("type some text first")
+            raise UserError(_t("type some text first"))
 
 
 @dataclass
@@ -153,15 +156,18 @@ class GenerationSettings:
 
     def validate(self) -> None:
         if not 1 <= self.max_new_tokens <= 8192:
-            raise UserError(f"max new tokens must be between 1 and 8192; got {self.max_new_tokens}")
+            raise UserError(_t("max new tokens must be between 1 and 8192; got {max_new_tokens}",
+                               max_new_tokens=self.max_new_tokens))
         if self.temperature < 0:
-            raise UserError(f"temperature must be ≥ 0; got {self.temperature}")
+            raise UserError(_t("temperature must be ≥ 0; got {temperature}",
+                               temperature=self.temperature))
         if not 0 < self.top_p <= 1:
-            raise UserError(f"top-p must be in (0, 1]; got {self.top_p}")
+            raise UserError(_t("top-p must be in (0, 1]; got {top_p}", top_p=self.top_p))
         if self.top_k < 0:
-            raise UserError(f"top-k must be ≥ 0 (0 = off); got {self.top_k}")
+            raise UserError(_t("top-k must be ≥ 0 (0 = off); got {top_k}", top_k=self.top_k))
         if self.repetition_penalty <= 0:
-            raise UserError(f"repetition penalty must be > 0; got {self.repetition_penalty}")
+            raise UserError(_t("repetition penalty must be > 0; got {repetition_penalty}",
+                               repetition_penalty=self.repetition_penalty))
 
     @property
     def sampling(self) -> bool:

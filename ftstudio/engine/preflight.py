@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from ftstudio.engine.errors import UserError
+from ftstudio.i18n import _t
 
 ProgressFn = Callable[[str, int, int], None]
 ADAM_STATE_BYTES = 8  # exp_avg + exp_avg_sq, fp32 each
@@ -115,11 +116,12 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
     cfg.validate()
     technique = make_technique(cfg.technique.name, cfg.technique.params)
     if technique.needs_task_sequence and not cfg.tasks:
-        raise UserError(f"{technique.title} needs a task sequence: list datasets under 'tasks:' instead of 'data:'")
+        raise UserError(_t("{title} needs a task sequence: list datasets under 'tasks:' instead of 'data:'",
+                           title=_t(technique.title)))
     t = cfg.training
     device = pick_device(t.device)
     precision = pick_precision(device, t.precision)
-    step("Loading the tokenizer", 0, 4)
+    step(_t("Loading the tokenizer"), 0, 4)
     tokenizer, max_len = data_tokenizer(cfg, technique, progress)
 
     # data: row counts (every task) and a tokenized sample of the first task
@@ -135,7 +137,7 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
             n = min(n, d.max_train_samples)
         rows_per_task.append(n)
         names_per_task.append(list(pv.label_counts))
-    step("Tokenizing a sample", 1, 4)
+    step(_t("Tokenizing a sample"), 1, 4)
     sample_cfg = copy.deepcopy(tasks[0][1])
     sample_cfg.max_train_samples = min(SAMPLE_ROWS, rows_per_task[0] or SAMPLE_ROWS)
     sample_cfg.max_eval_samples = 8
@@ -146,7 +148,7 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
         for (name, _), names in zip(tasks, names_per_task):
             all_names += [f"{name}:{n}" for n in names] if cfg.tasks else list(pd.label_names or names)
 
-    step("Loading the model", 2, 4)
+    step(_t("Loading the model"), 2, 4)
     model, ctx = build_model_and_context(cfg, technique, tokenizer, all_names, pd.label_names,
                                          [n for n, _ in tasks], device, precision, EventBus(), progress)
     info = ctx.model_info
@@ -168,7 +170,7 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
 
     activations, step_s, measured, teacher_s = 0, None, False, None
     if measure_step and pd.train and trainable:
-        step("Timing one training step", 3, 4)
+        step(_t("Timing one training step"), 3, 4)
         ex = sorted(pd.train, key=lambda e: -len(e["input_ids"]))
         longest = [ex[i % len(ex)] for i in range(batch_size)]
         # fresh example ids: what a technique computes once per example and caches (a teacher's
@@ -235,43 +237,49 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
     fits = not oom_in_step and (available is None or total_mem <= available * SAFETY)
     fixed = weights + sum(extra.values()) + gradients + optimizer_bytes
     if not trainable:
-        warnings.append(f"{technique.title} leaves no trainable parameters on this model: choose another technique")
+        warnings.append(_t("{title} leaves no trainable parameters on this model: choose another technique",
+                           title=_t(technique.title)))
         fits = False
     if not fits and available:
         per_example = activations / max(1, batch_size)
         room = available * SAFETY - fixed
         if room <= 0:
             warnings.append(
-                f"the weights, gradients and optimizer state alone need {_gib(fixed)} of {_gib(available)} "
-                f"available: use a parameter-efficient technique (LoRA, adapters) or a smaller model"
+                _t("the weights, gradients and optimizer state alone need {value} of {value2} available: "
+                   "use a parameter-efficient technique (LoRA, adapters) or a smaller model",
+                   value=_gib(fixed), value2=_gib(available))
             )
         else:
             fit_bs = int(room // max(1, per_example))
             if fit_bs >= 1:
                 acc = math.ceil(batch_size / fit_bs)
                 warnings.append(
-                    f"estimated peak {_gib(total_mem)} exceeds the {_gib(available)} available: set batch size "
-                    f"to {fit_bs} (with gradient accumulation {acc} to keep the effective batch of {batch_size}), "
-                    f"or lower max length ({max_len})"
+                    _t("estimated peak {value} exceeds the {value2} available: set batch size to {fit_bs} "
+                       "(with gradient accumulation {acc} to keep the effective batch of {batch_size}), or "
+                       "lower max length ({max_len})",
+                       value=_gib(total_mem), value2=_gib(available), fit_bs=fit_bs, acc=acc, batch_size=batch_size, max_len=max_len)
                 )
             else:
                 warnings.append(
-                    f"even one example needs more memory than is free ({_gib(available)}): lower max length "
-                    f"({max_len}) or use a parameter-efficient technique"
+                    _t("even one example needs more memory than is free ({value}): lower max length "
+                       "({max_len}) or use a parameter-efficient technique",
+                       value=_gib(available), max_len=max_len)
                 )
             if device.type == "cuda" and precision == "fp32":
-                warnings.append("mixed precision (bf16) roughly halves activation memory: set precision to bf16")
+                warnings.append(_t("mixed precision (bf16) roughly halves activation memory: set precision "
+                                   "to bf16"))
     epoch_s = step_s * micro_per_epoch if step_s is not None else None
     if epoch_s is not None:
         total_s = epoch_s * (t.max_steps * t.grad_accum / micro_per_epoch if t.max_steps else t.epochs) \
             * len(tasks)
         if total_s > 3 * 3600:
-            fix = "use a GPU, " if device.type == "cpu" else ""
+            fix = _t("use a GPU, ") if device.type == "cpu" else ""
             warnings.append(
-                f"training will take about {total_s / 3600:.1f} h: {fix}lower max length, "
-                f"set max steps, or train on a subset (data.max_train_samples)"
+                _t("training will take about {value:.1f} h: {fix}lower max length, set max steps, or train "
+                   "on a subset (data.max_train_samples)",
+                   value=total_s / 3600, fix=fix)
             )
-    step("Done", 4, 4)
+    step(_t("Done"), 4, 4)
     return PreflightReport(
         trainable_params=int(trainable), total_params=int(total),
         trainable_pct=100.0 * trainable / max(1, total),

@@ -13,6 +13,7 @@ from typing import Any, Callable
 from ftstudio.engine.config import RunConfig
 from ftstudio.engine.errors import UserError
 from ftstudio.engine.store import complete_checkpoints, lock_owner, read_json
+from ftstudio.i18n import _t
 
 # settings a resumed run may change: how long it trains and how often it evaluates/saves/logs
 SAFE_RESUME_KEYS = (
@@ -25,7 +26,7 @@ def check_resumable(run_dir: str | Path) -> Path:
     """The run folder, or a UserError saying why it cannot be resumed."""
     run_dir = Path(run_dir).expanduser()
     if not (run_dir / "config.yaml").exists():
-        raise UserError(f"{run_dir} is not a run folder (no config.yaml)")
+        raise UserError(_t("{run_dir} is not a run folder (no config.yaml)", run_dir=run_dir))
     owner = lock_owner(run_dir)
     if owner is not None:
         pid = owner.get("pid")
@@ -33,8 +34,8 @@ def check_resumable(run_dir: str | Path) -> Path:
                         + "; stop it before resuming")
     status = (read_json(run_dir / "summary.json", {}) or {}).get("status")
     if status == "finished":
-        raise UserError(f"run {run_dir.name} already finished: nothing to resume "
-                        "(start a new run to train more)")
+        raise UserError(_t("run {name} already finished: nothing to resume (start a new run to train more)",
+                           name=run_dir.name))
     return run_dir
 
 
@@ -67,8 +68,9 @@ def resume_config(run_dir: str | Path, given: RunConfig | None = None,
     unsafe = [k for k in changed_keys(saved, cfg) if k not in SAFE_RESUME_KEYS and k != "output_dir"]
     if unsafe:
         raise UserError(
-            f"cannot change {', '.join(unsafe)} when resuming (the checkpoint was trained with the "
-            f"saved value); a resume may change only {', '.join(k.split('.')[-1] for k in SAFE_RESUME_KEYS)}"
+            _t("cannot change {unsafe} when resuming (the checkpoint was trained with the saved value); a "
+               "resume may change only {items}",
+               unsafe=', '.join(unsafe), items=', '.join(k.split('.')[-1] for k in SAFE_RESUME_KEYS))
         )
     return cfg
 
@@ -91,5 +93,5 @@ def load_usable_checkpoint(run_dir: Path, load: Callable[[Path], Any],
             why = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
             bad.append(ck.name)
             warn(f"checkpoint {ck.name} is damaged ({why}); trying the one before it")
-    raise UserError(f"no usable checkpoint in {run_dir.name}: {', '.join(bad)} cannot be read; "
-                    "nothing was changed")
+    raise UserError(_t("no usable checkpoint in {name}: {bad} cannot be read; nothing was changed",
+                       name=run_dir.name, bad=', '.join(bad)))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ftstudio.engine.errors import UserError
+from ftstudio.i18n import _t
 
 FORMATS = ("onnx", "merged", "adapter")
 ONNX_TOLERANCE = 1e-4
@@ -57,11 +58,12 @@ def export_run(run_dir: str | Path, fmt: str, dest: str | Path | None = None,
     """Write the run's export in ``fmt`` to ``dest`` (default: RUN/export-FMT); return it."""
     run = Path(run_dir)
     if not (run / "config.yaml").exists():
-        raise UserError(f"{run} is not a run folder")
+        raise UserError(_t("{run} is not a run folder", run=run))
     if not (run / "export").is_dir():
-        raise UserError(f"run {run.name} has no export yet (it did not finish)")
+        raise UserError(_t("run {name} has no export yet (it did not finish)", name=run.name))
     if fmt not in FORMATS:
-        raise UserError(f"unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}")
+        raise UserError(_t("unknown export format '{fmt}'; choose one of {formats}",
+                           fmt=fmt, formats=', '.join(FORMATS)))
     allowed = formats_for(run)
     if fmt not in allowed:
         from ftstudio.engine.config import RunConfig
@@ -73,12 +75,13 @@ def export_run(run_dir: str | Path, fmt: str, dest: str | Path | None = None,
                       "be merged into a plain model",
             "adapter": f"a {cfg.technique.name} run has no adapter: its export is the whole model",
         }[fmt]
-        raise UserError(f"{why}; this run can be exported as: {', '.join(allowed)}")
+        raise UserError(_t("{why}; this run can be exported as: {allowed}",
+                           why=why, allowed=', '.join(allowed)))
     if fmt == "onnx" and onnx_available():
         raise UserError(onnx_available())
     dest = Path(dest) if dest else run / f"export-{fmt}"
     if dest.exists():
-        raise UserError(f"{dest} already exists; remove it or choose another folder")
+        raise UserError(_t("{dest} already exists; remove it or choose another folder", dest=dest))
     tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -104,7 +107,7 @@ def _merged(run: Path, out: Path, progress: ProgressFn | None) -> None:
     from ftstudio.techniques.loading import load_run
 
     if progress:
-        progress("Merging", 0, 1)
+        progress(_t("Merging"), 0, 1)
     tm = load_run(run, "cpu", merge=True)
     save_full_model(tm.model, out, tm.tokenizer)
     cfg = tm.config
@@ -114,7 +117,7 @@ def _merged(run: Path, out: Path, progress: ProgressFn | None) -> None:
                      data=data if len(data) > 1 else data[0], task=cfg.task,
                      metrics={k: v for k, v in summary.items() if k in ("accuracy", "macro_f1", "eval_loss")})
     if progress:
-        progress("Merging", 1, 1)
+        progress(_t("Merging"), 1, 1)
 
 
 def _logits_module(model: Any, names: list[str]) -> Any:
@@ -144,7 +147,7 @@ def _onnx(run: Path, out: Path, progress: ProgressFn | None) -> None:
     from ftstudio.techniques.loading import load_run
 
     step = progress or (lambda *_: None)
-    step("Loading the run", 0, 3)
+    step(_t("Loading the run"), 0, 3)
     tm = load_run(run, "cpu", merge=True)
     tok = tm.tokenizer
     sample_texts = ["a short example", "and a second, rather longer example text to pad against"]
@@ -153,7 +156,7 @@ def _onnx(run: Path, out: Path, progress: ProgressFn | None) -> None:
     wrapper = _logits_module(tm.model, names)
     out.mkdir(parents=True)
     path = out / "model.onnx"
-    step("Exporting to ONNX", 1, 3)
+    step(_t("Exporting to ONNX"), 1, 3)
     axes = {n: {0: "batch", 1: "sequence"} for n in names}
     axes["logits"] = {0: "batch"}
     with warnings.catch_warnings(), torch.no_grad():
@@ -161,7 +164,7 @@ def _onnx(run: Path, out: Path, progress: ProgressFn | None) -> None:
         # the TorchScript-based exporter: exact here and ~10x faster than the dynamo one
         torch.onnx.export(wrapper, tuple(sample[n] for n in names), str(path), input_names=names,
                           output_names=["logits"], dynamic_axes=axes, opset_version=17, dynamo=False)
-    step("Checking under onnxruntime", 2, 3)
+    step(_t("Checking under onnxruntime"), 2, 3)
     check = tok(sample_texts + ["three"], padding=True, truncation=True, max_length=tm.max_length,
                 return_tensors="pt")  # another batch size and length than the traced one
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -170,8 +173,9 @@ def _onnx(run: Path, out: Path, progress: ProgressFn | None) -> None:
         want = wrapper(*(check[n] for n in names)).float().numpy()
     diff = float(np.abs(got - want).max())
     if not diff <= ONNX_TOLERANCE:
-        raise UserError(f"the ONNX model's logits differ from the run's by {diff:.2g} (> {ONNX_TOLERANCE}); "
-                        "this model's forward does not export faithfully")
+        raise UserError(_t("the ONNX model's logits differ from the run's by {diff:.2g} (> "
+                           "{onnx_tolerance}); this model's forward does not export faithfully",
+                           diff=diff, onnx_tolerance=ONNX_TOLERANCE))
     tok.save_pretrained(out)
     names_out = tm.label_names or [str(i) for i in range(got.shape[-1])]
     (out / "labels.json").write_text(json.dumps({
@@ -180,7 +184,7 @@ def _onnx(run: Path, out: Path, progress: ProgressFn | None) -> None:
     }, indent=2), encoding="utf-8")
     (out / "README.md").write_text(ONNX_CARD.format(inputs=", ".join(names), max_length=tm.max_length,
                                                    labels=", ".join(names_out), diff=diff), encoding="utf-8")
-    step("Exporting to ONNX", 3, 3)
+    step(_t("Exporting to ONNX"), 3, 3)
 
 
 ONNX_CARD = """# ONNX export (ftstudio)

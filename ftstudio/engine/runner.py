@@ -30,6 +30,7 @@ from ftstudio.engine.store import (
     RunLock, RunWriter, check_writable, complete_checkpoints, default_runs_dir, new_run_dir, process_start_time,
     prune_metrics, read_json,
 )
+from ftstudio.i18n import _t
 from ftstudio.engine.validate import Validation, majority_label, validate
 
 __all__ = ["train", "CancelToken", "check_setup", "prepare", "Prepared", "Run"]
@@ -47,10 +48,10 @@ def pick_device(name: str) -> Any:
             name = "cpu"
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise UserError("device 'cuda' was chosen but no CUDA GPU is available; use auto or cpu")
+            raise UserError(_t("device 'cuda' was chosen but no CUDA GPU is available; use auto or cpu"))
         return torch.device("cuda", dist.local_rank())
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise UserError("device 'mps' was chosen but Apple's GPU backend is not available")
+        raise UserError(_t("device 'mps' was chosen but Apple's GPU backend is not available"))
     return torch.device(name)
 
 
@@ -184,7 +185,7 @@ def check_setup(cfg: RunConfig | None, resume: str | Path | None,
         check_resumable(resume_dir)  # not finished, not running elsewhere
         cfg = resume_config(resume_dir, given=cfg)  # only safe settings may differ from the run's
     if cfg is None:
-        raise UserError("no configuration given")
+        raise UserError(_t("no configuration given"))
     if validation is None:
         validation = validate(cfg, resuming=resume_dir is not None)
     validation.raise_first()
@@ -248,7 +249,7 @@ def prepare(cfg: RunConfig, technique: Any, bus: EventBus, resume_dir: Path | No
     tasks = task_list(cfg)
     data = []
     for i, (name, dcfg) in enumerate(tasks):
-        bus.emit(Log(message=f"Preparing data for {name}: {dcfg.train}"))
+        bus.emit(Log(message=_t("Preparing data for {name}: {train}", name=name, train=dcfg.train)))
         data.append(prepare_data(dcfg, cfg.task, tokenizer, max_len, cfg.training.seed, progress,
                                  label_names=fixed_labels[i] if fixed_labels else None))
         for note in data[-1].notes:  # e.g. how many prompts were cut to max_length
@@ -266,7 +267,8 @@ def prepare(cfg: RunConfig, technique: Any, bus: EventBus, resume_dir: Path | No
 
     groups = technique.param_groups(model, cfg.training.learning_rate, cfg.training.weight_decay)
     if not any(len(g["params"]) for g in groups):
-        raise UserError(f"{technique.title} leaves no trainable parameters on this model")
+        raise UserError(_t("{title} leaves no trainable parameters on this model",
+                           title=_t(technique.title)))
     optimizer = build_optimizer(groups, device.type)
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
     steps_per_task = [_steps_for(cfg, len(pd.train), ctx.world_size) for pd in data]
@@ -429,12 +431,12 @@ class Run:
             run_dir, lambda c: load_checkpoint(c, p.model, p.optimizer, p.technique, p.device),
             lambda msg: notes.append(Log(message=msg, level="warning")))
         if ck is None:
-            notes.append(Log(message="No checkpoint found: starting from the beginning", level="warning"))
+            notes.append(Log(message=_t("No checkpoint found: starting from the beginning"), level="warning"))
             step = 0
         else:
             self.start_task, self.state, self.R, self.baseline = loaded
             step = sum(p.steps_per_task[:self.start_task]) + self.state.step
-            notes.append(Log(message=f"Resumed from {ck.name}"))
+            notes.append(Log(message=_t("Resumed from {name}", name=ck.name)))
         if self.is_main:
             for newer in complete_checkpoints(run_dir):
                 if newer != ck and int(newer.name.split("-")[1]) > step:
@@ -453,8 +455,9 @@ class Run:
             if e.errno != errno.ENOSPC:
                 self._failed(e)
                 raise
-            err = UserError(f"no space left on device while writing {self.run_dir}: free some space, "
-                            f"then continue with ftstudio train --resume {self.run_dir}")
+            err = UserError(_t("no space left on device while writing {run_dir}: free some space, then "
+                               "continue with ftstudio train --resume {run_dir}",
+                               run_dir=self.run_dir))
             self._failed(err)
             raise err from None
         except BaseException as e:
@@ -477,7 +480,8 @@ class Run:
             ctx.label_names = p.task_label_names[t_i]
             technique.on_task_start(t_i, p.model)
             if len(p.tasks) > 1:
-                self.bus.emit(Log(message=f"Task {t_i + 1}/{len(p.tasks)}: {p.tasks[t_i][0]}"))
+                self.bus.emit(Log(message=_t("Task {index}/{count}: {name}",
+                                             index=t_i + 1, count=len(p.tasks), name=p.tasks[t_i][0])))
 
             def eval_fn(j: int = t_i) -> dict:
                 m = self.eval_task(j)
@@ -553,7 +557,8 @@ class Run:
         # the module under DDP: eval shards can be uneven, and DDP's forward would wait on
         # buffer broadcasts from ranks that have no batch left
         bare = p.model.module if dist.world_size() > 1 else p.model
-        m = evaluate(ctx, bare, p.data[j].eval, len(p.all_names), f"Evaluating {p.tasks[j][0]}", lab,
+        m = evaluate(ctx, bare, p.data[j].eval, len(p.all_names), _t("Evaluating {tasks}",
+                                                                     tasks=p.tasks[j][0]), lab,
                      p.majority[j] if p.majority else None)
         ctx.task_index = old
         return m
@@ -591,7 +596,8 @@ class Run:
         self.summary.update(status="cancelled", steps=self.ctx.step)
         self.summary.pop("pid", None)
         self._write_summary()
-        self.bus.emit(Finished(status="cancelled", summary=self.summary, message=f"Stopped at step {self.ctx.step}"))
+        self.bus.emit(Finished(status="cancelled", summary=self.summary, message=_t("Stopped at step {step}",
+                                                                                         step=self.ctx.step)))
         return self.summary
 
     def _failed(self, e: BaseException) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ftstudio.engine.errors import UserError
+from ftstudio.i18n import _t
 
 
 def default_runs_dir() -> Path:
@@ -72,7 +73,8 @@ def new_run_dir(runs_dir: Path, label: str) -> Path:
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UserError(f"cannot create the runs directory {runs_dir}: {e.strerror}") from None
+        raise UserError(_t("cannot create the runs directory {runs_dir}: {strerror}",
+                           runs_dir=runs_dir, strerror=e.strerror)) from None
     stamp = time.strftime("%Y%m%d-%H%M%S")
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in label)[:40]
     for i in range(1000):
@@ -82,23 +84,23 @@ def new_run_dir(runs_dir: Path, label: str) -> Path:
             return p
         except FileExistsError:
             continue
-    raise UserError(f"cannot create a run folder in {runs_dir}")
+    raise UserError(_t("cannot create a run folder in {runs_dir}", runs_dir=runs_dir))
 
 
 def check_writable(path: Path) -> None:
     """Fail early, with one line, when a run could not be written to ``path``."""
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
-        raise UserError(f"output path exists and is not a folder: {path}")
+        raise UserError(_t("output path exists and is not a folder: {path}", path=path))
     probe_dir = path if path.exists() else next((p for p in path.parents if p.exists()), None)
     if probe_dir is None or not probe_dir.is_dir():
-        raise UserError(f"output directory cannot be created: {path}")
+        raise UserError(_t("output directory cannot be created: {path}", path=path))
     try:  # os.access lies for root and read-only mounts: really try
         fd, tmp = tempfile.mkstemp(dir=probe_dir, prefix=".ftstudio-write-test-")
         os.close(fd)
         os.unlink(tmp)
     except OSError:
-        raise UserError(f"output directory is not writable: {path}") from None
+        raise UserError(_t("output directory is not writable: {path}", path=path)) from None
 
 
 class RunWriter:
@@ -189,7 +191,7 @@ def set_run_title(run_dir: Path, title: str) -> None:
     """Name a run (kept in its folder; an empty title goes back to the folder name)."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").exists():
-        raise UserError(f"{run_dir} is not a run folder")
+        raise UserError(_t("{run_dir} is not a run folder", run_dir=run_dir))
     title = " ".join(str(title).split())[:200]
     p = run_dir / TITLE_FILE
     if title:
@@ -217,9 +219,9 @@ def load_run(run_dir: Path) -> RunRecord | None:
         cfg = {}
     summary = read_json(run_dir / "summary.json", {}) or {}
     if not isinstance(summary, dict):
-        raise UserError("summary.json is not a JSON object")
+        raise UserError(_t("summary.json is not a JSON object"))
     if not isinstance(summary.get("started", 0), (int, float)):
-        raise UserError("summary.json has no valid start time")
+        raise UserError(_t("summary.json has no valid start time"))
     status = summary.get("status", "running")
     if status == "running" and not _owner_alive(run_dir, summary):
         status = "interrupted"  # the process died without writing a final status
@@ -447,7 +449,7 @@ def list_runs(runs_dir: Path | None = None, skipped: list[str] | None = None) ->
 def delete_run(run_dir: Path) -> None:
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").exists():
-        raise UserError(f"{run_dir} is not a run folder")
+        raise UserError(_t("{run_dir} is not a run folder", run_dir=run_dir))
     shutil.rmtree(run_dir)
 
 

@@ -49,6 +49,7 @@ from ftstudio.engine.config import RunConfig, apply_assignments, parse_assignmen
 from ftstudio.engine.errors import UserError
 from ftstudio.engine.events import Event, EventBus
 from ftstudio.engine.store import atomic_write_json, atomic_write_text, check_writable, default_runs_dir, read_json
+from ftstudio.i18n import _t
 
 __all__ = ["StudyConfig", "ArmSpec", "ArmRun", "run_study", "study_preflight", "load_results", "ArmStarted",
            "ArmFinished", "StudyFinished", "RESULT_FIELDS"]
@@ -138,31 +139,33 @@ class StudyConfig:
     @classmethod
     def from_dict(cls, d: Any) -> "StudyConfig":
         if not isinstance(d, dict):
-            raise UserError("a study file must be a mapping (model, data, training, arms, ...)")
+            raise UserError(_t("a study file must be a mapping (model, data, training, arms, ...)"))
         d = copy.deepcopy(d)
         if "technique" in d:
-            raise UserError("a study file has no 'technique': list the techniques under 'arms:'")
+            raise UserError(_t("a study file has no 'technique': list the techniques under 'arms:'"))
         raw_arms = d.pop("arms", None)
         seeds = d.pop("seeds", None)
         if not raw_arms or not isinstance(raw_arms, list):
-            raise UserError("a study needs 'arms': a list like [{name: full}, {name: lora, params: {r: 8}}]")
+            raise UserError(_t("a study needs 'arms': a list like [{name: full}, {name: lora, params: {r: "
+                               "8}}]"))
         arms = []
         for i, a in enumerate(raw_arms):
             if isinstance(a, str):
                 a = {"name": a}
             if not isinstance(a, dict) or "name" not in a:
-                raise UserError(f"arms[{i}] needs a technique 'name' (e.g. {{name: lora}})")
+                raise UserError(_t("arms[{i}] needs a technique 'name' (e.g. {{name: lora}})", i=i))
             unknown = sorted(set(a) - ARM_KEYS)
             if unknown:
-                raise UserError(f"unknown key(s) in arms[{i}]: {', '.join(unknown)}; expected: "
-                                f"{', '.join(sorted(ARM_KEYS))}")
+                raise UserError(_t("unknown key(s) in arms[{i}]: {unknown}; expected: {arm_keys}",
+                                   i=i, unknown=', '.join(unknown), arm_keys=', '.join(sorted(ARM_KEYS))))
             for k in ("params", "grid", "training"):
                 if a.get(k) is not None and not isinstance(a[k], dict):
-                    raise UserError(f"arms[{i}].{k} must be a mapping")
+                    raise UserError(_t("arms[{i}].{k} must be a mapping", i=i, k=k))
             grid = dict(a.get("grid") or {})
             for k, v in grid.items():
                 if not isinstance(v, list) or not v:
-                    raise UserError(f"arms[{i}].grid.{k} must be a non-empty list of values")
+                    raise UserError(_t("arms[{i}].grid.{k} must be a non-empty list of values",
+                                       i=i, k=k))
             arms.append(ArmSpec(name=str(a["name"]), label=a.get("label"), params=dict(a.get("params") or {}),
                                 grid=grid, training=dict(a.get("training") or {})))
         if seeds is not None:
@@ -170,9 +173,9 @@ class StudyConfig:
                 seeds = [seeds]
             if not isinstance(seeds, list) or not seeds or not all(
                     isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-                raise UserError("seeds must be a list of whole numbers, e.g. [42, 43, 44]")
+                raise UserError(_t("seeds must be a list of whole numbers, e.g. [42, 43, 44]"))
             if len(set(seeds)) != len(seeds):
-                raise UserError("seeds are listed twice")
+                raise UserError(_t("seeds are listed twice"))
         study = cls(base=d, arms=arms, seeds=seeds)
         study.expand()  # every arm's config validated now: bad input fails before anything runs
         return study
@@ -210,11 +213,13 @@ class StudyConfig:
                 hit = [arm for arm in d["arms"]
                        if parts[2] in {s.name for s in param_specs(get_technique(arm["name"]).Params)}]
                 if not hit:
-                    raise UserError(f"--set {'.'.join(parts)}: no arm's technique has a parameter '{parts[2]}'")
+                    raise UserError(_t("--set {parts}: no arm's technique has a parameter '{parts2}'",
+                                       parts='.'.join(parts), parts2=parts[2]))
                 for arm in hit:
                     arm.setdefault("params", {})[parts[2]] = value
             elif parts[0] in ("arms", "technique"):
-                raise UserError(f"--set {'.'.join(parts)}: arms are edited in the study file")
+                raise UserError(_t("--set {parts}: arms are edited in the study file",
+                                   parts='.'.join(parts)))
             else:
                 shared.append(a)
         return StudyConfig.from_dict(apply_assignments(d, shared))
@@ -240,7 +245,8 @@ class StudyConfig:
         from ftstudio.techniques import get_technique
 
         if self.base.get("data") is not None and self.base.get("tasks"):
-            raise UserError("a study has either 'data' (single-task arms) or 'tasks' (a sequence study), not both")
+            raise UserError(_t("a study has either 'data' (single-task arms) or 'tasks' (a sequence study), "
+                               "not both"))
         out: list[ArmRun] = []
         seen: Counter = Counter()
         seeds = self.seeds or [int((self.base.get("training") or {}).get("seed", 42))]
@@ -248,8 +254,10 @@ class StudyConfig:
             cls = get_technique(arm.name)
             if cls.needs_task_sequence and self.kind == "single":
                 raise UserError(
-                    f"arms[{i}] {cls.title} trains on a task sequence but this study has one dataset ('data:'): a "
-                    "study compares either single-task arms or sequence arms ('tasks:'), not both")
+                    _t("arms[{i}] {title} trains on a task sequence but this study has one dataset "
+                       "('data:'): a study compares either single-task arms or sequence arms ('tasks:'), "
+                       "not both",
+                       i=i, title=cls.title))
             keys = list(arm.grid)
             for point in itertools.product(*(arm.grid[k] for k in keys)) if keys else [()]:
                 params = dict(arm.params)
@@ -276,7 +284,7 @@ class StudyConfig:
                     try:
                         cfg = RunConfig.from_dict(d)
                     except UserError as e:
-                        raise UserError(f"{where}: {e}") from None
+                        raise UserError(_t("{where}: {e}", where=where, e=e)) from None
                     label = group + (f" seed {seed}" if len(seeds) > 1 else "")
                     rid = _slug(label)
                     seen[rid] += 1
@@ -324,6 +332,7 @@ def run_study(
     study after it; running the study again continues from there."""
     from ftstudio.engine.loop import CancelToken
     from ftstudio.engine.runner import Run, check_setup, prepare
+    from ftstudio.engine.store import RunLock
 
     cancel = cancel or CancelToken()
     subs = list(subscribers)
@@ -370,14 +379,23 @@ def run_study(
         floor = _release_memory()
         prep = None
         try:
-            cfg, technique, resume_dir = check_setup(None if resume else ar.cfg, resume)
-            prep = prepare(cfg, technique, bus, resume_dir)
-            run = Run(prep)
-            run.open()
-            row["run_dir"] = str(run.run_dir)
-            rows[ar.id] = row
-            save()
-            summary = run.execute(cancel)
+            cfg, technique, resume_dir, checked = check_setup(None if resume else ar.cfg, resume)
+            # as in runner.train: a resumed arm is locked, warnings reach its log, scratch files go
+            lock = RunLock(resume_dir).acquire() if resume_dir else None
+            try:
+                prep = prepare(cfg, technique, bus, resume_dir)
+                prep.warnings = [w.message for w in checked.warnings]
+                run = Run(prep, lock)
+                run.open()
+                row["run_dir"] = str(run.run_dir)
+                rows[ar.id] = row
+                save()
+                summary = run.execute(cancel)
+            finally:
+                if lock is not None:
+                    lock.release()
+                for pd in (prep.data if prep is not None else []):
+                    pd.close()
         except Exception as e:  # noqa: BLE001 - one arm failing is a result, not the end of the study
             msg = str(e) if isinstance(e, UserError) else f"{type(e).__name__}: {e}"
             row.update(status="failed", error=msg)
@@ -421,8 +439,9 @@ def _check_same_setup(study: StudyConfig, out: Path, previous: dict) -> None:
     new = _setup_key(study)
     for k in sorted(set(old) | set(new)):
         if old.get(k) != new.get(k):
-            raise UserError(f"{out} holds a study run with a different shared setup ({k}: {old.get(k)!r} → "
-                            f"{new.get(k)!r}); give another output_dir, or the same setup to continue it")
+            raise UserError(_t("{out} holds a study run with a different shared setup ({k}: {value!r} → "
+                               "{value2!r}); give another output_dir, or the same setup to continue it",
+                               out=out, k=k, value=old.get(k), value2=new.get(k)))
 
 
 def _setup_key(study: StudyConfig) -> dict:
@@ -601,10 +620,11 @@ class StudyPreflight:
     def text(self) -> str:
         from ftstudio.engine.preflight import _gib
 
-        t = f"about {_duration(self.total_seconds)}" if self.total_seconds is not None else "unknown"
-        s = f"Study pre-flight: {len(self.arms)} run(s), total time {t}"
+        t = _t("about {time}", time=_duration(self.total_seconds)) if self.total_seconds is not None else _t("unknown")
+        s = _t("Study pre-flight: {n} run(s), total time {t}", n=len(self.arms), t=t)
         if self.largest_label:
-            s += f"; largest arm {self.largest_label} at ~{_gib(self.largest_bytes or 0)} peak memory"
+            s += _t("; largest arm {label} at ~{size} peak memory", label=self.largest_label,
+                    size=_gib(self.largest_bytes or 0))
         return s
 
 
@@ -621,22 +641,23 @@ def study_preflight(study: StudyConfig, progress: Callable[[str, int, int], None
     for gi, g in enumerate(groups):
         ar = next(r for r in runs if r.group == g)
         if progress:
-            progress(f"Pre-flight: {g}", gi, len(groups))
+            progress(_t("Pre-flight: {g}", g=g), gi, len(groups))
         rep = preflight(ar.cfg, measure_step=True)
         measured[g] = {"label": g, "technique": ar.arm.name, "seconds": _planned_seconds(ar.cfg, rep),
                        "peak_bytes": rep.memory.get("total"), "fits": rep.fits,
                        "trainable_percent": rep.trainable_pct, "warnings": list(rep.warnings)}
         warnings += [f"{g}: {w}" for w in rep.warnings]
     if progress:
-        progress("Pre-flight", len(groups), len(groups))
+        progress(_t("Pre-flight"), len(groups), len(groups))
     for r in runs:
         arms.append(dict(measured[r.group], label=r.label))
     secs = [a["seconds"] for a in arms]
     total = sum(secs) if all(s is not None for s in secs) else None
     big = max(measured.values(), key=lambda a: a["peak_bytes"] or 0) if measured else None
     if study.seeds and len(study.seeds) > 1 and any(d.eval is None for d in runs[0].cfg.all_data()):
-        warnings.append("no eval file: each seed evaluates on its own seeded split of train; set data.eval for one "
-                        "eval set across seeds")
+        warnings.append(_t("no eval file: each seed evaluates on its own seeded split of train; set "
+                           "data.eval for one "
+                        "eval set across seeds"))
     return StudyPreflight(arms=arms, total_seconds=total, largest_label=big["label"] if big else None,
                           largest_bytes=big["peak_bytes"] if big else None, warnings=warnings)
 

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from ftstudio.engine.study import quality_key
+from ftstudio.i18n import N_, _t
 
 METRIC_TITLE = {"accuracy": "eval accuracy (%)", "acc": "ACC over the sequence (%)", "eval_loss": "eval loss"}
-METRIC_WORD = {"accuracy": "accuracy", "acc": "ACC", "eval_loss": "eval loss"}
+METRIC_WORD = {"accuracy": N_("accuracy"), "acc": "ACC", "eval_loss": N_("eval loss")}
 
 
 def pareto(points: list[dict], x: str, y: str, higher: bool) -> list[str]:
@@ -45,13 +46,13 @@ def reading(groups: list[dict], kind: str, task: str) -> str:
     metric, higher = quality_key(kind, task)
     pts = [g for g in groups if isinstance(g.get(metric), (int, float))]
     if not pts:
-        return "No arm finished yet."
+        return _t("No arm finished yet.")
     if len(pts) == 1:
-        return f"Only {pts[0]['group']} finished; a comparison needs two arms."
+        return _t("Only {group} finished; a comparison needs two arms.", group=pts[0]["group"])
     best = (max if higher else min)(pts, key=lambda g: g[metric])
     ref = next((g for g in pts if g["technique"] == "full"), best)
     others = [g for g in pts if g is not ref]
-    ref_name = "full fine-tuning" if ref["technique"] == "full" else ref["group"]
+    ref_name = _t("full fine-tuning") if ref["technique"] == "full" else ref["group"]
 
     def close(g: dict) -> bool:
         return g[metric] >= 0.95 * ref[metric] if higher else g[metric] <= 1.05 * ref[metric]
@@ -61,20 +62,24 @@ def reading(groups: list[dict], kind: str, task: str) -> str:
         (max if higher else min)(others, key=lambda g: g[metric])
     costs = []
     if pick.get("trainable_percent") and ref.get("trainable_percent"):
-        costs.append(f"{_pct(pick['trainable_percent'], ref['trainable_percent'])} of its trainable parameters")
+        costs.append(_t("{pct} of its trainable parameters", pct=_pct(pick["trainable_percent"], ref["trainable_percent"])))
     mkey = memory_key(pts)
     if pick.get(mkey) and ref.get(mkey):
-        costs.append(f"{_pct(pick[mkey], ref[mkey])} of its {'memory' if mkey == 'arm_memory_bytes' else 'peak memory'}")
+        costs.append(_t("{pct} of its memory", pct=_pct(pick[mkey], ref[mkey])) if mkey == "arm_memory_bytes"
+                     else _t("{pct} of its peak memory", pct=_pct(pick[mkey], ref[mkey])))
     if pick.get("train_seconds") and ref.get("train_seconds"):
-        costs.append(f"{_pct(pick['train_seconds'], ref['train_seconds'])} of its training time")
-    with_ = (" with " + ", ".join(costs[:-1]) + (" and " if len(costs) > 1 else "") + costs[-1]) if costs else ""
-    word = METRIC_WORD[metric]
+        costs.append(_t("{pct} of its training time", pct=_pct(pick["train_seconds"], ref["train_seconds"])))
+    listed = (_t(", ").join(costs[:-1]) + (_t(" and ") if len(costs) > 1 else "") + costs[-1]) if costs else ""
+    with_ = _t(" with {costs}", costs=listed) if costs else ""
+    word = _t(METRIC_WORD[metric])
     if higher:
-        head = f"{pick['group']} reaches {_pct(pick[metric], ref[metric])} of {ref_name}'s {word}"
+        head = _t("{group} reaches {pct} of {ref}'s {word}", group=pick["group"],
+                  pct=_pct(pick[metric], ref[metric]), ref=ref_name, word=word)
     else:
-        head = f"{pick['group']}'s {word} is {pick[metric]:.3f} against {ref_name}'s {ref[metric]:.3f}"
-    tie = " (within the seeds' spread: a tie)" if pick.get("tie") and ref is best else ""
-    return head + with_ + tie + "."
+        head = _t("{group}'s {word} is {value:.3f} against {ref}'s {ref_value:.3f}", group=pick["group"],
+                  word=word, value=pick[metric], ref=ref_name, ref_value=ref[metric])
+    tie = _t(" (within the seeds' spread: a tie)") if pick.get("tie") and ref is best else ""
+    return head + with_ + tie + _t(".")
 
 
 def render_chart(results: dict, path: str | Path) -> dict:

@@ -25,6 +25,7 @@ from typing import Any
 
 from ftstudio.engine.errors import UserError
 from ftstudio.engine.events import Event
+from ftstudio.i18n import _t
 
 
 def available() -> bool:
@@ -114,7 +115,7 @@ def free_port(start: int = 6006) -> int:
             except OSError:
                 continue
             return port
-    raise UserError("no free port for TensorBoard between 6006 and 6055")
+    raise UserError(_t("no free port for TensorBoard between 6006 and 6055"))
 
 
 def command(logdir: str | Path, port: int) -> list[str]:
@@ -125,9 +126,10 @@ def command(logdir: str | Path, port: int) -> list[str]:
 def launch(logdir: str | Path, port: int | None = None, wait_s: float = 60.0) -> tuple[subprocess.Popen, str]:
     """Start ``tensorboard --logdir`` as a child process; return it and its URL once it answers."""
     if not available():
-        raise UserError('TensorBoard is not installed: pip install "ftstudio[tensorboard]"')
+        raise UserError(_t('TensorBoard is not installed: pip install "ftstudio[tensorboard]"'))
     if getattr(sys, "frozen", False):
-        raise UserError("TensorBoard is not part of the bundle: run `tensorboard --logdir` from a pip install")
+        raise UserError(_t("TensorBoard is not part of the bundle: run `tensorboard --logdir` from a pip "
+                           "install"))
     port = port or free_port()
     kwargs: dict[str, Any] = {}
     if os.name == "nt":
@@ -143,11 +145,12 @@ def launch(logdir: str | Path, port: int | None = None, wait_s: float = 60.0) ->
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             err = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-            raise UserError(f"TensorBoard exited: {err[-1][:200] if err else proc.returncode}")
+            raise UserError(_t("TensorBoard exited: {value}",
+                               value=err[-1][:200] if err else proc.returncode))
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return proc, url
         except OSError:
             time.sleep(0.3)
     proc.terminate()
-    raise UserError(f"TensorBoard did not start within {wait_s:.0f} s")
+    raise UserError(_t("TensorBoard did not start within {wait_s:.0f} s", wait_s=wait_s))

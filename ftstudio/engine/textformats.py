@@ -38,17 +38,18 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ftstudio.engine.errors import UserError
+from ftstudio.i18n import N_, _t
 
 FORMATS = ("auto", "messages", "conversations", "alpaca", "prompt_completion", "question_answer",
            "pair", "text")
 FORMAT_TITLES = {
-    "messages": "chat messages (role/content)",
-    "conversations": "ShareGPT conversations (from/value)",
-    "alpaca": "Alpaca-style instruction (+ input) → output",
-    "prompt_completion": "prompt/completion",
-    "question_answer": "question/answer",
-    "pair": "prompt/response columns",
-    "text": "plain text (continued pre-training)",
+    "messages": N_("chat messages (role/content)"),
+    "conversations": N_("ShareGPT conversations (from/value)"),
+    "alpaca": N_("Alpaca-style instruction (+ input) → output"),
+    "prompt_completion": N_("prompt/completion"),
+    "question_answer": N_("question/answer"),
+    "pair": N_("prompt/response columns"),
+    "text": N_("plain text (continued pre-training)"),
 }
 LOSS_ON = ("answer", "all")
 
@@ -83,7 +84,7 @@ class TextFormat:
     @property
     def title(self) -> str:
         cols = [c for c in (self.prompt, self.extra, self.response, self.column) if c]
-        return f"{FORMAT_TITLES[self.name]}: {', '.join(cols)}"
+        return f"{_t(FORMAT_TITLES[self.name])}: {', '.join(cols)}"
 
 
 def _cfg(d: Any, name: str, default: Any = None) -> Any:
@@ -96,11 +97,12 @@ def detect_format(columns: list[str], d: Any = None, first_row: dict | None = No
     low = {c.lower(): c for c in cols}
     want = _cfg(d, "format", "auto") or "auto"
     if want not in FORMATS:
-        raise UserError(f"data.format must be one of {', '.join(FORMATS)}; got '{want}'")
+        raise UserError(_t("data.format must be one of {formats}; got '{want}'",
+                           formats=', '.join(FORMATS), want=want))
     pc, rc = _cfg(d, "prompt_column"), _cfg(d, "response_column")
     for c in (pc, rc):
         if c and c not in cols:
-            raise UserError(f"no column named '{c}'; found: {', '.join(cols)}")
+            raise UserError(_t("no column named '{c}'; found: {cols}", c=c, cols=', '.join(cols)))
 
     def has(*names: str) -> str | None:
         return next((low[n] for n in names if n in low), None)
@@ -129,15 +131,16 @@ def detect_format(columns: list[str], d: Any = None, first_row: dict | None = No
     if want != "auto":
         f = cands.get(want)
         if f is None:
-            raise UserError(f"data.format is {want} but the columns do not fit it ({_needs(want)}); "
-                            f"found: {', '.join(cols)}")
+            raise UserError(_t("data.format is {want} but the columns do not fit it ({value}); found: {cols}",
+                               want=want, value=_needs(want), cols=', '.join(cols)))
         return f
     if pc or rc:  # columns chosen by hand win over detection
         if not (pc and rc) and cands.get("pair") is None:
             base = next((cands[k] for k in ("alpaca", "prompt_completion", "question_answer") if cands.get(k)), None)
             if base is None:
-                raise UserError("choose both a prompt column and a response column "
-                                f"(or name them instruction/output); found: {', '.join(cols)}")
+                raise UserError(_t("choose both a prompt column and a response column (or name them "
+                                   "instruction/output); found: {cols}",
+                                   cols=', '.join(cols)))
             return TextFormat(base.name, prompt=pc or base.prompt, response=rc or base.response,
                               extra=base.extra)
         return cands["pair"]  # type: ignore[return-value]
@@ -145,9 +148,9 @@ def detect_format(columns: list[str], d: Any = None, first_row: dict | None = No
         if cands.get(k):
             return cands[k]  # type: ignore[return-value]
     raise UserError(
-        "cannot tell the text format from the columns: expected messages, conversations, "
-        "instruction/output, prompt/completion, question/answer, or a text column; "
-        f"found: {', '.join(cols)}"
+        _t("cannot tell the text format from the columns: expected messages, conversations, "
+           "instruction/output, prompt/completion, question/answer, or a text column; found: {cols}",
+           cols=', '.join(cols))
     )
 
 
@@ -173,9 +176,11 @@ def row_messages(row: dict, fmt: TextFormat) -> list[dict]:
             try:
                 conv = json.loads(conv)
             except ValueError:
-                raise UserError(f"column '{fmt.column}' holds text that is not a JSON list of turns") from None
+                raise UserError(_t("column '{column}' holds text that is not a JSON list of turns",
+                                   column=fmt.column)) from None
         if not isinstance(conv, list) or not all(isinstance(m, dict) for m in conv):
-            raise UserError(f"column '{fmt.column}' must hold a list of turns (dicts); got {type(conv).__name__}")
+            raise UserError(_t("column '{column}' must hold a list of turns (dicts); got {type}",
+                               column=fmt.column, type=type(conv).__name__))
         out = []
         for m in conv:
             if fmt.name == "messages":
@@ -184,10 +189,12 @@ def row_messages(row: dict, fmt: TextFormat) -> list[dict]:
                 raw = _s(m.get("from", m.get("role"))).lower()
                 role, content = SHAREGPT_ROLES.get(raw), m.get("value", m.get("content"))
                 if role is None:
-                    raise UserError(f"unknown speaker '{raw}' in '{fmt.column}' "
-                                    f"(expected one of {', '.join(sorted(SHAREGPT_ROLES))})")
+                    raise UserError(_t("unknown speaker '{raw}' in '{column}' (expected one of "
+                                       "{sharegpt_roles})",
+                                       raw=raw, column=fmt.column, sharegpt_roles=', '.join(sorted(SHAREGPT_ROLES))))
             if role not in ("system", "user", "assistant"):
-                raise UserError(f"unknown role '{role}' in '{fmt.column}' (expected system, user, assistant)")
+                raise UserError(_t("unknown role '{role}' in '{column}' (expected system, user, assistant)",
+                                   role=role, column=fmt.column))
             out.append({"role": role, "content": _s(content)})
         return out
     prompt = _s(row.get(fmt.prompt))
@@ -244,7 +251,7 @@ def apply_template(messages: list[dict], template: str, tokenizer: Any = None,
         raise
     except Exception as e:  # jinja syntax errors, raise_exception in a template
         msg = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
-        raise UserError(f"the chat template failed on a conversation: {msg}") from None
+        raise UserError(_t("the chat template failed on a conversation: {msg}", msg=msg)) from None
 
 
 def render_segments(messages: list[dict], template: str, tokenizer: Any = None) -> list[tuple[str, bool]]:
@@ -262,8 +269,8 @@ def render_segments(messages: list[dict], template: str, tokenizer: Any = None) 
             content = m["content"].strip()
             start = full.find(content, len(done)) if content else -1
             if start < 0 or not full.startswith(done):
-                raise UserError("the chat template renders earlier turns differently as the conversation "
-                                "grows, so answers cannot be located; set data.chat_template")
+                raise UserError(_t("the chat template renders earlier turns differently as the conversation "
+                                "grows, so answers cannot be located; set data.chat_template"))
         if full[len(done):start]:
             segs.append((full[len(done):start], False))
         segs.append((full[start:], True))
@@ -303,9 +310,9 @@ def _legacy_prompt(template: str, row: dict | None, text: str | None = None) -> 
     try:
         return template.format(**{k: _s(v) for k, v in row.items()})
     except KeyError as e:
-        raise UserError(f"template names a column that does not exist: {e}") from None
+        raise UserError(_t("template names a column that does not exist: {e}", e=e)) from None
     except (ValueError, IndexError) as e:
-        raise UserError(f"template is not a valid format string: {e}") from None
+        raise UserError(_t("template is not a valid format string: {e}", e=e)) from None
 
 
 def row_segments(row: dict, fmt: TextFormat, d: Any, tokenizer: Any) -> list[tuple[str, bool]]:
@@ -386,11 +393,11 @@ def encode_rows(rows: list[dict], d: Any, tokenizer: Any, max_length: int,
     fmt = detect_format(list(rows[0].keys()), d, rows[0])
     loss_on = _cfg(d, "loss_on", "answer") or "answer"
     if loss_on not in LOSS_ON:
-        raise UserError(f"data.loss_on must be answer or all; got '{loss_on}'")
+        raise UserError(_t("data.loss_on must be answer or all; got '{loss_on}'", loss_on=loss_on))
     stats = EncodeStats(rows=len(rows))
     bos = None if template_writes_specials(tokenizer, d, fmt.name) else _adds_bos(tokenizer)
     out: list[dict] = []
-    what = f"Tokenizing {split} set"
+    what = _t("Tokenizing the training set") if split == "train" else _t("Tokenizing the evaluation set")
     chunk = 1000
     for start in range(0, len(rows), chunk):
         part = rows[start:start + chunk]
@@ -433,8 +440,9 @@ def encode_rows(rows: list[dict], d: Any, tokenizer: Any, max_length: int,
         if progress:
             progress(what, min(start + chunk, len(rows)), len(rows))
     if not out:
-        raise UserError(f"no {split} example has text to learn from (empty answers, or "
-                        f"max_length={max_length} too small)")
+        raise UserError(_t("no {split} example has text to learn from (empty answers, or "
+                           "max_length={max_length} too small)",
+                           split=split, max_length=max_length))
     return out, stats
 
 
@@ -445,15 +453,15 @@ def describe(rows: list[dict], d: Any, tokenizer: Any = None) -> dict:
     fmt = detect_format(list(rows[0].keys()), d, rows[0])
     segs = row_segments(rows[0], fmt, d, tokenizer)
     if fmt.name == "text":
-        source = "none (plain text)"
+        source = _t("none (plain text)")
     elif _legacy_active(d, fmt.name):
         source = "data.template"
     else:
-        source = {"model": "the model's chat template", "default": "the default template",
+        source = {"model": _t("the model's chat template"), "default": _t("the default template"),
                   "custom": "data.chat_template"}[chat_template_for(tokenizer, d)[1]]
     loss_on = _cfg(d, "loss_on", "answer") or "answer"
     return {"format": fmt.name, "title": fmt.title, "template": source,
-            "loss_on": "every token" if fmt.name == "text" or loss_on == "all" else "answers only",
+            "loss_on": _t("every token") if fmt.name == "text" or loss_on == "all" else _t("answers only"),
             "example": [{"text": t, "answer": a} for t, a in segs]}
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ftstudio.engine.errors import UserError
+from ftstudio.i18n import _t
 
 ProgressFn = Callable[[str, int, int], None]
 WHERE = ("model", "data", "technique", "training", "output")
@@ -124,7 +125,7 @@ def _page_of(message: str) -> str:
     for page in ("training", "data", "technique", "model", "output"):
         if m.startswith(page) or f" {page}." in m or f"'{page}." in m:
             return page
-    return "technique" if "param" in m else "training"
+    return "technique" if "param" in m or "参数" in m else "training"  # the message may be translated
 
 
 # --------------------------------------------------------------------------- training values
@@ -132,19 +133,22 @@ def _check_training(cfg: Any, v: Validation) -> None:
     t = cfg.training
     if t.max_grad_norm is not None and t.max_grad_norm <= 0:
         v.error("training", "training.max_grad_norm",
-                f"max_grad_norm must be > 0 (it clips gradients); got {t.max_grad_norm}")
+                _t("max_grad_norm must be > 0 (it clips gradients); got {max_grad_norm}",
+                   max_grad_norm=t.max_grad_norm))
     for name in ("eval_every", "save_every"):  # 0 and empty mean "off" / "the default"
         val = getattr(t, name)
         if val is not None and val < 0:
             v.error("training", f"training.{name}",
-                    f"{name} must be a number of steps ≥ 1 (0 or empty: off); got {val}")
+                    _t("{name} must be a number of steps ≥ 1 (0 or empty: off); got {val}",
+                       name=name, val=val))
     for i, d in enumerate(cfg.all_data()):
         prefix = f"tasks[{i}].data" if cfg.tasks else "data"
         for name in ("max_train_samples", "max_eval_samples"):
             val = getattr(d, name)
             if val is not None and val <= 0:
                 v.error("data", f"{prefix}.{name}",
-                        f"{name} must be ≥ 1 row (or empty for all rows); got {val}")
+                        _t("{name} must be ≥ 1 row (or empty for all rows); got {val}",
+                           name=name, val=val))
 
 
 # --------------------------------------------------------------------------- output folder
@@ -154,7 +158,7 @@ def _check_output(cfg: Any, v: Validation) -> None:
     out = Path(cfg.output_dir).expanduser()
     if (out / "config.yaml").exists() or (out / "summary.json").exists():
         v.error("output", "output_dir",
-                f"{out} already holds a run; use --resume {out} or another folder")
+                _t("{out} already holds a run; use --resume {out} or another folder", out=out))
 
 
 # --------------------------------------------------------------------------- technique
@@ -167,7 +171,8 @@ def _technique(cfg: Any, v: Validation) -> Any:
         return None  # already reported by cfg.validate()
     if technique.needs_task_sequence and not cfg.tasks:
         v.error("technique", "technique.name",
-                f"{technique.title} needs a task sequence: list datasets under 'tasks:' instead of 'data:'")
+                _t("{title} needs a task sequence: list datasets under 'tasks:' instead of 'data:'",
+                   title=_t(technique.title)))
     return technique
 
 
@@ -192,17 +197,12 @@ class _Model:
 def _check_model(cfg: Any, v: Validation, technique: Any, progress: ProgressFn | None) -> _Model | None:
     """Resolve the model, read its config and tokenizer (no weights), check the task, the
     length and the technique against it."""
-    from ftstudio.engine.models import _check_weights, load_tokenizer, model_info, resolve_model_path
+    from ftstudio.engine.models import _check_weights, load_config, load_tokenizer, model_info, resolve_model_path
 
     try:
         path = resolve_model_path(cfg.model, progress)
         _check_weights(path, cfg.allow_pickle)
-        from transformers import AutoConfig
-
-        try:
-            mcfg = AutoConfig.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
-        except (ValueError, OSError) as e:
-            raise UserError(f"cannot read the model config in {path}: {str(e).splitlines()[0][:160]}") from None
+        mcfg = load_config(path, cfg.trust_remote_code)  # readable errors, never a terminal prompt
         tok = load_tokenizer(path, cfg.trust_remote_code)
     except UserError as e:
         v.error("model", "model", str(e))
@@ -210,11 +210,13 @@ def _check_model(cfg: Any, v: Validation, technique: Any, progress: ProgressFn |
     mtype = getattr(mcfg, "model_type", None) or ""
     if cfg.task == "causal-lm" and mtype in ENCODER_ONLY and not getattr(mcfg, "is_decoder", False):
         v.error("model", "task",
-                f"{cfg.model} is an encoder-only ({mtype}) model: it cannot generate text; "
-                "choose a decoder (GPT-2, Llama, SmolLM2) or the task classification")
+                _t("{model} is an encoder-only ({mtype}) model: it cannot generate text; choose a decoder "
+                   "(GPT-2, Llama, SmolLM2) or the task classification",
+                   model=cfg.model, mtype=mtype))
     if tok.pad_token_id is None:
         v.error("model", "model",
-                f"the tokenizer of {cfg.model} has no pad, end-of-text or unknown token to pad batches with")
+                _t("the tokenizer of {model} has no pad, end-of-text or unknown token to pad batches with",
+                   model=cfg.model))
     positions = model_positions(mcfg)
     reserved = technique.max_length_reserved(mtype, cfg.task) if technique is not None else 0
     asked = cfg.training.max_length
@@ -224,18 +226,21 @@ def _check_model(cfg: Any, v: Validation, technique: Any, progress: ProgressFn |
                                           if reserved else "")
         if usable < 8:
             v.error("training", "training.max_length",
-                    f"{cfg.model} takes {room}: no room left for the input text")
+                    _t("{model} takes {room}: no room left for the input text",
+                       model=cfg.model, room=room))
         else:
             v.warn("training", "training.max_length",
-                   f"max_length {asked} is above what {cfg.model} takes ({room}); {usable} will be used")
+                   _t("max_length {asked} is above what {model} takes ({room}); {usable} will be used",
+                      asked=asked, model=cfg.model, room=room, usable=usable))
     if technique is not None:
         try:
-            info = model_info(cfg.model)
+            info = model_info(cfg.model, trust_remote_code=cfg.trust_remote_code)
             technique.check(info, cfg.task)
         except UserError as e:
             v.error("technique", "technique.name", str(e))
         except Exception as e:  # noqa: BLE001 - an exotic config: the run itself will say more
-            v.warn("model", "model", f"could not inspect {cfg.model} ({type(e).__name__}); checks skipped")
+            v.warn("model", "model", _t("could not inspect {model} ({type}); checks skipped",
+                                        model=cfg.model, type=type(e).__name__))
     return _Model(path, mcfg, tok, min(asked, max(usable, 8)), technique)
 
 
@@ -431,7 +436,9 @@ def _check_data(cfg: Any, v: Validation, prefix: str, d: Any, model: _Model | No
         n = train.num_rows
         if ev is None:
             if n < 2:
-                v.error("data", f"{prefix}.train", f"only {n} row(s): too few to split off an evaluation set")
+                v.error("data", f"{prefix}.train", _t("only {n} row(s): too few to split off an evaluation "
+                                                      "set",
+                                                      n=n))
                 return None
             tr_idx = [int(i) for i in _split_indices(n, d.eval_fraction, seed)[0]]
         else:
@@ -441,16 +448,21 @@ def _check_data(cfg: Any, v: Validation, prefix: str, d: Any, model: _Model | No
         return _DataFacts(train_rows=len(tr_idx))
     else:
         if d.text_column not in cols:
-            v.error("data", f"{prefix}.text_column", f"no text column named '{d.text_column}'; found: {found}")
+            v.error("data", f"{prefix}.text_column", _t("no text column named '{text_column}'; found: "
+                                                        "{found}",
+                                                        text_column=d.text_column, found=found))
             return None
         if d.label_column not in cols:
-            v.error("data", f"{prefix}.label_column", f"no label column named '{d.label_column}'; found: {found}")
+            v.error("data", f"{prefix}.label_column", _t("no label column named '{label_column}'; found: "
+                                                         "{found}",
+                                                         label_column=d.label_column, found=found))
             return None
         text_cols = [(d.text_column, f"{prefix}.text_column")]
         if d.text_pair_column:
             if d.text_pair_column not in cols:
                 v.error("data", f"{prefix}.text_pair_column",
-                        f"no second text column named '{d.text_pair_column}'; found: {found}")
+                        _t("no second text column named '{text_pair_column}'; found: {found}",
+                           text_pair_column=d.text_pair_column, found=found))
                 return None
             text_cols.append((d.text_pair_column, f"{prefix}.text_pair_column"))
     label_cols = [d.label_column] if cfg.task == "classification" else []
@@ -458,42 +470,51 @@ def _check_data(cfg: Any, v: Validation, prefix: str, d: Any, model: _Model | No
         if t is not None:
             t.prefetch(texts=[c for c, _ in text_cols], values=label_cols)
     if train.num_rows == 0:
-        v.error("data", f"{prefix}.train", f"{train.name} has no rows")
+        v.error("data", f"{prefix}.train", _t("{name} has no rows", name=train.name))
         return None
     if ev is not None and ev.num_rows == 0:
-        v.error("data", f"{prefix}.eval", f"the eval dataset {ev.name} has no rows")
+        v.error("data", f"{prefix}.eval", _t("the eval dataset {name} has no rows", name=ev.name))
         return None
     for col, fld in text_cols:
         if train.nested(col) or (ev is not None and col in ev.columns and ev.nested(col)):
-            v.error("data", fld, f"column '{col}' holds structures (lists or dicts), not text; choose a text column")
+            v.error("data", fld, _t("column '{col}' holds structures (lists or dicts), not text; choose a "
+                                    "text column",
+                                    col=col))
             return None
     # rows whose text is empty are dropped (data.drop_missing_text): count them, as training will
     main_text = text_cols[0][0]
     keep = [not m for m in train.missing(main_text)]
     dropped = keep.count(False)
     if dropped == len(keep):
-        v.error("data", text_cols[0][1], f"every row of {train.name} has an empty '{main_text}'")
+        v.error("data", text_cols[0][1], _t("every row of {name} has an empty '{main_text}'",
+                                            name=train.name, main_text=main_text))
         return None
     if dropped:
         v.warn("data", text_cols[0][1],
-               f"{dropped:,} of {len(keep):,} rows of {train.name} have an empty '{main_text}' and will be left out")
+               _t("{dropped:,} of {n_keep:,} rows of {name} have an empty '{main_text}' and will be left out",
+                  dropped=dropped, n_keep=len(keep), name=train.name, main_text=main_text))
     ev_keep = None
     if ev is not None:
         if main_text not in ev.columns:
-            v.error("data", f"{prefix}.eval", f"the eval dataset {ev.name} has no column '{main_text}'")
+            v.error("data", f"{prefix}.eval", _t("the eval dataset {name} has no column '{main_text}'",
+                                                 name=ev.name, main_text=main_text))
             return None
         ev_keep = [not m for m in ev.missing(main_text)]
         if ev_keep.count(False) == len(ev_keep):
-            v.error("data", f"{prefix}.eval", f"every row of {ev.name} has an empty '{main_text}'")
+            v.error("data", f"{prefix}.eval", _t("every row of {name} has an empty '{main_text}'",
+                                                 name=ev.name, main_text=main_text))
             return None
         if ev_keep.count(False):
-            v.warn("data", f"{prefix}.eval", f"{ev_keep.count(False):,} of {len(ev_keep):,} rows of {ev.name} "
-                                             f"have an empty '{main_text}' and will be left out")
+            v.warn("data", f"{prefix}.eval", _t("{value:,} of {n_ev_keep:,} rows of {name} have an empty "
+                                                "'{main_text}' and will be left out",
+                                                value=ev_keep.count(False), n_ev_keep=len(ev_keep), name=ev.name, main_text=main_text))
     # the rows the run will train and evaluate on: the same split and subsets as prepare_data
     kept_idx = [i for i, k in enumerate(keep) if k]
     if ev is None:
         if len(kept_idx) < 2:
-            v.error("data", f"{prefix}.train", f"only {len(kept_idx)} row(s): too few to split off an evaluation set")
+            v.error("data", f"{prefix}.train", _t("only {n_kept_idx} row(s): too few to split off an "
+                                                  "evaluation set",
+                                                  n_kept_idx=len(kept_idx)))
             return None
         tr_pos, ev_pos = _split_indices(len(kept_idx), d.eval_fraction, seed)  # as prepare_data splits
         tr_idx, ev_idx = [kept_idx[i] for i in tr_pos], [kept_idx[i] for i in ev_pos]
@@ -509,10 +530,13 @@ def _check_data(cfg: Any, v: Validation, prefix: str, d: Any, model: _Model | No
     # ---- labels
     lab, fld = d.label_column, f"{prefix}.label_column"
     if lab == d.text_column:
-        v.error("data", fld, f"the label column is the text column ('{lab}'); choose the column that holds the labels")
+        v.error("data", fld, _t("the label column is the text column ('{lab}'); choose the column that "
+                                "holds the labels",
+                                lab=lab))
         return facts
     if train.nested(lab):
-        v.error("data", fld, f"column '{lab}' holds structures (lists or dicts), not labels")
+        v.error("data", fld, _t("column '{lab}' holds structures (lists or dicts), not labels",
+                                lab=lab))
         return facts
     all_train = train.values(lab)
     tr_labels = [all_train[i] for i in tr_idx]
@@ -520,7 +544,8 @@ def _check_data(cfg: Any, v: Validation, prefix: str, d: Any, model: _Model | No
         ev_labels = [all_train[i] for i in ev_idx]
     else:
         if lab not in ev.columns:
-            v.error("data", f"{prefix}.eval", f"the eval dataset {ev.name} has no label column '{lab}'")
+            v.error("data", f"{prefix}.eval", _t("the eval dataset {name} has no label column '{lab}'",
+                                                 name=ev.name, lab=lab))
             return facts
         all_ev = ev.values(lab)
         ev_labels = [all_ev[i] for i in ev_idx]
@@ -528,31 +553,37 @@ def _check_data(cfg: Any, v: Validation, prefix: str, d: Any, model: _Model | No
 
     empty = sum(1 for x in tr_labels if is_missing(x))
     if empty:
-        v.error("data", fld, f"column '{lab}' has {empty:,} empty label(s); fill them in or remove those rows")
+        v.error("data", fld, _t("column '{lab}' has {empty:,} empty label(s); fill them in or remove those "
+                                "rows",
+                                lab=lab, empty=empty))
         return facts
     counts: dict[Any, int] = {}
     for x in tr_labels:
         counts[x] = counts.get(x, 0) + 1
     distinct = len(counts)
     if distinct > MAX_CLASSES or (len(tr_labels) >= 20 and distinct > UNIQUE_SHARE * len(tr_labels)):
-        v.error("data", fld, f"column '{lab}' has {distinct:,} different values in {len(tr_labels):,} rows: "
-                             "it looks like text, not a label")
+        v.error("data", fld, _t("column '{lab}' has {distinct:,} different values in {n_tr_labels:,} rows: "
+                                "it looks like text, not a label",
+                                lab=lab, distinct=distinct, n_tr_labels=len(tr_labels)))
         return facts
     kinds = _label_kinds(list(counts))
     if len(kinds) > 1:
         nums = sorted((str(k) for k in counts if _label_kind(k) in ("number", "numeral")))
         words = sorted((str(k) for k in counts if _label_kind(k) == "word"))
         if nums and words:
-            v.error("data", fld, f"column '{lab}' mixes numbers ({_fmt_values(nums)}) and words ({_fmt_values(words)}): "
-                                 f"that makes {distinct} classes; use one kind of label")
+            v.error("data", fld, _t("column '{lab}' mixes numbers ({value}) and words ({value2}): that "
+                                    "makes {distinct} classes; use one kind of label",
+                                    lab=lab, value=_fmt_values(nums), value2=_fmt_values(words), distinct=distinct))
         else:
-            v.error("data", fld, f"column '{lab}' holds the same label as a number and as text "
-                                 f"({_fmt_values(sorted(map(repr, counts)))}); use one kind of label")
+            v.error("data", fld, _t("column '{lab}' holds the same label as a number and as text ({value}); "
+                                    "use one kind of label",
+                                    lab=lab, value=_fmt_values(sorted(map(repr, counts)))))
         return facts
     if distinct < 2:
         only = next(iter(counts))
-        v.error("data", fld, f"column '{lab}' has only one class ({only!r}) in the training rows; "
-                             "classification needs two or more")
+        v.error("data", fld, _t("column '{lab}' has only one class ({only!r}) in the training rows; "
+                                "classification needs two or more",
+                                lab=lab, only=only))
         return facts
     names = label_names_file(train_path)
     int_labels = all(isinstance(x, int) and not isinstance(x, bool) for x in counts)
@@ -565,8 +596,8 @@ def _check_data(cfg: Any, v: Validation, prefix: str, d: Any, model: _Model | No
     unseen = sorted({str(x) for x in ev_labels if not is_missing(x)} - known)
     if unseen:
         v.error("data", f"{prefix}.eval" if ev is not None else fld,
-                f"label(s) {_fmt_values(unseen)} appear only in the eval rows, never in training; "
-                f"known: {_fmt_values(sorted(known), 8)}")
+                _t("label(s) {value} appear only in the eval rows, never in training; known: {value2}",
+                   value=_fmt_values(unseen), value2=_fmt_values(sorted(known), 8)))
     # ties go to the label that comes first in the head's order (data._label_names sorts so)
     n_major = max(counts.values())
     major = min((x for x, c in counts.items() if c == n_major), key=lambda x: (isinstance(x, str), x))
@@ -576,8 +607,9 @@ def _check_data(cfg: Any, v: Validation, prefix: str, d: Any, model: _Model | No
     share = n_major / len(tr_labels)
     if share >= IMBALANCE:
         base = f"; always answering it scores accuracy {facts.baseline['accuracy']:.3f}" if facts.baseline else ""
-        v.warn("data", fld, f"'{shown(major)}' is {share:.0%} of the training rows{base}: "
-                            "a run must beat that to have learned anything")
+        v.warn("data", fld, _t("'{value}' is {share:.0%} of the training rows{base}: a run must beat that "
+                               "to have learned anything",
+                               value=shown(major), share=share, base=base))
     return facts
 
 
@@ -615,9 +647,10 @@ def _check_steps(cfg: Any, v: Validation, facts: _DataFacts, prefix: str) -> Non
     if t.grad_accum > micro:
         where = "" if prefix == "data" else f" ({prefix.split('.')[0]})"
         v.error("training", "training.grad_accum",
-                f"grad_accum {t.grad_accum} needs {t.grad_accum} batches per optimizer step, but an epoch{where} "
-                f"has only {micro} ({facts.train_rows:,} rows / batch_size {t.batch_size}); "
-                "lower grad_accum or batch_size")
+                _t("grad_accum {grad_accum} needs {grad_accum} batches per optimizer step, but an "
+                   "epoch{where} has only {micro} ({train_rows:,} rows / batch_size {batch_size}); lower "
+                   "grad_accum or batch_size",
+                   grad_accum=t.grad_accum, where=where, micro=micro, train_rows=facts.train_rows, batch_size=t.batch_size))
 
 
 def majority_label(labels: list[int]) -> int | None:

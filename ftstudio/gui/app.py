@@ -47,7 +47,7 @@ def _set_app_icon(app) -> None:  # noqa: ANN001
 def main(argv: Sequence[str] | None = None) -> int:
     """Open the studio. ``argv``: optional path to a setup YAML to load."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QCoreApplication, QTimer
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(["ftstudio", *argv])
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         w.open_setup(setup)
     w.show()
     shown = time.perf_counter() - T0
-    w.statusBar().showMessage(f"Ready in {shown:.2f} s", 4000)
+    w.statusBar().showMessage(QCoreApplication.translate("app", "Ready in {shown:.2f} s").format(shown=shown), 4000)
     QTimer.singleShot(0, w.after_shown)
     quit_ms = os.environ.get("FTSTUDIO_QUIT_AFTER_MS")  # smoke tests of installs and bundles
     if quit_ms:

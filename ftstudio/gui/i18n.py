@@ -39,7 +39,8 @@ def install(lang: str, app: QCoreApplication | None = None) -> str:
     if lang == i18n.DEFAULT:
         return lang
     qt_dir = QLibraryInfo.path(QLibraryInfo.TranslationsPath)
-    for name, folder in ((f"qtbase_{lang}", qt_dir), (f"{i18n.DOMAIN}_{lang}", str(i18n.LOCALE_DIR))):
+    ours = str(i18n.LOCALE_DIR)
+    for name, folder in ((f"qtbase_{lang}", qt_dir), (f"{i18n.DOMAIN}_{lang}", ours), (f"pyqtgraph_{lang}", ours)):
         t = QTranslator(app)
         if t.load(name, folder):
             app.installTranslator(t)

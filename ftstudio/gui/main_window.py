@@ -6,7 +6,7 @@ import copy
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QByteArray, QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QFont, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -37,21 +37,22 @@ from ftstudio.gui.pages.common import PageFrame, WelcomeBanner
 from ftstudio.gui.util import show_error
 from ftstudio.gui.validation import PAGE_OF, ProblemsPanel, ValidationController
 from ftstudio.gui.worker import TrainingSession
+from ftstudio.i18n import _t
 
 PAGES = ["model", "data", "technique", "training", "run", "compare", "runs", "playground"]
 SETUP_PAGES = ("model", "data", "technique", "training")
-NAV = [
-    ("SETUP", None),
-    ("1  Model", "model"),
-    ("2  Data", "data"),
-    ("3  Technique", "technique"),
-    ("4  Training & pre-flight", "training"),
-    ("TRAIN", None),
-    ("Training run", "run"),
-    ("Compare techniques", "compare"),
-    ("AFTER TRAINING", None),
-    ("Runs", "runs"),
-    ("Playground", "playground"),
+NAV = [  # texts translated where shown (MainWindow context)
+    (QT_TRANSLATE_NOOP("MainWindow", "SETUP"), None),
+    (QT_TRANSLATE_NOOP("MainWindow", "1  Model"), "model"),
+    (QT_TRANSLATE_NOOP("MainWindow", "2  Data"), "data"),
+    (QT_TRANSLATE_NOOP("MainWindow", "3  Technique"), "technique"),
+    (QT_TRANSLATE_NOOP("MainWindow", "4  Training & pre-flight"), "training"),
+    (QT_TRANSLATE_NOOP("MainWindow", "TRAIN"), None),
+    (QT_TRANSLATE_NOOP("MainWindow", "Training run"), "run"),
+    (QT_TRANSLATE_NOOP("MainWindow", "Compare techniques"), "compare"),
+    (QT_TRANSLATE_NOOP("MainWindow", "AFTER TRAINING"), None),
+    (QT_TRANSLATE_NOOP("MainWindow", "Runs"), "runs"),
+    (QT_TRANSLATE_NOOP("MainWindow", "Playground"), "playground"),
 ]
 
 
@@ -90,7 +91,7 @@ class MainWindow(QMainWindow):
         self.session: TrainingSession | None = None
         self.config_path: str | None = None
         self.last_summary: dict | None = None
-        self.setWindowTitle("ftstudio — fine-tuning studio")
+        self.setWindowTitle(self.tr("ftstudio — fine-tuning studio"))
         self.resize(1400, 900)
         self.fit_to_screen()
         self._closing = False  # Yes to "quit while training": close once the run has checkpointed
@@ -129,7 +130,7 @@ class MainWindow(QMainWindow):
             "QListWidget::item:selected{background:#3d6fa8;color:white;}"
         )
         for text, key in NAV:
-            it = QListWidgetItem(text)
+            it = QListWidgetItem(self.tr(text))
             if key is None:
                 it.setFlags(Qt.NoItemFlags)
                 f = QFont()
@@ -222,24 +223,24 @@ class MainWindow(QMainWindow):
 
     # -- toolbar / navigation ------------------------------------------------------------------------
     def _build_toolbar(self) -> None:
-        tb = QToolBar("Main")
+        tb = QToolBar(self.tr("Main"))
         tb.setObjectName("main_toolbar")
         tb.setMovable(False)
         tb.setToolButtonStyle(Qt.ToolButtonTextOnly)
         self.addToolBar(tb)
-        self.open_action = QAction("Open setup…", self, shortcut=QKeySequence.Open, triggered=self._open_dialog)
-        self.save_action = QAction("Save setup…", self, shortcut=QKeySequence.Save, triggered=self._save_dialog)
-        self.copy_action = QAction("Copy command", self, triggered=self.copy_command)
-        self.copy_action.setToolTip("Copy `ftstudio train SETUP.yaml` to run this setup headless")
-        self.demo_action = QAction("Demo setup", self, triggered=self.demo_setup)
-        self.demo_action.setToolTip("MiniLM-L6 + the built-in sentiment set + LoRA")
+        self.open_action = QAction(self.tr("Open setup…"), self, shortcut=QKeySequence.Open, triggered=self._open_dialog)
+        self.save_action = QAction(self.tr("Save setup…"), self, shortcut=QKeySequence.Save, triggered=self._save_dialog)
+        self.copy_action = QAction(self.tr("Copy command"), self, triggered=self.copy_command)
+        self.copy_action.setToolTip(self.tr("Copy `ftstudio train SETUP.yaml` to run this setup headless"))
+        self.demo_action = QAction(self.tr("Demo setup"), self, triggered=self.demo_setup)
+        self.demo_action.setToolTip(self.tr("MiniLM-L6 + the built-in sentiment set + LoRA"))
         for a in (self.open_action, self.save_action, self.copy_action, self.demo_action):
             tb.addAction(a)
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
         tb.addWidget(spacer)
-        self.start_action = QAction("▶  Start training", self, shortcut="Ctrl+R", triggered=self.start)
-        self.stop_action = QAction("■  Stop", self, triggered=self.stop)
+        self.start_action = QAction(self.tr("▶  Start training"), self, shortcut="Ctrl+R", triggered=self.start)
+        self.stop_action = QAction(self.tr("■  Stop"), self, triggered=self.stop)
         self.stop_action.setEnabled(False)
         tb.addAction(self.start_action)
         tb.addAction(self.stop_action)
@@ -378,14 +379,15 @@ class MainWindow(QMainWindow):
         if err is not None:
             page = PAGE_OF.get(err.where, "training")
             short = err.message if len(err.message) <= 90 else err.message[:89] + "…"
-            self.start_reason.setText(f"<b>Cannot start:</b> {html.escape(short)} "
-                                      f"<a href='{page}' style='color:#8c0018'>Go to {page.title()}</a>")
+            self.start_reason.setText(self.tr("<b>Cannot start:</b> {value} <a href='{page}' "
+                                              "style='color:#8c0018'>Go to {value2}</a>").format(
+                                          value=html.escape(short), page=page, value2=page.title()))
             self.start_reason.setToolTip(err.message)
-            self.start_action.setToolTip(f"Cannot start: {err.message}")
+            self.start_action.setToolTip(self.tr("Cannot start: {message}").format(message=err.message))
         else:
             self.start_reason.setText("")
             self.start_reason.setToolTip("")
-            self.start_action.setToolTip("Start training this setup (Ctrl+R)")
+            self.start_action.setToolTip(self.tr("Start training this setup (Ctrl+R)"))
         self.start_reason.setVisible(err is not None)
 
     def showEvent(self, e: Any) -> None:  # noqa: N802
@@ -396,8 +398,8 @@ class MainWindow(QMainWindow):
         """While a run trains, the setup pages say that their edits are for the next run."""
         text = ""
         if self.session is not None and self.current_page() in ("model", "data", "technique", "training"):
-            text = ("A run is in progress: changes here apply to the next run, "
-                    "not to the one training now.")
+            text = self.tr("A run is in progress: changes here apply to the next run, "
+                           "not to the one training now.")
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
 
@@ -418,13 +420,13 @@ class MainWindow(QMainWindow):
         """Load the demo; a setup changed by hand is only replaced after asking."""
         if ask and self.setup_changed():
             ans = QMessageBox.question(
-                self, "Replace the setup?",
-                "Replace your current setup with the demo (MiniLM-L6 + sentiment + LoRA)? "
-                "Save it first if you want to keep it.")
+                self, self.tr("Replace the setup?"),
+                self.tr("Replace your current setup with the demo (MiniLM-L6 + sentiment + LoRA)? "
+                "Save it first if you want to keep it."))
             if ans != QMessageBox.Yes:
                 return False
         self.load_config(demo_config())
-        self.statusBar().showMessage("Demo setup loaded: press Start", 6000)
+        self.statusBar().showMessage(self.tr("Demo setup loaded: press Start"), 6000)
         return True
 
     # -- config in/out ---------------------------------------------------------------------------------
@@ -435,17 +437,19 @@ class MainWindow(QMainWindow):
         """The RunConfig the setup pages describe (validated; raises UserError)."""
         model = self.model_page.model()
         if not model:
-            raise UserError("choose a model on the Model page")
+            raise UserError(self.tr("choose a model on the Model page"))
         tech = self.technique_page.technique()
         data = self.data_page.data_config()
         tasks = None
         if self.technique_page.needs_sequence():
             tasks = self.technique_page.sequence.tasks()
             if not tasks:
-                raise UserError(f"{tech} trains a sequence of tasks: add at least one dataset on the Technique page")
+                raise UserError(self.tr("{tech} trains a sequence of tasks: add at least one dataset on the "
+                                        "Technique page").format(
+                                    tech=tech))
             data = None
         elif not data.train:
-            raise UserError("choose training data on the Data page")
+            raise UserError(self.tr("choose training data on the Data page"))
         base = getattr(self, "_loaded_cfg", None) or RunConfig()
         cfg = RunConfig(
             model=model,
@@ -471,7 +475,8 @@ class MainWindow(QMainWindow):
         lr = getattr(cls, "default_learning_rate", None)
         if lr:
             self.training_page.lr.setText(f"{lr:g}")
-            self.statusBar().showMessage(f"Learning rate set to {lr:g}, the usual rate for {cls.title}", 6000)
+            self.statusBar().showMessage(self.tr("Learning rate set to {lr:g}, the usual rate for {title}").format(
+                                             lr=lr, title=_t(cls.title)), 6000)
 
     def load_config(self, cfg: RunConfig) -> None:
         self._loading = True
@@ -509,12 +514,13 @@ class MainWindow(QMainWindow):
         tech = self.technique_page.technique()
         data = self.data_page.train_edit.text()
         if self.technique_page.needs_sequence():
-            data = f"{self.technique_page.sequence.list.count()} tasks"
-        self.summary_label.setText(f"Setup: {self.model_page.model() or '—'}  ·  {data or '—'}  ·  {tech}")
+            data = self.tr("{n} tasks").format(n=self.technique_page.sequence.list.count())
+        self.summary_label.setText(self.tr("Setup: {value}  ·  {value2}  ·  {tech}").format(
+                                       value=self.model_page.model() or '—', value2=data or '—', tech=tech))
 
     # -- save / open / copy --------------------------------------------------------------------------
     def _open_dialog(self) -> None:
-        p, _ = QFileDialog.getOpenFileName(self, "Open a setup", "", "Setup (*.yaml *.yml);;All files (*)")
+        p, _ = QFileDialog.getOpenFileName(self, self.tr("Open a setup"), "", self.tr("Setup (*.yaml *.yml);;All files (*)"))
         if p:
             self.open_setup(p)
 
@@ -526,13 +532,13 @@ class MainWindow(QMainWindow):
             return False
         self.load_config(cfg)
         self.config_path = str(path)
-        self.statusBar().showMessage(f"Loaded {path}", 5000)
+        self.statusBar().showMessage(self.tr("Loaded {path}").format(path=path), 5000)
         self.show_page("model")
         return True
 
     def _save_dialog(self) -> str | None:
         start = self.config_path or str(Path.home() / "ftstudio-setup.yaml")
-        p, _ = QFileDialog.getSaveFileName(self, "Save the setup", start, "Setup (*.yaml)")
+        p, _ = QFileDialog.getSaveFileName(self, self.tr("Save the setup"), start, self.tr("Setup (*.yaml)"))
         if not p:
             return None
         return self.save_setup(p)
@@ -546,7 +552,7 @@ class MainWindow(QMainWindow):
             return None
         self.config_path = str(path)
         self._clean_key = self._setup_key()
-        self.statusBar().showMessage(f"Saved {path}", 5000)
+        self.statusBar().showMessage(self.tr("Saved {path}").format(path=path), 5000)
         return str(path)
 
     def copy_command(self) -> str | None:
@@ -559,7 +565,7 @@ class MainWindow(QMainWindow):
 
         cmd = f"ftstudio train {shlex.quote(path)}"
         QGuiApplication.clipboard().setText(cmd)
-        self.statusBar().showMessage(f"Copied: {cmd}", 8000)
+        self.statusBar().showMessage(self.tr("Copied: {cmd}").format(cmd=cmd), 8000)
         return cmd
 
     # -- training --------------------------------------------------------------------------------------
@@ -570,20 +576,22 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             return False
         if self.compare_page.is_running():
-            show_error(self, "a study is running on the Compare techniques page: stop it or wait for it to finish")
+            show_error(self, self.tr("a study is running on the Compare techniques page: stop it or wait "
+                                     "for it "
+                                     "to finish"))
             return False
         err = self.start_blocker()
         if err is not None and not self.validation.pending:
             self.show_page(PAGE_OF.get(err.where, "training"))
-            self.statusBar().showMessage(f"Cannot start: {err.message}", 8000)
+            self.statusBar().showMessage(self.tr("Cannot start: {message}").format(message=err.message), 8000)
             return False
         try:
             cfg = self.build_config()
         except Exception as e:  # noqa: BLE001
             show_error(self, e)
             return False
-        self._launch(cfg, None, f"{cfg.technique.name} on {cfg.model} · "
-                                f"{', '.join(d.train for d in cfg.all_data())}")
+        self._launch(cfg, None, self.tr("{technique} on {model} · {data}").format(
+            technique=cfg.technique.name, model=cfg.model, data=", ".join(d.train for d in cfg.all_data())))
         return True
 
     def resume(self, run_dir: str) -> bool:
@@ -594,7 +602,7 @@ class MainWindow(QMainWindow):
         except Exception as e:  # noqa: BLE001
             show_error(self, e)
             return False
-        self._launch(cfg, run_dir, f"resuming {Path(run_dir).name}")
+        self._launch(cfg, run_dir, self.tr("resuming {name}").format(name=Path(run_dir).name))
         return True
 
     def _launch(self, cfg: RunConfig, resume: str | None, description: str) -> None:
@@ -663,8 +671,9 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             if not self._closing:
                 ans = QMessageBox.question(
-                    self, "Training in progress",
-                    "A run is training. Stop it (the checkpoint is kept, you can resume later) and quit?")
+                    self, self.tr("Training in progress"),
+                    self.tr("A run is training. Stop it (the checkpoint is kept, you can resume later) and "
+                            "quit?"))
                 if ans != QMessageBox.Yes:
                     e.ignore()
                     return
@@ -681,8 +690,9 @@ class MainWindow(QMainWindow):
         study = self.compare_page.session
         if study is not None:
             ans = QMessageBox.question(
-                self, "Study in progress",
-                "A study is running. Stop it (the running arm keeps its checkpoint; Continue picks it up) and quit?")
+                self, self.tr("Study in progress"),
+                self.tr("A study is running. Stop it (the running arm keeps its checkpoint; Continue picks "
+                        "it up) and quit?"))
             if ans != QMessageBox.Yes:
                 e.ignore()
                 return

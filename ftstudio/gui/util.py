@@ -7,7 +7,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -292,7 +292,8 @@ class MessageDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.Ok)
         buttons.accepted.connect(self.accept)
         if details:
-            self.details_button = buttons.addButton("Show details", QDialogButtonBox.ActionRole)
+            self.details_button = buttons.addButton(QCoreApplication.translate("util", "Show details"),
+                                                    QDialogButtonBox.ActionRole)
             self.details_button.clicked.connect(self._toggle_details)
         lay.addWidget(self.details)
         lay.addWidget(buttons)
@@ -303,7 +304,8 @@ class MessageDialog(QDialog):
     def _toggle_details(self) -> None:
         show = not self.details.isVisible()
         self.details.setVisible(show)
-        self.details_button.setText("Hide details" if show else "Show details")
+        self.details_button.setText(QCoreApplication.translate("util", "Hide details") if show
+                                    else QCoreApplication.translate("util", "Show details"))
         self.adjustSize()
 
 
@@ -317,7 +319,7 @@ def show_error(parent: QWidget | None, info: ErrorInfo | BaseException | str, ti
         info = ErrorInfo(info, "".join(traceback.format_exception(info)))
         message, details, user = info.message, info.traceback, info.user
     last_error.append(message)
-    title = title or ("ftstudio" if user else "ftstudio — unexpected error")
+    title = title or ("ftstudio" if user else QCoreApplication.translate("util", "ftstudio — unexpected error"))
     if user:
         box = MessageDialog(parent, title, message)
     else:
@@ -325,7 +327,8 @@ def show_error(parent: QWidget | None, info: ErrorInfo | BaseException | str, ti
         line, rest = one_line(message, 200)
         box = MessageDialog(
             parent, title,
-            f"Something went wrong: {line} Your runs are safe." + (f" Details were written to {p}." if p else ""),
+            QCoreApplication.translate("util", "Something went wrong: {message} Your runs are safe.").format(message=line)
+            + (QCoreApplication.translate("util", " Details were written to {path}.").format(path=p) if p else ""),
             "\n\n".join(x for x in (rest, details) if x), critical=True)
     box.setAttribute(Qt.WA_DeleteOnClose)
     box.setModal(False)

@@ -19,6 +19,7 @@ from ftstudio.techniques.base import (
     params_to_dict,
     register,
 )
+from ftstudio.i18n import _t
 
 __all__ = [
     "ParamSpec",
@@ -61,7 +62,8 @@ def get_technique(name: str) -> type[Technique]:
         return _REGISTRY[name]
     except KeyError:
         raise UserError(
-            f"unknown technique '{name}'; available: {', '.join(c.name for c in all_techniques())}"
+            _t("unknown technique '{name}'; available: {items}",
+               name=name, items=', '.join(c.name for c in all_techniques()))
         ) from None
 
 

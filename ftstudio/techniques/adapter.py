@@ -15,6 +15,7 @@ from typing import Any
 from ftstudio.engine import arch
 from ftstudio.engine.errors import UserError
 from ftstudio.techniques.base import Technique, param, register
+from ftstudio.i18n import _t
 
 SUPPORTED = ("bert", "gpt2", "llama")
 CONFIG_FILE = "bottleneck_adapter.json"
@@ -100,7 +101,8 @@ def _adapter_hook(module: Any, args: Any, output: Any) -> Any:
 def _output_projections(model: Any, variant: str) -> list[Any]:
     fam = arch.family(model)
     if fam not in SUPPORTED:
-        raise UserError(f"adapters support BERT-like, GPT-2 and Llama-like models, not '{fam}'")
+        raise UserError(_t("adapters support BERT-like, GPT-2 and Llama-like models, not '{fam}'",
+                           fam=fam))
     mods = []
     for layer in arch.layer_list(model):
         if variant == "houlsby":
@@ -119,7 +121,7 @@ def add_adapters(model: Any, cfg: dict) -> None:
     """Attach a zero-initialised adapter to every selected output projection (in place)."""
     for mod in _output_projections(model, cfg["variant"]):
         if hasattr(mod, "adapter"):
-            raise UserError("this model already has adapters attached")
+            raise UserError(_t("this model already has adapters attached"))
         hidden = _out_features(mod)
         bottleneck = max(1, hidden // cfg["reduction_factor"])
         ad = _bottleneck_class()(hidden, bottleneck, cfg["non_linearity"]).to(device=mod.weight.device)
@@ -162,7 +164,8 @@ class Adapter(Technique):
         fam = normalize_family(getattr(model_info, "family", None))
         if fam not in SUPPORTED:
             raise UserError(
-                f"adapters need a BERT-like, GPT-2 or Llama-like model; '{fam or 'unknown'}' is not supported"
+                _t("adapters need a BERT-like, GPT-2 or Llama-like model; '{value}' is not supported",
+                   value=fam or 'unknown')
             )
 
     def prepare_model(self, model: Any, ctx: Any) -> Any:
@@ -187,7 +190,8 @@ class Adapter(Technique):
         n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
         n_all = sum(p.numel() for p in model.parameters())
         if ctx is not None:
-            ctx.log(f"adapters: {n_train:,} of {n_all:,} parameters train ({100 * n_train / n_all:.2f}%)")
+            ctx.log(_t("adapters: {n_train:,} of {n_all:,} parameters train ({value:.2f}%)",
+                       n_train=n_train, n_all=n_all, value=100 * n_train / n_all))
         return model
 
     def export(self, model: Any, out_dir: str, tokenizer: Any, kind: str = "adapter") -> list[str]:
@@ -195,7 +199,7 @@ class Adapter(Technique):
         from safetensors.torch import save_file
 
         if kind not in ("adapter", "model"):
-            raise UserError(f"adapters export as 'adapter' only, not '{kind}'")
+            raise UserError(_t("adapters export as 'adapter' only, not '{kind}'", kind=kind))
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         m = arch.unwrap(model)
@@ -219,7 +223,8 @@ class Adapter(Technique):
         tensors = load_file(str(d / WEIGHTS_FILE), device=str(device))
         missing = set(tensors) - {n for n, _ in base_model.named_parameters()}
         if missing:
-            raise UserError(f"the adapter export does not match this base model (e.g. {sorted(missing)[0]})")
+            raise UserError(_t("the adapter export does not match this base model (e.g. {missing})",
+                               missing=sorted(missing)[0]))
         base_model.load_state_dict(tensors, strict=False)
         base_model.eval()
         return base_model

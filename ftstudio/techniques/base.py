@@ -17,6 +17,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
 
 from ftstudio.engine.errors import UserError
+from ftstudio.i18n import _t
 
 
 def param(
@@ -64,8 +65,6 @@ class ParamSpec:
     def localized(self) -> "ParamSpec":
         """This spec with its label and help in the current language (ftstudio.i18n); the
         English text in the params dataclass is the catalog's msgid."""
-        from ftstudio.i18n import _t
-
         return dataclasses.replace(self, label=_t(self.label), help=_t(self.help))
 
 
@@ -121,7 +120,8 @@ def _coerce(spec: ParamSpec, value: Any, technique: str) -> Any:
     if value is None:
         if spec.optional:
             return None
-        raise UserError(f"parameter {where} needs a value ({spec.help.split('.')[0]})")
+        raise UserError(_t("parameter {where} needs a value ({value})",
+                           where=where, value=spec.help.split('.')[0]))
     try:
         if spec.type is bool:
             if isinstance(value, str):
@@ -148,17 +148,21 @@ def _coerce(spec: ParamSpec, value: Any, technique: str) -> Any:
             value = str(value)
     except (TypeError, ValueError):
         raise UserError(
-            f"parameter {where} must be {spec.type.__name__}, got {value!r}"
+            _t("parameter {where} must be {type}, got {value!r}",
+               where=where, type=spec.type.__name__, value=value)
         ) from None
     if spec.choices is not None and value not in spec.choices:
         raise UserError(
-            f"parameter {where} must be one of {', '.join(map(str, spec.choices))}; got {value!r}"
+            _t("parameter {where} must be one of {items}; got {value!r}",
+               where=where, items=', '.join(map(str, spec.choices)), value=value)
         )
     if spec.type in (int, float):
         if spec.min is not None and value < spec.min:
-            raise UserError(f"parameter {where} must be ≥ {spec.min}; got {value}")
+            raise UserError(_t("parameter {where} must be ≥ {min}; got {value}",
+                               where=where, min=spec.min, value=value))
         if spec.max is not None and value > spec.max:
-            raise UserError(f"parameter {where} must be ≤ {spec.max}; got {value}")
+            raise UserError(_t("parameter {where} must be ≤ {max}; got {value}",
+                               where=where, max=spec.max, value=value))
     return value
 
 
@@ -169,8 +173,8 @@ def build_params(params_cls: type, values: dict | None, technique: str) -> Any:
     unknown = sorted(set(values) - set(specs))
     if unknown:
         raise UserError(
-            f"unknown parameter(s) for {technique}: {', '.join(unknown)}; "
-            f"known: {', '.join(specs)}"
+            _t("unknown parameter(s) for {technique}: {unknown}; known: {specs}",
+               technique=technique, unknown=', '.join(unknown), specs=', '.join(specs))
         )
     kwargs = {k: _coerce(specs[k], v, technique) for k, v in values.items()}
     return params_cls(**kwargs)
@@ -225,7 +229,8 @@ class Technique:
     def check(self, model_info: Any, task: str) -> None:
         """Raise UserError (one line, says why) when incompatible with the model/task."""
         if task not in self.tasks:
-            raise UserError(f"{self.title} does not support the task '{task}'")
+            raise UserError(_t("{title} does not support the task '{task}'",
+                               title=_t(self.title), task=task))
 
     def prepare_model(self, model: Any, ctx: Any) -> Any:
         """Freeze/wrap the model; return the module the loop trains."""

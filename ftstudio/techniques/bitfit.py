@@ -16,6 +16,7 @@ from typing import Any
 from ftstudio.engine import arch
 from ftstudio.engine.errors import UserError
 from ftstudio.techniques.base import Technique, param, register
+from ftstudio.i18n import _t
 
 DELTA_FILE = "bitfit_delta.safetensors"
 DELTA_CONFIG = "bitfit_delta.json"
@@ -48,7 +49,9 @@ def _per_layer_biases(model: Any) -> list[tuple[Any, int | None]]:
     """(bias parameter, number of leading entries to train or None for all) for query_and_ffn2."""
     fam = arch.family(model)
     if fam not in PER_LAYER:
-        raise UserError(f"BitFit 'query_and_ffn2' knows BERT-like, GPT-2 and Llama-like models, not '{fam}'")
+        raise UserError(_t("BitFit 'query_and_ffn2' knows BERT-like, GPT-2 and Llama-like models, not "
+                           "'{fam}'",
+                           fam=fam))
     found: list[tuple[Any, int | None]] = []
     for layer in arch.layer_list(model):
         if fam == "bert":
@@ -96,23 +99,27 @@ class BitFit(Technique):
         fam = getattr(model_info, "family", "") or "unknown"
         if self.params.variant == "query_and_ffn2" and fam not in PER_LAYER:
             raise UserError(
-                f"BitFit 'query_and_ffn2' needs a BERT-like, GPT-2 or Llama-like model, not '{fam}'; use variant 'all'"
+                _t("BitFit 'query_and_ffn2' needs a BERT-like, GPT-2 or Llama-like model, not '{fam}'; use "
+                   "variant 'all'",
+                   fam=fam)
             )
         n_bias = getattr(model_info, "bias_params", None)
         if n_bias is None:
             return
         if n_bias == 0 and task == "causal-lm":
             raise UserError(
-                f"BitFit has nothing to train: this '{fam}' model has no bias terms "
-                "and a language model's head stays frozen"
+                _t("BitFit has nothing to train: this '{fam}' model has no bias terms and a language "
+                   "model's head stays frozen",
+                   fam=fam)
             )
         if self.ctx is not None:
             if n_bias == 0:
                 self.ctx.log(
-                    f"this '{fam}' model has no bias terms: BitFit will train only the classification head", "warning"
+                    _t("this '{fam}' model has no bias terms: BitFit will train only the classification head",
+                       fam=fam), "warning"
                 )
             else:
-                self.ctx.log(f"this model has {n_bias:,} bias parameters")
+                self.ctx.log(_t("this model has {n_bias:,} bias parameters", n_bias=n_bias))
 
     def prepare_model(self, model: Any, ctx: Any) -> Any:
         self.ctx = ctx
@@ -139,18 +146,20 @@ class BitFit(Technique):
                 n_head += p.numel()
         if n_bias + n_head == 0:
             raise UserError(
-                f"BitFit has nothing to train: this '{arch.family(model)}' model has no matching bias terms"
-                + (" and a language model's head stays frozen" if task == "causal-lm" else "")
+                _t("BitFit has nothing to train: this '{fam}' model has no matching bias terms and a "
+                   "language model's head stays frozen", fam=arch.family(model)) if task == "causal-lm" else
+                _t("BitFit has nothing to train: this '{fam}' model has no matching bias terms",
+                   fam=arch.family(model))
             )
         self.trainable_count = n_bias + n_head
         total = sum(p.numel() for p in model.parameters())
         if ctx is not None:
             if n_bias == 0:
-                ctx.log("BitFit: the model has no bias terms, only the classification head will train", "warning")
+                ctx.log(_t("BitFit: the model has no bias terms, only the classification head will train"), "warning")
             ctx.log(
-                f"BitFit trains {n_bias:,} bias + {n_head:,} head parameters "
-                f"({100 * self.trainable_count / total:.3f}% of {total:,}); all bias terms in the model: "
-                f"{count_biases(model):,}"
+                _t("BitFit trains {n_bias:,} bias + {n_head:,} head parameters ({value:.3f}% of {total:,}); "
+                   "all bias terms in the model: {value2:,}",
+                   n_bias=n_bias, n_head=n_head, value=100 * self.trainable_count / total, total=total, value2=count_biases(model))
             )
         return model
 
@@ -159,7 +168,7 @@ class BitFit(Technique):
         if kind == "model":
             return super().export(model, out_dir, tokenizer, kind)
         if kind != "delta":
-            raise UserError(f"BitFit exports 'model' or 'delta', not '{kind}'")
+            raise UserError(_t("BitFit exports 'model' or 'delta', not '{kind}'", kind=kind))
         from safetensors.torch import save_file
 
         out = Path(out_dir)
@@ -180,7 +189,7 @@ class BitFit(Technique):
         d = Path(export_dir)
         files = [d / DELTA_FILE] if (d / DELTA_FILE).exists() else sorted(d.glob("*.safetensors"))
         if not files:
-            raise UserError(f"no BitFit export found in {d}")
+            raise UserError(_t("no BitFit export found in {d}", d=d))
         device = str(next(base_model.parameters()).device)
         tensors: dict = {}
         for f in files:
@@ -188,9 +197,11 @@ class BitFit(Technique):
         known = dict(base_model.named_parameters())
         unknown = sorted(set(tensors) - set(base_model.state_dict()))
         if unknown:
-            raise UserError(f"the BitFit export does not match this base model (e.g. {unknown[0]})")
+            raise UserError(_t("the BitFit export does not match this base model (e.g. {unknown})",
+                               unknown=unknown[0]))
         if not any(n in tensors for n in known):
-            raise UserError(f"the BitFit export in {d} holds none of this model's parameters")
+            raise UserError(_t("the BitFit export in {d} holds none of this model's parameters",
+                               d=d))
         base_model.load_state_dict(tensors, strict=False)
         base_model.eval()
         return base_model

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Iterator
 
 from ftstudio.engine.errors import UserError
 from ftstudio.techniques.base import Technique, param, register
+from ftstudio.i18n import _t
 
 SAMPLING = ("reservoir", "balanced")
 
@@ -49,7 +50,8 @@ class ReplayBuffer:
 
     def __init__(self, capacity: int, sampling: str = "reservoir", seed: int = 0):
         if sampling not in SAMPLING:
-            raise UserError(f"replay sampling must be one of {', '.join(SAMPLING)}; got '{sampling}'")
+            raise UserError(_t("replay sampling must be one of {sampling}; got '{sampling2}'",
+                               sampling=', '.join(SAMPLING), sampling2=sampling))
         self.capacity = int(capacity)
         self.sampling = sampling
         self.items: list[dict] = []
@@ -257,8 +259,8 @@ class Continual(Technique):
         super().check(model_info, task)
         if self.params.buffer_size > 0 and self.params.replay_ratio == 0:
             raise UserError(
-                "continual: replay_ratio is 0, so the memory would never be used; "
-                "raise replay_ratio or set buffer_size 0 for plain sequential fine-tuning"
+                _t("continual: replay_ratio is 0, so the memory would never be used; "
+                "raise replay_ratio or set buffer_size 0 for plain sequential fine-tuning")
             )
 
     def _buffer(self) -> ReplayBuffer:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ftstudio.engine.errors import UserError
 from ftstudio.techniques.base import Technique, param, register
+from ftstudio.i18n import _t
 
 # Cached teacher logits above this size are not kept (LM logits are vocab-sized per token).
 CACHE_BUDGET_BYTES = 1 << 30
@@ -26,7 +27,8 @@ def resolve_teacher(spec: str) -> Path:
 
     spec = (spec or "").strip()
     if not spec:
-        raise UserError("distillation needs a teacher: set technique.params.teacher to a finished run or a model folder")
+        raise UserError(_t("distillation needs a teacher: set technique.params.teacher to a finished run or "
+                           "a model folder"))
     if spec.startswith("builtin:"):
         from ftstudio.engine.models import resolve_model_path
 
@@ -37,19 +39,23 @@ def resolve_teacher(spec: str) -> Path:
 
         q = default_runs_dir() / spec  # a run name from the runs list
         if not q.exists():
-            raise UserError(f"teacher not found: {spec} (choose a finished run or a model folder)")
+            raise UserError(_t("teacher not found: {spec} (choose a finished run or a model folder)",
+                               spec=spec))
         p = q
     if (p / "config.yaml").exists():  # a run folder
         if not (p / "export").is_dir():
-            raise UserError(f"teacher run {p.name} has no export/ folder yet: let it finish first")
+            raise UserError(_t("teacher run {name} has no export/ folder yet: let it finish first",
+                               name=p.name))
         return p
     if not (p / "config.json").exists():
         run = run_folder_of(p)
         if run is not None and p == run / "export":
             return run  # an adapter / prompt / prefix export: rebuilt through its run
-        raise UserError(f"teacher {p} has no config.json: not a Hugging Face model folder or a run")
+        raise UserError(_t("teacher {p} has no config.json: not a Hugging Face model folder or a run",
+                           p=p))
     if not any(p.glob("*.safetensors")):
-        raise UserError(f"teacher {p} has no .safetensors weights (only safetensors teachers are loaded)")
+        raise UserError(_t("teacher {p} has no .safetensors weights (only safetensors teachers are loaded)",
+                           p=p))
     return p
 
 
@@ -75,7 +81,7 @@ def _teacher_config(path: Path) -> dict:
     try:
         return json.loads((path / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise UserError(f"cannot read the teacher's config.json in {path}") from None
+        raise UserError(_t("cannot read the teacher's config.json in {path}", path=path)) from None
 
 
 def _num_layers(cfg: dict) -> int | None:
@@ -101,7 +107,8 @@ def build_student(teacher: Any, k: int) -> Any:
     t_layers = layer_list(teacher)
     L = len(t_layers)
     if not 0 < k < L:
-        raise UserError(f"student_layers must be between 1 and {L - 1} for a {L}-layer teacher; got {k}")
+        raise UserError(_t("student_layers must be between 1 and {value} for a {l}-layer teacher; got {k}",
+                           value=L - 1, l=L, k=k))
     keep = evenly_spaced(L, k)
     cfg = copy.deepcopy(teacher.config)
     cfg.num_hidden_layers = k  # gpt2's n_layer too, via its attribute map
@@ -286,12 +293,14 @@ class Distillation(Technique):
 
             rc = RunConfig.from_yaml(path / "config.yaml")
             if rc.task != task:
-                raise UserError(f"teacher run {path.name} was trained for {rc.task}, this run is {task}")
+                raise UserError(_t("teacher run {name} was trained for {task}, this run is {task2}",
+                                   name=path.name, task=rc.task, task2=task))
             if k and not get_technique(rc.technique.name).rebuilds_plain_model:
                 raise UserError(
-                    f"student_layers copies the teacher's own layers, but teacher run {path.name} is a "
-                    f"{rc.technique.name} run (extra modules beside the base weights); set student_layers 0 "
-                    "or pick a full, BitFit, layer-wise or LoRA teacher"
+                    _t("student_layers copies the teacher's own layers, but teacher run {name} is a {name2} "
+                       "run (extra modules beside the base weights); set student_layers 0 or pick a full, "
+                       "BitFit, layer-wise or LoRA teacher",
+                       name=path.name, name2=rc.technique.name)
                 )
         cfg = _teacher_config(teacher_base_path(path))
         archs = cfg.get("architectures") or []
@@ -299,18 +308,23 @@ class Distillation(Technique):
             is_cls = any(a.endswith("ForSequenceClassification") for a in archs)
             is_lm = any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs)
             if task == "classification" and not is_cls:
-                raise UserError(f"teacher {path} is not a classification model ({archs[0]}); distil from a classifier")
+                raise UserError(_t("teacher {path} is not a classification model ({archs}); distil from a "
+                                   "classifier",
+                                   path=path, archs=archs[0]))
             if task == "causal-lm" and not is_lm:
-                raise UserError(f"teacher {path} is not a text-generation model ({archs[0]})")
+                raise UserError(_t("teacher {path} is not a text-generation model ({archs})",
+                                   path=path, archs=archs[0]))
         n = _num_layers(cfg)
         if k and n is not None and k >= n:
-            raise UserError(f"student_layers must be less than the teacher's {n} layers; got {k}")
+            raise UserError(_t("student_layers must be less than the teacher's {n} layers; got {k}",
+                               n=n, k=k))
         t_hidden = cfg.get("hidden_size", cfg.get("n_embd"))
         s_hidden = getattr(model_info, "hidden_size", None)
         if self.params.hidden_loss_weight > 0 and not k and t_hidden and s_hidden and t_hidden != s_hidden:
             raise UserError(
-                f"hidden-state matching needs the same hidden size (teacher {t_hidden}, student {s_hidden}); "
-                "set hidden_loss_weight 0 or build the student with student_layers"
+                _t("hidden-state matching needs the same hidden size (teacher {t_hidden}, student "
+                   "{s_hidden}); set hidden_loss_weight 0 or build the student with student_layers",
+                   t_hidden=t_hidden, s_hidden=s_hidden)
             )
 
     def data_model_path(self) -> str | None:
@@ -332,11 +346,13 @@ class Distillation(Technique):
         s_out = student.get_output_embeddings().weight.shape[0]
         if t_out != s_out:
             raise UserError(
-                f"the teacher's vocabulary ({t_out} tokens) differs from the student's ({s_out}); "
-                "token-level distillation needs the same tokenizer"
+                _t("the teacher's vocabulary ({t_out} tokens) differs from the student's ({s_out}); "
+                   "token-level distillation needs the same tokenizer",
+                   t_out=t_out, s_out=s_out)
             )
         if ctx.tokenizer is not None and not same_tokenizer(self.teacher_tokenizer, ctx.tokenizer):
-            raise UserError("the teacher's tokenizer differs from the student's; distillation needs the same vocabulary")
+            raise UserError(_t("the teacher's tokenizer differs from the student's; distillation needs the "
+                               "same vocabulary"))
 
     def prepare_model(self, model: Any, ctx: Any) -> Any:
         from ftstudio.engine.arch import layer_list
@@ -357,8 +373,9 @@ class Distillation(Technique):
         if self.params.student_layers > 0:
             if not self.same_tokens:
                 raise UserError(
-                    "student_layers builds the student from the teacher, so the data must be tokenized with "
-                    "the teacher's tokenizer; this run's data was tokenized differently"
+                    _t("student_layers builds the student from the teacher, so the data must be tokenized "
+                       "with "
+                    "the teacher's tokenizer; this run's data was tokenized differently")
                 )
             student = build_student(teacher, self.params.student_layers)
             if ctx.task == "classification":
@@ -368,8 +385,9 @@ class Distillation(Technique):
             n_t = sum(p.numel() for p in teacher.parameters())
             n_s = sum(p.numel() for p in student.parameters())
             ctx.log(
-                f"student: {self.params.student_layers} of {len(layer_list(teacher))} teacher layers "
-                f"({n_s / 1e6:.1f}M vs {n_t / 1e6:.1f}M parameters)"
+                _t("student: {student_layers} of {n_value} teacher layers ({value:.1f}M vs {value2:.1f}M "
+                   "parameters)",
+                   student_layers=self.params.student_layers, n_value=len(layer_list(teacher)), value=n_s / 1e6, value2=n_t / 1e6)
             )
         self._check_compatible(teacher, student, path)
         teacher.eval()
@@ -378,8 +396,8 @@ class Distillation(Technique):
         if self.params.hidden_loss_weight > 0:
             if not self.same_tokens:
                 raise UserError(
-                    "hidden-state matching compares the models token by token, so it needs the same "
-                    "tokenizer for teacher and student; set hidden_loss_weight 0"
+                    _t("hidden-state matching compares the models token by token, so it needs the same "
+                    "tokenizer for teacher and student; set hidden_loss_weight 0")
                 )
             self._hook_hidden(student, teacher)
         return student
@@ -393,8 +411,9 @@ class Distillation(Technique):
         s_layers, t_layers = layer_list(student), layer_list(teacher)
         if student.config.hidden_size != teacher.config.hidden_size:
             raise UserError(
-                f"hidden-state matching needs the same hidden size (teacher {teacher.config.hidden_size}, "
-                f"student {student.config.hidden_size}); set hidden_loss_weight 0"
+                _t("hidden-state matching needs the same hidden size (teacher {hidden_size}, student "
+                   "{hidden_size2}); set hidden_loss_weight 0",
+                   hidden_size=teacher.config.hidden_size, hidden_size2=student.config.hidden_size)
             )
         tmap = evenly_spaced(len(t_layers), len(s_layers))
         self.layer_map = list(enumerate(tmap))
@@ -424,7 +443,8 @@ class Distillation(Technique):
             idx = torch.tensor(rows, device=batch["input_ids"].device)
             return {k: v[idx] for k, v in inputs.items()}
         if texts is None:
-            raise UserError("the teacher tokenizes differently from the student and these batches carry no text")
+            raise UserError(_t("the teacher tokenizes differently from the student and these batches carry "
+                               "no text"))
         pairs = batch.get("text_pair")
         keys = list(zip(batch["task_id"].tolist(), batch["idx"].tolist()))
         known = self.teacher_encodings
@@ -493,7 +513,8 @@ class Distillation(Technique):
                     self.cache_bytes += t.numel() * 4
                 elif not self._warned_budget:
                     self._warned_budget = True
-                    self.ctx.log("teacher predictions no longer fit the cache; the teacher reruns for the rest", "warning")
+                    self.ctx.log(_t("teacher predictions no longer fit the cache; the teacher reruns for "
+                                    "the rest"), "warning")
         dev = batch["input_ids"].device
         out = [fresh[r] if r in fresh else self.cache[k].to(dev) for r, k in enumerate(keys)]
         return torch.cat(out) if lm else torch.stack(out)

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable
 from ftstudio.engine.errors import UserError
 from ftstudio.techniques.base import Technique, param, register
 from ftstudio.techniques.continual import ReplayBuffer, SeenStream, buffer_event, mix_replay, run_seed
+from ftstudio.i18n import _t
 
 
 def log_likelihood(logits: Any, labels: Any, task: str, sample: bool, generator: Any = None) -> Any:
@@ -210,7 +211,8 @@ class EWC(Technique):
         if ctx.num_tasks and task_index >= ctx.num_tasks - 1:
             return  # nothing trains after the last task: its Fisher would never be used
         if not examples:
-            raise UserError(f"ewc: task {task_index + 1} has no training examples to measure importance on")
+            raise UserError(_t("ewc: task {value} has no training examples to measure importance on",
+                               value=task_index + 1))
 
         seed = run_seed(ctx) * 1000 + task_index
         n = min(self.params.fisher_samples, len(examples))
@@ -224,7 +226,7 @@ class EWC(Technique):
             sample=self.params.fisher == "true",
             generator=gen,
             total=n,
-            progress=lambda done, total: ctx.progress("Computing Fisher", done, total),
+            progress=lambda done, total: ctx.progress(_t("Computing Fisher"), done, total),
         )
         theta = {k: p.detach().float().clone() for k, p in model.named_parameters() if k in fisher}
         if self.params.mode == "online" and self.anchors:

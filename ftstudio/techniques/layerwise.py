@@ -18,6 +18,7 @@ from ftstudio.engine import arch
 from ftstudio.engine.errors import UserError
 from ftstudio.engine.events import TechniqueState
 from ftstudio.techniques.base import Technique, param, register
+from ftstudio.i18n import _t
 
 SUPPORTED = ("bert", "gpt2", "llama")
 
@@ -117,7 +118,9 @@ class Layerwise(Technique):
         fam = normalize_family(getattr(model_info, "family", None))
         if fam not in SUPPORTED:
             raise UserError(
-                f"layer-wise fine-tuning needs a BERT-like, GPT-2 or Llama-like model; '{fam or 'unknown'}' is not supported"
+                _t("layer-wise fine-tuning needs a BERT-like, GPT-2 or Llama-like model; '{value}' is not "
+                   "supported",
+                   value=fam or 'unknown')
             )
 
     @property
@@ -191,9 +194,9 @@ class Layerwise(Technique):
             reach = math.ceil(epochs) - 1 if epochs else None
         if reach is not None and reach + 1 < self.num_groups:
             self.ctx.log(
-                f"layer-wise: this run unfreezes only {reach + 1} of {self.num_groups} groups "
-                f"(from the top down to {self._groups[min(reach, self.num_groups - 1)][0]}); "
-                "train longer or unfreeze more often to reach the embeddings"
+                _t("layer-wise: this run unfreezes only {value} of {num_groups} groups (from the top down "
+                   "to {groups}); train longer or unfreeze more often to reach the embeddings",
+                   value=reach + 1, num_groups=self.num_groups, groups=self._groups[min(reach, self.num_groups - 1)][0])
             )
 
     def _advance(self, target: int, step: int) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ftstudio.engine.errors import UserError
+from ftstudio.i18n import _t
 
 
 @dataclass
@@ -60,10 +61,10 @@ def load_run(run_dir: str | Path, device: str = "cpu", merge: bool = True) -> Tr
 
     run = Path(run_dir)
     if not (run / "config.yaml").exists():
-        raise UserError(f"{run} is not a run folder")
+        raise UserError(_t("{run} is not a run folder", run=run))
     export = run / "export"
     if not export.is_dir():
-        raise UserError(f"run {run.name} has no export yet (it did not finish)")
+        raise UserError(_t("run {name} has no export yet (it did not finish)", name=run.name))
     cfg = RunConfig.from_yaml(run / "config.yaml")
     summary = read_json(run / "summary.json", {}) or {}
     names = summary.get("label_names")
@@ -91,7 +92,8 @@ def load_model_folder(path: str | Path, task: str, device: str = "cpu") -> Train
     try:
         model = apply_pooling(auto.from_pretrained(str(p), use_safetensors=True, dtype=torch.float32))
     except (OSError, ValueError) as e:
-        raise UserError(f"cannot load a model from {p}: {str(e).splitlines()[0][:160]}") from None
+        raise UserError(_t("cannot load a model from {p}: {value}",
+                           p=p, value=str(e).splitlines()[0][:160])) from None
     tok = load_tokenizer(str(p))
     names = None
     if task == "classification":

@@ -6,6 +6,7 @@ from typing import Any
 
 from ftstudio.engine.errors import UserError
 from ftstudio.techniques.base import Technique, param, register
+from ftstudio.i18n import _t
 
 
 @dataclass
@@ -56,7 +57,8 @@ class LoRA(Technique):
         names = {n.split(".")[-1] for n, _ in model.named_modules()}
         missing = [t for t in targets if t not in names]
         if missing:
-            raise UserError(f"LoRA target module(s) not in this model: {', '.join(missing)}")
+            raise UserError(_t("LoRA target module(s) not in this model: {missing}",
+                               missing=', '.join(missing)))
         cfg = LoraConfig(
             task_type=TaskType.SEQ_CLS if ctx.task == "classification" else TaskType.CAUSAL_LM,
             r=self.params.r, lora_alpha=self.params.alpha, lora_dropout=self.params.dropout,
@@ -97,12 +99,12 @@ def quantize_base_4bit(model: Any, ctx: Any, quant_type: str) -> Any:
 
     device = getattr(ctx, "device", None)
     if device is None or getattr(device, "type", str(device)) != "cuda":
-        raise UserError("LoRA's 4-bit base (QLoRA) needs a CUDA GPU; set quantize_base to none on "
-                        f"{getattr(device, 'type', device) or 'this device'}")
+        raise UserError(_t("LoRA's 4-bit base (QLoRA) needs a CUDA GPU; set quantize_base to none on {value}",
+                           value=getattr(device, 'type', device) or 'this device'))
     try:
         import bitsandbytes as bnb
     except ImportError:
-        raise UserError("LoRA's 4-bit base (QLoRA) needs bitsandbytes: pip install 'ftstudio[qlora]'") from None
+        raise UserError(_t("LoRA's 4-bit base (QLoRA) needs bitsandbytes: pip install 'ftstudio[qlora]'")) from None
     from peft import prepare_model_for_kbit_training
 
     compute = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -121,6 +123,6 @@ def quantize_base_4bit(model: Any, ctx: Any, quant_type: str) -> Any:
             setattr(parent, cname, q.to(device))  # Params4bit quantizes on the move to the GPU
             n += 1
     if n == 0:
-        raise UserError("QLoRA found no linear layers to quantize in this model")
+        raise UserError(_t("QLoRA found no linear layers to quantize in this model"))
     model.is_loaded_in_4bit = True  # what PEFT checks to treat the model as k-bit
     return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)

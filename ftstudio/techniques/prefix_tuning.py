@@ -25,6 +25,7 @@ from typing import Any
 
 from ftstudio.engine.errors import UserError
 from ftstudio.techniques.base import Technique, param, register
+from ftstudio.i18n import _t
 
 SUPPORTED_FAMILIES = ("bert", "gpt2", "llama")
 CONFIG_FILE = "prefix_config.json"
@@ -110,7 +111,7 @@ def _extend_4d_mask(mask: Any, n: int) -> Any:
     if mask is None:  # no padding: everything attends, prefix included
         return None
     if not isinstance(mask, torch.Tensor):
-        raise UserError("prefix tuning supports the 'sdpa' and 'eager' attention implementations only")
+        raise UserError(_t("prefix tuning supports the 'sdpa' and 'eager' attention implementations only"))
     shape = (*mask.shape[:-1], n)
     pad = torch.ones(shape, dtype=torch.bool, device=mask.device) if mask.dtype == torch.bool \
         else torch.zeros(shape, dtype=mask.dtype, device=mask.device)
@@ -145,7 +146,9 @@ def _inject_encoder(model: Any, encoder: Any) -> None:
     for i, layer in enumerate(layer_list(model)):
         attn = layer.attention.self
         if "cache" not in inspect.signature(attn.forward).parameters:
-            raise UserError(f"prefix tuning: the self-attention of this '{model.config.model_type}' model takes no cache")
+            raise UserError(_t("prefix tuning: the self-attention of this '{model_type}' model takes no "
+                               "cache",
+                               model_type=model.config.model_type))
 
         def before(_m: Any, args: tuple, kwargs: dict, i: int = i) -> tuple:
             if i == 0:  # once per forward (the MLP reparameterisation runs once, not per layer)
@@ -178,7 +181,7 @@ def _inject_decoder(model: Any, encoder: Any) -> None:
 
     def before(m: Any, args: tuple, kwargs: dict) -> tuple:
         if m.training and _gradient_checkpointing_on(m):
-            raise UserError("prefix tuning does not work with gradient checkpointing; turn it off")
+            raise UserError(_t("prefix tuning does not work with gradient checkpointing; turn it off"))
         ids = kwargs.get("input_ids", args[0] if args else None)
         ref = ids if ids is not None else kwargs["inputs_embeds"]
         b, t = ref.shape[:2]
@@ -232,7 +235,9 @@ class PrefixTuning(Technique):
         fam = require_family("prefix tuning", model_info, task, SUPPORTED_FAMILIES)
         max_len = getattr(model_info, "max_length", None)
         if max_len and fam != "bert" and self.params.num_virtual_tokens >= max_len - 8:
-            raise UserError(f"a prefix of {self.params.num_virtual_tokens} leaves no room for text in {max_len} positions")
+            raise UserError(_t("a prefix of {num_virtual_tokens} leaves no room for text in {max_len} "
+                               "positions",
+                               num_virtual_tokens=self.params.num_virtual_tokens, max_len=max_len))
         self.mode = self._mode(fam, task)
 
     def prepare_model(self, model: Any, ctx: Any) -> Any:
@@ -240,7 +245,7 @@ class PrefixTuning(Technique):
 
         cfg = getattr(ctx, "config", None)
         if _gradient_checkpointing_on(model) or getattr(getattr(cfg, "training", None), "gradient_checkpointing", False):
-            raise UserError("prefix tuning does not work with gradient checkpointing; turn it off")
+            raise UserError(_t("prefix tuning does not work with gradient checkpointing; turn it off"))
         fam = family(model)
         self.mode = self._mode(fam, getattr(ctx, "task", "classification"))
         if self.mode == "peft":
@@ -266,8 +271,9 @@ class PrefixTuning(Technique):
 
         if model.config._attn_implementation not in ("sdpa", "eager"):
             raise UserError(
-                f"prefix tuning supports 'sdpa' and 'eager' attention; this model uses "
-                f"'{model.config._attn_implementation}'"
+                _t("prefix tuning supports 'sdpa' and 'eager' attention; this model uses "
+                   "'{attn_implementation}'",
+                   attn_implementation=model.config._attn_implementation)
             )
         head = head_param_names(model)
         for n, prm in model.named_parameters():
@@ -310,7 +316,7 @@ class PrefixTuning(Technique):
         from ftstudio.engine.arch import head_param_names
 
         if kind not in ("adapter", "model"):
-            raise UserError(f"prefix tuning can export: adapter; not '{kind}'")
+            raise UserError(_t("prefix tuning can export: adapter; not '{kind}'", kind=kind))
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         if type(model).__name__.startswith("Peft"):

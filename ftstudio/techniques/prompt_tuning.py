@@ -11,6 +11,7 @@ from typing import Any
 
 from ftstudio.engine.errors import UserError
 from ftstudio.techniques.base import Technique, param, register
+from ftstudio.i18n import _t
 
 SUPPORTED_FAMILIES = ("bert", "gpt2", "llama")
 
@@ -100,11 +101,12 @@ class PromptTuning(Technique):
         max_len = getattr(model_info, "max_length", None)
         if max_len and self.params.num_virtual_tokens >= max_len - 8:
             raise UserError(
-                f"{self.params.num_virtual_tokens} virtual tokens leave no room for text "
-                f"in this model's {max_len} positions; use fewer"
+                _t("{num_virtual_tokens} virtual tokens leave no room for text in this model's {max_len} "
+                   "positions; use fewer",
+                   num_virtual_tokens=self.params.num_virtual_tokens, max_len=max_len)
             )
         if self.params.init == "text" and not self.params.init_text.strip():
-            raise UserError("prompt_tuning.init is 'text' but prompt_tuning.init_text is empty")
+            raise UserError(_t("prompt_tuning.init is 'text' but prompt_tuning.init_text is empty"))
 
     def prepare_model(self, model: Any, ctx: Any) -> Any:
         from peft import PromptTuningConfig, PromptTuningInit, TaskType, get_peft_model
@@ -128,10 +130,10 @@ class PromptTuning(Technique):
         import torch
 
         if tokenizer is None:
-            raise UserError("prompt_tuning.init 'text' needs the model's tokenizer")
+            raise UserError(_t("prompt_tuning.init 'text' needs the model's tokenizer"))
         ids = tokenizer(self.params.init_text, add_special_tokens=False)["input_ids"]
         if not ids:
-            raise UserError("prompt_tuning.init_text gives no tokens")
+            raise UserError(_t("prompt_tuning.init_text gives no tokens"))
         n = self.params.num_virtual_tokens
         ids = (ids * (n // len(ids) + 1))[:n]  # repeat/cut to n, as PEFT's TEXT init does
         word_emb = peft_model.get_input_embeddings()
@@ -164,7 +166,7 @@ class PromptTuning(Technique):
         from pathlib import Path
 
         if kind not in ("adapter", "model"):
-            raise UserError(f"prompt tuning can export: adapter; not '{kind}'")
+            raise UserError(_t("prompt tuning can export: adapter; not '{kind}'", kind=kind))
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(str(out))  # adapter_config.json + adapter_model.safetensors (prompt + head)

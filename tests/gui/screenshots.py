@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Save a PNG of every page of the studio, and of a run in progress, into artifacts/gui/.
 
-    python tests/gui/screenshots.py [--out artifacts/gui] [--steps 40]
+    python tests/gui/screenshots.py [--out artifacts/gui] [--steps 40] [--lang zh_CN]
 
 Runs offscreen (QT_QPA_PLATFORM=offscreen unless a display is set) with the built-in demo
 (MiniLM-L6 + the sentiment set + LoRA), a second short run for the comparison view, and a
@@ -29,6 +29,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "artifacts" / "gui"))
     ap.add_argument("--steps", type=int, default=40, help="optimizer steps of the demo run")
     ap.add_argument("--size", default="1500x950")
+    ap.add_argument("--lang", default="en", help="studio language: en or zh_CN (PNG names get a suffix)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -42,6 +43,10 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication(["ftstudio"])
+    from ftstudio.gui import i18n as gui_i18n
+
+    os.environ["FTSTUDIO_LANG"] = gui_i18n.install(args.lang, app)
+    suffix = "" if args.lang == "en" else f"-{args.lang}"
     from ftstudio.gui.main_window import MainWindow
     from ftstudio.gui.util import wait_for_jobs
 
@@ -97,7 +102,7 @@ def main() -> int:
     w.training_page.eval_every.setValue(max(5, args.steps // 4))
     pf = w.training_page.preflight
     pf.button.click()
-    pump(until=lambda: pf.report is not None or "failed" in pf.verdict.text(), timeout=300)
+    pump(until=lambda: pf.report is not None or (pf.button.isEnabled() and pf.busy.isHidden()), timeout=300)
     shot("training-preflight")
 
     w.start()

@@ -32,6 +32,10 @@ def test_window_in_chinese(zh, qtbot, settings):
     # Qt's own catalog for standard buttons
     box = QDialogButtonBox(QDialogButtonBox.Cancel)
     assert box.button(QDialogButtonBox.Cancel).text() == "取消"
+    # pyqtgraph's right-click menu on the plots, from our pyqtgraph catalog
+    from PySide6.QtCore import QCoreApplication
+
+    assert QCoreApplication.translate("ViewBox", "View All") == "显示全部"
 
 
 def test_english_by_default(qtbot, settings):

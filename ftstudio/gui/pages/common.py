@@ -6,8 +6,39 @@ from typing import Any
 
 from typing import Callable
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
+
+
+# Engine identifiers shown to users, translated in the "common" context.
+TASK_NAMES = {"classification": QT_TRANSLATE_NOOP("common", "classification"),
+              "causal-lm": QT_TRANSLATE_NOOP("common", "text generation")}
+STATUS_NAMES = {"finished": QT_TRANSLATE_NOOP("common", "finished"),
+                "failed": QT_TRANSLATE_NOOP("common", "failed"),
+                "cancelled": QT_TRANSLATE_NOOP("common", "cancelled"),
+                "running": QT_TRANSLATE_NOOP("common", "running"),
+                "stopping": QT_TRANSLATE_NOOP("common", "stopping"),
+                "interrupted": QT_TRANSLATE_NOOP("common", "interrupted")}
+
+
+METRIC_NAMES = {"accuracy": QT_TRANSLATE_NOOP("common", "accuracy"),
+                "macro_f1": QT_TRANSLATE_NOOP("common", "macro-F1"),
+                "eval_loss": QT_TRANSLATE_NOOP("common", "eval loss"),
+                "perplexity": QT_TRANSLATE_NOOP("common", "perplexity"),
+                "loss": QT_TRANSLATE_NOOP("common", "loss")}
+
+
+def metric_name(key: str) -> str:
+    return QCoreApplication.translate("common", METRIC_NAMES[key]) if key in METRIC_NAMES else str(key)
+
+
+def task_name(task: str | None) -> str:
+    """'classification' → the user's word for it (the config keeps the identifier)."""
+    return QCoreApplication.translate("common", TASK_NAMES[task]) if task in TASK_NAMES else str(task or "")
+
+
+def status_name(status: str | None) -> str:
+    return QCoreApplication.translate("common", STATUS_NAMES[status]) if status in STATUS_NAMES else str(status or "")
 
 
 def heading(text: str, sub: str = "") -> QLabel:
@@ -83,7 +114,8 @@ class Lazy(QWidget):
         super().showEvent(e)
 
 
-WELCOME_HTML = (
+WELCOME_HTML = QT_TRANSLATE_NOOP(  # translated where shown (WelcomeBanner context)
+    "WelcomeBanner",
     "<b>Welcome to ftstudio.</b> Try the demo: press <b>▶ Start training</b> (top right) — it is "
     "already set up (MiniLM-L6 + a sentiment dataset + LoRA) and trains in a few minutes on a CPU."
     "<br><b>1 Model</b>: the pretrained model to start from. "
@@ -105,12 +137,12 @@ class WelcomeBanner(QFrame):
         self.setStyleSheet("QFrame#welcome{background:#e8f1fb;border-bottom:1px solid #c5d7ec;}")
         lay = QHBoxLayout(self)
         lay.setContentsMargins(12, 8, 12, 8)
-        self.text = QLabel(WELCOME_HTML)
+        self.text = QLabel(self.tr(WELCOME_HTML))
         self.text.setObjectName("welcome_text")
         self.text.setWordWrap(True)
         self.text.setTextFormat(Qt.RichText)
         lay.addWidget(self.text, 1)
-        self.close_button = QPushButton("Got it")
+        self.close_button = QPushButton(self.tr("Got it"))
         self.close_button.setObjectName("welcome_close")
         self.close_button.clicked.connect(self._dismiss)
         lay.addWidget(self.close_button, 0, Qt.AlignTop)

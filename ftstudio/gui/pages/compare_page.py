@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -38,15 +38,29 @@ from PySide6.QtWidgets import (
 from ftstudio.engine.errors import UserError
 from ftstudio.gui.pages.common import InlineProblem, Lazy, heading
 from ftstudio.gui.util import fmt_count, fmt_seconds, run_async, show_error
+from ftstudio.i18n import _t
 
-RESULT_COLUMNS = ["arm", "status", "quality", "macro-F1", "baseline", "trainable", "trainable %", "peak MiB",
-                  "arm MiB", "train s", "samples/s", "export MiB"]
+RESULT_COLUMNS = [  # translated where shown (ComparePage context)
+    QT_TRANSLATE_NOOP("ComparePage", "arm"),
+    QT_TRANSLATE_NOOP("ComparePage", "status"),
+    QT_TRANSLATE_NOOP("ComparePage", "quality"),
+    QT_TRANSLATE_NOOP("ComparePage", "macro-F1"),
+    QT_TRANSLATE_NOOP("ComparePage", "baseline"),
+    QT_TRANSLATE_NOOP("ComparePage", "trainable"),
+    QT_TRANSLATE_NOOP("ComparePage", "trainable %"),
+    QT_TRANSLATE_NOOP("ComparePage", "peak MiB"),
+    QT_TRANSLATE_NOOP("ComparePage", "arm MiB"),
+    QT_TRANSLATE_NOOP("ComparePage", "train s"),
+    QT_TRANSLATE_NOOP("ComparePage", "samples/s"),
+    QT_TRANSLATE_NOOP("ComparePage", "export MiB"),
+]
 
 
 def _loss_plot() -> QWidget:
     from ftstudio.gui.widgets.plots import SeriesGroup, make_plot
 
-    w = make_plot("Running arm: training loss", "loss")
+    w = make_plot(QCoreApplication.translate("ComparePage", "Running arm: training loss"),
+                  QCoreApplication.translate("ComparePage", "loss"))
     w.series = SeriesGroup(w)  # type: ignore[attr-defined]
     return w
 
@@ -76,8 +90,8 @@ class ComparePage(QWidget):
         self._prefilled = False
         self._step = 0
         outer = QVBoxLayout(self)
-        outer.addWidget(heading("Compare techniques", "One model, one dataset, several techniques under the "
-                                                      "same budget: what each buys and what it costs."))
+        outer.addWidget(heading(self.tr("Compare techniques"), self.tr("One model, one dataset, several techniques under the "
+                                                      "same budget: what each buys and what it costs.")))
         split = QSplitter(Qt.Horizontal)
         outer.addWidget(split, 1)
 
@@ -85,27 +99,28 @@ class ComparePage(QWidget):
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 6, 0)
-        tech_box = QGroupBox("Techniques (each at its default learning rate)")
+        tech_box = QGroupBox(self.tr("Techniques (each at its default learning rate)"))
         tl = QVBoxLayout(tech_box)
         self.arms: dict[str, tuple[QCheckBox, Any, QWidget]] = {}
         from ftstudio.techniques import all_techniques, param_specs
         from ftstudio.gui.widgets.param_panel import ParamPanel
 
         for cls in all_techniques():
-            seq = " — task sequences only" if cls.needs_task_sequence else ""
-            cb = QCheckBox(f"{cls.title}   (lr {cls.default_learning_rate:g}){seq}")
+            seq = self.tr(" — task sequences only") if cls.needs_task_sequence else ""
+            cb = QCheckBox(self.tr("{title}   (learning rate {lr:g}){seq}").format(
+                title=_t(cls.title), lr=cls.default_learning_rate, seq=seq))
             cb.setObjectName(f"arm_{cls.name}")
-            cb.setToolTip(cls.card)
+            cb.setToolTip(_t(cls.card))
             panel = ParamPanel(param_specs(cls.Params))
-            box = QGroupBox(f"{cls.title} parameters")
+            box = QGroupBox(self.tr("{title} parameters").format(title=_t(cls.title)))
             QVBoxLayout(box).addWidget(panel)
             box.hide()
-            more = QPushButton("Parameters ▸")
+            more = QPushButton(self.tr("Parameters ▸"))
             more.setObjectName(f"arm_params_{cls.name}")
             more.setFlat(True)
             more.setCheckable(True)
             more.setEnabled(False)
-            more.setToolTip("This technique's own parameters for its arm (defaults unless changed)")
+            more.setToolTip(self.tr("This technique's own parameters for its arm (defaults unless changed)"))
             more.toggled.connect(box.setVisible)
             cb.toggled.connect(more.setEnabled)
             cb.toggled.connect(lambda on, m=more: m.setChecked(False) if not on else None)
@@ -117,7 +132,7 @@ class ComparePage(QWidget):
             tl.addWidget(box)
             self.arms[cls.name] = (cb, panel, box)
         ll.addWidget(tech_box)
-        budget = QGroupBox("Shared budget (the same for every arm)")
+        budget = QGroupBox(self.tr("Shared budget (the same for every arm)"))
         form = QFormLayout(budget)
         self.epochs = QDoubleSpinBox()
         self.epochs.setRange(0.01, 1000)
@@ -125,7 +140,7 @@ class ComparePage(QWidget):
         self.epochs.setValue(1.0)
         self.max_steps = QSpinBox()
         self.max_steps.setRange(0, 10_000_000)
-        self.max_steps.setSpecialValueText("— (use epochs)")
+        self.max_steps.setSpecialValueText(self.tr("— (use epochs)"))
         self.batch = QSpinBox()
         self.batch.setRange(1, 4096)
         self.batch.setValue(32)
@@ -133,15 +148,17 @@ class ComparePage(QWidget):
         self.max_length.setRange(8, 32768)
         self.max_length.setValue(128)
         self.seeds = QLineEdit("42")
-        self.seeds.setToolTip("One seed, or several separated by commas (mean ± spread; a lead within the spread "
-                              "is shown as a tie)")
-        form.addRow("Epochs:", self.epochs)
-        form.addRow("Max steps:", self.max_steps)
-        form.addRow("Batch size:", self.batch)
-        form.addRow("Max length:", self.max_length)
-        form.addRow("Seed(s):", self.seeds)
-        note = QLabel("Same examples in the same order and the same eval set for every arm; each technique at "
-                      "its default learning rate.")
+        self.seeds.setToolTip(self.tr("One seed, or several separated by commas (mean ± spread; a lead "
+                                      "within the spread "
+                              "is shown as a tie)"))
+        form.addRow(self.tr("Epochs:"), self.epochs)
+        form.addRow(self.tr("Max steps:"), self.max_steps)
+        form.addRow(self.tr("Batch size:"), self.batch)
+        form.addRow(self.tr("Max length:"), self.max_length)
+        form.addRow(self.tr("Seed(s):"), self.seeds)
+        note = QLabel(self.tr("Same examples in the same order and the same eval set for every arm; each "
+                              "technique at "
+                      "its default learning rate."))
         note.setWordWrap(True)
         note.setStyleSheet("color:#555")
         form.addRow(note)
@@ -153,32 +170,33 @@ class ComparePage(QWidget):
         self.preflight_label.setWordWrap(True)
         ll.addWidget(self.preflight_label)
         row = QHBoxLayout()
-        self.preflight_button = QPushButton("Pre-flight")
-        self.preflight_button.setToolTip("Estimate the study's total time and its largest arm's peak memory")
+        self.preflight_button = QPushButton(self.tr("Pre-flight"))
+        self.preflight_button.setToolTip(self.tr("Estimate the study's total time and its largest arm's "
+                                                 "peak memory"))
         self.preflight_button.clicked.connect(self.run_preflight)
-        self.start_button = QPushButton("▶  Start study")
+        self.start_button = QPushButton(self.tr("▶  Start study"))
         self.start_button.setObjectName("study_start")
         self.start_button.setStyleSheet("QPushButton{background:#2e7d32;color:white;font-weight:bold;padding:5px 12px;}"
                                         "QPushButton:disabled{background:#9e9e9e;}")
         self.start_button.clicked.connect(lambda: self.start())
-        self.continue_button = QPushButton("↻ Continue")
-        self.continue_button.setToolTip("Run the arms not finished yet (the stopped one resumes)")
+        self.continue_button = QPushButton(self.tr("↻ Continue"))
+        self.continue_button.setToolTip(self.tr("Run the arms not finished yet (the stopped one resumes)"))
         self.continue_button.setEnabled(False)
         self.continue_button.clicked.connect(lambda: self.start(continue_=True))
-        self.stop_button = QPushButton("■ Stop")
+        self.stop_button = QPushButton(self.tr("■ Stop"))
         self.stop_button.setEnabled(False)
         self.stop_button.clicked.connect(self.stop)
         for b in (self.preflight_button, self.start_button, self.continue_button, self.stop_button):
             row.addWidget(b)
         ll.addLayout(row)
         row2 = QHBoxLayout()
-        self.save_button = QPushButton("Save study…")
+        self.save_button = QPushButton(self.tr("Save study…"))
         self.save_button.clicked.connect(self._save_dialog)
-        self.open_button = QPushButton("Open study…")
+        self.open_button = QPushButton(self.tr("Open study…"))
         self.open_button.clicked.connect(self._open_dialog)
-        self.png_button = QPushButton("Export chart PNG…")
+        self.png_button = QPushButton(self.tr("Export chart PNG…"))
         self.png_button.clicked.connect(lambda: self._export("png"))
-        self.csv_button = QPushButton("Export table CSV…")
+        self.csv_button = QPushButton(self.tr("Export table CSV…"))
         self.csv_button.clicked.connect(lambda: self._export("csv"))
         for b in (self.open_button, self.save_button, self.png_button, self.csv_button):
             row2.addWidget(b)
@@ -196,12 +214,12 @@ class ComparePage(QWidget):
         rl.setContentsMargins(6, 0, 0, 0)
         top = QHBoxLayout()
         qcol = QVBoxLayout()
-        self.total_label = QLabel("No study yet.")
+        self.total_label = QLabel(self.tr("No study yet."))
         self.total_label.setObjectName("study_total")
         qcol.addWidget(self.total_label)
         self.queue_table = QTableWidget(0, 3)
         self.queue_table.setObjectName("study_queue")
-        self.queue_table.setHorizontalHeaderLabels(["arm", "status", "ETA"])
+        self.queue_table.setHorizontalHeaderLabels([self.tr("arm"), self.tr("status"), self.tr("ETA")])
         self.queue_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
         self.queue_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.queue_table.verticalHeader().hide()
@@ -210,7 +228,7 @@ class ComparePage(QWidget):
         self._plot = Lazy(_loss_plot)
         top.addWidget(self._plot, 1)
         rl.addLayout(top, 2)
-        self.chart = QLabel("The chart appears here as arms finish.")
+        self.chart = QLabel(self.tr("The chart appears here as arms finish."))
         self.chart.setObjectName("study_chart")
         self.chart.setAlignment(Qt.AlignCenter)
         self.chart.setMinimumHeight(260)
@@ -223,7 +241,7 @@ class ComparePage(QWidget):
         rl.addWidget(self.reading)
         self.table = QTableWidget(0, len(RESULT_COLUMNS))
         self.table.setObjectName("study_results")
-        self.table.setHorizontalHeaderLabels(RESULT_COLUMNS)
+        self.table.setHorizontalHeaderLabels([self.tr(c) for c in RESULT_COLUMNS])
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.verticalHeader().hide()
         rl.addWidget(self.table, 2)
@@ -270,7 +288,7 @@ class ComparePage(QWidget):
 
         names = self.ticked()
         if not names:
-            raise UserError("tick at least one technique to compare")
+            raise UserError(self.tr("tick at least one technique to compare"))
         cfg = self.base_config()
         base = cfg.to_dict()
         for k in ("technique", "output_dir"):
@@ -292,9 +310,10 @@ class ComparePage(QWidget):
         try:
             seeds = [int(s) for s in self.seeds.text().replace(" ", "").split(",") if s]
         except ValueError:
-            raise UserError(f"seeds must be whole numbers separated by commas; got '{self.seeds.text()}'") from None
+            raise UserError(self.tr("seeds must be whole numbers separated by commas; got '{value}'").format(
+                                value=self.seeds.text())) from None
         if not seeds:
-            raise UserError("give at least one seed")
+            raise UserError(self.tr("give at least one seed"))
         return seeds
 
     def load_study(self, study: Any) -> None:
@@ -321,13 +340,13 @@ class ComparePage(QWidget):
         return path
 
     def _save_dialog(self) -> None:
-        p, _ = QFileDialog.getSaveFileName(self, "Save the study", str(Path.home() / "ftstudio-study.yaml"),
-                                           "Study (*.yaml)")
+        p, _ = QFileDialog.getSaveFileName(self, self.tr("Save the study"), str(Path.home() / "ftstudio-study.yaml"),
+                                           self.tr("Study (*.yaml)"))
         if p:
             self.save_study(p)
 
     def _open_dialog(self) -> None:
-        p, _ = QFileDialog.getOpenFileName(self, "Open a study", "", "Study (*.yaml *.yml)")
+        p, _ = QFileDialog.getOpenFileName(self, self.tr("Open a study"), "", self.tr("Study (*.yaml *.yml)"))
         if p:
             from ftstudio.engine.study import StudyConfig
 
@@ -344,7 +363,7 @@ class ComparePage(QWidget):
             self.problem.set_problem(str(e))
             return
         self.problem.set_problem(None)
-        self.preflight_label.setText("Pre-flight: measuring one step per arm…")
+        self.preflight_label.setText(self.tr("Pre-flight: measuring one step per arm…"))
         self.preflight_button.setEnabled(False)
 
         def job() -> Any:
@@ -372,7 +391,8 @@ class ComparePage(QWidget):
         if self.session is not None:
             return False
         if self.is_busy():
-            self.problem.set_problem("a training run is in progress: stop it or wait for it to finish")
+            self.problem.set_problem(self.tr("a training run is in progress: stop it or wait for it to "
+                                             "finish"))
             return False
         try:
             if continue_ and self.study_dir is not None:
@@ -395,7 +415,7 @@ class ComparePage(QWidget):
         if not continue_:
             self.results = {}
             self._show_results()
-            self.chart.setText("The chart appears here as arms finish.")
+            self.chart.setText(self.tr("The chart appears here as arms finish."))
             self._pixmap = None
         self.started = time.time()
         s = TrainingSession(study, str(self.study_dir), train_fn or _study_fn, parent=self)
@@ -414,7 +434,7 @@ class ComparePage(QWidget):
         if self.session is not None:
             self.session.cancel()
             self.stop_button.setEnabled(False)
-            self.total_label.setText("Stopping after a checkpoint…")
+            self.total_label.setText(self.tr("Stopping after a checkpoint…"))
 
     def _set_buttons(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
@@ -429,7 +449,7 @@ class ComparePage(QWidget):
             self.running_eta = None
             self.arm_started = time.time()
             self.plot.series.clear()
-            self.plot.setTitle(f"Running arm: {ev.label} — training loss", size="10pt")
+            self.plot.setTitle(self.tr("Running arm: {label} — training loss").format(label=ev.label), size="10pt")
         elif kind == "step":
             self._step = ev.step
             self.running_eta = ev.eta
@@ -469,14 +489,15 @@ class ComparePage(QWidget):
                     unknown = True
                 else:
                     total += eta
-            icon = {"finished": "✓ done", "running": "▶ running", "waiting": "… waiting"}.get(q["status"], q["status"])
+            icon = {"finished": self.tr("✓ done"), "running": self.tr("▶ running"),
+                    "waiting": self.tr("… waiting")}.get(q["status"], q["status"])
             for c, text in enumerate((q["label"], icon, fmt_seconds(eta) if eta is not None else "—")):
                 self.queue_table.setItem(i, c, QTableWidgetItem(text))
         n_done = sum(q["status"] == "finished" for q in self.queue)
         if self.session is not None:
-            self.total_label.setText(f"{n_done}/{len(self.queue)} arms done · total ETA "
-                                     f"{fmt_seconds(total) if not unknown else '—'}"
-                                     f"{'' if not unknown else ' (known after the first arm or a pre-flight)'}")
+            self.total_label.setText(self.tr("{n_done}/{n_queue} arms done · total ETA {eta}{note}").format(
+                n_done=n_done, n_queue=len(self.queue), eta=fmt_seconds(total) if not unknown else "—",
+                note="" if not unknown else self.tr(" (known after the first arm or a pre-flight)")))
 
     def _reload(self) -> None:
         if self.study_dir is None:
@@ -539,11 +560,12 @@ class ComparePage(QWidget):
     def _on_done(self, results: dict) -> None:
         self.results = results or self.results
         self._show_results()
-        self.total_label.setText(f"Study {self.results.get('status', '?')} · {self.study_dir}")
+        self.total_label.setText(self.tr("Study {value} · {study_dir}").format(
+                                     value=self.results.get('status', '?'), study_dir=self.study_dir))
 
     def _on_failed(self, kind: str, message: str, tb: str) -> None:
-        self.problem.set_problem(message.splitlines()[0] if message else "the study failed")
-        self.total_label.setText("Study failed.")
+        self.problem.set_problem(message.splitlines()[0] if message else self.tr("the study failed"))
+        self.total_label.setText(self.tr("Study failed."))
         self.results.setdefault("status", "failed")
 
     def _on_ended(self) -> None:
@@ -561,13 +583,13 @@ class ComparePage(QWidget):
     def export(self, kind: str, dest: str) -> str | None:
         src = self.study_dir / ("chart.png" if kind == "png" else "results.csv") if self.study_dir else None
         if src is None or not src.exists():
-            self.problem.set_problem("no study results yet: run a study first")
+            self.problem.set_problem(self.tr("no study results yet: run a study first"))
             return None
         shutil.copyfile(src, dest)
         return dest
 
     def _export(self, kind: str) -> None:
-        flt = "PNG image (*.png)" if kind == "png" else "CSV table (*.csv)"
-        p, _ = QFileDialog.getSaveFileName(self, "Export", str(Path.home() / f"study.{kind}"), flt)
+        flt = self.tr("PNG image (*.png)") if kind == "png" else self.tr("CSV table (*.csv)")
+        p, _ = QFileDialog.getSaveFileName(self, self.tr("Export"), str(Path.home() / f"study.{kind}"), flt)
         if p:
             self.export(kind, p)

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -29,13 +29,20 @@ from PySide6.QtWidgets import (
 from ftstudio.engine.config import DataConfig
 from ftstudio.gui.pages.common import InlineProblem, elide, field, heading
 from ftstudio.gui.util import labelled_bar, run_async
+from ftstudio.i18n import _t
 
 DATA_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".txt")
-FILE_FILTER = "Data files (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)"
+# Translated where shown (DataPage context).
+FILE_FILTER = QT_TRANSLATE_NOOP("DataPage", "Data files (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)")
 MAX_LABELS_SHOWN = 20  # the distribution lists the top 20 labels, then "N others"
 TEXT_GUESSES = ("text", "sentence", "content", "review", "document", "body", "message", "question")
 LABEL_GUESSES = ("label", "labels", "class", "category", "target", "sentiment", "topic", "y")
-TASK_LABELS = {"classification": "Classification (text → label)", "causal-lm": "Text generation (causal LM)"}
+TASK_LABELS = {"classification": QT_TRANSLATE_NOOP("DataPage", "Classification (text → label)"),
+               "causal-lm": QT_TRANSLATE_NOOP("DataPage", "Text generation (causal LM)")}
+
+
+def file_filter() -> str:
+    return QCoreApplication.translate("DataPage", FILE_FILTER)
 
 
 def builtin_datasets() -> list[str]:
@@ -60,7 +67,7 @@ class ColumnCombo(QComboBox):
         self.setInsertPolicy(QComboBox.NoInsert)
         self.setMinimumWidth(160)
         if optional:
-            self.lineEdit().setPlaceholderText("(none)")
+            self.lineEdit().setPlaceholderText(self.tr("(none)"))
 
     def set_columns(self, cols: list[str]) -> None:
         cur = self.value()
@@ -94,58 +101,58 @@ class DataPage(QWidget):
         super().__init__(parent)
         self.setAcceptDrops(True)
         outer = QVBoxLayout(self)
-        outer.addWidget(heading("Data", "What the model learns from. Drop a CSV, TSV, JSON, JSONL or Parquet file here."))
+        outer.addWidget(heading(self.tr("Data"), self.tr("What the model learns from. Drop a CSV, TSV, JSON, JSONL or Parquet file here.")))
 
-        src = QGroupBox("Source")
+        src = QGroupBox(self.tr("Source"))
         g = QGridLayout(src)
         self.task_combo = QComboBox()
         self.task_combo.setObjectName("task_combo")
         for k, v in TASK_LABELS.items():
-            self.task_combo.addItem(v, k)
+            self.task_combo.addItem(self.tr(v), k)
         self.task_combo.currentIndexChanged.connect(self._task_changed)
-        g.addWidget(QLabel("Task:"), 0, 0)
+        g.addWidget(QLabel(self.tr("Task:")), 0, 0)
         g.addWidget(self.task_combo, 0, 1, 1, 2)
         self.train_edit = QLineEdit()
         self.train_edit.setObjectName("train_edit")
-        self.train_edit.setPlaceholderText("a file, builtin:NAME or hub:NAME")
+        self.train_edit.setPlaceholderText(self.tr("a file, builtin:NAME or hub:NAME"))
         self.train_edit.editingFinished.connect(self._source_edited)
-        self.browse_button = QPushButton("Browse…")
+        self.browse_button = QPushButton(self.tr("Browse…"))
         self.browse_button.clicked.connect(self._browse_train)
-        g.addWidget(QLabel("Training data:"), 1, 0)
+        g.addWidget(QLabel(self.tr("Training data:")), 1, 0)
         g.addWidget(self.train_edit, 1, 1)
         g.addWidget(self.browse_button, 1, 2)
         self.source_problem = InlineProblem()
         self.source_problem.setObjectName("source_problem")
         g.addWidget(self.source_problem, 2, 1, 1, 2)
         self.builtin_combo = QComboBox()
-        self.builtin_combo.addItem("— built-in datasets —", None)
+        self.builtin_combo.addItem(self.tr("— built-in datasets —"), None)
         for n in builtin_datasets():
             self.builtin_combo.addItem(n, n)
         self.builtin_combo.activated.connect(self._builtin_picked)
         self.hub_edit = QLineEdit()
-        self.hub_edit.setPlaceholderText("hub dataset name, e.g. stanfordnlp/sst2")
+        self.hub_edit.setPlaceholderText(self.tr("hub dataset name, e.g. stanfordnlp/sst2"))
         self.hub_edit.returnPressed.connect(self._hub_picked)
-        hub_button = QPushButton("Use hub dataset")
+        hub_button = QPushButton(self.tr("Use hub dataset"))
         hub_button.clicked.connect(self._hub_picked)
         row = QHBoxLayout()
         row.addWidget(self.builtin_combo)
         row.addWidget(self.hub_edit, 1)
         row.addWidget(hub_button)
-        g.addWidget(QLabel("Or:"), 3, 0)
+        g.addWidget(QLabel(self.tr("Or:")), 3, 0)
         g.addLayout(row, 3, 1, 1, 2)
         self.eval_edit = QLineEdit()
-        self.eval_edit.setPlaceholderText("optional; empty = hold out a share of the training data")
+        self.eval_edit.setPlaceholderText(self.tr("optional; empty = hold out a share of the training data"))
         self.eval_edit.editingFinished.connect(self.changed.emit)
-        eval_browse = QPushButton("Browse…")
+        eval_browse = QPushButton(self.tr("Browse…"))
         eval_browse.clicked.connect(self._browse_eval)
-        g.addWidget(QLabel("Evaluation data:"), 4, 0)
+        g.addWidget(QLabel(self.tr("Evaluation data:")), 4, 0)
         g.addWidget(self.eval_edit, 4, 1)
         g.addWidget(eval_browse, 4, 2)
         g.setColumnStretch(1, 1)
         outer.addWidget(src)
 
         mid = QHBoxLayout()
-        cols = QGroupBox("Columns")
+        cols = QGroupBox(self.tr("Columns"))
         self.col_form = QFormLayout(cols)
         self.text_col = ColumnCombo()
         self.label_col = ColumnCombo()
@@ -153,31 +160,34 @@ class DataPage(QWidget):
         self.prompt_col = ColumnCombo(optional=True)
         self.response_col = ColumnCombo(optional=True)
         self.template_edit = QLineEdit()
-        self.template_edit.setPlaceholderText("optional, e.g. ### Instruction:\\n{instruction}\\n### Response:\\n")
+        self.template_edit.setPlaceholderText(
+            self.tr("optional, e.g. ### Instruction:\\n{instruction}\\n### Response:\\n"))
         from ftstudio.engine.textformats import FORMAT_TITLES, FORMATS
 
         self.format_combo = QComboBox()
         for f in FORMATS:
-            self.format_combo.addItem("detect from the columns" if f == "auto" else FORMAT_TITLES[f], f)
-        self.format_combo.setToolTip("How rows become training text; detected from the column names by default")
+            self.format_combo.addItem(self.tr("detect from the columns") if f == "auto" else _t(FORMAT_TITLES[f]), f)
+        self.format_combo.setToolTip(self.tr("How rows become training text; detected from the column names "
+                                             "by default"))
         self.chat_template_edit = QLineEdit()
-        self.chat_template_edit.setPlaceholderText("empty: the model's chat template (or the default); "
-                                                   "'default'; or a Jinja template")
+        self.chat_template_edit.setPlaceholderText(
+            self.tr("empty: the model's chat template (or the default); 'default'; or a Jinja template"))
         self.loss_combo = QComboBox()
-        self.loss_combo.addItem("the answers only (assistant turns)", "answer")
-        self.loss_combo.addItem("the whole text (prompt too)", "all")
-        self.loss_combo.setToolTip("Which tokens the loss is taken on; answers only is the usual choice")
+        self.loss_combo.addItem(self.tr("the answers only (assistant turns)"), "answer")
+        self.loss_combo.addItem(self.tr("the whole text (prompt too)"), "all")
+        self.loss_combo.setToolTip(self.tr("Which tokens the loss is taken on; answers only is the usual "
+                                           "choice"))
         self.problems: dict[str, InlineProblem] = {}
         for key, title, w in (
-            ("text_column", "Text column", self.text_col),
-            ("label_column", "Label column", self.label_col),
-            ("text_pair_column", "Second text (pairs)", self.pair_col),
-            ("prompt_column", "Prompt column", self.prompt_col),
-            ("response_column", "Response column", self.response_col),
-            ("template", "Prompt template", self.template_edit),
-            ("format", "Text format", self.format_combo),
-            ("chat_template", "Chat template", self.chat_template_edit),
-            ("loss_on", "Loss on", self.loss_combo),
+            ("text_column", self.tr("Text column"), self.text_col),
+            ("label_column", self.tr("Label column"), self.label_col),
+            ("text_pair_column", self.tr("Second text (pairs)"), self.pair_col),
+            ("prompt_column", self.tr("Prompt column"), self.prompt_col),
+            ("response_column", self.tr("Response column"), self.response_col),
+            ("template", self.tr("Prompt template"), self.template_edit),
+            ("format", self.tr("Text format"), self.format_combo),
+            ("chat_template", self.tr("Chat template"), self.chat_template_edit),
+            ("loss_on", self.tr("Loss on"), self.loss_combo),
         ):
             w.setObjectName(key)
             p = InlineProblem()
@@ -187,19 +197,19 @@ class DataPage(QWidget):
             box.setSpacing(1)
             box.addWidget(w)
             box.addWidget(p)
-            self.col_form.addRow(title + ":", box)
+            self.col_form.addRow(self.tr("{title}:").format(title=title), box)
             if isinstance(w, QComboBox):
                 (w.currentIndexChanged if not w.isEditable() else w.currentTextChanged).connect(self._mapping_changed)
             else:
                 w.editingFinished.connect(self._mapping_changed)
         mid.addWidget(cols, 1)
-        self.dist_box = dist = QGroupBox("Label distribution")
+        self.dist_box = dist = QGroupBox(self.tr("Label distribution"))
         self.dist_layout = QFormLayout(dist)
         self.dist_note = QLabel("—")
         self.dist_layout.addRow(self.dist_note)
         mid.addWidget(dist, 1)
         # text generation: the detected format and the first example as the model will see it
-        self.format_box = QGroupBox("First example, as the model is trained on it")
+        self.format_box = QGroupBox(self.tr("First example, as the model is trained on it"))
         fl = QVBoxLayout(self.format_box)
         self.format_facts = QLabel("")
         self.format_facts.setObjectName("format_facts")
@@ -214,7 +224,7 @@ class DataPage(QWidget):
         mid.addWidget(self.format_box, 1)
         outer.addLayout(mid)
 
-        prev = QGroupBox("Preview")
+        prev = QGroupBox(self.tr("Preview"))
         pl = QVBoxLayout(prev)
         self.preview_status = QLabel("")
         self.preview_status.setStyleSheet("color:#555")
@@ -321,12 +331,12 @@ class DataPage(QWidget):
                 return
 
     def _browse_train(self) -> None:
-        p, _ = QFileDialog.getOpenFileName(self, "Choose training data", "", FILE_FILTER)
+        p, _ = QFileDialog.getOpenFileName(self, self.tr("Choose training data"), "", file_filter())
         if p:
             self.set_source(p)
 
     def _browse_eval(self) -> None:
-        p, _ = QFileDialog.getOpenFileName(self, "Choose evaluation data", "", FILE_FILTER)
+        p, _ = QFileDialog.getOpenFileName(self, self.tr("Choose evaluation data"), "", file_filter())
         if p:
             self.eval_edit.setText(p)
             self.changed.emit()
@@ -383,12 +393,12 @@ class DataPage(QWidget):
         self._timer.stop()
         cfg = self.data_config()
         if not cfg.train:
-            self._show_problem("source", "choose a file, a built-in dataset or a hub dataset")
+            self._show_problem("source", self.tr("choose a file, a built-in dataset or a hub dataset"))
             return
         self._seq += 1
         seq = self._seq
         task = self.task()
-        self.preview_status.setText("Reading…")
+        self.preview_status.setText(self.tr("Reading…"))
 
         model = self.model_source() if callable(self.model_source) and task == "causal-lm" else None
 
@@ -438,9 +448,9 @@ class DataPage(QWidget):
             self.format_facts.setText("")
             self.example_view.clear()
             return
-        self.format_facts.setText(f"<b>Format:</b> {html.escape(tf['title'])}<br><b>Template:</b> "
-                                  f"{html.escape(tf['template'])} · <b>loss on:</b> {html.escape(tf['loss_on'])}"
-                                  " (highlighted)")
+        self.format_facts.setText(self.tr("<b>Format:</b> {format}<br><b>Template:</b> {template} · <b>loss "
+                                          "on:</b> {loss_on} (highlighted)").format(
+            format=html.escape(tf["title"]), template=html.escape(tf["template"]), loss_on=html.escape(tf["loss_on"])))
         parts = []
         for seg in tf.get("example") or []:
             t = html.escape(seg["text"][:3000]).replace("\n", "<br>")
@@ -467,14 +477,14 @@ class DataPage(QWidget):
             ("response_column", d.response_column),
             ("text_column", d.text_column),
         ]
-        if "column" in low:
+        if "column" in low or "列" in low:  # engine messages may be in Chinese
             for key, col in checks:
-                if col and re.search(rf"['\"`]{re.escape(col.lower())}['\"`]", low):
+                if col and re.search(rf"['\"`“]{re.escape(col.lower())}['\"`”]", low):
                     return key
             for key, col in checks:
                 if key.split("_")[0] in low and self._row_visible(key):
                     return key
-        if "template" in low:
+        if "template" in low or "模板" in low:
             return "template"
         return "source"
 
@@ -575,12 +585,17 @@ class DataPage(QWidget):
         total = field(pv, "num_rows", "total_rows", "n_rows")
         note = ""
         if guessed:
-            note = " · set from the file: " + ", ".join(f"{k.replace('_', ' ')} = '{v}'" for k, v in guessed.items())
+            note = self.tr(" · set from the file: {fields}").format(
+                fields=", ".join(f"{k.replace('_', ' ')} = '{v}'" for k, v in guessed.items()))
         self.preview_status.setWordWrap(True)
-        self.preview_status.setText("" if not columns else
-            f"First {len(rows)} rows" + (f" of {total:,}" if isinstance(total, int) else "")
-            + f" · {len(columns)} columns" + note
-        )
+        if not columns:
+            self.preview_status.setText("")
+        elif isinstance(total, int):
+            self.preview_status.setText(self.tr("First {n} rows of {total:,} · {n_columns} columns").format(
+                n=len(rows), total=total, n_columns=len(columns)) + note)
+        else:
+            self.preview_status.setText(self.tr("First {n} rows · {n_columns} columns").format(
+                n=len(rows), n_columns=len(columns)) + note)
         probs = field(pv, "problems", "warnings", default=[]) or []
         if isinstance(probs, dict):
             for k, m in probs.items():
@@ -596,7 +611,7 @@ class DataPage(QWidget):
         while self.dist_layout.rowCount():
             self.dist_layout.removeRow(0)
         if not isinstance(counts, dict) or not counts:
-            lab = QLabel("—" if self.task() == "classification" else "Labels are not used for text generation.")
+            lab = QLabel("—" if self.task() == "classification" else self.tr("Labels are not used for text generation."))
             self.dist_layout.addRow(lab)
             return
         total = sum(v for v in counts.values() if isinstance(v, (int, float))) or 1
@@ -611,5 +626,5 @@ class DataPage(QWidget):
         rest = ranked[len(items):]
         if rest:
             n = sum(v for _, v in rest)
-            self.dist_layout.addRow(QLabel(f"{len(rest):,} others:"),
+            self.dist_layout.addRow(QLabel(self.tr("{n_rest:,} others:").format(n_rest=len(rest))),
                                     labelled_bar(n / total, f"{n:,}  ({100 * n / total:.0f}%)", "#9e9e9e"))

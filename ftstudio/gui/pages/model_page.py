@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
@@ -20,18 +20,19 @@ from PySide6.QtWidgets import (
 
 from ftstudio.gui.pages.common import InlineProblem, as_dict, field, heading, name_of
 from ftstudio.gui.util import fmt_bytes, fmt_count, run_async
+from ftstudio.i18n import _t
 
-INFO_ROWS = [
-    ("Architecture", ("architecture", "model_type", "arch")),
-    ("Family", ("family",)),
-    ("Parameters", ("num_parameters", "parameters", "total_params", "params")),
-    ("Layers", ("num_layers", "layers", "n_layers")),
-    ("Hidden size", ("hidden_size", "hidden")),
-    ("Size (fp32)", ("size_bytes", "size", "disk_bytes")),
-    ("Bias terms", ("bias_terms", "num_bias_params", "bias_params", "has_bias")),
-    ("Max length", ("max_length", "max_position_embeddings")),
-    ("Vocabulary", ("vocab_size",)),
-    ("Source", ("source", "path")),
+INFO_ROWS = [  # titles translated where shown (ModelPage context)
+    (QT_TRANSLATE_NOOP("ModelPage", "Architecture"), ("architecture", "model_type", "arch")),
+    (QT_TRANSLATE_NOOP("ModelPage", "Family"), ("family",)),
+    (QT_TRANSLATE_NOOP("ModelPage", "Parameters"), ("num_parameters", "parameters", "total_params", "params")),
+    (QT_TRANSLATE_NOOP("ModelPage", "Layers"), ("num_layers", "layers", "n_layers")),
+    (QT_TRANSLATE_NOOP("ModelPage", "Hidden size"), ("hidden_size", "hidden")),
+    (QT_TRANSLATE_NOOP("ModelPage", "Size (fp32)"), ("size_bytes", "size", "disk_bytes")),
+    (QT_TRANSLATE_NOOP("ModelPage", "Bias terms"), ("bias_terms", "num_bias_params", "bias_params", "has_bias")),
+    (QT_TRANSLATE_NOOP("ModelPage", "Max length"), ("max_length", "max_position_embeddings")),
+    (QT_TRANSLATE_NOOP("ModelPage", "Vocabulary"), ("vocab_size",)),
+    (QT_TRANSLATE_NOOP("ModelPage", "Source"), ("source", "path")),
 ]
 
 
@@ -46,11 +47,11 @@ class ModelPage(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         outer = QVBoxLayout(self)
-        outer.addWidget(heading("Model", "The pretrained model to fine-tune."))
+        outer.addWidget(heading(self.tr("Model"), self.tr("The pretrained model to fine-tune.")))
         row = QHBoxLayout()
         outer.addLayout(row, 1)
 
-        pick = QGroupBox("Choose a model")
+        pick = QGroupBox(self.tr("Choose a model"))
         pl = QVBoxLayout(pick)
         self.list = QListWidget()
         self.list.setObjectName("model_list")
@@ -59,10 +60,11 @@ class ModelPage(QWidget):
         self.list.itemActivated.connect(self._picked)
         pl.addWidget(self.list, 1)
         b = QHBoxLayout()
-        self.folder_button = QPushButton("Local folder…")
-        self.folder_button.setToolTip("A folder with config.json and weights (save_pretrained output)")
+        self.folder_button = QPushButton(self.tr("Local folder…"))
+        self.folder_button.setToolTip(self.tr("A folder with config.json and weights (save_pretrained "
+                                              "output)"))
         self.folder_button.clicked.connect(self._browse)
-        self.refresh_button = QPushButton("Rescan cache")
+        self.refresh_button = QPushButton(self.tr("Rescan cache"))
         self.refresh_button.clicked.connect(self.refresh_sources)
         b.addWidget(self.folder_button)
         b.addWidget(self.refresh_button)
@@ -71,14 +73,16 @@ class ModelPage(QWidget):
         form = QFormLayout()
         self.model_edit = QLineEdit()
         self.model_edit.setObjectName("model_edit")
-        self.model_edit.setPlaceholderText("builtin:NAME, a folder, or a hub id like prajjwal1/bert-tiny")
-        self.model_edit.setToolTip("Type a Hugging Face hub id or a path, or pick from the list")
+        self.model_edit.setPlaceholderText(self.tr("builtin:NAME, a folder, or a hub id like "
+                                                   "prajjwal1/bert-tiny"))
+        self.model_edit.setToolTip(self.tr("Type a Hugging Face hub id or a path, or pick from the list"))
         self.model_edit.editingFinished.connect(self._edited)
-        form.addRow("Model:", self.model_edit)
+        form.addRow(self.tr("Model:"), self.model_edit)
         pl.addLayout(form)
         hint = QLabel(
-            "Built-in models work offline. A folder needs config.json, a tokenizer and .safetensors weights. "
-            "A hub id (owner/name) is used from the local Hugging Face cache, or downloaded when online."
+            self.tr("Built-in models work offline. A folder needs config.json, a tokenizer and .safetensors "
+                    "weights. A hub id (owner/name) is used from the local Hugging Face cache, or downloaded "
+                    "when online.")
         )
         hint.setWordWrap(True)
         hint.setStyleSheet("color:#666")
@@ -87,7 +91,7 @@ class ModelPage(QWidget):
         pl.addWidget(self.problem)
         row.addWidget(pick, 3)
 
-        info = QGroupBox("About this model")
+        info = QGroupBox(self.tr("About this model"))
         il = QVBoxLayout(info)
         self.info_form = QFormLayout()
         self.info_labels: dict[str, QLabel] = {}
@@ -96,7 +100,7 @@ class ModelPage(QWidget):
             lab.setTextInteractionFlags(Qt.TextSelectableByMouse)
             lab.setWordWrap(True)
             self.info_labels[title] = lab
-            self.info_form.addRow(title + ":", lab)
+            self.info_form.addRow(self.tr("{title}:").format(title=self.tr(title)), lab)
         il.addLayout(self.info_form)
         self.info_status = QLabel("")
         self.info_progress.connect(lambda name, text: name == self.model() and self.info_status.setText(text))
@@ -132,12 +136,13 @@ class ModelPage(QWidget):
     def _fill_sources(self, res: tuple[list, list]) -> None:
         builtin, found = res
         self.list.clear()
-        self._section("Built-in (ready offline)")
+        self._section(self.tr("Built-in (ready offline)"))
         for name, meta in builtin:
             desc = field(meta, "description", "title", default="") if meta is not None else ""
-            self._item(name, f"{name}" + (f" — {desc}" if desc else ""))
+            self._item(name, f"{name}" + (f" — {_t(desc)}" if desc else ""))
         cached = [m for m in found if not name_of(m).startswith("builtin:")]
-        self._section("In your Hugging Face cache" if cached else "In your Hugging Face cache (none found)")
+        self._section(self.tr("In your Hugging Face cache") if cached else
+                      self.tr("In your Hugging Face cache (none found)"))
         for m in cached:
             n = name_of(m)
             size = field(m, "size_bytes", "size")
@@ -174,7 +179,7 @@ class ModelPage(QWidget):
             self.set_model(name)
 
     def _browse(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Choose a model folder")
+        d = QFileDialog.getExistingDirectory(self, self.tr("Choose a model folder"))
         if d:
             self.set_model(d)
 
@@ -203,7 +208,7 @@ class ModelPage(QWidget):
         if name in _INFO_CACHE:
             self.show_info(_INFO_CACHE[name])
             return
-        self.info_status.setText("Reading model facts (loads the weights once)…")
+        self.info_status.setText(self.tr("Reading model facts (loads the weights once)…"))
 
         def progress(what: str, done: int, total: int) -> None:  # first use: fetch / convert
             pct = f" {100 * done // total}%" if total > 1 else ""
@@ -244,9 +249,10 @@ class ModelPage(QWidget):
             elif title.startswith("Size") and isinstance(v, (int, float)):
                 text = fmt_bytes(v)
             elif title == "Bias terms" and isinstance(v, bool):
-                text = "yes" if v else "no (BitFit has nothing to train)"
+                text = self.tr("yes") if v else self.tr("no (BitFit has nothing to train)")
             elif title == "Bias terms" and isinstance(v, (int, float)):
-                text = f"{fmt_count(v)} parameters" if v else "none (BitFit has nothing to train)"
+                text = (self.tr("{n} parameters").format(n=fmt_count(v)) if v else
+                        self.tr("none (BitFit has nothing to train)"))
             else:
                 text = str(v)
             self.info_labels[title].setText(text)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.gui.pages.common import InlineProblem, field, heading
+from ftstudio.gui.pages.common import InlineProblem, field, heading, task_name
 from ftstudio.gui.util import labelled_bar, run_async
 from ftstudio.gui.widgets.generation_controls import GenerationControls
 
@@ -57,7 +57,7 @@ class AnswerBox(QGroupBox):
 
     def show_stream(self, text: str) -> None:
         """Text as it is generated (the final result replaces it)."""
-        self.headline.setText("Generating…")
+        self.headline.setText(self.tr("Generating…"))
         self.text.setPlainText(text)
         self.text.show()
 
@@ -78,8 +78,9 @@ class AnswerBox(QGroupBox):
                                                                     "#2e7d32" if i == 0 else "#8fb3d9"))
         elif text is not None:
             stopped = field(r, "stopped", default=None)
-            note = {"length": "   (stopped at the token limit)", "cancelled": "   (stopped)"}.get(stopped, "")
-            self.headline.setText("Generated:" + note)
+            note = {"length": self.tr("   (stopped at the token limit)"),
+                    "cancelled": self.tr("   (stopped)")}.get(stopped, "")
+            self.headline.setText(self.tr("Generated:") + note)
             self.text.setPlainText(str(text))
             self.text.show()
         else:
@@ -93,15 +94,15 @@ class PlaygroundPage(QWidget):
         super().__init__(parent)
         self.runs_dir = runs_dir
         lay = QVBoxLayout(self)
-        lay.addWidget(heading("Playground", "Try a finished run on your own text, next to the base model."))
+        lay.addWidget(heading(self.tr("Playground"), self.tr("Try a finished run on your own text, next to the base model.")))
         row = QHBoxLayout()
-        row.addWidget(QLabel("Run:"))
+        row.addWidget(QLabel(self.tr("Run:")))
         self.run_combo = QComboBox()
         self.run_combo.setObjectName("playground_run")
         self.run_combo.setMinimumWidth(420)
         self.run_combo.currentIndexChanged.connect(self._run_changed)
         row.addWidget(self.run_combo, 1)
-        refresh = QPushButton("Refresh")
+        refresh = QPushButton(self.tr("Refresh"))
         refresh.clicked.connect(self.refresh)
         row.addWidget(refresh)
         lay.addLayout(row)
@@ -110,18 +111,18 @@ class PlaygroundPage(QWidget):
         lay.addWidget(self.run_facts)
         self.input = QPlainTextEdit()
         self.input.setObjectName("playground_input")
-        self.input.setPlaceholderText("Type a sentence, e.g. “a wonderful, moving film”")
+        self.input.setPlaceholderText(self.tr("Type a sentence, e.g. “a wonderful, moving film”"))
         self.input.setMaximumHeight(110)
         lay.addWidget(self.input)
         brow = QHBoxLayout()
-        self.predict_button = QPushButton("Predict  (Ctrl+Enter)")
+        self.predict_button = QPushButton(self.tr("Predict  (Ctrl+Enter)"))
         self.predict_button.setObjectName("predict_button")
         self.predict_button.setShortcut("Ctrl+Return")
         self.predict_button.clicked.connect(self.predict)
         brow.addWidget(self.predict_button)
-        self.stop_button = QPushButton("Stop")
+        self.stop_button = QPushButton(self.tr("Stop"))
         self.stop_button.setObjectName("stop_generation")
-        self.stop_button.setToolTip("Stop generating (the text so far stays)")
+        self.stop_button.setToolTip(self.tr("Stop generating (the text so far stays)"))
         self.stop_button.clicked.connect(self._stop_generation)
         self.stop_button.hide()
         brow.addWidget(self.stop_button)
@@ -138,9 +139,9 @@ class PlaygroundPage(QWidget):
         self.problem = InlineProblem()
         lay.addWidget(self.problem)
         answers = QHBoxLayout()
-        self.tuned = AnswerBox("Fine-tuned")
+        self.tuned = AnswerBox(self.tr("Fine-tuned"))
         self.tuned.setObjectName("tuned_answer")
-        self.base = AnswerBox("Base model (before fine-tuning)")
+        self.base = AnswerBox(self.tr("Base model (before fine-tuning)"))
         self.base.setObjectName("base_answer")
         answers.addWidget(self.tuned, 1)
         answers.addWidget(self.base, 1)
@@ -170,9 +171,10 @@ class PlaygroundPage(QWidget):
         for r in self.records:
             acc = (r.summary or {}).get("accuracy")
             self.run_combo.addItem(f"{getattr(r, 'display_name', r.name)}  ·  {r.technique}"
-                                   + (f"  ·  acc {acc:.3f}" if isinstance(acc, float) else ""), str(r.run_dir))
+                                   + (self.tr("  ·  acc {acc:.3f}").format(acc=acc) if isinstance(acc, float) else ""),
+                                   str(r.run_dir))
         if not self.records:
-            self.run_combo.addItem("(no finished runs yet — train one first)", None)
+            self.run_combo.addItem(self.tr("(no finished runs yet — train one first)"), None)
         newest = str(self.records[0].run_dir) if self.records else None  # list_runs: newest first
         if newest != self._newest:
             cur = newest  # a run finished since: open on it (the one the user just trained)
@@ -193,14 +195,15 @@ class PlaygroundPage(QWidget):
     def _run_changed(self) -> None:
         rd = self.current_run()
         rec = next((r for r in self.records if str(r.run_dir) == rd), None)
-        self.run_facts.setText(f"{rec.technique} on {rec.model} · task {rec.task}" if rec else "")
+        self.run_facts.setText(self.tr("{technique} on {model} · task: {task}").format(
+            technique=rec.technique, model=rec.model, task=task_name(rec.task)) if rec else "")
         self.gen_controls.setVisible(rec is not None and rec.task == "causal-lm")
         self.predict_button.setEnabled(rec is not None)
         lm = rec is not None and rec.task == "causal-lm"
-        self.predict_button.setText("Generate  (Ctrl+Enter)" if lm else "Predict  (Ctrl+Enter)")
+        self.predict_button.setText(self.tr("Generate  (Ctrl+Enter)") if lm else self.tr("Predict  (Ctrl+Enter)"))
         self.predict_button.setShortcut("Ctrl+Return")
-        self.input.setPlaceholderText("Type an instruction, e.g. “Name three primary colors.”" if lm
-                                      else "Type a sentence, e.g. “a wonderful, moving film”")
+        self.input.setPlaceholderText(self.tr("Type an instruction, e.g. “Name three primary colors.”") if lm
+                                      else self.tr("Type a sentence, e.g. “a wonderful, moving film”"))
         self.tuned.clear()
         self.base.clear()
 
@@ -208,10 +211,10 @@ class PlaygroundPage(QWidget):
         rd = self.current_run()
         text = self.input.toPlainText().strip()
         if not rd:
-            self.problem.set_problem("pick a finished run first")
+            self.problem.set_problem(self.tr("pick a finished run first"))
             return
         if not text:
-            self.problem.set_problem("type some text to try")
+            self.problem.set_problem(self.tr("type some text to try"))
             return
         self.problem.set_problem(None)
         lm = not self.gen_controls.isHidden()
@@ -222,8 +225,8 @@ class PlaygroundPage(QWidget):
             except Exception as e:  # noqa: BLE001 - a UserError: one line beside the controls
                 self.problem.set_problem(str(e))
                 return
-        self.tuned.clear("thinking…")
-        self.base.clear("thinking…")
+        self.tuned.clear(self.tr("thinking…"))
+        self.base.clear(self.tr("thinking…"))
         self._cancel = False
         self._job += 1
         job = self._job
@@ -272,7 +275,7 @@ class PlaygroundPage(QWidget):
         if int(job) != self._job or self._pending == 0:
             return
         box = self.tuned if which == "tuned" else self.base
-        if box.headline.text() in ("thinking…", "Generating…"):  # not once the result is shown
+        if box.headline.text() in (self.tr("thinking…"), QCoreApplication.translate("AnswerBox", "Generating…")):  # not once the result is shown
             box.show_stream(text)
 
     def _stop_generation(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.gui.pages.common import Lazy
+from ftstudio.gui.pages.common import Lazy, metric_name
 from ftstudio.gui.util import fmt_bytes, fmt_count, fmt_metric, fmt_seconds
 
 
@@ -36,10 +36,24 @@ def phase_of(what: str) -> str:
     w = (what or "").lower()
     for key, name in (("tokeniz", "tokenizing"), ("fisher", "Fisher"), ("eval", "evaluating"),
                       ("download", "loading"), ("load", "loading"), ("teacher", "teacher"),
-                      ("export", "exporting"), ("checkpoint", "checkpoint")):
+                      ("export", "exporting"), ("checkpoint", "checkpoint"),
+                      # the engine's Chinese progress texts
+                      ("分词", "tokenizing"), ("评估", "evaluating"), ("加载", "loading"), ("获取", "loading"),
+                      ("教师", "teacher"), ("导出", "exporting"), ("检查点", "checkpoint")):
         if key in w:
             return name
     return what or "working"
+
+
+# Phase names as shown (RunPage context).
+PHASE_NAMES = {"tokenizing": QT_TRANSLATE_NOOP("RunPage", "tokenizing"), "evaluating": QT_TRANSLATE_NOOP("RunPage", "evaluating"),
+               "loading": QT_TRANSLATE_NOOP("RunPage", "loading"), "teacher": QT_TRANSLATE_NOOP("RunPage", "teacher"),
+               "exporting": QT_TRANSLATE_NOOP("RunPage", "exporting"), "checkpoint": QT_TRANSLATE_NOOP("RunPage", "checkpoint"),
+               "training": QT_TRANSLATE_NOOP("RunPage", "training"), "working": QT_TRANSLATE_NOOP("RunPage", "working")}
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("RunPage", text)
 
 
 def baseline_verdict(summary: dict) -> tuple[str, bool]:
@@ -53,10 +67,16 @@ def baseline_verdict(summary: dict) -> tuple[str, bool]:
     if beats is None:
         beats = float(acc) > base
     if beats:
-        return f"accuracy {fmt_metric(acc)} (majority baseline {fmt_metric(base)}: always '{label}')", True
+        return QCoreApplication.translate("RunPage", "accuracy {acc} (majority baseline {base}: always "
+                                                     "'{label}')").format(
+            acc=fmt_metric(acc), base=fmt_metric(base), label=label), True
     if abs(float(acc) - base) < 5e-4:
-        return f"accuracy {fmt_metric(acc)} — the same as always answering '{label}'", False
-    return f"accuracy {fmt_metric(acc)} — worse than always answering '{label}' ({fmt_metric(base)})", False
+        return QCoreApplication.translate("RunPage", "accuracy {acc} — the same as always answering "
+                                                     "'{label}'").format(
+            acc=fmt_metric(acc), label=label), False
+    return QCoreApplication.translate(
+        "RunPage", "accuracy {acc} — worse than always answering '{label}' ({base})").format(
+        acc=fmt_metric(acc), label=label, base=fmt_metric(base)), False
 
 STATUS_STYLE = {
     "idle": "#555",
@@ -78,21 +98,22 @@ class RunPage(QWidget):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         top = QHBoxLayout()
-        self.status = QLabel("No run yet — press Start.")
+        self.status = QLabel(self.tr("No run yet — press Start."))
         self.status.setObjectName("run_status")
         f = QFont()
         f.setPointSize(f.pointSize() + 2)
         f.setBold(True)
         self.status.setFont(f)
         top.addWidget(self.status, 1)
-        self.stop_button = QPushButton("■ Stop")
+        self.stop_button = QPushButton(self.tr("■ Stop"))
         self.stop_button.setObjectName("stop_button")
-        self.stop_button.setToolTip("Stop within one step; the checkpoint is kept and the run can be resumed")
+        self.stop_button.setToolTip(self.tr("Stop within one step; the checkpoint is kept and the run can "
+                                            "be resumed"))
         self.stop_button.setEnabled(False)
         self.stop_button.clicked.connect(lambda *_: self.stop_requested.emit())
-        self.resume_button = QPushButton("↻ Resume")
+        self.resume_button = QPushButton(self.tr("↻ Resume"))
         self.resume_button.setObjectName("resume_button")
-        self.resume_button.setToolTip("Continue this run from its last checkpoint")
+        self.resume_button.setToolTip(self.tr("Continue this run from its last checkpoint"))
         self.resume_button.setEnabled(False)
         self.resume_button.clicked.connect(lambda: self.resume_requested.emit(self.run_dir or ""))
         top.addWidget(self.resume_button)
@@ -110,7 +131,7 @@ class RunPage(QWidget):
         self.progress.setValue(0)
         self.progress.setTextVisible(False)  # the step count is in the label beside it
         prow.addWidget(self.progress, 1)
-        self.timing = QLabel("elapsed —   ETA —")
+        self.timing = QLabel(self.tr("elapsed —   ETA —"))
         self.timing.setMinimumWidth(380)
         prow.addWidget(self.timing)
         lay.addLayout(prow)
@@ -175,9 +196,9 @@ class RunPage(QWidget):
         self._started_wall = time.time()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.timing.setText("elapsed —   ETA —")
+        self.timing.setText(self.tr("elapsed —   ETA —"))
         self.facts.setText(description)
-        self.activity.setText("Loading the model and data…")
+        self.activity.setText(self.tr("Loading the model and data…"))
         self._t_begin = time.monotonic()
         self._prior_elapsed = 0.0
         self._eta = None
@@ -188,7 +209,8 @@ class RunPage(QWidget):
         if resume:
             self._show_history(resume)
         self.set_state("starting")
-        self.append_log(("Resuming " + resume) if resume else "Starting: " + description)
+        self.append_log(self.tr("Resuming {run}").format(run=resume) if resume else
+                        self.tr("Starting: {description}").format(description=description))
         self.stop_button.setEnabled(True)
         self.resume_button.setEnabled(False)
         self._clock.start()
@@ -215,8 +237,9 @@ class RunPage(QWidget):
             self.progress.setValue(int(steps[-1].get("step", 0)))
         summary = read_json(Path(run_dir) / "summary.json", {}) or {}
         self._prior_elapsed = float(summary.get("wall_seconds") or (steps[-1].get("elapsed", 0) if steps else 0) or 0)
-        self.append_log(f"earlier sessions: {len(steps)} logged steps up to step {upto}, "
-                        f"{fmt_seconds(self._prior_elapsed)} of training time")
+        self.append_log(self.tr("earlier sessions: {n} logged steps up to step {upto}, {time} of training "
+                                "time").format(
+            n=len(steps), upto=upto, time=fmt_seconds(self._prior_elapsed)))
 
     def elapsed(self) -> float:
         """Seconds this run has taken, earlier sessions included."""
@@ -249,34 +272,36 @@ class RunPage(QWidget):
         spent = dict(self.phases)
         if self.phase and self.state in ("starting", "running", "stopping"):
             spent[self.phase] = spent.get(self.phase, 0.0) + time.monotonic() - self._phase_since
-        return " · ".join(f"{k} {fmt_seconds(v)}" for k, v in spent.items() if v >= 0.5)
+        return " · ".join(f"{_tr(PHASE_NAMES.get(k, k))} {fmt_seconds(v)}" for k, v in spent.items() if v >= 0.5)
 
     def _show_timing(self) -> None:
         if self._t_begin is None:
             return
         d = self._last_step
-        step = f"step {int(d.get('step', 0))} / {int(d.get('total_steps') or 0) or '?'}   " if d else ""
+        step = self.tr("step {step} / {total}   ").format(
+            step=int(d.get("step", 0)), total=int(d.get("total_steps") or 0) or "?") if d else ""
         eta = "—"
         if self._eta is not None:
             eta_s, at = self._eta  # at None: training is paused, its remaining time stands still
             left = eta_s - (time.monotonic() - at) if at is not None else eta_s
             eta = fmt_seconds(max(0.0, left) + self.phase_left())
-        sps = f"   {d.get('samples_per_second', 0):.1f} samples/s" if d else ""
-        self.timing.setText(f"{step}elapsed {fmt_seconds(self.elapsed())}   ETA {eta}{sps}")
+        sps = self.tr("   {speed:.1f} samples/s").format(speed=d.get("samples_per_second", 0)) if d else ""
+        self.timing.setText(self.tr("{step}elapsed {elapsed}   ETA {eta}{sps}").format(
+            step=step, elapsed=fmt_seconds(self.elapsed()), eta=eta, sps=sps))
 
     def set_state(self, state: str, message: str = "") -> None:
         self.state = state
         text = {
-            "idle": "No run yet — press Start.",
-            "starting": "Starting…",
-            "running": "Training",
-            "stopping": "Stopping after this step…",
-            "finished": "Finished",
-            "cancelled": "Stopped — checkpoint kept; Resume continues it",
-            "failed": "Failed",
+            "idle": self.tr("No run yet — press Start."),
+            "starting": self.tr("Starting…"),
+            "running": self.tr("Training"),
+            "stopping": self.tr("Stopping after this step…"),
+            "finished": self.tr("Finished"),
+            "cancelled": self.tr("Stopped — checkpoint kept; Resume continues it"),
+            "failed": self.tr("Failed"),
         }.get(state, state)
         if message:
-            text += f": {message}"
+            text = self.tr("{state}: {message}").format(state=text, message=message)
         self.status.setText(text)
         self.status.setStyleSheet(f"color:{STATUS_STYLE.get(state, '#333')}")
         busy = state in ("starting", "running", "stopping")
@@ -295,27 +320,28 @@ class RunPage(QWidget):
         self._eta = None  # the run is over: no ETA beside the final elapsed
         self._show_timing()
         phases = self.phase_summary()
-        self.activity.setText(f"Time by phase: {phases}" if phases else "")
+        self.activity.setText(self.tr("Time by phase: {phases}").format(phases=phases) if phases else "")
         peak = summary.get("peak_memory_bytes") or self.peak_memory
         if status == "finished":
             verdict, beats = baseline_verdict(summary)
             metrics = {k: summary.get(k) for k in ("accuracy", "macro_f1", "eval_loss", "perplexity")
                        if summary.get(k) is not None and not (verdict and k == "accuracy")}
-            msg = "  ".join([verdict] * bool(verdict) + [f"{k} {fmt_metric(v)}" for k, v in metrics.items()])
+            msg = "  ".join([verdict] * bool(verdict) + [f"{metric_name(k)} {fmt_metric(v)}" for k, v in metrics.items()])
             self.set_state("finished", msg)
             if not beats:  # not a green "Finished": the model learned nothing the majority class does not
-                self.status.setText(f"Finished, but no better than the majority baseline: {verdict}")
+                self.status.setText(self.tr("Finished, but no better than the majority baseline: {verdict}").format(
+                                        verdict=verdict))
                 self.status.setStyleSheet(f"color:{STATUS_STYLE['no_better']}")
             if self.progress.maximum() > 1:
                 self.progress.setValue(self.progress.maximum())
         elif status == "cancelled":
             self.set_state("cancelled")
             if peak and not summary.get("peak_memory_bytes"):  # (the engine's figure is logged already)
-                self.append_log(f"peak memory {fmt_bytes(peak)} (from the steps' memory samples)")
+                self.append_log(self.tr("peak memory {size} (from the steps' memory samples)").format(size=fmt_bytes(peak)))
         else:
             self.set_state("failed", message.splitlines()[0] if message else "")
         if message:
-            self.append_log(("ERROR: " if status == "failed" else "") + message)
+            self.append_log(self.tr("ERROR: {message}").format(message=message) if status == "failed" else message)
         self.plots.redraw(all_groups=True)  # the run is over: draw every pending point now
         self._flush_log()
 
@@ -350,17 +376,20 @@ class RunPage(QWidget):
                 self.progress.setRange(0, total)
                 self.progress.setValue(int(d.get("resumed_from_step") or 0))
             tp, tot = d.get("trainable_params") or 0, d.get("total_params") or 0
+            cfg = d.get("config") or {}
             self.facts.setText(
-                f"{(d.get('config') or {}).get('technique', {}).get('name', '?')} on "
-                f"{(d.get('config') or {}).get('model', '?')} · trainable {fmt_count(tp)} of {fmt_count(tot)}"
-                f" ({100 * tp / tot if tot else 0:.2f}%) · {d.get('device')} {d.get('precision')} · "
-                f"{total} steps · {d.get('run_dir')}"
+                self.tr("{technique} on {model} · trainable {trainable} of {params} ({pct:.2f}%) · {device} "
+                        "{precision} · {total} steps · {run_dir}").format(
+                    technique=cfg.get("technique", {}).get("name", "?"), model=cfg.get("model", "?"),
+                    trainable=fmt_count(tp), params=fmt_count(tot), pct=100 * tp / tot if tot else 0,
+                    device=d.get("device"), precision=d.get("precision"), total=total, run_dir=d.get("run_dir"))
             )
             self.activity.setText("")
-            self.append_log(f"run folder: {d.get('run_dir')}")
+            self.append_log(self.tr("run folder: {path}").format(path=d.get("run_dir")))
         elif kind == "eval":
             m = d.get("metrics") or {}
-            self.append_log(f"eval @ step {d.get('step')}: " + ", ".join(f"{k}={fmt_metric(v)}" for k, v in m.items()))
+            self.append_log(self.tr("eval @ step {step}: {metrics}").format(
+                step=d.get("step"), metrics=", ".join(f"{metric_name(k)}={fmt_metric(v)}" for k, v in m.items())))
         elif kind == "progress":
             done, total = d.get("done", 0), d.get("total", 0)
             name = phase_of(str(d.get("what", "")))
@@ -370,19 +399,22 @@ class RunPage(QWidget):
                 self._phase_progress = (int(done), int(total))
             left = self.phase_left()
             self.activity.setText((f"{d.get('what', '')}: {done}/{total}" if total else str(d.get("what", "")))
-                                  + (f" · about {fmt_seconds(left)} left" if left >= 1 else ""))
+                                  + (self.tr(" · about {time} left").format(time=fmt_seconds(left)) if left >= 1 else ""))
         elif kind == "log":
             lvl = d.get("level", "info")
-            self.append_log(("" if lvl == "info" else lvl.upper() + ": ") + str(d.get("message", "")))
+            text = str(d.get("message", ""))
+            self.append_log(text if lvl == "info" else self.tr("WARNING: {message}").format(message=text)
+                            if lvl == "warning" else f"{lvl.upper()}: {text}")
         elif kind == "checkpoint":
-            self.append_log(f"checkpoint @ step {d.get('step')}: {d.get('path')}")
+            self.append_log(self.tr("checkpoint @ step {step}: {path}").format(step=d.get("step"), path=d.get("path")))
         elif kind == "task_finished":
             m = d.get("metrics") or {}
-            self.append_log(f"task {d.get('task_name')} done: " + ", ".join(f"{k}={fmt_metric(v)}" for k, v in m.items()))
+            self.append_log(self.tr("task {name} done: {metrics}").format(
+                name=d.get("task_name"), metrics=", ".join(f"{metric_name(k)}={fmt_metric(v)}" for k, v in m.items())))
         elif kind == "finished":
             s = d.get("summary") or {}
             if s.get("peak_memory_bytes"):
-                self.append_log(f"peak memory {fmt_bytes(s['peak_memory_bytes'])}")
+                self.append_log(self.tr("peak memory {size}").format(size=fmt_bytes(s["peak_memory_bytes"])))
 
     def _show_step(self) -> None:
         d = self._last_step
@@ -395,7 +427,8 @@ class RunPage(QWidget):
             self.progress.setRange(0, total)
         self.progress.setValue(int(d.get("step", 0)))
         self._show_timing()
-        self.activity.setText(f"epoch {d.get('epoch', 0):.2f} · loss {d.get('loss', float('nan')):.4f}")
+        self.activity.setText(self.tr("epoch {value:.2f} · loss {value2:.4f}").format(
+                                  value=d.get('epoch', 0), value2=d.get('loss', float('nan'))))
 
     def append_log(self, line: str) -> None:
         self._pending_log.append(time.strftime("%H:%M:%S ") + line)

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.gui.pages.common import Lazy, heading
+from ftstudio.gui.pages.common import Lazy, heading, status_name
 from ftstudio.gui.util import fmt_bytes, fmt_count, fmt_metric, fmt_seconds, run_async, show_error
 
 
@@ -41,8 +41,21 @@ def _compare_curves() -> QWidget:
 
     return CompareCurves()
 
-COLUMNS = ["Run", "Status", "Technique", "Model", "Dataset", "Started", "Accuracy", "Baseline", "Macro-F1",
-           "Eval loss", "Trainable", "Peak memory", "Time"]
+COLUMNS = [  # header texts translated where shown (RunsPage context)
+    QT_TRANSLATE_NOOP("RunsPage", "Run"),
+    QT_TRANSLATE_NOOP("RunsPage", "Status"),
+    QT_TRANSLATE_NOOP("RunsPage", "Technique"),
+    QT_TRANSLATE_NOOP("RunsPage", "Model"),
+    QT_TRANSLATE_NOOP("RunsPage", "Dataset"),
+    QT_TRANSLATE_NOOP("RunsPage", "Started"),
+    QT_TRANSLATE_NOOP("RunsPage", "Accuracy"),
+    QT_TRANSLATE_NOOP("RunsPage", "Baseline"),
+    QT_TRANSLATE_NOOP("RunsPage", "Macro-F1"),
+    QT_TRANSLATE_NOOP("RunsPage", "Eval loss"),
+    QT_TRANSLATE_NOOP("RunsPage", "Trainable"),
+    QT_TRANSLATE_NOOP("RunsPage", "Peak memory"),
+    QT_TRANSLATE_NOOP("RunsPage", "Time"),
+]
 SORT_ROLE = Qt.UserRole + 1  # a column's sort key (numbers sort as numbers, "—" last)
 
 
@@ -51,7 +64,8 @@ def baseline_text(s: dict) -> str:
     b = s.get("baseline") if isinstance(s, dict) else None
     if not isinstance(b, dict) or b.get("accuracy") is None:
         return "—"
-    return f"{fmt_metric(b['accuracy'])} (always '{b.get('label', '?')}')"
+    return QCoreApplication.translate("RunsPage", "{acc} (always '{label}')").format(
+        acc=fmt_metric(b["accuracy"]), label=b.get("label", "?"))
 
 
 def accuracy_text(s: dict) -> str:
@@ -59,7 +73,8 @@ def accuracy_text(s: dict) -> str:
     acc = s.get("accuracy")
     if acc is None:
         return "—"
-    return fmt_metric(acc) + ("  ✖ baseline" if s.get("beats_baseline") is False else "")
+    return fmt_metric(acc) + (QCoreApplication.translate("RunsPage", "  ✖ baseline")
+                              if s.get("beats_baseline") is False else "")
 
 
 class SortItem(QTableWidgetItem):
@@ -78,20 +93,20 @@ class SortItem(QTableWidgetItem):
 
 
 COMPARE_ROWS = [
-    ("Technique", lambda r: r.technique),
-    ("Model", lambda r: r.model),
-    ("Dataset", lambda r: getattr(r, "dataset", "") or "—"),
-    ("Status", lambda r: r.status),
-    ("Trainable %", lambda r: _pct(r.summary)),
-    ("Trainable params", lambda r: fmt_count(r.summary.get("trainable_params"))),
-    ("Peak memory", lambda r: fmt_bytes(r.summary.get("peak_memory_bytes"))),
-    ("Time", lambda r: fmt_seconds(r.summary.get("wall_seconds"))),
-    ("Samples/s", lambda r: fmt_metric(r.summary.get("samples_per_second"))),
-    ("Accuracy", lambda r: accuracy_text(r.summary)),
-    ("Majority baseline", lambda r: baseline_text(r.summary)),
-    ("Macro-F1", lambda r: fmt_metric(r.summary.get("macro_f1"))),
-    ("Eval loss", lambda r: fmt_metric(r.summary.get("eval_loss"))),
-    ("Perplexity", lambda r: fmt_metric(r.summary.get("perplexity"))),
+    (QT_TRANSLATE_NOOP("RunsPage", "Technique"), lambda r: r.technique),
+    (QT_TRANSLATE_NOOP("RunsPage", "Model"), lambda r: r.model),
+    (QT_TRANSLATE_NOOP("RunsPage", "Dataset"), lambda r: getattr(r, "dataset", "") or "—"),
+    (QT_TRANSLATE_NOOP("RunsPage", "Status"), lambda r: status_name(r.status)),
+    (QT_TRANSLATE_NOOP("RunsPage", "Trainable %"), lambda r: _pct(r.summary)),
+    (QT_TRANSLATE_NOOP("RunsPage", "Trainable params"), lambda r: fmt_count(r.summary.get("trainable_params"))),
+    (QT_TRANSLATE_NOOP("RunsPage", "Peak memory"), lambda r: fmt_bytes(r.summary.get("peak_memory_bytes"))),
+    (QT_TRANSLATE_NOOP("RunsPage", "Time"), lambda r: fmt_seconds(r.summary.get("wall_seconds"))),
+    (QT_TRANSLATE_NOOP("RunsPage", "Samples/s"), lambda r: fmt_metric(r.summary.get("samples_per_second"))),
+    (QT_TRANSLATE_NOOP("RunsPage", "Accuracy"), lambda r: accuracy_text(r.summary)),
+    (QT_TRANSLATE_NOOP("RunsPage", "Majority baseline"), lambda r: baseline_text(r.summary)),
+    (QT_TRANSLATE_NOOP("RunsPage", "Macro-F1"), lambda r: fmt_metric(r.summary.get("macro_f1"))),
+    (QT_TRANSLATE_NOOP("RunsPage", "Eval loss"), lambda r: fmt_metric(r.summary.get("eval_loss"))),
+    (QT_TRANSLATE_NOOP("RunsPage", "Perplexity"), lambda r: fmt_metric(r.summary.get("perplexity"))),
 ]
 
 
@@ -116,24 +131,25 @@ class RunsPage(QWidget):
         super().__init__(parent)
         self.runs_dir = runs_dir  # callable → the runs directory in use
         lay = QVBoxLayout(self)
-        lay.addWidget(heading("Runs", "Every run is kept on disk; select two or more to compare."))
+        lay.addWidget(heading(self.tr("Runs"), self.tr("Every run is kept on disk; select two or more to compare.")))
         bar = QHBoxLayout()
-        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button = QPushButton(self.tr("Refresh"))
         self.refresh_button.clicked.connect(self.refresh)
-        self.compare_button = QPushButton("Compare selected")
+        self.compare_button = QPushButton(self.tr("Compare selected"))
         self.compare_button.setObjectName("compare_button")
         self.compare_button.clicked.connect(self.compare_selected)
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.setToolTip("Continue a stopped, failed or interrupted run from its last checkpoint")
+        self.resume_button = QPushButton(self.tr("Resume"))
+        self.resume_button.setToolTip(self.tr("Continue a stopped, failed or interrupted run from its last "
+                                              "checkpoint"))
         self.resume_button.clicked.connect(self._resume)
-        self.setup_button = QPushButton("Use its setup")
-        self.setup_button.setToolTip("Load this run's configuration into the setup pages")
+        self.setup_button = QPushButton(self.tr("Use its setup"))
+        self.setup_button.setToolTip(self.tr("Load this run's configuration into the setup pages"))
         self.setup_button.clicked.connect(self._use_setup)
-        self.export_button = QPushButton("Export…")
+        self.export_button = QPushButton(self.tr("Export…"))
         self.export_button.clicked.connect(self._export_menu)
-        self.delete_button = QPushButton("Delete")
+        self.delete_button = QPushButton(self.tr("Delete"))
         self.delete_button.clicked.connect(self._delete)
-        self.tensorboard_button = QPushButton("Open in TensorBoard")
+        self.tensorboard_button = QPushButton(self.tr("Open in TensorBoard"))
         self.tensorboard_button.setObjectName("tensorboard_button")
         self.tensorboard_button.clicked.connect(self.open_tensorboard)
         self._tensorboard: tuple[Any, str] | None = None  # (process, url) while it runs
@@ -151,7 +167,7 @@ class RunsPage(QWidget):
         split = QSplitter(Qt.Vertical)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("runs_table")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setHorizontalHeaderLabels([self.tr(c) for c in COLUMNS])
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
         # the run's name is edited in place (double-click or F2); every other cell is read-only
@@ -183,10 +199,10 @@ class RunsPage(QWidget):
         csplit.addWidget(self.compare_table)
         csplit.setSizes([700, 400])
         cl.addWidget(csplit)
-        self.tabs.addTab(self._curves, "Curves")
-        self.tabs.addTab(self.config_text, "Config")
-        self.tabs.addTab(self.summary_text, "Summary")
-        self.tabs.addTab(cmp, "Compare")
+        self.tabs.addTab(self._curves, self.tr("Curves"))
+        self.tabs.addTab(self.config_text, self.tr("Config"))
+        self.tabs.addTab(self.summary_text, self.tr("Summary"))
+        self.tabs.addTab(cmp, self.tr("Compare"))
         split.addWidget(self.tabs)
         split.setSizes([260, 520])
         lay.addWidget(split, 1)
@@ -209,10 +225,11 @@ class RunsPage(QWidget):
         from ftstudio.engine import tensorboard_events
 
         ok = tensorboard_events.available()
-        self.tensorboard_button.setEnabled(ok and self.tensorboard_button.text() == "Open in TensorBoard")
+        self.tensorboard_button.setEnabled(ok and self.tensorboard_button.text() == self.tr("Open in TensorBoard"))
         self.tensorboard_button.setToolTip(
-            "Start TensorBoard on the runs folder (every run writes its event files) and open it in the browser"
-            if ok else 'TensorBoard is not installed: pip install "ftstudio[tensorboard]"')
+            self.tr("Start TensorBoard on the runs folder (every run writes its event files) and open it in "
+                    "the browser")
+            if ok else self.tr('TensorBoard is not installed: pip install "ftstudio[tensorboard]"'))
 
     def open_tensorboard(self) -> None:
         """One TensorBoard server per studio, on the runs folder; later clicks reopen the page."""
@@ -223,7 +240,7 @@ class RunsPage(QWidget):
         from ftstudio.engine.store import default_runs_dir
 
         logdir = Path(self.runs_dir() or default_runs_dir())
-        self.tensorboard_button.setText("Starting TensorBoard…")
+        self.tensorboard_button.setText(self.tr("Starting TensorBoard…"))
         self.tensorboard_button.setEnabled(False)
 
         def started(res: tuple[Any, str]) -> None:
@@ -232,7 +249,8 @@ class RunsPage(QWidget):
             from PySide6.QtWidgets import QApplication
 
             QApplication.instance().aboutToQuit.connect(res[0].terminate)
-            self.where.setText(f"TensorBoard: {res[1]} (runs in {logdir})")
+            self.where.setText(self.tr("TensorBoard: {res} (runs in {logdir})").format(
+                                   res=res[1], logdir=logdir))
             open_url(res[1])
 
         def failed(info: Any) -> None:
@@ -242,7 +260,7 @@ class RunsPage(QWidget):
         run_async(lambda: tensorboard_events.launch(logdir), started, failed, owner=self)
 
     def _tensorboard_done(self) -> None:
-        self.tensorboard_button.setText("Open in TensorBoard")
+        self.tensorboard_button.setText(self.tr("Open in TensorBoard"))
         self._tensorboard_tip()
 
     # -- history --------------------------------------------------------------------------------------
@@ -266,7 +284,7 @@ class RunsPage(QWidget):
             base = s.get("baseline") if isinstance(s.get("baseline"), dict) else {}
             cells = [
                 (getattr(r, "display_name", r.name), getattr(r, "display_name", r.name).lower()),
-                (r.status, r.status), (r.technique, r.technique), (r.model, r.model),
+                (status_name(r.status), r.status), (r.technique, r.technique), (r.model, r.model),
                 (_short_data(getattr(r, "dataset", "")), getattr(r, "dataset", "")),
                 (time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "—", r.started or 0),
                 (accuracy_text(s), s.get("accuracy")), (baseline_text(s), base.get("accuracy")),
@@ -280,7 +298,7 @@ class RunsPage(QWidget):
                 it.setData(SORT_ROLE, key)
                 if j == 0:
                     it.setData(Qt.UserRole, i)
-                    it.setToolTip(f"{r.run_dir}\nDouble-click to rename")
+                    it.setToolTip(self.tr("{run_dir}\nDouble-click to rename").format(run_dir=r.run_dir))
                     it.setFlags(it.flags() | Qt.ItemIsEditable)
                 else:
                     it.setFlags(it.flags() & ~Qt.ItemIsEditable)
@@ -288,7 +306,8 @@ class RunsPage(QWidget):
                     it.setToolTip(getattr(r, "dataset", ""))
                 if j == COLUMNS.index("Accuracy") and s.get("beats_baseline") is False:
                     it.setForeground(Qt.darkYellow)
-                    it.setToolTip(f"no better than always answering '{base.get('label', '?')}'")
+                    it.setToolTip(self.tr("no better than always answering '{value}'").format(
+                                      value=base.get('label', '?')))
                 self.table.setItem(i, j, it)
         self.table.setSortingEnabled(True)
         self.table.resizeColumnsToContents()
@@ -301,7 +320,8 @@ class RunsPage(QWidget):
                 self.table.selectRow(row)
         from ftstudio.engine.store import default_runs_dir
 
-        self.where.setText(f"{len(recs)} runs in {d or default_runs_dir()}")
+        self.where.setText(self.tr("{n_recs} runs in {value}").format(
+                               n_recs=len(recs), value=d or default_runs_dir()))
         self._selection_changed()
 
     def record_at(self, row: int) -> Any:
@@ -372,7 +392,7 @@ class RunsPage(QWidget):
         try:
             self.config_text.setPlainText(rec.config_path.read_text(encoding="utf-8"))
         except OSError:
-            self.config_text.setPlainText("(config.yaml missing)")
+            self.config_text.setPlainText(self.tr("(config.yaml missing)"))
         import json
 
         self.summary_text.setPlainText(json.dumps(rec.summary, indent=2, default=str))
@@ -396,7 +416,7 @@ class RunsPage(QWidget):
         t.setHorizontalHeaderLabels([f"{r.technique}\n{getattr(r, 'display_name', r.name)[:18]}" for r in recs])
         for j, r in enumerate(recs):
             t.horizontalHeaderItem(j).setToolTip(str(r.run_dir))
-        t.setVerticalHeaderLabels([n for n, _ in COMPARE_ROWS])
+        t.setVerticalHeaderLabels([self.tr(n) for n, _ in COMPARE_ROWS])
         for i, (_, fn) in enumerate(COMPARE_ROWS):
             for j, r in enumerate(recs):
                 try:
@@ -422,7 +442,8 @@ class RunsPage(QWidget):
         if not sel:
             return
         names = "\n".join(r.name for r in sel)
-        if QMessageBox.question(self, "Delete runs", f"Delete these runs and all their files?\n\n{names}") \
+        if QMessageBox.question(self, self.tr("Delete runs"), self.tr("Delete these runs and all their files?\n\n{names}").format(
+                                                         names=names)) \
                 != QMessageBox.Yes:
             return
         self.delete_runs(sel)
@@ -445,31 +466,35 @@ class RunsPage(QWidget):
         rec = sel[0]
         menu = QMenu(self)
         kinds = export_kinds(rec)
-        labels = {"adapter": "PEFT adapter / technique weights", "merged": "Merged model", "model": "Full model folder",
-                  "delta": "Delta: only the trained tensors (biases + head), small; needs the base model"}
+        labels = {"adapter": self.tr("PEFT adapter / technique weights"), "merged": self.tr("Merged model"),
+                  "model": self.tr("Full model folder"),
+                  "delta": self.tr("Delta: only the trained tensors (biases + head), small; needs the base "
+                                   "model")}
         for k in kinds:
             menu.addAction(labels.get(k, k), lambda k=k: self._export(rec, k))
         for fmt, title in engine_export_actions(rec, kinds):
             menu.addAction(title, lambda f=fmt: self._export_format(rec, f))
         if rec.task == "causal-lm":  # merged weights for llama.cpp / Ollama / LM Studio
             menu.addSeparator()
-            for q, what in (("f16", "GGUF F16 (llama.cpp, Ollama, LM Studio)"), ("q8_0", "GGUF Q8_0 (half the size)")):
+            for q, what in (("f16", "GGUF F16 (llama.cpp, Ollama, LM Studio)"),
+                            ("q8_0", self.tr("GGUF Q8_0 (half the size)"))):
                 menu.addAction(what, lambda q=q: self._export_gguf(rec, q))
         menu.exec(self.export_button.mapToGlobal(self.export_button.rect().bottomLeft()))
 
     def _export(self, rec: Any, kind: str) -> None:
-        d = QFileDialog.getExistingDirectory(self, f"Export {kind} to…")
+        what = {"adapter": self.tr("adapter"), "merged": self.tr("merged model"), "model": self.tr("full model")}
+        d = QFileDialog.getExistingDirectory(self, self.tr("Export {kind} to…").format(kind=what.get(kind, kind)))
         if d:
             self.export_run(rec, kind, Path(d) / f"{rec.name}-{kind}")
 
     def _export_format(self, rec: Any, fmt: str) -> None:
-        d = QFileDialog.getExistingDirectory(self, f"Export {fmt} to…")
+        d = QFileDialog.getExistingDirectory(self, self.tr("Export {fmt} to…").format(fmt=fmt))
         if d:
             self.export_format(rec, fmt, Path(d) / f"{rec.name}-{fmt}")
 
     def export_format(self, rec: Any, fmt: str, dest: Path, on_done: Any = None) -> None:
         """An export the engine builds (ONNX, a merge not written by the run), off the GUI thread."""
-        self.where.setText(f"exporting {rec.name} as {fmt}…")
+        self.where.setText(self.tr("exporting {name} as {fmt}…").format(name=rec.name, fmt=fmt))
 
         def job() -> str:
             from ftstudio.engine.run_export import export_run
@@ -477,16 +502,26 @@ class RunsPage(QWidget):
             return str(export_run(rec.run_dir, fmt, dest))
 
         def done(p: str) -> None:
-            self.where.setText(f"exported to {p}")
+            self.where.setText(self.tr("exported to {p}").format(p=p))
+            if on_done:
+                on_done(p)
+
+        def failed(e: Any) -> None:
+            self.where.setText("")
+            show_error(self, e)
+
+        run_async(job, done, failed, owner=self)
+
     def _export_gguf(self, rec: Any, quant: str) -> None:
-        d = QFileDialog.getExistingDirectory(self, f"Export GGUF ({quant.upper()}) to…")
+        d = QFileDialog.getExistingDirectory(self, self.tr("Export GGUF ({value}) to…").format(
+                                                       value=quant.upper()))
         if d:
             self.export_gguf(rec, quant, Path(d) / f"{rec.name}-gguf")
 
     def export_gguf(self, rec: Any, quant: str, dest: Path, on_done: Any = None) -> None:
         """Merge and write the run as GGUF (engine.export 'gguf'), then copy it with its Modelfile
         to ``dest``; off the GUI thread."""
-        self.where.setText(f"writing GGUF ({quant.upper()})…")
+        self.where.setText(self.tr("writing GGUF ({value})…").format(value=quant.upper()))
 
         def job() -> str:
             from ftstudio.engine.export import export_run
@@ -498,7 +533,9 @@ class RunsPage(QWidget):
             return str(dest / paths[0].name)
 
         def done(p: str) -> None:
-            self.where.setText(f"exported to {p} (Modelfile beside it: ollama create NAME -f Modelfile)")
+            self.where.setText(self.tr("exported to {p} (Modelfile beside it: ollama create NAME -f "
+                                       "Modelfile)").format(
+                                   p=p))
             if on_done:
                 on_done(p)
 
@@ -518,16 +555,17 @@ class RunsPage(QWidget):
             if not src.is_dir():
                 from ftstudio.engine.errors import UserError
 
-                raise UserError(f"run {rec.name} has no export/ folder (did it finish?)")
+                raise UserError(self.tr("run {name} has no export/ folder (did it finish?)").format(
+                                    name=rec.name))
             if dest.exists():
                 from ftstudio.engine.errors import UserError
 
-                raise UserError(f"{dest} already exists; choose another folder")
+                raise UserError(self.tr("{dest} already exists; choose another folder").format(dest=dest))
             shutil.copytree(src, dest)
             return str(dest)
 
         def done(p: str) -> None:
-            self.where.setText(f"exported to {p}")
+            self.where.setText(self.tr("exported to {p}").format(p=p))
             if on_done:
                 on_done(p)
 
@@ -565,9 +603,10 @@ def engine_export_actions(rec: Any, copied: list[str]) -> list[tuple[str, str]]:
     out = []
     if "onnx" in formats:
         missing = onnx_available()
-        out.append(("onnx", "ONNX model (onnxruntime)" + (" — needs the onnx extra" if missing else "")))
+        out.append(("onnx", QCoreApplication.translate("RunsPage", "ONNX model (onnxruntime)")
+                    + (QCoreApplication.translate("RunsPage", " — needs the onnx extra") if missing else "")))
     if "merged" in formats and not {"merged", "model"} & set(copied):
-        out.append(("merged", "Merged model (built now)"))
+        out.append(("merged", QCoreApplication.translate("RunsPage", "Merged model (built now)")))
     return out
 
 

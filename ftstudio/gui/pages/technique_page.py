@@ -6,7 +6,7 @@ import copy
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.engine.config import DataConfig, TaskSpec
-from ftstudio.gui.pages.common import heading
-from ftstudio.gui.pages.data_page import FILE_FILTER, builtin_datasets
+from ftstudio.gui.pages.common import heading, task_name
+from ftstudio.gui.pages.data_page import builtin_datasets, file_filter
 from ftstudio.gui.widgets.param_panel import Editor, ParamPanel
 from ftstudio.i18n import _t
 
@@ -50,7 +50,8 @@ class TaskSequenceEditor(QGroupBox):
     changed = Signal()
 
     def __init__(self, base_data: Callable[[], DataConfig], parent: QWidget | None = None):
-        super().__init__("Task sequence — trained in this order", parent)
+        super().__init__(parent)
+        self.setTitle(self.tr("Task sequence — trained in this order"))
         self.base_data = base_data
         lay = QVBoxLayout(self)
         self.list = QListWidget()
@@ -63,34 +64,34 @@ class TaskSequenceEditor(QGroupBox):
         self.list.setItemDelegate(_TaskDelegate(self.list))
         lay.addWidget(self.list)
         row = QHBoxLayout()
-        add_file = QPushButton("Add file…")
+        add_file = QPushButton(self.tr("Add file…"))
         add_file.clicked.connect(self._add_file)
         self.builtin = QComboBox()
-        self.builtin.addItem("Add built-in…", None)
+        self.builtin.addItem(self.tr("Add built-in…"), None)
         for n in builtin_datasets():
             self.builtin.addItem(n, n)
         self.builtin.activated.connect(self._add_builtin)
-        self.add_current = QPushButton("Add current data")
-        self.add_current.setToolTip("Add the dataset chosen on the Data page")
+        self.add_current = QPushButton(self.tr("Add current data"))
+        self.add_current.setToolTip(self.tr("Add the dataset chosen on the Data page"))
         self.add_current.clicked.connect(lambda: self.add_task(self.base_data().train))
-        self.remove_button = QPushButton("Remove")
+        self.remove_button = QPushButton(self.tr("Remove"))
         self.remove_button.clicked.connect(self.remove_selected)
         self.up_button = QPushButton("▲")
-        self.up_button.setToolTip("Move up (earlier)")
+        self.up_button.setToolTip(self.tr("Move up (earlier)"))
         self.up_button.clicked.connect(lambda: self.move_selected(-1))
         self.down_button = QPushButton("▼")
-        self.down_button.setToolTip("Move down (later)")
+        self.down_button.setToolTip(self.tr("Move down (later)"))
         self.down_button.clicked.connect(lambda: self.move_selected(1))
         for w in (add_file, self.builtin, self.add_current, self.remove_button, self.up_button, self.down_button):
             row.addWidget(w)
         row.addStretch(1)
         lay.addLayout(row)
-        hint = QLabel("Double-click a task to rename it. Columns follow the Data page's mapping.")
+        hint = QLabel(self.tr("Double-click a task to rename it. Columns follow the Data page's mapping."))
         hint.setStyleSheet("color:#555")
         lay.addWidget(hint)
 
     def _add_file(self) -> None:
-        p, _ = QFileDialog.getOpenFileName(self, "Add a task's data", "", FILE_FILTER)
+        p, _ = QFileDialog.getOpenFileName(self, self.tr("Add a task's data"), "", file_filter())
         if p:
             self.add_task(p)
 
@@ -128,7 +129,7 @@ class TaskSequenceEditor(QGroupBox):
         for i in range(self.list.count()):
             it = self.list.item(i)
             src = it.data(Qt.UserRole).train
-            it.setToolTip(f"task {i + 1}: {src}")
+            it.setToolTip(self.tr("task {value}: {src}").format(value=i + 1, src=src))
             it.setData(Qt.UserRole + 1, src)
 
     def remove_selected(self) -> None:
@@ -173,10 +174,10 @@ class TeacherPicker(QWidget):
         self.combo = QComboBox()
         self.combo.setEditable(True)
         self.combo.setMinimumWidth(360)
-        self.combo.lineEdit().setPlaceholderText("a finished run, a model folder or a model id")
+        self.combo.lineEdit().setPlaceholderText(self.tr("a finished run, a model folder or a model id"))
         self.combo.currentTextChanged.connect(lambda *_: on_change())
         lay.addWidget(self.combo, 1)
-        browse = QPushButton("Folder…")
+        browse = QPushButton(self.tr("Folder…"))
         browse.clicked.connect(self._browse)
         lay.addWidget(browse)
         self.refresh_runs()
@@ -193,14 +194,15 @@ class TeacherPicker(QWidget):
                 if r.status == "finished":
                     self.combo.addItem(f"{r.run_dir}", str(r.run_dir))
                     self.combo.setItemData(self.combo.count() - 1,
-                                           f"run {r.name}: {r.technique} on {r.model}", Qt.ToolTipRole)
+                                           self.tr("run {name}: {technique} on {model}").format(
+                                               name=r.name, technique=r.technique, model=r.model), Qt.ToolTipRole)
         except Exception:  # noqa: BLE001 - an unreadable runs folder leaves the list empty
             pass
         self.combo.setEditText(cur)
         self.combo.blockSignals(False)
 
     def _browse(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Teacher: a finished run or a model folder")
+        d = QFileDialog.getExistingDirectory(self, self.tr("Teacher: a finished run or a model folder"))
         if d:
             self.combo.setEditText(d)
 
@@ -230,7 +232,7 @@ class TechniquePage(QWidget):
         super().__init__(parent)
         self.current_model = current_model
         outer = QVBoxLayout(self)
-        outer.addWidget(heading("Technique", "How the model is fine-tuned: what trains, what it costs."))
+        outer.addWidget(heading(self.tr("Technique"), self.tr("How the model is fine-tuned: what trains, what it costs.")))
         split = QSplitter(Qt.Horizontal)
         outer.addWidget(split, 1)
         self.list = QListWidget()
@@ -257,7 +259,7 @@ class TechniquePage(QWidget):
         self.sequence = TaskSequenceEditor(base_data)
         self.sequence.changed.connect(self.changed.emit)
         rl.addWidget(self.sequence)
-        box = QGroupBox("Parameters")
+        box = QGroupBox(self.tr("Parameters"))
         bl = QVBoxLayout(box)
         self.panels = QStackedWidget()
         scroll = QScrollArea()
@@ -304,8 +306,9 @@ class TechniquePage(QWidget):
             self.sequence.add_task(self.sequence.base_data().train)
         if cls.name == "distillation":
             self.student_note.setText(
-                f"<b>Student:</b> the model chosen on the <a href='#'>Model page</a> "
-                f"(<code>{self.current_model() or '—'}</code>). <b>Teacher:</b> pick a finished run or folder below."
+                self.tr("<b>Student:</b> the model chosen on the <a href='#'>Model page</a> "
+                        "(<code>{model}</code>). <b>Teacher:</b> pick a finished run or folder below.").format(
+                    model=self.current_model() or '—')
             )
             self.student_note.show()
             for ed in self.panel_by_name[cls.name].editors.values():
@@ -350,9 +353,11 @@ class TechniquePage(QWidget):
         if ed is None or not hasattr(ed.widget, "setPlaceholderText"):
             return
         if fam in LORA_TARGETS:
-            ed.widget.setPlaceholderText(f"empty = {', '.join(LORA_TARGETS[fam])} (the default for this {fam} model)")
+            ed.widget.setPlaceholderText(self.tr("empty = {lora_targets} (the default for this {fam} model)").format(
+                                             lora_targets=', '.join(LORA_TARGETS[fam]), fam=fam))
         else:
-            ed.widget.setPlaceholderText("empty = the default for the model (none known for this one: name them)")
+            ed.widget.setPlaceholderText(self.tr("empty = the default for the model (none known for this "
+                                                 "one: name them)"))
 
     def needs_sequence(self) -> bool:
         cls = self.technique_class()
@@ -367,13 +372,28 @@ def card_html(cls: type) -> str:
     if parts:
         html += "".join(f"<p style='margin:2px 0'>{_bold_lead(p)}</p>" for p in parts)
     else:
-        html += "<p><i>No description.</i></p>"
-    tasks = ", ".join(getattr(cls, "tasks", ()) or ())
-    exports = ", ".join(getattr(cls, "export_kinds", ()) or ())
+        html += "<p><i>" + QCoreApplication.translate("TechniquePage", "No description.") + "</i></p>"
+    sep = QCoreApplication.translate("TechniquePage", ", ")  # a list separator: "、" in Chinese
+    tasks = sep.join(task_name(t) for t in getattr(cls, "tasks", ()) or ())
+    exports = sep.join(_tp(EXPORT_NAMES.get(k, k)) for k in getattr(cls, "export_kinds", ()) or ())
     lr = getattr(cls, "default_learning_rate", None)
-    lr_note = f" · Learning rate set when picked: {lr:g}" if lr else ""
-    html += f"<p style='color:#555;margin-top:6px'>Tasks: {tasks} · Export: {exports}{lr_note}</p>"
+    lr_note = QCoreApplication.translate("TechniquePage", " · Learning rate set when picked: {lr:g}").format(
+        lr=lr) if lr else ""
+    html += "<p style='color:#555;margin-top:6px'>" + QCoreApplication.translate(
+        "TechniquePage", "Tasks: {tasks} · Export: {exports}").format(tasks=tasks, exports=exports) + lr_note + "</p>"
     return html
+
+
+def _tp(text: str) -> str:
+    """A string marked with QT_TRANSLATE_NOOP in the TechniquePage context, translated."""
+    return QCoreApplication.translate("TechniquePage", text)
+
+
+# Export kinds as the card names them (translated in the TechniquePage context).
+EXPORT_NAMES = {"model": QT_TRANSLATE_NOOP("TechniquePage", "full model"),
+                "adapter": QT_TRANSLATE_NOOP("TechniquePage", "adapter"),
+                "merged": QT_TRANSLATE_NOOP("TechniquePage", "merged model"),
+                "delta": QT_TRANSLATE_NOOP("TechniquePage", "changed weights only")}
 
 
 def _bold_lead(p: str) -> str:

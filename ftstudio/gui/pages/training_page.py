@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
     QComboBox,
@@ -27,8 +27,11 @@ from ftstudio.engine.errors import UserError
 from ftstudio.gui.pages.common import InlineProblem, field, heading
 from ftstudio.gui.util import fmt_bytes, fmt_count, fmt_seconds, run_async
 
-DEVICE_LABELS = {"auto": "Auto (GPU if available)", "cpu": "CPU", "cuda": "GPU (CUDA)", "mps": "Apple GPU (MPS)"}
-PRECISION_LABELS = {"auto": "Auto", "fp32": "fp32 (full)", "bf16": "bf16 (mixed)", "fp16": "fp16 (mixed)"}
+# Translated where shown (TrainingPage context).
+DEVICE_LABELS = {"auto": QT_TRANSLATE_NOOP("TrainingPage", "Auto (GPU if available)"), "cpu": "CPU", "cuda": "GPU (CUDA)",
+                 "mps": QT_TRANSLATE_NOOP("TrainingPage", "Apple GPU (MPS)")}
+PRECISION_LABELS = {"auto": QT_TRANSLATE_NOOP("TrainingPage", "Auto"), "fp32": QT_TRANSLATE_NOOP("TrainingPage", "fp32 (full)"),
+                    "bf16": QT_TRANSLATE_NOOP("TrainingPage", "bf16 (mixed)"), "fp16": QT_TRANSLATE_NOOP("TrainingPage", "fp16 (mixed)")}
 
 
 def _spin(lo: int, hi: int, special: str | None = None, tip: str = "") -> QSpinBox:
@@ -48,75 +51,77 @@ class TrainingPage(QWidget):
         super().__init__(parent)
         self.build_config = build_config
         outer = QVBoxLayout(self)
-        outer.addWidget(heading("Training", "How long and how hard to train, and where."))
+        outer.addWidget(heading(self.tr("Training"), self.tr("How long and how hard to train, and where.")))
         row = QHBoxLayout()
         outer.addLayout(row, 1)
 
         left = QVBoxLayout()
-        box = QGroupBox("Schedule")
+        box = QGroupBox(self.tr("Schedule"))
         f = QFormLayout(box)
         self.epochs = QDoubleSpinBox()
         self.epochs.setRange(0.01, 1000)
         self.epochs.setDecimals(2)
         self.epochs.setSingleStep(1)
-        self.epochs.setToolTip("Passes over the training data (fractions allowed)")
-        self.max_steps = _spin(0, 10_000_000, "no limit", "Stop after this many optimizer steps (overrides epochs)")
-        self.batch = _spin(1, 4096, tip="Examples per optimizer step (per device)")
-        self.grad_accum = _spin(1, 1024, tip="Accumulate gradients over this many batches before a step")
+        self.epochs.setToolTip(self.tr("Passes over the training data (fractions allowed)"))
+        self.max_steps = _spin(0, 10_000_000, self.tr("no limit"),
+                               self.tr("Stop after this many optimizer steps (overrides epochs)"))
+        self.batch = _spin(1, 4096, tip=self.tr("Examples per optimizer step (per device)"))
+        self.grad_accum = _spin(1, 1024, tip=self.tr("Accumulate gradients over this many batches before a "
+                                                     "step"))
         self.lr = QLineEdit()
         v = QDoubleValidator(0.0, 1.0, 12, self.lr)
         v.setNotation(QDoubleValidator.ScientificNotation)
         self.lr.setValidator(v)
-        self.lr.setToolTip("Peak learning rate, e.g. 2e-5 (full) or 1e-4…1e-3 (LoRA, adapters)")
+        self.lr.setToolTip(self.tr("Peak learning rate, e.g. 2e-5 (full) or 1e-4…1e-3 (LoRA, adapters)"))
         self.lr.setObjectName("learning_rate")
         self.lr_problem = InlineProblem()
-        self.max_length = _spin(8, 32768, tip="Longer inputs are truncated (tokens)")
+        self.max_length = _spin(8, 32768, tip=self.tr("Longer inputs are truncated (tokens)"))
         self.warmup = QDoubleSpinBox()
         self.warmup.setRange(0, 0.99)
         self.warmup.setDecimals(2)
         self.warmup.setSingleStep(0.01)
-        self.warmup.setToolTip("Share of steps spent warming the learning rate up")
+        self.warmup.setToolTip(self.tr("Share of steps spent warming the learning rate up"))
         self.weight_decay = QDoubleSpinBox()
         self.weight_decay.setRange(0, 1)
         self.weight_decay.setDecimals(3)
         self.weight_decay.setSingleStep(0.01)
-        f.addRow("Epochs:", self.epochs)
-        f.addRow("Max steps:", self.max_steps)
-        f.addRow("Batch size:", self.batch)
-        f.addRow("Gradient accumulation:", self.grad_accum)
+        f.addRow(self.tr("Epochs:"), self.epochs)
+        f.addRow(self.tr("Max steps:"), self.max_steps)
+        f.addRow(self.tr("Batch size:"), self.batch)
+        f.addRow(self.tr("Gradient accumulation:"), self.grad_accum)
         lr_box = QVBoxLayout()
         lr_box.addWidget(self.lr)
         lr_box.addWidget(self.lr_problem)
-        f.addRow("Learning rate:", lr_box)
-        f.addRow("Warmup ratio:", self.warmup)
-        f.addRow("Weight decay:", self.weight_decay)
-        f.addRow("Max length:", self.max_length)
+        f.addRow(self.tr("Learning rate:"), lr_box)
+        f.addRow(self.tr("Warmup ratio:"), self.warmup)
+        f.addRow(self.tr("Weight decay:"), self.weight_decay)
+        f.addRow(self.tr("Max length:"), self.max_length)
         left.addWidget(box)
 
-        box2 = QGroupBox("Hardware and bookkeeping")
+        box2 = QGroupBox(self.tr("Hardware and bookkeeping"))
         f2 = QFormLayout(box2)
         self.device = QComboBox()
         for k, t in DEVICE_LABELS.items():
-            self.device.addItem(t, k)
+            self.device.addItem(self.tr(t), k)
         self.precision = QComboBox()
         for k, t in PRECISION_LABELS.items():
-            self.precision.addItem(t, k)
-        self.precision.setToolTip("Auto: bf16 on GPUs that support it, fp32 on CPU")
-        self.eval_every = _spin(0, 10_000_000, "end of each epoch only", "Evaluate every N steps")
-        self.seed = _spin(0, 2**31 - 1, tip="Same seed, same data order and initialisation")
+            self.precision.addItem(self.tr(t), k)
+        self.precision.setToolTip(self.tr("Auto: bf16 on GPUs that support it, fp32 on CPU"))
+        self.eval_every = _spin(0, 10_000_000, self.tr("end of each epoch only"), self.tr("Evaluate every N steps"))
+        self.seed = _spin(0, 2**31 - 1, tip=self.tr("Same seed, same data order and initialisation"))
         self.runs_dir = QLineEdit()
         self.runs_dir.setObjectName("runs_dir")
-        self.runs_dir.setPlaceholderText("default runs folder")
-        rb = QPushButton("Browse…")
+        self.runs_dir.setPlaceholderText(self.tr("default runs folder"))
+        rb = QPushButton(self.tr("Browse…"))
         rb.clicked.connect(self._browse_runs)
         rrow = QHBoxLayout()
         rrow.addWidget(self.runs_dir, 1)
         rrow.addWidget(rb)
-        f2.addRow("Device:", self.device)
-        f2.addRow("Precision:", self.precision)
-        f2.addRow("Evaluate every (steps):", self.eval_every)
-        f2.addRow("Seed:", self.seed)
-        f2.addRow("Runs folder:", rrow)
+        f2.addRow(self.tr("Device:"), self.device)
+        f2.addRow(self.tr("Precision:"), self.precision)
+        f2.addRow(self.tr("Evaluate every (steps):"), self.eval_every)
+        f2.addRow(self.tr("Seed:"), self.seed)
+        f2.addRow(self.tr("Runs folder:"), rrow)
         left.addWidget(box2)
         left.addStretch(1)
         row.addLayout(left, 1)
@@ -135,7 +140,7 @@ class TrainingPage(QWidget):
         self.set_config(TrainingConfig(), None)
 
     def _browse_runs(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Runs folder")
+        d = QFileDialog.getExistingDirectory(self, self.tr("Runs folder"))
         if d:
             self.runs_dir.setText(d)
 
@@ -144,8 +149,8 @@ class TrainingPage(QWidget):
         try:
             lr = float(t)
         except ValueError:
-            self.lr_problem.set_problem("enter a number such as 2e-5")
-            raise UserError(f"learning rate: '{t}' is not a number (e.g. 2e-5)") from None
+            self.lr_problem.set_problem(self.tr("enter a number such as 2e-5"))
+            raise UserError(self.tr("learning rate: '{t}' is not a number (e.g. 2e-5)").format(t=t)) from None
         self.lr_problem.set_problem(None)
         o = self._other
         return TrainingConfig(
@@ -211,22 +216,23 @@ class PreflightPanel(QGroupBox):
     _progress = Signal(object)  # (seq, what, done, total) from the job thread
 
     def __init__(self, build_config: Callable[[], Any], parent: QWidget | None = None):
-        super().__init__("Pre-flight check", parent)
+        super().__init__(parent)
+        self.setTitle(self.tr("Pre-flight check"))
         self.build_config = build_config
         lay = QVBoxLayout(self)
         intro = QLabel(
-            "Loads the model with the chosen technique and times one real training step, "
-            "so you know what will train, whether it fits in memory and how long it takes."
+            self.tr("Loads the model with the chosen technique and times one real training step, "
+            "so you know what will train, whether it fits in memory and how long it takes.")
         )
         intro.setWordWrap(True)
         intro.setStyleSheet("color:#555")
         lay.addWidget(intro)
         brow = QHBoxLayout()
-        self.button = QPushButton("Run pre-flight check")
+        self.button = QPushButton(self.tr("Run pre-flight check"))
         self.button.setObjectName("preflight_button")
         self.button.clicked.connect(self.run)
         brow.addWidget(self.button)
-        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button = QPushButton(self.tr("Cancel"))
         self.cancel_button.setObjectName("preflight_cancel")
         self.cancel_button.clicked.connect(self.cancel)
         self.cancel_button.hide()
@@ -246,26 +252,26 @@ class PreflightPanel(QGroupBox):
         self.form = QFormLayout()
         self.values: dict[str, QLabel] = {}
         for key, title in (
-            ("trainable", "Trainable parameters"),
-            ("weights", "Weights"),
-            ("gradients", "Gradients"),
-            ("optimizer", "Optimizer state"),
-            ("activations", "Activations"),
-            ("total", "Estimated peak memory"),
-            ("available", "Available"),
-            ("step", "One step"),
-            ("epoch", "Time per epoch"),
-            ("run", "This run (as set up)"),
+            ("trainable", self.tr("Trainable parameters")),
+            ("weights", self.tr("Weights")),
+            ("gradients", self.tr("Gradients")),
+            ("optimizer", self.tr("Optimizer state")),
+            ("activations", self.tr("Activations")),
+            ("total", self.tr("Estimated peak memory")),
+            ("available", self.tr("Available")),
+            ("step", self.tr("One step")),
+            ("epoch", self.tr("Time per epoch")),
+            ("run", self.tr("This run (as set up)")),
         ):
             lab = QLabel("—")
             lab.setTextInteractionFlags(Qt.TextSelectableByMouse)
             self.values[key] = lab
-            self.form.addRow(title + ":", lab)
+            self.form.addRow(self.tr("{title}:").format(title=title), lab)
         lay.addLayout(self.form)
         self.memory_bar = QProgressBar()
         self.memory_bar.setRange(0, 1000)
         self.memory_bar.setValue(0)
-        self.memory_bar.setFormat("memory use: —")
+        self.memory_bar.setFormat(self.tr("memory use: —"))
         lay.addWidget(self.memory_bar)
         self.verdict = QLabel("")
         self.verdict.setWordWrap(True)
@@ -294,14 +300,14 @@ class PreflightPanel(QGroupBox):
             lab.setText("…")
             lab.setEnabled(True)
         self.memory_bar.setValue(0)
-        self.memory_bar.setFormat("memory use: —")
+        self.memory_bar.setFormat(self.tr("memory use: —"))
         self.button.setEnabled(False)
         self.cancel_button.show()
         self.busy.setRange(0, 0)
         self.busy.show()
-        self.phase.setText("Starting…")
+        self.phase.setText(self.tr("Starting…"))
         self.phase.show()
-        self.verdict.setText("Loading the model and timing one step…")
+        self.verdict.setText(self.tr("Loading the model and timing one step…"))
         self.verdict.setStyleSheet("color:#555")
         from ftstudio.engine.errors import Cancelled
 
@@ -339,7 +345,7 @@ class PreflightPanel(QGroupBox):
         self.state = "cancelled"
         for lab in self.values.values():
             lab.setText("—")
-        self.verdict.setText("Pre-flight cancelled.")
+        self.verdict.setText(self.tr("Pre-flight cancelled."))
         self.verdict.setStyleSheet("color:#555")
         self.finished.emit(None)
 
@@ -353,7 +359,7 @@ class PreflightPanel(QGroupBox):
         for lab in self.values.values():
             lab.setEnabled(False)
         self.memory_bar.setEnabled(False)
-        self.verdict.setText("Stale — the setup changed since this check: run it again.")
+        self.verdict.setText(self.tr("Stale — the setup changed since this check: run it again."))
         self.verdict.setStyleSheet("color:#8a5a00; font-weight:bold")
 
     def _on_progress(self, msg: Any) -> None:
@@ -377,7 +383,7 @@ class PreflightPanel(QGroupBox):
         self.state = "failed"
         for lab in self.values.values():
             lab.setText("—")
-        self.verdict.setText(f"Pre-flight failed: {msg}")
+        self.verdict.setText(self.tr("Pre-flight failed: {msg}").format(msg=msg))
         self.verdict.setStyleSheet("color:#b00020")
         self.finished.emit(None)
 
@@ -390,37 +396,42 @@ class PreflightPanel(QGroupBox):
         mem = field(r, "memory", default={}) or {}
         tp, tot = field(r, "trainable_params", default=0), field(r, "total_params", default=0)
         pct = field(r, "trainable_pct", default=(100.0 * tp / tot if tot else 0.0))
-        self.values["trainable"].setText(f"{fmt_count(tp)} of {fmt_count(tot)}  ({pct:.2f}%)")
+        self.values["trainable"].setText(self.tr("{trainable} of {total}  ({pct:.2f}%)").format(
+            trainable=fmt_count(tp), total=fmt_count(tot), pct=pct))
         for k in ("weights", "gradients", "optimizer", "activations", "total"):
             self.values[k].setText(fmt_bytes(mem.get(k)))
         if mem.get("teacher"):  # distillation: the frozen teacher sits beside the student
-            self.values["weights"].setText(f"{fmt_bytes(mem.get('weights'))} + teacher {fmt_bytes(mem['teacher'])}")
+            self.values["weights"].setText(self.tr("{value} + teacher {value2}").format(
+                                               value=fmt_bytes(mem.get('weights')), value2=fmt_bytes(mem['teacher'])))
         avail = field(r, "available_bytes")
-        self.values["available"].setText(fmt_bytes(avail) if avail else "unknown")
+        self.values["available"].setText(fmt_bytes(avail) if avail else self.tr("unknown"))
         self.values["step"].setText(
-            f"{field(r, 'step_seconds'):.3f} s" if field(r, "step_seconds") is not None else "not measured")
+            self.tr("{seconds:.3f} s").format(seconds=field(r, "step_seconds")) if field(r, "step_seconds") is not None
+            else self.tr("not measured"))
         if field(r, "teacher_seconds") is not None and field(r, "step_seconds") is not None:
             self.values["step"].setText(
-                f"{field(r, 'step_seconds'):.3f} s (teacher {field(r, 'teacher_seconds'):.3f} s of it, "
-                "first epoch only: its outputs are then reused)")
+                self.tr("{value:.3f} s (teacher {value2:.3f} s of it, first epoch only: its outputs are "
+                        "then reused)").format(
+                    value=field(r, 'step_seconds'), value2=field(r, 'teacher_seconds')))
         self.values["epoch"].setText(fmt_seconds(field(r, "epoch_seconds")))
         total_s = run_seconds(r, self.cfg)
         t = self.cfg.training if self.cfg is not None else None
-        how = (f"{t.max_steps} steps" if t.max_steps else f"{t.epochs:g} epochs") if t is not None else ""
+        how = (self.tr("{n} steps").format(n=t.max_steps) if t.max_steps else
+               self.tr("{n:g} epochs").format(n=t.epochs)) if t is not None else ""
         if self.cfg is not None and self.cfg.tasks:
-            how += f" × {len(self.cfg.tasks)} tasks"
+            how += self.tr(" × {n} tasks").format(n=len(self.cfg.tasks))
         self.values["run"].setText(f"{fmt_seconds(total_s)}  ({how})" if total_s is not None else "—")
         if avail and mem.get("total"):
             frac = mem["total"] / avail
             self.memory_bar.setValue(int(min(frac, 1.0) * 1000))
-            self.memory_bar.setFormat(f"memory use: {100 * frac:.0f}% of available")
+            self.memory_bar.setFormat(self.tr("memory use: {pct:.0f}% of available").format(pct=100 * frac))
         warnings = list(field(r, "warnings", default=[]) or [])
         fits = field(r, "fits", default=True)
         if fits and not warnings:
-            self.verdict.setText("✔ Fits. Ready to start.")
+            self.verdict.setText(self.tr("✔ Fits. Ready to start."))
             self.verdict.setStyleSheet("color:#1b7f3b; font-weight:bold")
         else:
-            head = "✔ Fits, with notes:" if fits else "✖ Will not fit as configured:"
+            head = self.tr("✔ Fits, with notes:") if fits else self.tr("✖ Will not fit as configured:")
             self.verdict.setText(head + "<ul>" + "".join(f"<li>{w}</li>" for w in warnings) + "</ul>")
             self.verdict.setStyleSheet("color:%s" % ("#8a5a00" if fits else "#b00020"))
         self.finished.emit(r)

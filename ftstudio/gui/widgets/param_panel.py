@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, Signal
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -32,8 +32,8 @@ from ftstudio.engine.errors import UserError
 INT_LIMIT = 2_000_000_000
 # plain words for choices whose values are jargon (parameter name -> value -> what the list shows)
 CHOICE_TEXT = {
-    "fisher": {"true": "from the model's own predictions (true Fisher)",
-               "empirical": "from the correct answers (empirical Fisher)"},
+    "fisher": {"true": QT_TRANSLATE_NOOP("param_panel", "from the model's own predictions (true Fisher)"),
+               "empirical": QT_TRANSLATE_NOOP("param_panel", "from the correct answers (empirical Fisher)")},
 }
 
 
@@ -43,8 +43,9 @@ def range_text(spec: Any) -> str:
         return ""
     f = (lambda v: f"{int(v):,}") if spec.type is int else (lambda v: f"{float(v):g}")
     if spec.min is not None and spec.max is not None:
-        return f"Range {f(spec.min)}–{f(spec.max)}."
-    return f"At least {f(spec.min)}." if spec.min is not None else f"At most {f(spec.max)}."
+        return QCoreApplication.translate("param_panel", "Range {lo}–{hi}.").format(lo=f(spec.min), hi=f(spec.max))
+    return (QCoreApplication.translate("param_panel", "At least {lo}.").format(lo=f(spec.min)) if spec.min is not None
+            else QCoreApplication.translate("param_panel", "At most {hi}.").format(hi=f(spec.max)))
 
 
 def out_of_range(spec: Any, v: Any) -> str | None:
@@ -52,9 +53,13 @@ def out_of_range(spec: Any, v: Any) -> str | None:
     if v is None or isinstance(v, bool) or not isinstance(v, (int, float)) or spec.choices:
         return None
     if spec.max is not None and v > spec.max:
-        return f"{spec.label}: {v:g} is above the maximum {spec.max:g}; it was set to {spec.max:g}"
+        return QCoreApplication.translate("param_panel", "{label}: {v:g} is above the maximum {max:g}; it "
+                                                         "was set to {max:g}").format(
+            label=spec.label, v=v, max=spec.max)
     if spec.min is not None and v < spec.min:
-        return f"{spec.label}: {v:g} is below the minimum {spec.min:g}; it was set to {spec.min:g}"
+        return QCoreApplication.translate("param_panel", "{label}: {v:g} is below the minimum {min:g}; it "
+                                                         "was set to {min:g}").format(
+            label=spec.label, v=v, min=spec.min)
     return None
 
 
@@ -87,9 +92,9 @@ def make_editor(spec: Any, on_change_: Callable[[], None]) -> Editor:
         w = QComboBox()
         names = CHOICE_TEXT.get(spec.name, {})
         for c in spec.choices:
-            w.addItem(names.get(str(c), str(c)), c)
+            w.addItem(QCoreApplication.translate("param_panel", names[str(c)]) if str(c) in names else str(c), c)
         if spec.optional:
-            w.insertItem(0, "(none)", None)
+            w.insertItem(0, QCoreApplication.translate("param_panel", "(none)"), None)
 
         def get() -> Any:
             return w.currentData()
@@ -117,7 +122,7 @@ def make_editor(spec: Any, on_change_: Callable[[], None]) -> Editor:
         hi = int(min(spec.max, INT_LIMIT)) if spec.max is not None else INT_LIMIT
         if spec.optional:
             lo -= 1  # the value below the range means "none"
-            w.setSpecialValueText("none")
+            w.setSpecialValueText(QCoreApplication.translate("param_panel", "none"))
         w.setRange(lo, hi)
         if spec.step:
             w.setSingleStep(int(spec.step))
@@ -147,11 +152,11 @@ def make_editor(spec: Any, on_change_: Callable[[], None]) -> Editor:
             if not t:
                 if spec.optional:
                     return None
-                raise UserError(f"{spec.label}: enter a number (e.g. 1e-4)")
+                raise UserError(QCoreApplication.translate("param_panel", "{label}: enter a number (e.g. 1e-4)").format(label=spec.label))
             try:
                 return float(t)
             except ValueError:
-                raise UserError(f"{spec.label}: '{t}' is not a number") from None
+                raise UserError(QCoreApplication.translate("param_panel", "{label}: '{t}' is not a number").format(label=spec.label, t=t)) from None
 
         def set_(v: Any) -> None:
             w.setText("" if v is None else f"{float(v):g}")
@@ -166,7 +171,7 @@ def make_editor(spec: Any, on_change_: Callable[[], None]) -> Editor:
         lo = float(spec.min) if spec.min is not None else -1e9
         hi = float(spec.max) if spec.max is not None else 1e9
         if spec.optional:
-            w.setSpecialValueText("none")
+            w.setSpecialValueText(QCoreApplication.translate("param_panel", "none"))
             lo -= 10 ** -decimals
         w.setRange(lo, hi)
         w.setSingleStep(float(spec.step) if spec.step else (0.1 if hi - lo <= 10 else 1.0))
@@ -181,7 +186,8 @@ def make_editor(spec: Any, on_change_: Callable[[], None]) -> Editor:
         w.valueChanged.connect(on_change)
     elif spec.type is list:
         w = QLineEdit()
-        w.setPlaceholderText("comma-separated; empty = default" if spec.optional else "comma-separated")
+        w.setPlaceholderText(QCoreApplication.translate("param_panel", "comma-separated; empty = default")
+                             if spec.optional else QCoreApplication.translate("param_panel", "comma-separated"))
 
         def get() -> Any:
             items = [x.strip() for x in w.text().split(",") if x.strip()]
@@ -196,7 +202,7 @@ def make_editor(spec: Any, on_change_: Callable[[], None]) -> Editor:
     else:
         w = QLineEdit()
         if spec.optional:
-            w.setPlaceholderText("none")
+            w.setPlaceholderText(QCoreApplication.translate("param_panel", "none"))
 
         def get() -> Any:
             t = w.text().strip()
@@ -240,7 +246,7 @@ class ParamPanel(QWidget):
         # label | editor, and the whole help wrapped on the row below (it stays readable in a
         # narrow window instead of being pushed out of view to the right)
         main = QGridLayout()
-        adv_box = QGroupBox("Advanced")
+        adv_box = QGroupBox(self.tr("Advanced"))
         adv = QGridLayout(adv_box)
         for grid in (main, adv):
             grid.setColumnStretch(1, 1)
@@ -276,8 +282,8 @@ class ParamPanel(QWidget):
         outer.addStretch(1)  # keep the rows together at the top
         row = QHBoxLayout()
         row.addStretch(1)
-        self.restore_button = QPushButton("Restore defaults")
-        self.restore_button.setToolTip("Put every parameter of this technique back to its default")
+        self.restore_button = QPushButton(self.tr("Restore defaults"))
+        self.restore_button.setToolTip(self.tr("Put every parameter of this technique back to its default"))
         self.restore_button.clicked.connect(self.restore_defaults)
         row.addWidget(self.restore_button)
         outer.addLayout(row)

@@ -11,7 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -42,10 +42,44 @@ def color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def make_plot(title: str, y_label: str = "", x_label: str = "step", log_y: bool = False) -> pg.PlotWidget:
+# Curve names (series keys) as the legend shows them; other names (task names, custom groups) as is.
+SERIES_LABELS = {
+    "raw": QT_TRANSLATE_NOOP("plots", "raw"), "smoothed": QT_TRANSLATE_NOOP("plots", "smoothed"), "eval loss": QT_TRANSLATE_NOOP("plots", "eval loss"),
+    "accuracy": QT_TRANSLATE_NOOP("plots", "accuracy"), "macro_f1": QT_TRANSLATE_NOOP("plots", "macro-F1"), "perplexity": QT_TRANSLATE_NOOP("plots", "perplexity"),
+    "samples/s": QT_TRANSLATE_NOOP("plots", "samples/s"), "grad norm": QT_TRANSLATE_NOOP("plots", "grad norm"),
+    "rss": QT_TRANSLATE_NOOP("plots", "process memory (RSS)"), "cuda_allocated": QT_TRANSLATE_NOOP("plots", "GPU allocated"),
+    "cuda_reserved": QT_TRANSLATE_NOOP("plots", "GPU reserved"), "main": QT_TRANSLATE_NOOP("plots", "all weights"),
+    "main/no_decay": QT_TRANSLATE_NOOP("plots", "biases and norms (no decay)"), "head": QT_TRANSLATE_NOOP("plots", "task head"),
+    "embeddings": QT_TRANSLATE_NOOP("plots", "embeddings"), "prompt": QT_TRANSLATE_NOOP("plots", "soft prompt"), "prefix": QT_TRANSLATE_NOOP("plots", "prefix"),
+    "task_loss": QT_TRANSLATE_NOOP("plots", "task loss"), "ewc_penalty": QT_TRANSLATE_NOOP("plots", "EWC penalty"),
+    "kd_loss": QT_TRANSLATE_NOOP("plots", "KD loss"), "ce_loss": QT_TRANSLATE_NOOP("plots", "CE loss"), "hidden_loss": QT_TRANSLATE_NOOP("plots", "hidden-state loss"),
+}
+
+
+def series_label(name: str) -> str:
+    """'layer 3/no_decay (sst2)' → its words in the user's language (the key stays as it is)."""
+    import re
+
+    m = re.match(r"^(.*?)( \(.*\))?$", name)
+    base, suffix = m.group(1), m.group(2) or ""
+    decay = base.endswith("/no_decay") and base != "main/no_decay"
+    if decay:
+        base = base[: -len("/no_decay")]
+    if base in SERIES_LABELS:
+        text = QCoreApplication.translate("plots", SERIES_LABELS[base])
+    elif re.fullmatch(r"layer \d+", base):
+        text = QCoreApplication.translate("plots", "layer {n}").format(n=base.split()[1])
+    else:
+        text = base
+    if decay:
+        text = QCoreApplication.translate("plots", "{group} (no decay)").format(group=text)
+    return text + suffix
+
+
+def make_plot(title: str, y_label: str = "", x_label: str | None = None, log_y: bool = False) -> pg.PlotWidget:
     w = pg.PlotWidget()
     w.setTitle(title, size="10pt")
-    w.setLabel("bottom", x_label)
+    w.setLabel("bottom", QCoreApplication.translate("plots", "step") if x_label is None else x_label)
     if y_label:
         w.setLabel("left", y_label)
     w.showGrid(x=True, y=True, alpha=0.25)
@@ -146,7 +180,7 @@ class Series:
     def __init__(self, plot: pg.PlotWidget, name: str, pen: Any, symbol: str | None = None):
         self.x: list[float] = []
         self.y: list[float] = []
-        kw: dict[str, Any] = {"name": name, "pen": pen}
+        kw: dict[str, Any] = {"name": series_label(name), "pen": pen}
         if symbol:
             kw.update(symbol=symbol, symbolSize=6, symbolBrush=pen.color() if hasattr(pen, "color") else pen)
         self.item = plot.plot([], [], **kw)
@@ -226,7 +260,7 @@ class AccuracyMatrix(QWidget):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        self.title = title = QLabel(self.TITLES["accuracy"])
+        self.title = title = QLabel(self.tr(self.TITLES["accuracy"]))
         title.setWordWrap(True)
         lay.addWidget(title)
         self.table = QTableWidget(0, 0)
@@ -235,15 +269,16 @@ class AccuracyMatrix(QWidget):
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.table.setMinimumHeight(140)
         lay.addWidget(self.table, 1)
-        self.summary = QLabel("ACC —    BWT —")
+        self.summary = QLabel(self.tr("ACC —    BWT —"))
         f = QFont()
         f.setPointSize(f.pointSize() + 1)
         f.setBold(True)
         self.summary.setFont(f)
         lay.addWidget(self.summary)
         self.explain = QLabel(
-            "ACC: the average accuracy over all tasks after the last one. BWT (backward transfer): how "
-            "much the earlier tasks' accuracy changed by learning the later ones — below 0 means forgetting.")
+            self.tr("ACC: the average accuracy over all tasks after the last one. BWT (backward transfer): "
+                    "how "
+            "much the earlier tasks' accuracy changed by learning the later ones — below 0 means forgetting."))
         self.explain.setObjectName("acc_bwt_explained")
         self.explain.setWordWrap(True)
         self.explain.setStyleSheet("color:#555")
@@ -251,9 +286,11 @@ class AccuracyMatrix(QWidget):
         self.task_names: list[str] = []
 
     TITLES = {
-        "accuracy": "<b>Accuracy matrix</b> — row: after training task i; column: evaluated on task j",
-        "eval_loss": "<b>Eval loss matrix</b> (perplexity in brackets) — row: after training task i; "
-                     "column: evaluated on task j; lower is better, a rise down a column is forgetting",
+        "accuracy": QT_TRANSLATE_NOOP(
+            "AccuracyMatrix", "<b>Accuracy matrix</b> — row: after training task i; column: evaluated on task j"),
+        "eval_loss": QT_TRANSLATE_NOOP(
+            "AccuracyMatrix", "<b>Eval loss matrix</b> (perplexity in brackets) — row: after training task i; "
+                              "column: evaluated on task j; lower is better, a rise down a column is forgetting"),
     }
 
     def set_matrix(self, matrix: list[list[Any]], names: list[str], metrics: dict,
@@ -261,16 +298,16 @@ class AccuracyMatrix(QWidget):
         import math
 
         self.metric = metric
-        self.title.setText(self.TITLES.get(metric, self.TITLES["accuracy"]))
+        self.title.setText(self.tr(self.TITLES.get(metric, self.TITLES["accuracy"])))
         lm = metric == "eval_loss"
         vals = [float(v) for r in matrix for v in r if v is not None]
         lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
         n = max(len(matrix), max((len(r) for r in matrix), default=0), len(names))
-        names = list(names) + [f"task {i + 1}" for i in range(len(names), n)]
+        names = list(names) + [self.tr("task {n}").format(n=i + 1) for i in range(len(names), n)]
         self.table.setRowCount(n)
         self.table.setColumnCount(n)
-        self.table.setHorizontalHeaderLabels([f"on {x}" for x in names[:n]])
-        self.table.setVerticalHeaderLabels([f"after {x}" for x in names[:n]])
+        self.table.setHorizontalHeaderLabels([self.tr("on {task}").format(task=x) for x in names[:n]])
+        self.table.setVerticalHeaderLabels([self.tr("after {task}").format(task=x) for x in names[:n]])
         for i in range(n):
             row = matrix[i] if i < len(matrix) else []
             for j in range(n):
@@ -286,12 +323,14 @@ class AccuracyMatrix(QWidget):
         fmt = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
         if lm:
             f = metrics.get("mean_forgetting")
-            self.summary.setText(f"mean loss {fmt(metrics.get('mean_loss'))}    perplexity "
-                                 f"{fmt(metrics.get('mean_perplexity'))}    forgetting (loss rise) "
-                                 + ("—" if f is None else f"{f:+.3f}"))
+            self.summary.setText(self.tr("mean loss {loss}    perplexity {ppl}    forgetting (loss rise) "
+                                         "{rise}").format(
+                loss=fmt(metrics.get("mean_loss")), ppl=fmt(metrics.get("mean_perplexity")),
+                rise="—" if f is None else f"{f:+.3f}"))
             return
         acc, bwt = metrics.get("acc"), metrics.get("bwt")
-        self.summary.setText(f"ACC {fmt(acc)}    BWT {fmt(bwt)}")
+        self.summary.setText(self.tr("ACC {value}    BWT {value2}").format(
+                                 value=fmt(acc), value2=fmt(bwt)))
 
     def filled(self) -> int:
         return sum(
@@ -318,7 +357,8 @@ class LayerStrip(QWidget):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(QLabel("<b>Layer groups</b> — green: trainable now, grey: frozen (learning rate below)"))
+        lay.addWidget(QLabel(self.tr("<b>Layer groups</b> — green: trainable now, grey: frozen (learning "
+                                     "rate below)")))
         self.row = QHBoxLayout()
         self.row.setSpacing(3)
         lay.addLayout(self.row)
@@ -340,12 +380,14 @@ class LayerStrip(QWidget):
         for n, chip in self.chips.items():
             on = n in trainable
             lr = lr_per_group.get(n)
-            chip.setText(f"{n}" + (f"<br><small>{lr:.1e}</small>" if lr else ""))
+            chip.setText(series_label(n) + (f"<br><small>{lr:.1e}</small>" if lr else ""))
             chip.setStyleSheet(
                 "border-radius:4px; padding:3px; "
                 + ("background:#7cc47c; color:#000;" if on else "background:#ddd; color:#666;")
             )
-            chip.setToolTip(f"{n}: {'trainable' if on else 'frozen'}" + (f", lr {lr:.2e}" if lr else ""))
+            state = self.tr("trainable") if on else self.tr("frozen")
+            chip.setToolTip(self.tr("{group}: {state}").format(group=series_label(n), state=state)
+                            + (self.tr(", learning rate {lr:.2e}").format(lr=lr) if lr else ""))
 
 
 class TrainingPlots(QWidget):
@@ -357,13 +399,13 @@ class TrainingPlots(QWidget):
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(6)
-        self.loss_plot = make_plot("Training loss", "loss")
-        self.metric_plot = make_plot("Evaluation", "metric")
-        self.lr_plot = make_plot("Learning rate", "lr")
-        self.mem_plot = make_plot("Memory", "MiB")
-        self.speed_plot = make_plot("Throughput", "samples/s")
-        self.grad_plot = make_plot("Gradient norm", "norm")
-        self.extra_plot = make_plot("Technique losses", "value")
+        self.loss_plot = make_plot(self.tr("Training loss"), self.tr("loss"))
+        self.metric_plot = make_plot(self.tr("Evaluation"), self.tr("metric"))
+        self.lr_plot = make_plot(self.tr("Learning rate"), self.tr("learning rate"))
+        self.mem_plot = make_plot(self.tr("Memory"), "MiB")
+        self.speed_plot = make_plot(self.tr("Throughput"), self.tr("samples/s"))
+        self.grad_plot = make_plot(self.tr("Gradient norm"), self.tr("norm"))
+        self.extra_plot = make_plot(self.tr("Technique losses"), self.tr("value"))
         grid.addWidget(self.loss_plot, 0, 0)
         grid.addWidget(self.metric_plot, 0, 1)
         grid.addWidget(self.lr_plot, 0, 2)
@@ -440,7 +482,7 @@ class TrainingPlots(QWidget):
         self.matrix.hide()
         self.state_label.hide()
         self.matrix.table.setRowCount(0)
-        self.matrix.summary.setText("ACC —    BWT —")
+        self.matrix.summary.setText(self.tr("ACC —    BWT —"))
         self.redraw()
 
     def feed(self, d: dict) -> None:
@@ -472,15 +514,15 @@ class TrainingPlots(QWidget):
             else:  # any other technique state (replay memory, EWC importance...): shown as text
                 self.tech_row.show()
                 self.state_label.show()
-                self.state_label.setText("<b>Technique state</b> (step %s)<br>" % d.get("step", "?")
-                                         + "<br>".join(f"{k}: {_fmt_state(v)}" for k, v in st.items()))
+                self.state_label.setText(self.tr("<b>Technique state</b> (step {step})").format(step=d.get("step", "?"))
+                                         + "<br>" + "<br>".join(f"{k}: {_fmt_state(v)}" for k, v in st.items()))
         elif kind == "task_finished":
             self.tech_row.show()
             self.matrix.show()
-            name = d.get("task_name") or f"task {d.get('task', 0) + 1}"
+            name = d.get("task_name") or self.tr("task {n}").format(n=d.get("task", 0) + 1)
             idx = int(d.get("task", len(self.task_names)))
             while len(self.task_names) <= idx:
-                self.task_names.append(f"task {len(self.task_names) + 1}")
+                self.task_names.append(self.tr("task {n}").format(n=len(self.task_names) + 1))
             self.task_names[idx] = name
             self.matrix.set_matrix(d.get("acc_matrix") or [], self.task_names, d.get("metrics") or {},
                                    d.get("matrix_metric") or "accuracy")
@@ -488,7 +530,7 @@ class TrainingPlots(QWidget):
             self._note_total(d)
             names = [t.get("name") for t in ((d.get("config") or {}).get("tasks") or []) if isinstance(t, dict)]
             if names:
-                self.task_names = [n or f"task {i + 1}" for i, n in enumerate(names)]
+                self.task_names = [n or self.tr("task {n}").format(n=i + 1) for i, n in enumerate(names)]
 
     def _note_total(self, d: dict) -> None:
         total = d.get("total_steps")
@@ -498,7 +540,7 @@ class TrainingPlots(QWidget):
     def _task_suffix(self, task: int) -> str:
         if not task and len(self.task_names) <= 1:
             return ""
-        name = self.task_names[task] if task < len(self.task_names) else f"task {task + 1}"
+        name = self.task_names[task] if task < len(self.task_names) else self.tr("task {n}").format(n=task + 1)
         return f" ({name})"
 
     def _step(self, d: dict) -> None:
@@ -599,10 +641,10 @@ def _fmt_state(v: Any) -> str:
 def extra_title(extra: dict) -> str:
     keys = set(extra)
     if {"task_loss", "ewc_penalty"} & keys:
-        return "EWC: task loss vs penalty"
+        return QCoreApplication.translate("plots", "EWC: task loss vs penalty")
     if {"kd_loss", "ce_loss"} & keys:
-        return "Distillation: KD vs CE loss"
-    return "Technique series"
+        return QCoreApplication.translate("plots", "Distillation: KD vs CE loss")
+    return QCoreApplication.translate("plots", "Technique series")
 
 
 class CompareCurves(QWidget):
@@ -612,8 +654,8 @@ class CompareCurves(QWidget):
         super().__init__(parent)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        self.loss_plot = make_plot("Training loss (smoothed)", "loss")
-        self.metric_plot = make_plot("Evaluation metric", "metric")
+        self.loss_plot = make_plot(self.tr("Training loss (smoothed)"), self.tr("loss"))
+        self.metric_plot = make_plot(self.tr("Evaluation metric"), self.tr("metric"))
         lay.addWidget(self.loss_plot)
         lay.addWidget(self.metric_plot)
         self.curves: dict[str, int] = defaultdict(int)
@@ -647,5 +689,5 @@ class CompareCurves(QWidget):
                 self.curves["loss"] += 1
             if mx:
                 self.metric_plot.plot(mx, my, pen=pen, symbol="o", symbolSize=5, symbolBrush=color(i),
-                                      name=f"{name} {metric_name}")
+                                      name=f"{name} {series_label(metric_name)}")
                 self.curves["metric"] += 1
