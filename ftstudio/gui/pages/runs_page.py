@@ -501,16 +501,7 @@ class RunsPage(QWidget):
 
             return str(export_run(rec.run_dir, fmt, dest))
 
-        def done(p: str) -> None:
-            self.where.setText(self.tr("exported to {p}").format(p=p))
-            if on_done:
-                on_done(p)
-
-        def failed(e: Any) -> None:
-            self.where.setText("")
-            show_error(self, e)
-
-        run_async(job, done, failed, owner=self)
+        self._export_in_background(job, self.tr("exported to {p}"), on_done)
 
     def _export_gguf(self, rec: Any, quant: str) -> None:
         d = QFileDialog.getExistingDirectory(self, self.tr("Export GGUF ({value}) to…").format(
@@ -532,18 +523,8 @@ class RunsPage(QWidget):
                 shutil.copy2(x, dest / x.name)
             return str(dest / paths[0].name)
 
-        def done(p: str) -> None:
-            self.where.setText(self.tr("exported to {p} (Modelfile beside it: ollama create NAME -f "
-                                       "Modelfile)").format(
-                                   p=p))
-            if on_done:
-                on_done(p)
-
-        def failed(e: Any) -> None:
-            self.where.setText("")
-            show_error(self, e)
-
-        run_async(job, done, failed, owner=self)
+        self._export_in_background(
+            job, self.tr("exported to {p} (Modelfile beside it: ollama create NAME -f Modelfile)"), on_done)
 
     def export_run(self, rec: Any, kind: str, dest: Path, on_done: Any = None) -> None:
         """Copy the engine-written export (export/ or export/KIND/) to ``dest`` off the GUI thread."""
@@ -564,12 +545,21 @@ class RunsPage(QWidget):
             shutil.copytree(src, dest)
             return str(dest)
 
+        self._export_in_background(job, self.tr("exported to {p}"), on_done)
+
+    def _export_in_background(self, job: Any, message: str, on_done: Any = None) -> None:
+        """Run an export job off the GUI thread; ``message`` ({p} = where it went) reports it."""
+
         def done(p: str) -> None:
-            self.where.setText(self.tr("exported to {p}").format(p=p))
+            self.where.setText(message.format(p=p))
             if on_done:
                 on_done(p)
 
-        run_async(job, done, lambda e: show_error(self, e), owner=self)
+        def failed(e: Any) -> None:
+            self.where.setText("")
+            show_error(self, e)
+
+        run_async(job, done, failed, owner=self)
 
 
 def _short_data(spec: str) -> str:
