@@ -193,7 +193,6 @@ def baseline_line(summary: dict) -> str | None:
 
 
 def cmd_train(args) -> int:
-    from ftstudio.engine.config import RunConfig
     from ftstudio.engine.runner import CancelToken, train
 
     if args.resume:
@@ -204,14 +203,8 @@ def cmd_train(args) -> int:
 
         check_resumable(args.resume)
         cfg = resume_config(args.resume, overrides=args.set)
-    elif args.demo:
-        cfg = demo_config()
-    elif args.config:
-        cfg = RunConfig.from_yaml(args.config)
     else:
-        raise UserError(_t("give a config file, --demo or --resume RUN_DIR"))
-    if not args.resume and args.set:
-        cfg = cfg.with_overrides(args.set)
+        cfg = load_config(args)
     from ftstudio.engine import distributed
 
     main_rank = distributed.is_main()  # under torchrun only rank 0 talks
