@@ -20,6 +20,8 @@ from ftstudio.engine.textformats import FORMATS, LOSS_ON
 TASKS = ("classification", "causal-lm")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PACKING = ("auto", "off")
+COMPILE = ("auto", "on", "off")
 
 
 @dataclass
@@ -71,6 +73,8 @@ class TrainingConfig:
     precision: str = "auto"
     group_by_length: bool = True
     log_every: int = 1
+    packing: str = "auto"  # padding-free batches where exact (engine/packing.py); off: padded
+    compile: str = "auto"  # torch.compile of the repeated block: auto = where it pays (CUDA); on; off
 
 
 @dataclass
@@ -146,6 +150,12 @@ class RunConfig:
                 _t("training.precision must be one of {precisions}; got '{precision}'",
                    precisions=', '.join(PRECISIONS), precision=t.precision)
             )
+        for name, allowed in (("packing", PACKING), ("compile", COMPILE)):
+            if isinstance(getattr(t, name), bool):  # YAML 1.1 reads a bare on/off as a boolean
+                setattr(t, name, "on" if getattr(t, name) else "off")
+            if getattr(t, name) not in allowed:
+                raise UserError(_t("training.{name} must be one of {allowed}; got '{value}'",
+                                   name=name, allowed=', '.join(allowed), value=getattr(t, name)))
         for name, lo in (("batch_size", 1), ("grad_accum", 1), ("max_length", 8), ("log_every", 1)):
             if getattr(t, name) < lo:
                 raise UserError(_t("training.{name} must be ≥ {lo}; got {value}",

@@ -8,7 +8,7 @@ from typing import Any, Callable
 from ftstudio.engine.events import Event, EventBus, Log, Progress
 
 # Keys of a batch that are bookkeeping (or raw text), not model inputs: the loop drops them before forward.
-META_KEYS = ("idx", "task_id", "length", "text", "text_pair")
+META_KEYS = ("idx", "task_id", "length", "text", "text_pair")  # ftstudio_pack IS a model input
 
 
 def model_inputs(batch: dict) -> dict:
@@ -39,6 +39,8 @@ class RunContext:
     make_batches: Callable[..., Any] | None = None
     forward: Callable[..., Any] | None = None
     autocast: Callable[[], Any] | None = None
+    #   collate(examples, pad_id, device) -> a training batch (padded, or packed: engine/packing.py)
+    collate: Callable[..., Any] | None = None
 
     def emit(self, event: Event) -> None:
         self.bus.emit(event)

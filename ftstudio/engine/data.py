@@ -746,4 +746,7 @@ def iter_example_batches(examples: Any, batch_ids: Iterable[list[int]]) -> Itera
 
 
 def count_tokens(batch: dict) -> int:
+    """Real (non-padding) tokens of a padded or a packed batch."""
+    if "attention_mask" not in batch:
+        return int(batch["input_ids"].numel())  # packed: every token is real
     return int(batch["attention_mask"].sum())

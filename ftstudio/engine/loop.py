@@ -148,7 +148,7 @@ def train_task(
             if micro == 0:
                 technique.on_step_start(step_offset + state.step, model, optimizer)
                 trainable = [p for p in model.parameters() if p.requires_grad]
-            batch = collate(examples, pad_id, ctx.device)
+            batch = (ctx.collate or collate)(examples, pad_id, ctx.device)
             outputs, loss = ctx.forward(model, batch)
             loss, extra = technique.compute_loss(model, batch, outputs, loss)
             (scaler.scale(loss / accum) if scaler else loss / accum).backward()

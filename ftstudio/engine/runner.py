@@ -136,7 +136,19 @@ def build_model_and_context(
     model.to(device)
     model = technique.prepare_model(model, ctx)
     model.to(device)
+    use_packed_batches(model, ctx, technique)
     return model, ctx
+
+
+def use_packed_batches(model: Any, ctx: RunContext, technique: Any) -> None:
+    """Padding-free training batches where they are exact for this model and technique
+    (engine/packing.py); evaluation and everything else keep padded batches."""
+    from ftstudio.engine import packing
+
+    ctx.collate = collate
+    if ctx.config.training.packing != "off" and packing.supports(model, ctx.task, technique):
+        packing.enable(model)
+        ctx.collate = packing.collate_packed
 
 
 def train(

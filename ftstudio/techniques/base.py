@@ -213,6 +213,9 @@ class Technique:
     # model with nothing added (adapters, prompts and prefixes add modules): distillation can then
     # cut a smaller student from its layers.
     rebuilds_plain_model: ClassVar[bool] = True
+    # the loop may train on padding-free (packed) batches: the technique does not change the
+    # token sequence nor read the padded attention mask (engine/packing.py)
+    padding_free: ClassVar[bool] = True
 
     def __init__(self, params: Any):
         self.params = params

@@ -263,6 +263,7 @@ class Distillation(Technique):
         "model that keeps most of the teacher's quality."
     )
     Params = DistillationParams
+    padding_free = False  # teacher and student logits (and hidden states) are matched per padded row
 
     def __init__(self, params: DistillationParams):
         super().__init__(params)

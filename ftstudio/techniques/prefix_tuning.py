@@ -216,6 +216,7 @@ class PrefixTuning(Technique):
     Params = Params
     tasks = ("classification", "causal-lm")
     uses_peft = True
+    padding_free = False  # virtual tokens are prepended to each example's own sequence
     export_kinds = ("adapter",)
     rebuilds_plain_model = False
 

@@ -1,0 +1,190 @@
+"""Padding-free ("packed") batches.
+
+A padded batch of B examples of up to L tokens costs B x L tokens in every linear layer, layer
+norm, dropout and feed-forward block, which is nearly all of a step's work; the padding is waste.
+Here the examples of a batch are laid end to end in ONE row of T = sum(lengths) real tokens
+(position ids restart per example), so all of that runs on real tokens only. The one place where
+examples must not see each other is attention: our attention function gathers each example's
+queries/keys/values back into a [B, heads, Lmax, D] block, runs SDPA on it (key-padding mask for
+encoders, causal for decoders; the padded cells are masked keys or discarded queries, as in the
+padded path), and scatters the result back to the row. Pooling (mean or [CLS]) and the loss are
+per example, so logits and loss equal the padded path's up to float noise (tested to 1e-4).
+
+Used where it is exact and supported: BERT-family encoders (classification, mean or [CLS]
+pooling) and Llama-family decoders (causal LM), with SDPA or eager attention and techniques
+that do not change the token sequence (prompt/prefix tuning add virtual tokens, a
+hidden-state distillation loss reads the padded mask: those keep padded batches).
+``training.packing: auto`` (default) packs where supported; ``off`` never does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+ATTN_NAME = "ftstudio_packed"
+PACK_KEY = "ftstudio_pack"  # the batch key (and model kwarg) that carries a Packed
+ENCODERS = ("bert",)
+DECODERS = ("llama", "qwen2", "mistral")
+
+
+@dataclass
+class Packed:
+    """Where each example's tokens sit in the packed row (all index tensors on the device)."""
+
+    batch: int  # B examples
+    width: int  # Lmax, the longest example
+    tokens: int  # T real tokens
+    gather: Any  # [B*Lmax] row position of each padded cell (0 for empty cells)
+    scatter: Any  # [T] padded cell of each token
+    key_mask: Any  # [B, 1, 1, Lmax] bool, True = real key; None when no example is shorter
+    first: Any  # [B] row position of each example's first token
+    pool: Any  # [B, T] mean-pooling weights (1/len over the example's tokens)
+
+    def to(self, device: Any) -> "Packed":
+        move = (lambda t: None if t is None else t.to(device, non_blocking=True))
+        return Packed(self.batch, self.width, self.tokens, move(self.gather), move(self.scatter),
+                      move(self.key_mask), move(self.first), move(self.pool))
+
+
+def supports(model: Any, task: str, technique: Any) -> bool:
+    """True where packed batches give the padded path's results (see the module docstring)."""
+    if not getattr(technique, "padding_free", True):
+        return False
+    cfg = getattr(model, "config", None)
+    if cfg is None and hasattr(model, "get_base_model"):
+        cfg = model.get_base_model().config
+    impl = getattr(cfg, "_attn_implementation", None)
+    if impl not in ("sdpa", "eager", ATTN_NAME):
+        return False
+    kind = getattr(cfg, "model_type", None)
+    if task == "classification":
+        return kind in ENCODERS and not getattr(cfg, "is_decoder", False)
+    return task == "causal-lm" and kind in DECODERS
+
+
+def enable(model: Any) -> Any:
+    """Route the model's attention through the packing-aware function (which falls back to SDPA
+    for ordinary padded batches, so evaluation and prediction are unchanged) and teach its pooler
+    to read packed rows. Idempotent."""
+    import torch  # noqa: F401
+
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    AttentionInterface.register(ATTN_NAME, packed_attention)
+    AttentionMaskInterface.register(ATTN_NAME, sdpa_mask)
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if base.config._attn_implementation != ATTN_NAME:
+        base.set_attn_implementation(ATTN_NAME)
+    from ftstudio.engine.arch import backbone
+
+    bb = backbone(base)
+    pooler = getattr(bb, "pooler", None)
+    if pooler is not None and not getattr(bb, "_ftstudio_packs", False):
+        bb.register_forward_pre_hook(_stash_pack, with_kwargs=True)
+        pooler.register_forward_pre_hook(_pool_packed)
+        bb._ftstudio_packs = True
+    return model
+
+
+def disable(model: Any) -> None:
+    """Back to SDPA (before saving or handing the model to other code)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if base.config._attn_implementation == ATTN_NAME:
+        base.set_attn_implementation("sdpa")
+
+
+def _stash_pack(module: Any, args: tuple, kwargs: dict) -> None:
+    module.pooler._ftstudio_pack = kwargs.get(PACK_KEY)
+
+
+def _pool_packed(module: Any, args: tuple) -> tuple | None:
+    """Pooler input from a packed row [1, T, H] -> one row per example [B, 1, H]: the example's
+    mean for a mean pooler (whose mean over that single row is then the identity), its first
+    token for a [CLS] pooler."""
+    pack, module._ftstudio_pack = getattr(module, "_ftstudio_pack", None), None
+    if pack is None:
+        return None
+    from ftstudio.engine.pooling import MeanPooler
+
+    hidden = args[0][0]  # [T, H]
+    if isinstance(module, MeanPooler):
+        return ((pack.pool.to(hidden.dtype) @ hidden).unsqueeze(1),)
+    return (hidden[pack.first].unsqueeze(1),)
+
+
+def packed_attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any,
+                     dropout: float = 0.0, scaling: float | None = None, is_causal: bool | None = None,
+                     **kwargs: Any) -> tuple[Any, None]:
+    """transformers attention interface: SDPA per example for a packed row, plain SDPA otherwise."""
+    import torch.nn.functional as F
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    pack = kwargs.pop(PACK_KEY, None)
+    if pack is None:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
+                                      scaling=scaling, is_causal=is_causal, **kwargs)
+
+    def blocks(x: Any) -> Any:  # [1, h, T, D] -> [B, h, Lmax, D]
+        x = x[0].transpose(0, 1)[pack.gather]
+        return x.view(pack.batch, pack.width, x.shape[1], x.shape[2]).transpose(1, 2)
+
+    q, k, v = blocks(query), blocks(key), blocks(value)
+    if k.shape[1] != q.shape[1]:  # grouped-query attention
+        rep = q.shape[1] // k.shape[1]
+        k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+    causal = bool(getattr(module, "is_causal", False)) if is_causal is None else bool(is_causal)
+    # right-padded blocks: causal attention never reaches the padded keys of a real query
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=None if causal else pack.key_mask,
+                                         dropout_p=dropout, scale=scaling, is_causal=causal)
+    out = out.transpose(1, 2).reshape(pack.batch * pack.width, out.shape[1], out.shape[3])[pack.scatter]
+    return out.unsqueeze(0), None
+
+
+def collate_packed(examples: list[dict], pad_id: int, device: Any = None) -> dict:
+    """The packed twin of data.collate: one row of real tokens plus a Packed."""
+    import numpy as np
+    import torch
+
+    from ftstudio.engine.data import TEXT_KEYS
+
+    n = len(examples)
+    lens = np.fromiter((len(e["input_ids"]) for e in examples), dtype=np.int64, count=n)
+    width, total = int(lens.max()), int(lens.sum())
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    pos = np.arange(total, dtype=np.int64) - np.repeat(starts, lens)
+    seg = np.repeat(np.arange(n, dtype=np.int64), lens)
+    scatter = seg * width + pos
+    gather = np.zeros(n * width, dtype=np.int64)
+    gather[scatter] = np.arange(total, dtype=np.int64)
+    key_mask = None
+    if (lens < width).any():
+        key_mask = torch.from_numpy(np.arange(width)[None, :] < lens[:, None]).view(n, 1, 1, width)
+    pool = torch.zeros(n, total)
+    pool[torch.from_numpy(seg), torch.arange(total)] = torch.from_numpy(1.0 / lens[seg]).float()
+    ids = np.concatenate([np.asarray(e["input_ids"], dtype=np.int64) for e in examples])
+    batch: dict[str, Any] = {
+        "input_ids": torch.from_numpy(ids).view(1, total),
+        "position_ids": torch.from_numpy(pos).view(1, total),
+    }
+    if "token_type_ids" in examples[0]:
+        tt = np.concatenate([np.asarray(e["token_type_ids"], dtype=np.int64) for e in examples])
+        batch["token_type_ids"] = torch.from_numpy(tt).view(1, total)
+    if "labels" in examples[0]:  # causal LM: the first token of each example is never a target
+        lab = np.concatenate([np.asarray(e["labels"], dtype=np.int64) for e in examples])
+        lab[starts] = -100
+        batch["labels"] = torch.from_numpy(lab).view(1, total)
+    else:
+        batch["labels"] = torch.tensor([e["label"] for e in examples], dtype=torch.long)
+    batch["idx"] = torch.tensor([e.get("idx", -1) for e in examples], dtype=torch.long)
+    batch["task_id"] = torch.tensor([e.get("task_id", 0) for e in examples], dtype=torch.long)
+    pack = Packed(n, width, total, torch.from_numpy(gather), torch.from_numpy(scatter), key_mask,
+                  torch.from_numpy(starts), pool)
+    if device is not None and str(device) != "cpu":
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        pack = pack.to(device)
+    batch[PACK_KEY] = pack
+    for key in TEXT_KEYS:
+        if key in examples[0]:
+            batch[key] = [e.get(key, "") for e in examples]
+    return batch
