@@ -482,7 +482,20 @@ def prepare_data(
     """Read, validate, split and tokenize. ``label_names`` fixes the label order (resume).
     The splits come back as memory-mapped ExampleTables: rows are read from the Arrow table in
     batches, so ``max_train_samples`` touches only the rows it keeps."""
+    from ftstudio.engine import token_cache
+
     train_path, eval_path = resolve_data_files(data_cfg.train, data_cfg.eval)
+    key = token_cache.key([train_path, eval_path], data_cfg, task, tokenizer, max_length, seed, label_names)
+    cached = token_cache.load(key)
+    if cached is not None:
+        return cached
+    prepared = _prepare(data_cfg, task, tokenizer, max_length, seed, progress, label_names, train_path, eval_path)
+    token_cache.store(key, prepared)
+    return prepared
+
+
+def _prepare(data_cfg: Any, task: str, tokenizer: Any, max_length: int, seed: int, progress: ProgressFn | None,
+             label_names: list[str] | None, train_path: str, eval_path: str | None) -> PreparedData:
     ds = load_table(train_path)
     if not len(ds):
         raise UserError(_t("the dataset {name} has no rows", name=Path(train_path).name))

@@ -1,7 +1,7 @@
 """The runs store: one folder per run; every write atomic so a crash never loses a run.
 
     RUN_DIR/config.yaml      the RunConfig that produced it
-    RUN_DIR/metrics.jsonl    every event, appended and flushed
+    RUN_DIR/metrics.jsonl    every event, appended (step lines buffered up to 1 s, others flushed at once)
     RUN_DIR/summary.json     status + final metrics (rewritten atomically)
     RUN_DIR/checkpoints/     step-N folders (latest kept), resumable
     RUN_DIR/export/          the trained artefact (adapter / model) + tokenizer + model card
@@ -110,14 +110,23 @@ class RunWriter:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._metrics = open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8")
+        self._flushed = time.monotonic()
         self.error: OSError | None = None  # the first failed write (disk full): later ones are skipped
 
+    FLUSH_SECONDS = 1.0  # step lines are buffered: a crash loses at most this much of the log
+
     def write_event(self, event_dict: dict) -> None:
+        """Step lines (one per optimizer step) go through the file's buffer, flushed at least
+        every FLUSH_SECONDS; every other event (eval, checkpoint, log, finished, ...) flushes at
+        once, so the log is complete at every checkpoint a resume starts from."""
         if self.error is not None:
             return
         try:
             self._metrics.write(json.dumps(event_dict, default=_json_default) + "\n")
-            self._metrics.flush()
+            now = time.monotonic()
+            if event_dict.get("event") != "step" or now - self._flushed >= self.FLUSH_SECONDS:
+                self._metrics.flush()
+                self._flushed = now
         except OSError as e:
             self.error = e
             raise

@@ -1,0 +1,79 @@
+"""The per-step shortcuts change nothing but the time: clipping, buffered metrics lines."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ftstudio.engine.loop import clip_gradients
+
+
+@pytest.mark.parametrize("scale", [1e-3, 10.0])  # well under / over max_norm 1.0
+def test_clip_gradients_equals_torch_clip_grad_norm(scale):
+    g = torch.Generator().manual_seed(0)
+    a = [torch.nn.Parameter(torch.zeros(n)) for n in (5, 300, 7)]
+    b = [torch.nn.Parameter(torch.zeros(n)) for n in (5, 300, 7)]
+    for p, q in zip(a, b):
+        p.grad = torch.randn(p.shape, generator=g) * scale
+        q.grad = p.grad.clone()
+    ref = float(torch.nn.utils.clip_grad_norm_(a, 1.0))
+    got = clip_gradients(b, 1.0)
+    assert got == ref
+    for p, q in zip(a, b):
+        assert torch.equal(p.grad, q.grad)
+    if scale > 1:  # it did clip
+        assert float(torch.nn.utils.get_total_norm([q.grad for q in b])) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_step_lines_are_buffered_and_other_events_flush(tmp_path, monkeypatch):
+    from ftstudio.engine import store
+
+    clock = [100.0]
+    monkeypatch.setattr(store.time, "monotonic", lambda: clock[0])
+    w = store.RunWriter(tmp_path)
+
+    def on_disk() -> list[str]:
+        return [json.loads(x)["event"] for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+
+    for i in range(5):
+        w.write_event({"event": "step", "step": i})
+    assert on_disk() == []  # not one write per step
+    clock[0] += 1.5
+    w.write_event({"event": "step", "step": 5})
+    assert on_disk() == ["step"] * 6  # at least every second
+    w.write_event({"event": "step", "step": 6})
+    w.write_event({"event": "checkpoint", "step": 6})
+    assert on_disk()[-2:] == ["step", "checkpoint"]  # a checkpoint never leaves steps behind
+    w.close()
+
+
+def test_tokenized_splits_are_cached_and_any_change_misses(tiny_dir, tiny_csv, tmp_path, monkeypatch):
+    from ftstudio.engine import data as data_mod
+    from ftstudio.engine.config import DataConfig
+    from ftstudio.engine.models import load_tokenizer
+
+    monkeypatch.setenv("FTSTUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    tok = load_tokenizer(str(tiny_dir("bert")))
+    calls = []
+    orig = data_mod._encode_classification
+    monkeypatch.setattr(data_mod, "_encode_classification", lambda *a, **k: calls.append(1) or orig(*a, **k))
+    cfg = DataConfig(train=str(tiny_csv))
+
+    def prep(c=cfg, max_length=32, seed=1):
+        p = data_mod.prepare_data(c, "classification", tok, max_length, seed)
+        return [e["input_ids"] for e in p.train], [e["label"] for e in p.eval], p.label_names
+
+    first = prep()
+    assert len(calls) == 2  # train + eval tokenized
+    assert prep() == first and len(calls) == 2  # second time: from the cache, same data
+    prep(max_length=8)
+    assert len(calls) == 4  # another text length
+    prep(seed=2)
+    assert len(calls) == 6  # another split
+    prep(DataConfig(train=str(tiny_csv), max_train_samples=10))
+    assert len(calls) == 8  # other data settings
+    text = tiny_csv.read_text().replace("wonderful acting", "wonderful acting indeed")
+    tiny_csv.write_text(text)
+    changed = prep()
+    assert len(calls) == 10 and changed != first  # the file changed
