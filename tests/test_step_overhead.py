@@ -77,3 +77,70 @@ def test_tokenized_splits_are_cached_and_any_change_misses(tiny_dir, tiny_csv, t
     tiny_csv.write_text(text)
     changed = prep()
     assert len(calls) == 10 and changed != first  # the file changed
+
+
+def _run_losses(model_dir, csv_path, **training):
+    from ftstudio.engine.config import DataConfig, RunConfig, TechniqueConfig, TrainingConfig
+    from ftstudio.engine.events import Log, Step
+    from ftstudio.engine.runner import train
+
+    losses, logs = [], []
+    cfg = RunConfig(model=str(model_dir), data=DataConfig(train=str(csv_path)), technique=TechniqueConfig("full"),
+                    training=TrainingConfig(max_steps=3, batch_size=8, learning_rate=1e-3, max_length=32,
+                                            eval_every=None, **training))
+
+    def sub(ev):
+        if isinstance(ev, Step):
+            losses.append(ev.loss)
+        elif isinstance(ev, Log):
+            logs.append(ev.message)
+
+    summary = train(cfg, [sub])
+    return losses, logs, summary
+
+
+def _compiled_layers(monkeypatch) -> list:
+    """Records the blocks nn.Module.compile is called on (without compiling them)."""
+    seen: list = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, *a, **k: seen.append(type(self).__name__))
+    return seen
+
+
+@pytest.mark.parametrize("mode", ["auto", "off"])
+def test_compile_auto_and_off_leave_a_cpu_run_uncompiled(tiny_dir, tiny_csv, monkeypatch, mode):
+    seen = _compiled_layers(monkeypatch)
+    _, logs, summary = _run_losses(tiny_dir("bert"), tiny_csv, compile=mode)
+    assert seen == [] and summary["status"] == "finished"
+    assert not any("torch.compile" in m or "compiling the" in m for m in logs)
+
+
+def test_compile_on_compiles_every_block_or_says_why_not(tiny_dir, tiny_csv, monkeypatch):
+    from ftstudio.engine import compiling
+
+    seen = _compiled_layers(monkeypatch)
+    monkeypatch.setattr(compiling, "compiler_missing", lambda device: None)
+    _, logs, _ = _run_losses(tiny_dir("bert"), tiny_csv, compile="on")
+    assert seen == ["BertLayer", "BertLayer"]  # the two blocks, each compiled in place
+    assert any("compiling the 2 transformer blocks" in m for m in logs)
+    monkeypatch.undo()  # back to the real compiler check, now with no compiler on PATH
+    seen = _compiled_layers(monkeypatch)
+    monkeypatch.setattr(compiling.shutil, "which", lambda name: None)
+    monkeypatch.delenv("CXX", raising=False)
+    _, logs, summary = _run_losses(tiny_dir("bert"), tiny_csv, compile="on")
+    assert seen == [] and summary["status"] == "finished"
+    assert any("torch.compile skipped (no C++ compiler was found)" in m for m in logs)
+
+
+@pytest.mark.skipif(__import__("shutil").which("g++") is None, reason="torch.compile on CPU needs a C++ compiler")
+def test_a_compiled_run_trains_like_an_uncompiled_one(tiny_dir, tiny_csv, tmp_path):
+    import shutil
+
+    d = tmp_path / "nodrop"  # compiled dropout draws other random numbers: compare without it
+    shutil.copytree(tiny_dir("bert"), d)
+    cfg = json.loads((d / "config.json").read_text())
+    cfg.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    (d / "config.json").write_text(json.dumps(cfg))
+    eager, _, _ = _run_losses(d, tiny_csv, compile="off")
+    compiled, logs, _ = _run_losses(d, tiny_csv, compile="on")
+    assert any("compiling" in m for m in logs)
+    assert compiled == pytest.approx(eager, abs=1e-4)

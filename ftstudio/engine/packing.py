@@ -34,7 +34,6 @@ class Packed:
     batch: int  # B examples
     width: int  # Lmax, the longest example
     tokens: int  # T real tokens
-    gather: Any  # [B*Lmax] row position of each padded cell (0 for empty cells)
     scatter: Any  # [T] padded cell of each token
     key_mask: Any  # [B, 1, 1, Lmax] bool, True = real key; None when no example is shorter
     first: Any  # [B] row position of each example's first token
@@ -42,7 +41,7 @@ class Packed:
 
     def to(self, device: Any) -> "Packed":
         move = (lambda t: None if t is None else t.to(device, non_blocking=True))
-        return Packed(self.batch, self.width, self.tokens, move(self.gather), move(self.scatter),
+        return Packed(self.batch, self.width, self.tokens, move(self.scatter),
                       move(self.key_mask), move(self.first), move(self.pool))
 
 
@@ -125,8 +124,10 @@ def packed_attention(module: Any, query: Any, key: Any, value: Any, attention_ma
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
                                       scaling=scaling, is_causal=is_causal, **kwargs)
 
+    cells = pack.batch * pack.width
+
     def blocks(x: Any) -> Any:  # [1, h, T, D] -> [B, h, Lmax, D]
-        x = x[0].transpose(0, 1)[pack.gather]
+        x = _ToCells.apply(x[0].transpose(0, 1), pack.scatter, cells)
         return x.view(pack.batch, pack.width, x.shape[1], x.shape[2]).transpose(1, 2)
 
     q, k, v = blocks(query), blocks(key), blocks(value)
@@ -137,8 +138,57 @@ def packed_attention(module: Any, query: Any, key: Any, value: Any, attention_ma
     # right-padded blocks: causal attention never reaches the padded keys of a real query
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=None if causal else pack.key_mask,
                                          dropout_p=dropout, scale=scaling, is_causal=causal)
-    out = out.transpose(1, 2).reshape(pack.batch * pack.width, out.shape[1], out.shape[3])[pack.scatter]
+    out = _FromCells.apply(out.transpose(1, 2).reshape(cells, out.shape[1], out.shape[3]), pack.scatter)
     return out.unsqueeze(0), None
+
+
+def _autograd_functions() -> tuple[Any, Any]:
+    """Token rows <-> padded cells. Each token has exactly one cell, so both directions are a
+    copy by index whose backward is the other copy (torch's own index_select backward is a
+    scatter-add, several times slower on CPU, for duplicates that cannot occur here)."""
+    import torch
+
+    class ToCells(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any, index: Any, cells: int) -> Any:
+            ctx.save_for_backward(index)
+            return x.new_zeros((cells,) + tuple(x.shape[1:])).index_copy_(0, index, x)
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> tuple:
+            (index,) = ctx.saved_tensors
+            return grad.index_select(0, index), None, None
+
+    class FromCells(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, y: Any, index: Any) -> Any:
+            ctx.save_for_backward(index)
+            ctx.cells = y.shape[0]
+            return y.index_select(0, index)
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> tuple:
+            (index,) = ctx.saved_tensors
+            return grad.new_zeros((ctx.cells,) + tuple(grad.shape[1:])).index_copy_(0, index, grad), None
+
+    return ToCells, FromCells
+
+
+class _Lazy:
+    """The autograd Functions, built on first use (torch is imported lazily)."""
+
+    def __init__(self, i: int):
+        self.i = i
+
+    def apply(self, *args: Any) -> Any:
+        global _FUNCS
+        if _FUNCS is None:
+            _FUNCS = _autograd_functions()
+        return _FUNCS[self.i].apply(*args)
+
+
+_FUNCS: tuple[Any, Any] | None = None
+_ToCells, _FromCells = _Lazy(0), _Lazy(1)
 
 
 def collate_packed(examples: list[dict], pad_id: int, device: Any = None) -> dict:
@@ -155,8 +205,6 @@ def collate_packed(examples: list[dict], pad_id: int, device: Any = None) -> dic
     pos = np.arange(total, dtype=np.int64) - np.repeat(starts, lens)
     seg = np.repeat(np.arange(n, dtype=np.int64), lens)
     scatter = seg * width + pos
-    gather = np.zeros(n * width, dtype=np.int64)
-    gather[scatter] = np.arange(total, dtype=np.int64)
     key_mask = None
     if (lens < width).any():
         key_mask = torch.from_numpy(np.arange(width)[None, :] < lens[:, None]).view(n, 1, 1, width)
@@ -178,7 +226,7 @@ def collate_packed(examples: list[dict], pad_id: int, device: Any = None) -> dic
         batch["labels"] = torch.tensor([e["label"] for e in examples], dtype=torch.long)
     batch["idx"] = torch.tensor([e.get("idx", -1) for e in examples], dtype=torch.long)
     batch["task_id"] = torch.tensor([e.get("task_id", 0) for e in examples], dtype=torch.long)
-    pack = Packed(n, width, total, torch.from_numpy(gather), torch.from_numpy(scatter), key_mask,
+    pack = Packed(n, width, total, torch.from_numpy(scatter), key_mask,
                   torch.from_numpy(starts), pool)
     if device is not None and str(device) != "cpu":
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}

@@ -271,6 +271,9 @@ def prepare(cfg: RunConfig, technique: Any, bus: EventBus, resume_dir: Path | No
         cfg, technique, tokenizer, all_names, task_label_names[0], [n for n, _ in tasks], device, precision,
         bus, progress, masks,
     )
+    from ftstudio.engine.compiling import maybe_compile
+
+    maybe_compile(model, cfg.training.compile, device, lambda m: bus.emit(Log(message=m)))
     if dist.world_size() > 1:
         model = _wrap_ddp(model, technique, device)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
