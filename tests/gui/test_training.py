@@ -50,7 +50,7 @@ class StallMeter:
         """The loop never stood still for a large part of the run. Load-proof: a machine 4x
         overloaded stretches the stalls and the run alike (a stall here is a few tenths of a
         second of a run of seconds); training on the GUI thread blocks it for nearly all of it."""
-        return self.worst < max(0.5, 0.4 * self.wall)
+        return self.worst < max(0.5, 0.5 * self.wall)
 
     def tick(self) -> None:
         now = time.perf_counter()
@@ -69,6 +69,9 @@ def _train(window, qtbot, cfg, timeout=180_000):
 def test_short_training_fills_plots_progress_and_history(window, qtbot, tiny_setup):
     cfg = tiny_setup("lora", max_steps=12, eval_every=4)  # builds the tiny model (not the GUI's time)
     window.run_page.plots  # noqa: B018 - built once (after_shown does it in the app), not the run's stall
+    window.show_page("run")
+    window.run_page.repaint()  # the plots' first paint (fonts, axes: ~1 s on a loaded box) is not the run's either
+    window.show_page("model")
     meter = StallMeter()
     page = _train(window, qtbot, cfg)
     meter.stop()
