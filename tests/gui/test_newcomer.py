@@ -68,6 +68,18 @@ def test_error_dialog_is_one_line_with_capped_details(window, qtbot):
     box.adjustSize()
     assert box.height() <= scr.height() and box.details.height() <= 220
     box.close()
+    # a traceback of hundreds of lines: the details scroll inside their capped area, and even
+    # a dialog pulled taller than the screen stays on it
+    tb = "Traceback (most recent call last):\n" + "".join(f'  File "x.py", line {i}, in f\n    g()\n' for i in range(400))
+    box = util.MessageDialog(window, "ftstudio", "Something went wrong", tb)
+    box.show()
+    box.details_button.click()
+    qtbot.waitUntil(box.details.isVisible)
+    box.resize(box.width(), 3 * scr.height())
+    qtbot.wait(20)
+    assert box.frameGeometry().height() <= scr.height()
+    assert box.details.height() <= 220 and box.details.verticalScrollBar().maximum() > 0
+    box.close()
 
 
 def test_small_screens_every_page_scrolls_instead_of_clipping(window, qtbot):

@@ -104,6 +104,8 @@ def test_playground_answers_for_a_finished_run(window, qtbot, tiny_setup):
     window.show_page("playground")
     pg = window.playground_page
     assert pg.current_run() is not None
+    assert not pg.gen_controls.isVisibleTo(window)  # generation controls are for text-generation runs
+    assert pg.predict_button.text().startswith("Predict")
     pg.input.setPlainText("a wonderful , moving story")
     pg.predict_button.click()
     qtbot.waitUntil(lambda: pg.tuned.result is not None and pg.base.result is not None, timeout=60_000)
@@ -212,6 +214,8 @@ def test_causal_lm_run_and_playground_generation(window, qtbot, tiny_dir, tmp_pa
     qtbot.waitUntil(lambda: pg.tuned.result is not None and pg.base.result is not None, timeout=60_000)
     assert "text" in pg.tuned.result and pg.tuned.text.isVisibleTo(window)
     assert pg.tuned.headline.text().startswith("Generated:")
+    assert pg.predict_button.text().startswith("Generate")
+    assert pg.base.text.isVisibleTo(window) and pg.base.result["text"] == pg.base.text.toPlainText()
     # generation controls (text-generation runs only), streamed tokens, the token limit
     assert pg.gen_controls.isVisibleTo(window)
     assert not pg.gen_controls.temperature.isEnabled()  # greedy: sampling knobs off

@@ -274,3 +274,14 @@ def test_run_page_eta_covers_the_whole_plan_and_elapsed_the_loading(window):
         assert page.phase == "training" and "evaluating" in page.phases
     finally:
         rp.time.monotonic = real
+
+
+def test_lora_target_modules_show_the_default_for_the_chosen_model(window, qtbot, tiny_dir):
+    """Empty target modules mean 'the usual choice for this architecture': the field says which."""
+    page, tech = window.model_page, window.technique_page
+    field = tech.panel_by_name["lora"].editors["target_modules"].widget
+    for kind, names in (("bert", "query, value"), ("gpt2", "c_attn")):
+        page.set_model(str(tiny_dir(kind)))
+        qtbot.waitUntil(lambda: page.info is not None and page.info.source == str(tiny_dir(kind)), timeout=60_000)
+        qtbot.waitUntil(lambda: names in field.placeholderText(), timeout=5_000)
+        assert field.text() == ""  # a hint, not a value: the config still says 'the default'
