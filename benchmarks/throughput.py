@@ -238,6 +238,20 @@ class HandLoop:
         return time.perf_counter() - t0
 
 
+def compiled_run(mode: str, train_csv: Path, n_steps: int) -> float:
+    """Training seconds (the steps, compiling included) of an engine run with training.compile=mode."""
+    from ftstudio.engine.config import RunConfig
+    from ftstudio.engine.runner import train
+
+    cfg = RunConfig.from_dict({
+        "model": MODEL, "task": "classification", "data": {"train": str(train_csv), "max_eval_samples": 32},
+        "technique": {"name": "full"},
+        "training": {"max_steps": n_steps, "batch_size": BATCH, "max_length": SEQ, "learning_rate": LR["full"],
+                     "eval_every": None, "device": "cpu", "seed": 42, "compile": mode},
+    })
+    return float(train(cfg)["train_seconds"])
+
+
 def time_mm(a, b) -> float:
     import torch
 
@@ -256,6 +270,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="rounds of (a) per technique (default 3)")
     ap.add_argument("--hand-rounds", type=int, default=1, help="rounds of (b) per technique (default 1)")
     ap.add_argument("--no-doc", action="store_true", help="do not update docs/BENCHMARKS.md")
+    ap.add_argument("--no-compile", action="store_true", help="skip (d), the torch.compile probe")
     args = ap.parse_args()
     t_start = time.time()
     root = data_root()
@@ -317,6 +332,15 @@ def main() -> None:
             print(f"  round {r + 1} {tech:4s}: engine {e:6.1f} samples/s, hand loop {h:6.1f} -> {e / h:.3f}", flush=True)
             del loop
 
+    # ---- d: training.compile on vs off on this CPU, compile time counted ----
+    comp: dict[str, list[float]] = {"off": [], "on": []}
+    if not args.no_compile:
+        print("\nd. training.compile on vs off (full FT, training time incl. compiling)", flush=True)
+        for mode in ("off", "on", "off", "on")[: 2 if args.quick else 4]:
+            t = compiled_run(mode, train_csv, warm + steps)
+            comp[mode].append(t)
+            print(f"  compile {mode:3s}: {t:6.1f} s of training for {warm + steps} steps", flush=True)
+
     # ---- c: FLOP utilization of full FT at real lengths ----
     m = same_model("full")
     n_ne = sum(p.numel() for n, p in m.named_parameters() if "embeddings" not in n)
@@ -352,7 +376,12 @@ def main() -> None:
         ["utilization (median/median; fastest/fastest)",
          f"{100 * 6 * n_ne * tps_med / peak_med:.1f}%; {100 * 6 * n_ne * tps_best / peak_best:.1f}%"],
     ]
+    head_d = ["training.compile", "training seconds (runs)", "median"]
+    rows_d = [[m, " / ".join(f"{x:.1f}" for x in comp[m]), f"{statistics.median(comp[m]):.1f}"]
+              for m in ("off", "on") if comp[m]]
     print("\n" + table(head_a, rows_a) + "\n\n" + table(head_b, rows_b) + "\n\n" + table(["quantity", "value"], rows_c))
+    if rows_d:
+        print("\n" + table(head_d, rows_d))
     if args.no_doc:
         return
     md = f"""## Throughput (`benchmarks/throughput.py`)
@@ -384,6 +413,14 @@ Same length-grouped batches with dynamic padding, clipping, schedule and fused A
 ### c. Full fine-tuning FLOP utilization at real SST-2 lengths (CPU, fp32)
 
 {table(["quantity", "value"], rows_c, md=True)}
+
+### d. Compilation (`training.compile`) on this CPU
+
+Whole engine runs (full fine-tuning, {warm + steps} steps, same data), training time including the
+compile of the transformer block (regional, dynamic shapes), alternating off/on. `compile: auto`
+turns it on only on CUDA; this table is why (or, if "on" wins here, where auto should change).
+
+{table(head_d, rows_d, md=True) if rows_d else "(not run: --no-compile)"}
 """
     update_section("throughput", md)
 

@@ -241,3 +241,16 @@ def test_picking_a_technique_prefills_its_learning_rate(window):
     cfg.training.learning_rate = 7e-4
     window.load_config(cfg)
     assert float(window.training_page.lr.text()) == 7e-4
+
+
+def test_yaml_only_speed_switches_survive_the_gui(window, tmp_path):
+    """packing/compile have no widgets: a YAML that sets them keeps them through open + save."""
+    src = tmp_path / "in.yaml"
+    cfg = RunConfig()
+    cfg.training.packing, cfg.training.compile = "off", "on"
+    src.write_text(cfg.to_yaml(), encoding="utf-8")
+    assert window.open_setup(str(src))
+    out = tmp_path / "out.yaml"
+    window.save_setup(str(out))
+    again = RunConfig.from_yaml(out)
+    assert (again.training.packing, again.training.compile) == ("off", "on")

@@ -171,6 +171,8 @@ class TrainingPage(QWidget):
             precision=self.precision.currentData(),
             group_by_length=o.group_by_length,
             log_every=o.log_every,
+            packing=o.packing,
+            compile=o.compile,
         )
 
     def runs_directory(self) -> str | None:
