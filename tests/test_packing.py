@@ -39,8 +39,18 @@ def _no_dropout(model) -> None:
             m.p = 0.0
 
 
+@pytest.fixture(params=["runs", "cells"])
+def attention_path(request, monkeypatch):
+    """Both ways packed attention runs: views of equal-length runs, or padded cells."""
+    if request.param == "cells":
+        monkeypatch.setattr(packing, "MAX_GROUPS", 0)
+    return request.param
+
+
 def _compare(model, examples, per_token: bool) -> None:
-    """Logits, loss and every gradient of a packed batch against the padded batch."""
+    """Logits, loss and every gradient of a packed batch against the padded batch (a packed
+    batch lays its examples out longest first; the padded reference takes the same order)."""
+    examples = sorted(examples, key=lambda e: -len(e["input_ids"]))
     _no_dropout(model)
     model.train()
     padded = collate(examples, 0)
@@ -70,12 +80,12 @@ def _compare(model, examples, per_token: bool) -> None:
     assert torch.allclose(again.logits, out.logits, atol=1e-5)
 
 
-def test_packed_bert_cls_pooler_matches_padded(tiny_dir):
+def test_packed_bert_cls_pooler_matches_padded(tiny_dir, attention_path):
     model, tok, _ = load_model(str(tiny_dir("bert")), "classification", num_labels=3)
     _compare(model, _cls_examples(len(tok)), per_token=False)
 
 
-def test_packed_bert_mean_pooling_matches_padded(tmp_path, tiny_dir):
+def test_packed_bert_mean_pooling_matches_padded(tmp_path, tiny_dir, attention_path):
     d = tmp_path / "st-bert"
     shutil.copytree(tiny_dir("bert"), d)
     (d / "modules.json").write_text(json.dumps([
@@ -89,12 +99,12 @@ def test_packed_bert_mean_pooling_matches_padded(tmp_path, tiny_dir):
     _compare(model, _cls_examples(len(tok)), per_token=False)
 
 
-def test_packed_llama_matches_padded_with_answer_only_labels(tiny_dir):
+def test_packed_llama_matches_padded_with_answer_only_labels(tiny_dir, attention_path):
     model, tok, _ = load_model(str(tiny_dir("llama")), "causal-lm")
     _compare(model, _lm_examples(len(tok)), per_token=True)
 
 
-def test_packed_lora_matches_padded(tiny_dir):
+def test_packed_lora_matches_padded(tiny_dir, attention_path):
     from peft import LoraConfig, TaskType, get_peft_model
 
     model, tok, _ = load_model(str(tiny_dir("bert")), "classification", num_labels=3)
@@ -112,6 +122,9 @@ def test_equal_lengths_need_no_mask_and_positions_restart():
     assert b[packing.PACK_KEY].key_mask is None
     lm = packing.collate_packed([{"input_ids": [5, 6], "labels": [5, 6]}, {"input_ids": [7, 8], "labels": [7, 8]}], 0)
     assert lm["labels"].tolist() == [[-100, 6, -100, 8]]  # no target across the boundary
+    mixed = packing.collate_packed([{"input_ids": [1] * n, "label": n} for n in (2, 5, 2, 5, 3)], 0)
+    assert mixed["labels"].tolist() == [5, 5, 3, 2, 2]  # longest first, labels follow their examples
+    assert mixed[packing.PACK_KEY].groups == ((0, 2, 5), (10, 1, 3), (13, 2, 2))
 
 
 def test_packing_is_used_only_where_exact(tiny_dir):

@@ -38,11 +38,14 @@ class Packed:
     key_mask: Any  # [B, 1, 1, Lmax] bool, True = real key; None when no example is shorter
     first: Any  # [B] row position of each example's first token
     pool: Any  # [B, T] mean-pooling weights (1/len over the example's tokens)
+    # runs of equal-length examples (examples are laid out longest first): (first token, examples,
+    # length). Attention over a run is a VIEW of the row: no copy, no mask.
+    groups: tuple[tuple[int, int, int], ...] = ()
 
     def to(self, device: Any) -> "Packed":
         move = (lambda t: None if t is None else t.to(device, non_blocking=True))
         return Packed(self.batch, self.width, self.tokens, move(self.scatter),
-                      move(self.key_mask), move(self.first), move(self.pool))
+                      move(self.key_mask), move(self.first), move(self.pool), self.groups)
 
 
 def supports(model: Any, task: str, technique: Any) -> bool:
@@ -124,6 +127,9 @@ def packed_attention(module: Any, query: Any, key: Any, value: Any, attention_ma
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
                                       scaling=scaling, is_causal=is_causal, **kwargs)
 
+    causal = bool(getattr(module, "is_causal", False)) if is_causal is None else bool(is_causal)
+    if len(pack.groups) <= MAX_GROUPS and not _compiling():
+        return _grouped_attention(query, key, value, pack.groups, dropout, scaling, causal), None
     cells = pack.batch * pack.width
 
     def blocks(x: Any) -> Any:  # [1, h, T, D] -> [B, h, Lmax, D]
@@ -134,12 +140,41 @@ def packed_attention(module: Any, query: Any, key: Any, value: Any, attention_ma
     if k.shape[1] != q.shape[1]:  # grouped-query attention
         rep = q.shape[1] // k.shape[1]
         k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
-    causal = bool(getattr(module, "is_causal", False)) if is_causal is None else bool(is_causal)
     # right-padded blocks: causal attention never reaches the padded keys of a real query
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=None if causal else pack.key_mask,
                                          dropout_p=dropout, scale=scaling, is_causal=causal)
     out = _FromCells.apply(out.transpose(1, 2).reshape(cells, out.shape[1], out.shape[3]), pack.scatter)
     return out.unsqueeze(0), None
+
+
+MAX_GROUPS = 6  # more runs of equal lengths (ungrouped batches): padded cells instead
+
+
+def _compiling() -> bool:
+    import torch
+
+    return bool(torch.compiler.is_compiling())  # a graph of Python-int runs would recompile per batch
+
+
+def _grouped_attention(query: Any, key: Any, value: Any, groups: tuple, dropout: float,
+                       scaling: float | None, causal: bool) -> Any:
+    """SDPA on each run of equal-length examples, viewed in place: [1, h, T, D] sliced to the
+    run's tokens and split into [n, h, l, D]; nothing is padded, so no mask is needed."""
+    import torch
+    import torch.nn.functional as F
+
+    outs = []
+    for start, n, length in groups:
+        end = start + n * length
+
+        def run(x: Any) -> Any:
+            return x[0, :, start:end].unflatten(1, (n, length)).transpose(0, 1)
+
+        o = F.scaled_dot_product_attention(run(query), run(key), run(value), dropout_p=dropout, scale=scaling,
+                                           is_causal=causal, enable_gqa=key.shape[1] != query.shape[1])
+        outs.append(o.transpose(1, 2).reshape(n * length, o.shape[1], o.shape[3]))
+    out = outs[0] if len(outs) == 1 else torch.cat(outs)
+    return out.unsqueeze(0)  # [1, T, h, D]
 
 
 def _autograd_functions() -> tuple[Any, Any]:
@@ -198,6 +233,8 @@ def collate_packed(examples: list[dict], pad_id: int, device: Any = None) -> dic
 
     from ftstudio.engine.data import TEXT_KEYS
 
+    # longest first, so examples of equal length sit side by side (their attention is a view)
+    examples = sorted(examples, key=lambda e: -len(e["input_ids"]))
     n = len(examples)
     lens = np.fromiter((len(e["input_ids"]) for e in examples), dtype=np.int64, count=n)
     width, total = int(lens.max()), int(lens.sum())
@@ -226,8 +263,11 @@ def collate_packed(examples: list[dict], pad_id: int, device: Any = None) -> dic
         batch["labels"] = torch.tensor([e["label"] for e in examples], dtype=torch.long)
     batch["idx"] = torch.tensor([e.get("idx", -1) for e in examples], dtype=torch.long)
     batch["task_id"] = torch.tensor([e.get("task_id", 0) for e in examples], dtype=torch.long)
+    change = np.flatnonzero(np.diff(lens)) + 1
+    bounds = np.concatenate([[0], change, [n]])
+    groups = tuple((int(starts[a]), int(b - a), int(lens[a])) for a, b in zip(bounds[:-1], bounds[1:]))
     pack = Packed(n, width, total, torch.from_numpy(scatter), key_mask,
-                  torch.from_numpy(starts), pool)
+                  torch.from_numpy(starts), pool, groups)
     if device is not None and str(device) != "cpu":
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         pack = pack.to(device)
