@@ -340,6 +340,21 @@ def test_validation_of_a_big_csv_stays_fast(tmp_path, tiny_dir):
     assert dt < 15, f"validate took {dt:.1f} s on 500k rows"
 
 
+def test_preflight_shows_the_same_problems(tmp_path, tiny_dir):
+    from ftstudio.engine.preflight import preflight
+    from ftstudio.engine.validate import InvalidSetup
+
+    rows = [{"text": f"hello {i}", "label": "ham" if i % 10 else "spam"} for i in range(60)]
+    train = write_csv(tmp_path / "d.csv", rows)
+    r = preflight(cfg_for(tiny_dir("bert"), train), measure_step=False)
+    assert any("always answering it scores" in w for w in r.warnings)
+    assert r.problems[0]["field"] == "data.label_column" and r.baseline["label"] == "ham"
+    with pytest.raises(InvalidSetup, match="grad_accum 40") as e:
+        preflight(cfg_for(tiny_dir("bert"), train, grad_accum=40, max_steps=None), measure_step=False)
+    # the exception carries every problem, the warning too, for the GUI to list
+    assert [p.severity for p in e.value.validation.problems] == ["warning", "error"]
+
+
 def _imbalanced(tmp_path, n=120, every=6):
     rows = [{"text": f"note {i} about lunch" if i % every else f"win a prize {i} now",
              "label": "ham" if i % every else "spam"} for i in range(n)]

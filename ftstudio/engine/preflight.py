@@ -54,6 +54,8 @@ class PreflightReport:
     train_rows: int = 0
     measured: bool = False
     teacher_seconds: float | None = None  # distillation: the teacher's share of step_seconds
+    problems: list[dict] = field(default_factory=list)  # engine.validate Problems (warnings; errors raise)
+    baseline: dict | None = None  # classification: the majority-class baseline {label, accuracy}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -99,8 +101,11 @@ def measure_activations(forward: Callable[[], Any]) -> tuple[Any, int]:
     return out, sum(seen.values())
 
 
-def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None = None) -> PreflightReport:
-    """See the module docstring. Raises UserError for what ``train`` would reject."""
+def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None = None,
+              validation: Any = None) -> PreflightReport:
+    """See the module docstring. Raises UserError for what ``train`` would reject: the first
+    error of ``engine.validate`` (an ``InvalidSetup`` carrying the whole ``Validation``), whose
+    warnings and baseline the report then carries. ``validation``: already computed (not redone)."""
     import torch
 
     from ftstudio.engine.data import collate, preview, prepare_data
@@ -113,11 +118,12 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
         if progress:
             progress(what, i, n)
 
-    cfg.validate()
+    if validation is None:
+        from ftstudio.engine.validate import validate
+
+        validation = validate(cfg, progress=progress)  # the same pass as train and `ftstudio check`
+    validation.raise_first()
     technique = make_technique(cfg.technique.name, cfg.technique.params)
-    if technique.needs_task_sequence and not cfg.tasks:
-        raise UserError(_t("{title} needs a task sequence: list datasets under 'tasks:' instead of 'data:'",
-                           title=_t(technique.title)))
     t = cfg.training
     device = pick_device(t.device)
     precision = pick_precision(device, t.precision)
@@ -228,7 +234,7 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
         # formula fallback (no measured step): ~ 18 fp32 values per token per hidden unit per layer
         seq = max_len
         activations = int(batch_size * seq * (info.hidden_size or 768) * (info.num_layers or 12) * 18 * 4)
-    warnings: list[str] = []
+    warnings: list[str] = [p.message for p in validation.warnings]
     oom_in_step = activations == -1
     if oom_in_step:
         activations = int(batch_size * max_len * (info.hidden_size or 768) * (info.num_layers or 12) * 18 * 4)
@@ -288,7 +294,8 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
         available_bytes=available, step_seconds=step_s, epoch_seconds=epoch_s, fits=bool(fits),
         warnings=warnings, device=str(device), precision=precision, batch_size=batch_size,
         max_length=max_len, steps_per_epoch=steps_per_epoch, train_rows=rows_per_task[0], measured=measured,
-        teacher_seconds=teacher_s,
+        teacher_seconds=teacher_s, problems=[p.to_dict() for p in validation.problems],
+        baseline=validation.baseline,
     )
 
 

@@ -67,10 +67,19 @@ class Validation:
         self.problems.append(Problem("warning", where, field_, message))
 
     def raise_first(self) -> None:
-        """Raise the first error as a UserError (callers that want one line)."""
+        """Raise the first error as a UserError (callers that want one line); the exception
+        (``InvalidSetup``) carries the whole Validation for callers that show every problem."""
         e = self.first_error()
         if e is not None:
-            raise UserError(e.message)
+            raise InvalidSetup(e.message, self)
+
+
+class InvalidSetup(UserError):
+    """A setup ``validate`` refused: the message is its first error, ``validation`` all of them."""
+
+    def __init__(self, message: str, validation: Validation):
+        super().__init__(message)
+        self.validation = validation
 
 
 def validate(cfg: Any, *, progress: ProgressFn | None = None, cancel: Any = None,

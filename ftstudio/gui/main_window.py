@@ -189,6 +189,7 @@ class MainWindow(QMainWindow):
         # the validation pass: problems inline on their page, Start disabled with the first error
         self.validation = ValidationController(self.build_config, validate_fn, parent=self)
         self.validation.updated.connect(self._show_validation)
+        self.training_page.preflight.validated.connect(self._preflight_validated)
         self.problem_panels: dict[str, ProblemsPanel] = {}
         for key in SETUP_PAGES:
             panel = ProblemsPanel()
@@ -365,6 +366,11 @@ class MainWindow(QMainWindow):
                 it.setText(base + mark)
                 it.setToolTip("\n".join(p.message for p in by_page[key]))
         self._refresh_start()
+
+    def _preflight_validated(self, v: Any) -> None:
+        """A pre-flight ran the validation pass on the current setup (an edit during the check
+        cancels it, so an answer that arrives is for what the pages show now)."""
+        self.validation.adopt(v)  # → updated → _show_validation
 
     def start_blocker(self) -> Any:
         """The first error of the latest validation (None when Start may go)."""

@@ -111,6 +111,18 @@ class ValidationController(QObject):
 
         run_async(job, lambda v: self._deliver(seq, v), fail, owner=self)
 
+    def adopt(self, v: Any) -> None:
+        """A pass run elsewhere on the current setup (the pre-flight's): it is the newest answer,
+        so a scheduled or running pass is dropped and ``updated`` hands this one on."""
+        self._timer.stop()
+        self._seq += 1
+        if self._token is not None:
+            self._token.cancel()
+        self.pending = False
+        self.result = v
+        self.busy_changed.emit(False)
+        self.updated.emit(v)
+
     def _deliver(self, seq: int, v: Any) -> None:
         if seq != self._seq:
             return  # superseded

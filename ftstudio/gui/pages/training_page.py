@@ -208,11 +208,16 @@ def run_seconds(report: Any, cfg: Any) -> float | None:
 class PreflightPanel(QGroupBox):
     """Runs ``engine.preflight.preflight`` off the GUI thread and shows the report.
 
-    States: idle, running (progress of its phases; Cancel), done (the numbers), stale (the setup
-    changed after the numbers were measured: they are greyed and the verdict says to run it
-    again), failed."""
+    States: idle, running (progress of its phases; Cancel), done (the numbers, with the
+    validation's warnings and the majority baseline), blocked (``engine.validate`` found errors:
+    every problem is listed and nothing was measured), stale (the setup changed after the numbers
+    were measured: they are greyed and the verdict says to run it again), failed.
+
+    ``validated`` hands the validation pass the pre-flight ran to the window, which shows each
+    problem on its page and disables Start with the first error's reason."""
 
     finished = Signal(object)
+    validated = Signal(object)  # the engine.validate Validation this pre-flight ran
     _progress = Signal(object)  # (seq, what, done, total) from the job thread
 
     def __init__(self, build_config: Callable[[], Any], parent: QWidget | None = None):
@@ -330,7 +335,11 @@ class PreflightPanel(QGroupBox):
 
         def fail(e: Any) -> None:
             if seq == self._seq and not token["cancelled"]:
-                self._fail(e.message)
+                validation = getattr(getattr(e, "exc", None), "validation", None)
+                if validation is not None:
+                    self.show_blocked(validation)
+                else:
+                    self._fail(e.message)
 
         run_async(job, done, fail, owner=self)
 
@@ -387,6 +396,32 @@ class PreflightPanel(QGroupBox):
         self.verdict.setStyleSheet("color:#b00020")
         self.finished.emit(None)
 
+    def show_blocked(self, validation: Any) -> None:
+        """``engine.validate`` refused the setup: list every problem (errors first); no numbers."""
+        import html
+
+        self._idle()
+        self.state = "blocked"
+        for lab in self.values.values():
+            lab.setText("—")
+        rows = []
+        for p in sorted(validation.problems, key=lambda p: p.severity != "error"):
+            color, mark = ("#b00020", "✖") if p.severity == "error" else ("#8a5a00", "⚠")
+            rows.append(f"<li style='color:{color}'>{mark} {html.escape(p.message)}</li>")
+        self.verdict.setText(self.tr("✖ Cannot start: fix the problems below, then run the check again.")
+                             + "<ul>" + "".join(rows) + "</ul>")
+        self.verdict.setStyleSheet("color:#b00020")
+        self.validated.emit(validation)
+        self.finished.emit(None)
+
+    def problems_text(self) -> str:
+        """The verdict as plain text (what a test or a screen reader sees)."""
+        from PySide6.QtGui import QTextDocument
+
+        doc = QTextDocument()
+        doc.setHtml(self.verdict.text())
+        return doc.toPlainText()
+
     def show_report(self, r: Any) -> None:
         self.report = r
         self.state = "done"
@@ -425,13 +460,27 @@ class PreflightPanel(QGroupBox):
             frac = mem["total"] / avail
             self.memory_bar.setValue(int(min(frac, 1.0) * 1000))
             self.memory_bar.setFormat(self.tr("memory use: {pct:.0f}% of available").format(pct=100 * frac))
+        import html
+
         warnings = list(field(r, "warnings", default=[]) or [])
         fits = field(r, "fits", default=True)
+        base = field(r, "baseline")
+        base_line = ""
+        if isinstance(base, dict) and "label" in base and base.get("accuracy") is not None:
+            base_line = "<p style='color:#555'>" + html.escape(self.tr(
+                "Baseline: always answering '{label}' scores accuracy {acc:.3f}; the run must beat it.").format(
+                    label=base["label"], acc=base["accuracy"])) + "</p>"
         if fits and not warnings:
-            self.verdict.setText(self.tr("✔ Fits. Ready to start."))
+            self.verdict.setText(self.tr("✔ Fits. Ready to start.") + base_line)
             self.verdict.setStyleSheet("color:#1b7f3b; font-weight:bold")
         else:
             head = self.tr("✔ Fits, with notes:") if fits else self.tr("✖ Will not fit as configured:")
-            self.verdict.setText(head + "<ul>" + "".join(f"<li>{w}</li>" for w in warnings) + "</ul>")
+            self.verdict.setText(head + "<ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings) + "</ul>"
+                                 + base_line)
             self.verdict.setStyleSheet("color:%s" % ("#8a5a00" if fits else "#b00020"))
+        problems = field(r, "problems")
+        if problems is not None:  # the validation pass it ran (warnings only: errors block above)
+            from ftstudio.engine.validate import Problem, Validation
+
+            self.validated.emit(Validation([Problem(**p) for p in problems], baseline=base))
         self.finished.emit(r)
