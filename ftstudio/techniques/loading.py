@@ -52,11 +52,62 @@ def load_base(cfg: Any, label_names: list[str] | None) -> tuple[Any, Any]:
     return base, tok
 
 
+def check_export_files(run: Path) -> None:
+    """Every weights file of ``run/export`` has a readable safetensors header and every JSON file
+    parses: a truncated or garbled export is one line naming the file, before any model loads."""
+    import json
+
+    export = run / "export"
+    for f in sorted(export.rglob("*.safetensors")):
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(f), framework="pt"):  # the header, and the data it promises, are there
+                pass
+        except Exception as e:  # noqa: BLE001 - SafetensorError: short file, torn header
+            raise UserError(_t("run {name}'s export is damaged: {file} cannot be read ({why}); train the run "
+                               "again or restore the file",
+                               name=run.name, file=f.relative_to(run), why=_first_line(e))) from None
+    for f in sorted(export.rglob("*.json")):
+        try:
+            json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise UserError(_t("run {name}'s export is damaged: {file} is not valid JSON ({why}); train the run "
+                               "again or restore the file",
+                               name=run.name, file=f.relative_to(run), why=_first_line(e))) from None
+
+
+def run_label_names(run: Path, task: str) -> list[str] | None:
+    """The label names a classification run wrote to summary.json (None for text generation);
+    a missing, unreadable or garbled list is one line."""
+    import json
+
+    if task != "classification":
+        return None
+    try:
+        summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UserError(_t("run {name}'s summary.json cannot be read ({why}): its label names are lost",
+                           name=run.name, why=_first_line(e))) from None
+    names = summary.get("label_names") if isinstance(summary, dict) else None
+    if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, (str, int)) for n in names)):
+        raise UserError(_t("run {name}'s summary.json has no usable label_names (got {value}); it is damaged",
+                           name=run.name, value=repr(names)[:60]))
+    return [str(n) for n in names]
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    first = text.splitlines()[0][:160] if text else ""
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
+
+
 def load_run(run_dir: str | Path, device: str = "cpu", merge: bool = True) -> TrainedModel:
-    """Base model + the run's export, the way the run's technique rebuilds it."""
+    """Base model + the run's export, the way the run's technique rebuilds it. A damaged or
+    incomplete export (truncated weights, a missing or garbled file, label names that do not fit
+    the trained head) is a UserError naming the run, never a traceback."""
     from ftstudio.engine.config import RunConfig
     from ftstudio.engine.models import text_max_length
-    from ftstudio.engine.store import read_json
     from ftstudio.techniques import make_technique
 
     run = Path(run_dir)
@@ -66,13 +117,20 @@ def load_run(run_dir: str | Path, device: str = "cpu", merge: bool = True) -> Tr
     if not export.is_dir():
         raise UserError(_t("run {name} has no export yet (it did not finish)", name=run.name))
     cfg = RunConfig.from_yaml(run / "config.yaml")
-    summary = read_json(run / "summary.json", {}) or {}
-    names = summary.get("label_names")
+    names = run_label_names(run, cfg.task)
+    check_export_files(run)
     technique = make_technique(cfg.technique.name, cfg.technique.params)
     base, tok = load_base(cfg, names)
-    model = technique.load_for_inference(base, str(export))
-    if merge:
-        model = technique.merge_for_inference(model)
+    try:
+        model = technique.load_for_inference(base, str(export))
+        if merge:
+            model = technique.merge_for_inference(model)
+    except UserError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a missing file, a head of another size, ...
+        raise UserError(_t("run {name}'s export cannot be loaded ({why}); it is damaged or incomplete: train "
+                           "the run again",
+                           name=run.name, why=_first_line(e))) from None
     model.to(device).eval()
     reserved = technique.max_length_reserved(getattr(base.config, "model_type", None), cfg.task)
     max_len = text_max_length(cfg.training.max_length, base.config, reserved)
