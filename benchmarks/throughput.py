@@ -77,7 +77,7 @@ def engine_run(technique: str, params: dict, lr: float, train_csv: Path, warm: i
         "data": {"train": str(train_csv), "eval": eval_csv, "max_eval_samples": 32},
         "technique": {"name": technique, "params": params},
         "training": {"max_steps": warm + steps, "batch_size": BATCH, "max_length": max_length,
-                     "learning_rate": lr, "eval_every": 0, "log_every": 1, "device": "cpu", "seed": 42},
+                     "learning_rate": lr, "eval_every": None, "log_every": 1, "device": "cpu", "seed": 42},
     })
     eng: dict[int, float] = {}
     other: dict[int, float] = {}

@@ -20,7 +20,7 @@ def test_two_cpu_ranks_share_the_work_and_only_rank0_writes(tmp_path, tiny_dir, 
     cfg = {
         "model": str(tiny_dir("bert")), "task": "classification", "data": {"train": str(tiny_csv)},
         "technique": {"name": "full", "params": {}}, "runs_dir": str(runs),
-        "training": {"epochs": 1, "batch_size": 4, "learning_rate": 1e-3, "max_length": 32, "eval_every": 0},
+        "training": {"epochs": 1, "batch_size": 4, "learning_rate": 1e-3, "max_length": 32, "eval_every": None},
     }
     p = tmp_path / "cfg.yaml"
     p.write_text(yaml.safe_dump(cfg))
@@ -80,7 +80,7 @@ def test_layers_unfrozen_mid_run_stay_in_sync_across_ranks(tmp_path, tiny_dir, t
         "technique": {"name": "layerwise", "params": {"gradual_unfreezing": True, "unfreeze_every": "steps",
                                                        "unfreeze_steps": 1}},
         "runs_dir": str(tmp_path / "runs"),
-        "training": {"epochs": 1, "batch_size": 4, "learning_rate": 1e-2, "max_length": 32, "eval_every": 0},
+        "training": {"epochs": 1, "batch_size": 4, "learning_rate": 1e-2, "max_length": 32, "eval_every": None},
     }
     p = tmp_path / "cfg.yaml"
     p.write_text(yaml.safe_dump(cfg))

@@ -35,7 +35,7 @@ def one_line_error(capsys, argv) -> str:
 
 
 def cfg_file(tmp_path, model, train, **training) -> str:
-    t = {"max_steps": 2, "batch_size": 4, "max_length": 32, "eval_every": 0, "learning_rate": 1e-3}
+    t = {"max_steps": 2, "batch_size": 4, "max_length": 32, "eval_every": None, "learning_rate": 1e-3}
     t.update(training)
     d = {"model": str(model), "data": {"train": str(train)}, "technique": {"name": "bitfit"}, "training": t}
     p = tmp_path / "cfg.yaml"
@@ -86,6 +86,27 @@ def test_check_command(capsys, tmp_path, tiny_dir, tiny_csv):
     out = capsys.readouterr().out.strip().splitlines()
     assert [ln.split(":")[0] for ln in out] == ["error", "error"] and "max_grad_norm" in out[0]
     assert not Path(os.environ["FTSTUDIO_RUNS_DIR"]).exists()
+
+
+def test_an_old_config_with_interval_0_reads_and_names_the_fix(capsys, tmp_path, tiny_dir, tiny_csv):
+    """eval_every: 0 once meant "off"; null is the only off now. The old file still loads and
+    `check`/`train` say what to write instead; --set ...=null (or empty) fixes it."""
+    from ftstudio.engine.config import RunConfig
+
+    cfg = cfg_file(tmp_path, tiny_dir("bert"), tiny_csv)
+    old = Path(cfg).read_text().replace("eval_every: null", "eval_every: 0")
+    assert "eval_every: 0" in old
+    Path(cfg).write_text(old)
+    assert RunConfig.from_yaml(cfg).training.eval_every == 0  # readable
+    assert main(["check", cfg]) == 2
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("error: training.eval_every: 0 no longer means off; write eval_every: null")
+    msg = one_line_error(capsys, ["train", cfg])
+    assert "eval_every: null" in msg
+    assert not Path(os.environ["FTSTUDIO_RUNS_DIR"]).exists()
+    for fix in ("training.eval_every=null", "training.eval_every=", "training.eval_every=5"):
+        assert main(["check", cfg, "--set", fix]) == 0, fix
+        capsys.readouterr()
 
 
 def test_train_refuses_before_anything_is_written(capsys, tmp_path, tiny_dir, tiny_csv):
@@ -181,7 +202,7 @@ def test_task_sequence_cli_run_reports_each_task(tmp_path, tiny_dir, tiny_csv):
     """After task 1 BWT is undefined (None); the terminal line must not crash on it."""
     d = {"model": str(tiny_dir("bert")), "technique": {"name": "ewc"},
          "tasks": [{"name": "a", "data": {"train": str(tiny_csv)}}, {"name": "b", "data": {"train": str(tiny_csv)}}],
-         "training": {"max_steps": 2, "batch_size": 4, "max_length": 32, "eval_every": 0, "learning_rate": 1e-3}}
+         "training": {"max_steps": 2, "batch_size": 4, "max_length": 32, "eval_every": None, "learning_rate": 1e-3}}
     cfg = tmp_path / "seq.yaml"
     cfg.write_text(yaml.safe_dump(d))
     env = dict(os.environ, PYTHONPATH=str(REPO))

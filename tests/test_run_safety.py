@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def tiny_cfg(model_dir, data, **training) -> dict:
-    t = {"epochs": 3, "batch_size": 8, "learning_rate": 1e-3, "max_length": 32, "eval_every": 0, "seed": 7,
+    t = {"epochs": 3, "batch_size": 8, "learning_rate": 1e-3, "max_length": 32, "eval_every": None, "seed": 7,
          "warmup_ratio": 0.1}
     t.update(training)
     return {"model": str(model_dir), "task": "classification", "data": {"train": str(data)},
@@ -407,3 +407,27 @@ def test_an_adapter_export_with_only_pickle_weights_is_refused_unless_allowed(ti
     cfg["allow_pickle"] = True
     (run / "config.yaml").write_text(yaml.safe_dump(cfg))
     assert Predictor(run).predict("a moving story")["label"] in ("positive", "negative")
+
+
+def test_a_run_saved_with_interval_0_resumes_and_a_0_given_now_is_refused(tiny_dir, tiny_csv, capsys):
+    """Runs started when eval_every: 0 meant "off" resume as null (the same meaning); a 0 given
+    with --set on the resume is the validation error naming null."""
+    from ftstudio.cli import main
+    from ftstudio.engine.config import RunConfig
+    from ftstudio.engine.runner import CancelToken, train
+
+    token = CancelToken()
+    train(RunConfig.from_dict(tiny_cfg(tiny_dir("bert"), tiny_csv, max_steps=4)),
+          subscribers=[lambda ev: ev.kind == "step" and ev.step == 2 and token.cancel()], cancel=token)
+    run = list_runs()[0].run_dir
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    saved["training"].update(eval_every=0, save_every=0)  # as an older ftstudio wrote it
+    (run / "config.yaml").write_text(yaml.safe_dump(saved))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--quiet", "--set", "training.eval_every=0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "eval_every: null" in err[0], err
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["steps"] == 4
+    assert [e["step"] for e in read_metrics(run) if e["event"] == "eval"] == [4]  # off: the final one only

@@ -19,7 +19,7 @@ FIELDS = ("name", "technique", "params", "seed", "status", "run_dir", "accuracy"
 
 
 def study_dict(model_dir, data, out, arms=None, **training) -> dict:
-    t = dict(max_steps=4, batch_size=8, max_length=32, eval_every=0, seed=7, warmup_ratio=0.1)
+    t = dict(max_steps=4, batch_size=8, max_length=32, eval_every=None, seed=7, warmup_ratio=0.1)
     t.update(training)
     return {"model": str(model_dir), "data": {"train": str(data)}, "training": t, "output_dir": str(out),
             "arms": arms or [{"name": "full"}, {"name": "lora", "params": {"r": 2}}, {"name": "bitfit"}]}

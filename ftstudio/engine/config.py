@@ -64,8 +64,9 @@ class TrainingConfig:
     max_grad_norm: float = 1.0
     max_length: int = 128
     seed: int = 42
-    eval_every: int | None = 200
-    save_every: int | None = None  # None: checkpoint at every evaluation
+    eval_every: int | None = 200  # steps; None (null): only at the end of each epoch
+    save_every: int | None = None  # steps; None (null): a checkpoint with each evaluation
+    # (null is the only "off": 0 or less is an error of engine.validate, naming null as the fix)
     early_stopping_patience: int | None = None
     device: str = "auto"
     precision: str = "auto"

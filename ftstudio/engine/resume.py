@@ -60,8 +60,8 @@ def resume_config(run_dir: str | Path, given: RunConfig | None = None,
                   overrides: list[str] | None = None) -> RunConfig:
     """The config a resume runs with: the run's own, with ``overrides`` (``key=value``) applied or
     ``given`` in its place; a change outside SAFE_RESUME_KEYS is refused with the key named."""
-    saved = RunConfig.from_yaml(Path(run_dir) / "config.yaml")
-    cfg = given if given is not None else saved
+    saved = legacy_intervals(RunConfig.from_yaml(Path(run_dir) / "config.yaml"))
+    cfg = given if given is not None else saved  # given: the caller's (an explicit 0 stays an error)
     if overrides:
         cfg = cfg.with_overrides(overrides)
     # paths resolve the same either way; output_dir is where the run already is
@@ -72,6 +72,15 @@ def resume_config(run_dir: str | Path, given: RunConfig | None = None,
                "resume may change only {items}",
                unsafe=', '.join(unsafe), items=', '.join(k.split('.')[-1] for k in SAFE_RESUME_KEYS))
         )
+    return cfg
+
+
+def legacy_intervals(cfg: RunConfig) -> RunConfig:
+    """A run started when 0 meant "off" for eval_every/save_every resumes with null, which means
+    the same now (a 0 given with --set on the resume is still an error of validate)."""
+    for name in ("eval_every", "save_every"):
+        if getattr(cfg.training, name) == 0:
+            setattr(cfg.training, name, None)
     return cfg
 
 

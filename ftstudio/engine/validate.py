@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ftstudio.engine.errors import UserError
-from ftstudio.i18n import _t
+from ftstudio.i18n import N_, _t
 
 ProgressFn = Callable[[str, int, int], None]
 WHERE = ("model", "data", "technique", "training", "output")
@@ -138,18 +138,30 @@ def _page_of(message: str) -> str:
 
 
 # --------------------------------------------------------------------------- training values
+# what null means for each interval (it is the only "off": 0 and negatives are errors)
+OFF_MEANS = {"eval_every": N_("evaluating only at the end of each epoch"),
+             "save_every": N_("a checkpoint with each evaluation")}
+
+
 def _check_training(cfg: Any, v: Validation) -> None:
     t = cfg.training
     if t.max_grad_norm is not None and t.max_grad_norm <= 0:
         v.error("training", "training.max_grad_norm",
                 _t("max_grad_norm must be > 0 (it clips gradients); got {max_grad_norm}",
                    max_grad_norm=t.max_grad_norm))
-    for name in ("eval_every", "save_every"):  # 0 and empty mean "off" / "the default"
+    for name, off in OFF_MEANS.items():  # null (empty) is "off"/"the default"; a number is steps
         val = getattr(t, name)
-        if val is not None and val < 0:
+        if val is None or val >= 1:
+            continue
+        if val == 0:  # configs written before null was the only "off"
             v.error("training", f"training.{name}",
-                    _t("{name} must be a number of steps ≥ 1 (0 or empty: off); got {val}",
-                       name=name, val=val))
+                    _t("training.{name}: 0 no longer means off; write {name}: null (or --set "
+                       "training.{name}=null) for {off}, or a number of steps ≥ 1",
+                       name=name, off=_t(off)))
+        else:
+            v.error("training", f"training.{name}",
+                    _t("training.{name} must be a number of steps ≥ 1 (null: {off}); got {val}",
+                       name=name, off=_t(off), val=val))
     for i, d in enumerate(cfg.all_data()):
         prefix = f"tasks[{i}].data" if cfg.tasks else "data"
         for name in ("max_train_samples", "max_eval_samples"):

@@ -538,7 +538,14 @@ class MainWindow(QMainWindow):
             return False
         self.load_config(cfg)
         self.config_path = str(path)
-        self.statusBar().showMessage(self.tr("Loaded {path}").format(path=path), 5000)
+        # a file from when 0 meant "off": the fields show off, which is null in what is saved
+        old = [f"{n}: {getattr(cfg.training, n)}" for n in ("eval_every", "save_every")
+               if getattr(cfg.training, n) is not None and getattr(cfg.training, n) <= 0]
+        if old:
+            self.statusBar().showMessage(self.tr("Loaded {path}; {value} read as null (off): save the setup to "
+                                                 "write it that way").format(path=path, value=", ".join(old)), 15000)
+        else:
+            self.statusBar().showMessage(self.tr("Loaded {path}").format(path=path), 5000)
         self.show_page("model")
         return True
 
@@ -604,7 +611,9 @@ class MainWindow(QMainWindow):
         if self.session is not None or not run_dir or self.compare_page.is_running():
             return False
         try:
-            cfg = RunConfig.from_yaml(Path(run_dir) / "config.yaml")
+            from ftstudio.engine.resume import resume_config
+
+            cfg = resume_config(run_dir)  # the run's own config, as the CLI's resume reads it
         except Exception as e:  # noqa: BLE001
             show_error(self, e)
             return False

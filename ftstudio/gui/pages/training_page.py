@@ -107,7 +107,13 @@ class TrainingPage(QWidget):
         for k, t in PRECISION_LABELS.items():
             self.precision.addItem(self.tr(t), k)
         self.precision.setToolTip(self.tr("Auto: bf16 on GPUs that support it, fp32 on CPU"))
-        self.eval_every = _spin(0, 10_000_000, self.tr("end of each epoch only"), self.tr("Evaluate every N steps"))
+        # the spin boxes' 0 is their "off" text and is saved as null, the config's only "off"
+        self.eval_every = _spin(0, 10_000_000, self.tr("end of each epoch only"),
+                                self.tr("Evaluate every N steps (saved as eval_every; the lowest value, "
+                                        "'end of each epoch only', is eval_every: null)"))
+        self.save_every = _spin(0, 10_000_000, self.tr("with each evaluation"),
+                                self.tr("Write a resumable checkpoint every N steps (saved as save_every; the "
+                                        "lowest value, 'with each evaluation', is save_every: null)"))
         self.seed = _spin(0, 2**31 - 1, tip=self.tr("Same seed, same data order and initialisation"))
         self.runs_dir = QLineEdit()
         self.runs_dir.setObjectName("runs_dir")
@@ -120,6 +126,7 @@ class TrainingPage(QWidget):
         f2.addRow(self.tr("Device:"), self.device)
         f2.addRow(self.tr("Precision:"), self.precision)
         f2.addRow(self.tr("Evaluate every (steps):"), self.eval_every)
+        f2.addRow(self.tr("Checkpoint every (steps):"), self.save_every)
         f2.addRow(self.tr("Seed:"), self.seed)
         f2.addRow(self.tr("Runs folder:"), rrow)
         left.addWidget(box2)
@@ -130,7 +137,7 @@ class TrainingPage(QWidget):
         row.addWidget(self.preflight, 1)
 
         for w in (self.epochs, self.max_steps, self.batch, self.grad_accum, self.max_length, self.warmup,
-                  self.weight_decay, self.eval_every, self.seed):
+                  self.weight_decay, self.eval_every, self.save_every, self.seed):
             w.valueChanged.connect(lambda *_: self.changed.emit())
         for w in (self.device, self.precision):
             w.currentIndexChanged.connect(lambda *_: self.changed.emit())
@@ -165,7 +172,7 @@ class TrainingPage(QWidget):
             max_length=self.max_length.value(),
             seed=self.seed.value(),
             eval_every=self.eval_every.value() or None,
-            save_every=o.save_every,
+            save_every=self.save_every.value() or None,
             early_stopping_patience=o.early_stopping_patience,
             device=self.device.currentData(),
             precision=self.precision.currentData(),
@@ -188,7 +195,8 @@ class TrainingPage(QWidget):
         self.max_length.setValue(t.max_length)
         self.device.setCurrentIndex(max(0, self.device.findData(t.device)))
         self.precision.setCurrentIndex(max(0, self.precision.findData(t.precision)))
-        self.eval_every.setValue(t.eval_every or 0)
+        self.eval_every.setValue(max(0, t.eval_every or 0))  # an old file's 0 ("off") shows as off
+        self.save_every.setValue(max(0, t.save_every or 0))
         self.seed.setValue(t.seed)
         if runs_dir is not None:
             self.runs_dir.setText(runs_dir)
