@@ -792,6 +792,10 @@
         <translation>设置文件 (*.yaml *.yml);;所有文件 (*)</translation>
     </message>
     <message>
+        <source>Loaded {path}; {value} read as null (off): save the setup to write it that way</source>
+        <translation>已加载 {path}；{value} 按 null（关闭）读取：保存设置即可按此写入</translation>
+    </message>
+    <message>
         <source>Loaded {path}</source>
         <translation>已加载 {path}</translation>
     </message>
@@ -1148,6 +1152,10 @@
         <translation>预检失败：{msg}</translation>
     </message>
     <message>
+        <source>✖ Cannot start: fix the problems below, then run the check again.</source>
+        <translation>✖ 无法开始：请修正下列问题，然后重新运行预检。</translation>
+    </message>
+    <message>
         <source>{trainable} of {total}  ({pct:.2f}%)</source>
         <translation>{trainable} / {total}  ({pct:.2f}%)</translation>
     </message>
@@ -1186,6 +1194,10 @@
     <message>
         <source>memory use: {pct:.0f}% of available</source>
         <translation>内存占用：可用内存的 {pct:.0f}%</translation>
+    </message>
+    <message>
+        <source>Baseline: always answering &apos;{label}&apos; scores accuracy {acc:.3f}; the run must beat it.</source>
+        <translation>基线：总是回答“{label}”的准确率为 {acc:.3f}；训练结果必须超过它。</translation>
     </message>
     <message>
         <source>✔ Fits. Ready to start.</source>
@@ -1888,8 +1900,16 @@ Double-click to rename</source>
         <translation>仅在每轮结束时</translation>
     </message>
     <message>
-        <source>Evaluate every N steps</source>
-        <translation>每 N 步评估一次</translation>
+        <source>Evaluate every N steps (saved as eval_every; the lowest value, &apos;end of each epoch only&apos;, is eval_every: null)</source>
+        <translation>每 N 步评估一次（保存为 eval_every；最小值“仅在每轮结束时”即 eval_every: null）</translation>
+    </message>
+    <message>
+        <source>with each evaluation</source>
+        <translation>随每次评估</translation>
+    </message>
+    <message>
+        <source>Write a resumable checkpoint every N steps (saved as save_every; the lowest value, &apos;with each evaluation&apos;, is save_every: null)</source>
+        <translation>每 N 步写入一个可续训的检查点（保存为 save_every；最小值“随每次评估”即 save_every: null）</translation>
     </message>
     <message>
         <source>Same seed, same data order and initialisation</source>
@@ -1914,6 +1934,10 @@ Double-click to rename</source>
     <message>
         <source>Evaluate every (steps):</source>
         <translation>评估间隔（步）：</translation>
+    </message>
+    <message>
+        <source>Checkpoint every (steps):</source>
+        <translation>检查点间隔（步）：</translation>
     </message>
     <message>
         <source>Seed:</source>
