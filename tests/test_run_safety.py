@@ -431,3 +431,55 @@ def test_a_run_saved_with_interval_0_resumes_and_a_0_given_now_is_refused(tiny_d
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["steps"] == 4
     assert [e["step"] for e in read_metrics(run) if e["event"] == "eval"] == [4]  # off: the final one only
+
+
+def _custom_teacher(custom_model: Path) -> Path:
+    """The custom-code model as a classification teacher folder (its config names the head)."""
+    cfg = json.loads((custom_model / "config.json").read_text())
+    cfg["architectures"] = ["TinyCustomForSequenceClassification"]
+    cfg.update(num_labels=2, id2label={"0": "negative", "1": "positive"}, label2id={"negative": 0, "positive": 1})
+    (custom_model / "config.json").write_text(json.dumps(cfg, indent=2))
+    return custom_model
+
+
+def _distil_cfg(student, teacher, data, **extra) -> dict:
+    d = tiny_cfg(student, data, max_steps=2)
+    d["technique"] = {"name": "distillation", "params": {"teacher": str(teacher)}}
+    d.update(extra)
+    return d
+
+
+def test_a_teacher_folder_with_its_own_code_honours_trust_remote_code_false(custom_model, tiny_dir, tiny_csv,
+                                                                            tmp_path, monkeypatch, capsys):
+    import builtins
+
+    from ftstudio.cli import main
+
+    asked = []
+
+    def no_prompt(*a, **k):
+        asked.append(a)
+        raise EOFError  # stdin closed
+
+    monkeypatch.setattr(builtins, "input", no_prompt)
+    monkeypatch.setattr(sys, "stdin", open(os.devnull))
+    teacher = _custom_teacher(custom_model)
+    cfg = write_yaml(tmp_path / "c.yaml", _distil_cfg(tiny_dir("bert"), teacher, tiny_csv))
+    capsys.readouterr()
+    assert main(["train", cfg, "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "trust_remote_code: true" in err[0] and str(teacher) in err[0], err
+    assert asked == []
+
+
+def test_a_teacher_folder_with_its_own_code_loads_with_trust_remote_code_true(custom_model, tiny_dir, tiny_csv,
+                                                                              tmp_path):
+    teacher = _custom_teacher(custom_model)
+    cfg = write_yaml(tmp_path / "c.yaml", _distil_cfg(tiny_dir("bert"), teacher, tiny_csv, trust_remote_code=True))
+    runs = tmp_path / "rc-runs"
+    env = dict(os.environ, FTSTUDIO_RUNS_DIR=str(runs), HF_MODULES_CACHE=str(tmp_path / "hf-modules"))
+    r = subprocess.run([sys.executable, "-m", "ftstudio", "train", cfg, "--quiet"], cwd=REPO, env=env,
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(r.stdout)["status"] == "finished"
+    assert list((tmp_path / "hf-modules").rglob("modeling_tiny_custom.py"))  # the teacher's own code ran

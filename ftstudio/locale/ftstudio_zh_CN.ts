@@ -1900,16 +1900,16 @@ Double-click to rename</source>
         <translation>仅在每轮结束时</translation>
     </message>
     <message>
-        <source>Evaluate every N steps (saved as eval_every; the lowest value, &apos;end of each epoch only&apos;, is eval_every: null)</source>
-        <translation>每 N 步评估一次（保存为 eval_every；最小值“仅在每轮结束时”即 eval_every: null）</translation>
+        <source>Evaluate every N steps (saved as eval_every; the lowest value, &apos;end of each epoch only&apos;, is `eval_every: null`)</source>
+        <translation>每 N 步评估一次（保存为 eval_every；最小值“仅在每轮结束时”即 `eval_every: null`）</translation>
+    </message>
+    <message>
+        <source>Write a resumable checkpoint every N steps (saved as save_every; the lowest value, &apos;with each evaluation&apos;, is `save_every: null`)</source>
+        <translation>每 N 步写入一个可续训的检查点（保存为 save_every；最小值“随每次评估”即 `save_every: null`）</translation>
     </message>
     <message>
         <source>with each evaluation</source>
         <translation>随每次评估</translation>
-    </message>
-    <message>
-        <source>Write a resumable checkpoint every N steps (saved as save_every; the lowest value, &apos;with each evaluation&apos;, is save_every: null)</source>
-        <translation>每 N 步写入一个可续训的检查点（保存为 save_every；最小值“随每次评估”即 save_every: null）</translation>
     </message>
     <message>
         <source>Same seed, same data order and initialisation</source>

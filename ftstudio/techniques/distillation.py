@@ -333,10 +333,14 @@ class Distillation(Technique):
             return str(teacher_base_path(resolve_teacher(self.params.teacher)))
         return None
 
-    def _load_teacher(self, path: Path, task: str, device: Any) -> Any:
+    def _load_teacher(self, path: Path, task: str, device: Any, trust_remote_code: bool = False) -> Any:
+        """A teacher run loads as it trained (its own trust_remote_code); a model folder with this
+        run's ``trust_remote_code``."""
         from ftstudio.techniques.loading import load_model_folder, load_run
 
-        return load_run(path, device, merge=True) if is_run(path) else load_model_folder(path, task, device)
+        if is_run(path):
+            return load_run(path, device, merge=True)
+        return load_model_folder(path, task, device, trust_remote_code=trust_remote_code)
 
     def _check_compatible(self, teacher: Any, student: Any, path: Path) -> None:
         ctx = self.ctx
@@ -359,7 +363,7 @@ class Distillation(Technique):
 
         self.ctx = ctx
         path = resolve_teacher(self.params.teacher)
-        tm = self._load_teacher(path, ctx.task, ctx.device)
+        tm = self._load_teacher(path, ctx.task, ctx.device, bool(getattr(ctx.config, "trust_remote_code", False)))
         teacher = tm.model
         self.teacher_tokenizer, self.teacher_max_length = tm.tokenizer, tm.max_length
         self.same_tokens = ctx.tokenizer is not None and same_tokenizer(tm.tokenizer, ctx.tokenizer)

@@ -137,22 +137,30 @@ def load_run(run_dir: str | Path, device: str = "cpu", merge: bool = True) -> Tr
     return TrainedModel(model, tok, cfg.task, names, max_len, run, cfg.technique.name, cfg)
 
 
-def load_model_folder(path: str | Path, task: str, device: str = "cpu") -> TrainedModel:
-    """A Hugging Face folder with its head (a merged/full export or any fine-tuned model)."""
+def load_model_folder(path: str | Path, task: str, device: str = "cpu",
+                      trust_remote_code: bool = False) -> TrainedModel:
+    """A Hugging Face folder with its head (a merged/full export or any fine-tuned model).
+    ``trust_remote_code`` (the run's setting) is passed to every load, so a folder with its own
+    code (auto_map) either loads with it or is one line saying so, never a terminal prompt."""
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    from ftstudio.engine.models import load_tokenizer, text_max_length
+    from ftstudio.engine.models import _custom_code_error, load_config, load_tokenizer, text_max_length
     from ftstudio.engine.pooling import apply_pooling
 
     p = Path(path)
     auto = AutoModelForSequenceClassification if task == "classification" else AutoModelForCausalLM
+    remote = bool(trust_remote_code)
+    config = load_config(str(p), remote)  # custom code without trust_remote_code: one line
     try:
-        model = apply_pooling(auto.from_pretrained(str(p), use_safetensors=True, dtype=torch.float32))
+        model = apply_pooling(auto.from_pretrained(str(p), config=config, use_safetensors=True,
+                                                   dtype=torch.float32, trust_remote_code=remote))
     except (OSError, ValueError) as e:
+        if "trust_remote_code" in str(e) or "custom code" in str(e):
+            raise _custom_code_error(str(p), e) from None
         raise UserError(_t("cannot load a model from {p}: {value}",
                            p=p, value=str(e).splitlines()[0][:160])) from None
-    tok = load_tokenizer(str(p))
+    tok = load_tokenizer(str(p), remote)
     names = None
     if task == "classification":
         names = [str(model.config.id2label[i]) for i in range(model.config.num_labels)]

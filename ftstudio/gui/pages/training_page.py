@@ -110,10 +110,10 @@ class TrainingPage(QWidget):
         # the spin boxes' 0 is their "off" text and is saved as null, the config's only "off"
         self.eval_every = _spin(0, 10_000_000, self.tr("end of each epoch only"),
                                 self.tr("Evaluate every N steps (saved as eval_every; the lowest value, "
-                                        "'end of each epoch only', is eval_every: null)"))
+                                        "'end of each epoch only', is `eval_every: null`)"))
         self.save_every = _spin(0, 10_000_000, self.tr("with each evaluation"),
                                 self.tr("Write a resumable checkpoint every N steps (saved as save_every; the "
-                                        "lowest value, 'with each evaluation', is save_every: null)"))
+                                        "lowest value, 'with each evaluation', is `save_every: null`)"))
         self.seed = _spin(0, 2**31 - 1, tip=self.tr("Same seed, same data order and initialisation"))
         self.runs_dir = QLineEdit()
         self.runs_dir.setObjectName("runs_dir")
