@@ -292,8 +292,6 @@ def _arm_line(r: dict) -> str:
 
 
 def cmd_study(args) -> int:
-    import signal
-
     from ftstudio.engine.loop import CancelToken
     from ftstudio.engine.study import StudyConfig, run_study, study_preflight
 
@@ -317,11 +315,13 @@ def cmd_study(args) -> int:
             print(f"warning: {w}", file=sys.stderr)
         return 0
     token = CancelToken()
-    prev = signal.signal(signal.SIGINT, lambda *_: token.cancel())  # Ctrl-C: stop after a checkpoint
+    stop = StopSignals(token)  # SIGTERM / Ctrl-C: the running arm stops after a checkpoint, as train's do
     try:
-        res = run_study(study, subscribers=[StudyProgress(quiet=args.quiet)], cancel=token, study_dir=study_dir)
-    finally:
-        signal.signal(signal.SIGINT, prev)
+        with stop:
+            res = run_study(study, subscribers=[StudyProgress(quiet=args.quiet)], cancel=token, study_dir=study_dir)
+    except KeyboardInterrupt:  # a second signal: stop now, without the checkpoint
+        print("interrupted", file=sys.stderr)
+        return 130
     chart = res.get("chart") or {}
     if chart.get("reading"):
         print(chart["reading"])
@@ -330,7 +330,10 @@ def cmd_study(args) -> int:
     where = res["study_dir"]
     print(f"study folder: {where} (results.json, results.csv, chart.png)")
     if res["status"] == "stopped":
-        print(f"stopped: continue with  ftstudio study {where}", file=sys.stderr)
+        by = f" by {stop.name}" if stop.signum is not None else ""
+        print(f"stopped{by}: continue with  ftstudio study {where}", file=sys.stderr)
+        if stop.signum is not None:
+            return 128 + stop.signum
     return 0 if res["status"] == "finished" else 1
 
 

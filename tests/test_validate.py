@@ -428,3 +428,21 @@ def test_train_refuses_a_bad_setup_before_writing_anything(tiny_dir, tiny_csv):
     with pytest.raises(UserError, match="grad_accum 50"):
         train(cfg_for(tiny_dir("bert"), tiny_csv, grad_accum=50, max_steps=None, epochs=1))
     assert not Path(os.environ["FTSTUDIO_RUNS_DIR"]).exists()
+
+
+def test_tilde_in_data_paths_is_the_home_folder(tmp_path, tiny_dir, tiny_csv, monkeypatch):
+    import shutil
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(tiny_csv, home / "mine.csv")
+    monkeypatch.setenv("HOME", str(home))
+    cfg = cfg_for(tiny_dir("bert"), "~/mine.csv")
+    assert cfg.data.train == "~/mine.csv"
+    v = validate(cfg)
+    assert v.ok, v.problems
+    from ftstudio.engine.data import prepare_data
+    from ftstudio.engine.models import load_tokenizer
+
+    pd = prepare_data(cfg.data, "classification", load_tokenizer(str(tiny_dir("bert"))), 32, 42)
+    assert len(pd.train) + len(pd.eval) == 24

@@ -144,7 +144,8 @@ def train_task(
         it = technique.transform_batches(iter_example_batches(train_examples, batch_ids[state.batch_in_epoch:]))
         micro, loss_sum, extra_sum = 0, 0.0, {}
         # a stopped run keeps its real peak memory
-        for examples in _until_cancelled(it, cancel, lambda: setattr(state, "peak_memory", probe.peak)):
+        for examples in _until_cancelled(it, cancel, lambda: setattr(state, "peak_memory", probe.peak),
+                                         ctx.device):
             if micro == 0:
                 technique.on_step_start(step_offset + state.step, model, optimizer)
                 trainable = [p for p in model.parameters() if p.requires_grad]
@@ -232,13 +233,20 @@ def train_task(
     return state
 
 
-def _until_cancelled(batches: Any, cancel: CancelToken, on_cancel: Callable[[], None] = lambda: None) -> Any:
+def _until_cancelled(batches: Any, cancel: CancelToken, on_cancel: Callable[[], None] = lambda: None,
+                     device: Any = None) -> Any:
     """The batches, with the cancel token checked *before* each is fetched: fetching can draw
     from a replay buffer (advancing its RNG), and the cancel checkpoint must hold the state as of
-    the last trained step, or the resumed run skips that draw."""
+    the last trained step, or the resumed run skips that draw. Under torchrun the ranks decide
+    together (one tiny all-reduce per batch): a SIGTERM reaches them a moment apart, and a rank
+    that stopped alone would leave the others waiting in their gradient all-reduce forever."""
     it = iter(batches)
     while True:
-        if cancel.cancelled:
+        stop = cancel.cancelled
+        if dist.world_size() > 1:
+            stop = dist.all_reduce_sum([1.0 if stop else 0.0], device)[0] > 0
+        if stop:
+            cancel.cancel()
             on_cancel()
             raise Cancelled()
         try:
