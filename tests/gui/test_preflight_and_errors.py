@@ -165,6 +165,7 @@ def test_preflight_lists_the_validation_errors_and_start_says_why(window, qtbot,
     text = panel.problems_text()
     assert "Cannot start" in text and "grad_accum 40" in text and "always answering it scores" in text
     assert panel.report is None and panel.values["total"].text() == "—"
+    assert panel.numbers.isHidden() and panel.memory_bar.isHidden()  # nothing measured: the problems show
     assert not window.start_action.isEnabled()
     assert "grad_accum 40" in window.start_reason.text() and window.start_reason.isVisibleTo(window)
     assert "grad_accum 40" in window.problem_panels["training"].text()
@@ -178,6 +179,7 @@ def test_preflight_shows_the_warnings_and_the_baseline(window, qtbot, tiny_dir, 
     window.load_config(tiny_config(tiny_dir("bert"), _spam_csv(tmp_path), "lora"))
     panel = _run_preflight(window, qtbot)
     assert panel.state == "done", panel.verdict.text()
+    assert not panel.numbers.isHidden()
     text = panel.problems_text()
     assert "Fits, with notes" in text and "'ham' is 89% of the training rows" in text  # after the split
     assert f"Baseline: always answering 'ham' scores accuracy {panel.report.baseline['accuracy']:.3f}" in text

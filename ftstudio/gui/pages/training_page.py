@@ -262,7 +262,9 @@ class PreflightPanel(QGroupBox):
         self.phase.setStyleSheet("color:#555")
         self.phase.hide()
         lay.addWidget(self.phase)
-        self.form = QFormLayout()
+        self.numbers = QWidget()  # the measured numbers: hidden while a refused setup's problems show
+        self.form = QFormLayout(self.numbers)
+        self.form.setContentsMargins(0, 0, 0, 0)
         self.values: dict[str, QLabel] = {}
         for key, title in (
             ("trainable", self.tr("Trainable parameters")),
@@ -280,7 +282,7 @@ class PreflightPanel(QGroupBox):
             lab.setTextInteractionFlags(Qt.TextSelectableByMouse)
             self.values[key] = lab
             self.form.addRow(self.tr("{title}:").format(title=title), lab)
-        lay.addLayout(self.form)
+        lay.addWidget(self.numbers)
         self.memory_bar = QProgressBar()
         self.memory_bar.setRange(0, 1000)
         self.memory_bar.setValue(0)
@@ -314,6 +316,7 @@ class PreflightPanel(QGroupBox):
             lab.setEnabled(True)
         self.memory_bar.setValue(0)
         self.memory_bar.setFormat(self.tr("memory use: —"))
+        self._show_numbers(True)
         self.button.setEnabled(False)
         self.cancel_button.show()
         self.busy.setRange(0, 0)
@@ -388,7 +391,12 @@ class PreflightPanel(QGroupBox):
             self.busy.setValue(int(done))
         self.phase.setText(f"{what}…" + (f"  ({done}/{total})" if total and total > 4 else ""))
 
+    def _show_numbers(self, shown: bool) -> None:
+        self.numbers.setVisible(shown)
+        self.memory_bar.setVisible(shown)
+
     def _idle(self) -> None:
+        self._show_numbers(True)
         self.busy.hide()
         self.phase.hide()
         self.cancel_button.hide()
@@ -412,6 +420,7 @@ class PreflightPanel(QGroupBox):
         self.state = "blocked"
         for lab in self.values.values():
             lab.setText("—")
+        self._show_numbers(False)  # nothing was measured: the problems take the room
         rows = []
         for p in sorted(validation.problems, key=lambda p: p.severity != "error"):
             color, mark = ("#b00020", "✖") if p.severity == "error" else ("#8a5a00", "⚠")
