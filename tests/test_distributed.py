@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 
-def test_two_cpu_ranks_share_the_work_and_only_rank0_writes(tmp_path, tiny_dir, tiny_csv):
+def _torchrun_setup(tmp_path, tiny_dir, tiny_csv, **training) -> tuple[Path, Path, Path]:
+    """(torchrun, runs folder, config file) for full fine-tuning of the tiny BERT on 2 CPU ranks."""
     torchrun = Path(sys.executable).with_name("torchrun")
     if not torchrun.exists():
         pytest.skip("torchrun not installed beside this Python")
@@ -20,10 +21,15 @@ def test_two_cpu_ranks_share_the_work_and_only_rank0_writes(tmp_path, tiny_dir, 
     cfg = {
         "model": str(tiny_dir("bert")), "task": "classification", "data": {"train": str(tiny_csv)},
         "technique": {"name": "full", "params": {}}, "runs_dir": str(runs),
-        "training": {"epochs": 1, "batch_size": 4, "learning_rate": 1e-3, "max_length": 32, "eval_every": None},
+        "training": {"batch_size": 4, "learning_rate": 1e-3, "max_length": 32, "eval_every": None, **training},
     }
     p = tmp_path / "cfg.yaml"
     p.write_text(yaml.safe_dump(cfg))
+    return torchrun, runs, p
+
+
+def test_two_cpu_ranks_share_the_work_and_only_rank0_writes(tmp_path, tiny_dir, tiny_csv):
+    torchrun, runs, p = _torchrun_setup(tmp_path, tiny_dir, tiny_csv, epochs=1)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_PORT": "29533"}
     out = subprocess.run([str(torchrun), "--nproc-per-node", "2", "--master-port", "29533", "-m", "ftstudio",
                           "train", str(p), "--quiet"], capture_output=True, text=True, env=env, timeout=300)
@@ -120,18 +126,7 @@ def test_sigterm_to_torchrun_cancels_both_ranks_through_the_checkpoint(tmp_path,
     if not Path("/proc/self/task").exists():
         pytest.skip("needs /proc to find the workers")
 
-    torchrun = Path(sys.executable).with_name("torchrun")
-    if not torchrun.exists():
-        pytest.skip("torchrun not installed beside this Python")
-    runs = tmp_path / "runs"
-    cfg = {
-        "model": str(tiny_dir("bert")), "task": "classification", "data": {"train": str(tiny_csv)},
-        "technique": {"name": "full", "params": {}}, "runs_dir": str(runs),
-        "training": {"max_steps": 100000, "batch_size": 4, "learning_rate": 1e-3, "max_length": 32,
-                     "eval_every": None},
-    }
-    p = tmp_path / "cfg.yaml"
-    p.write_text(yaml.safe_dump(cfg))
+    torchrun, runs, p = _torchrun_setup(tmp_path, tiny_dir, tiny_csv, max_steps=100000)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_PORT": "29537"}
     proc = subprocess.Popen([str(torchrun), "--nproc-per-node", "2", "--master-port", "29537", "-m", "ftstudio",
                              "train", str(p)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

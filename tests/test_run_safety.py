@@ -345,16 +345,12 @@ def custom_model(tiny_dir, tmp_path):
     return build_custom_code(tiny_dir("bert"), tmp_path / "custom-model")
 
 
-def test_trust_remote_code_false_never_reaches_the_terminal_prompt(custom_model, tiny_csv, tmp_path,
-                                                                    monkeypatch, capsys):
-    """transformers asks "Do you wish to run the custom code? [y/N]" on stdin when
-    trust_remote_code is left unset for a folder with auto_map: every load must pass it."""
+@pytest.fixture
+def no_terminal_prompt(monkeypatch) -> list:
+    """stdin closed, and every input() call recorded (transformers' remote-code prompt uses it)."""
     import builtins
 
-    from ftstudio.cli import main
-    from ftstudio.engine.models import model_info
-
-    asked = []
+    asked: list = []
 
     def no_prompt(*a, **k):
         asked.append(a)
@@ -362,6 +358,17 @@ def test_trust_remote_code_false_never_reaches_the_terminal_prompt(custom_model,
 
     monkeypatch.setattr(builtins, "input", no_prompt)
     monkeypatch.setattr(sys, "stdin", open(os.devnull))
+    return asked
+
+
+def test_trust_remote_code_false_never_reaches_the_terminal_prompt(custom_model, tiny_csv, tmp_path,
+                                                                    no_terminal_prompt, capsys):
+    """transformers asks "Do you wish to run the custom code? [y/N]" on stdin when
+    trust_remote_code is left unset for a folder with auto_map: every load must pass it."""
+    from ftstudio.cli import main
+    from ftstudio.engine.models import model_info
+
+    asked = no_terminal_prompt
     cfg = write_yaml(tmp_path / "c.yaml", tiny_cfg(custom_model, tiny_csv, max_steps=2))
     capsys.readouterr()
     assert main(["train", cfg]) == 2
@@ -373,16 +380,21 @@ def test_trust_remote_code_false_never_reaches_the_terminal_prompt(custom_model,
     assert list_runs() == []  # refused before a run folder exists
 
 
-def test_trust_remote_code_true_trains_a_model_with_its_own_code(custom_model, tiny_csv, tmp_path):
-    """Through the CLI in a fresh process (custom code is imported from HF_MODULES_CACHE)."""
-    cfg = write_yaml(tmp_path / "c.yaml", {**tiny_cfg(custom_model, tiny_csv, max_steps=2),
-                                           "trust_remote_code": True})
-    runs = tmp_path / "rc-runs"
-    env = dict(os.environ, FTSTUDIO_RUNS_DIR=str(runs), HF_MODULES_CACHE=str(tmp_path / "hf-modules"))
+def _trains_in_a_fresh_process(cfg: str, tmp_path: Path) -> None:
+    """`ftstudio train CFG` in a new process, stdin closed, custom code imported into
+    tmp_path/hf-modules; it must finish."""
+    env = dict(os.environ, FTSTUDIO_RUNS_DIR=str(tmp_path / "rc-runs"), HF_MODULES_CACHE=str(tmp_path / "hf-modules"))
     r = subprocess.run([sys.executable, "-m", "ftstudio", "train", cfg, "--quiet"], cwd=REPO, env=env,
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads(r.stdout)["status"] == "finished"
+
+
+def test_trust_remote_code_true_trains_a_model_with_its_own_code(custom_model, tiny_csv, tmp_path):
+    """Through the CLI in a fresh process (custom code is imported from HF_MODULES_CACHE)."""
+    cfg = write_yaml(tmp_path / "c.yaml", {**tiny_cfg(custom_model, tiny_csv, max_steps=2),
+                                           "trust_remote_code": True})
+    _trains_in_a_fresh_process(cfg, tmp_path)
     assert list((tmp_path / "hf-modules").rglob("modeling_tiny_custom.py"))
 
 
@@ -450,19 +462,10 @@ def _distil_cfg(student, teacher, data, **extra) -> dict:
 
 
 def test_a_teacher_folder_with_its_own_code_honours_trust_remote_code_false(custom_model, tiny_dir, tiny_csv,
-                                                                            tmp_path, monkeypatch, capsys):
-    import builtins
-
+                                                                            tmp_path, no_terminal_prompt, capsys):
     from ftstudio.cli import main
 
-    asked = []
-
-    def no_prompt(*a, **k):
-        asked.append(a)
-        raise EOFError  # stdin closed
-
-    monkeypatch.setattr(builtins, "input", no_prompt)
-    monkeypatch.setattr(sys, "stdin", open(os.devnull))
+    asked = no_terminal_prompt
     teacher = _custom_teacher(custom_model)
     cfg = write_yaml(tmp_path / "c.yaml", _distil_cfg(tiny_dir("bert"), teacher, tiny_csv))
     capsys.readouterr()
@@ -476,10 +479,5 @@ def test_a_teacher_folder_with_its_own_code_loads_with_trust_remote_code_true(cu
                                                                               tmp_path):
     teacher = _custom_teacher(custom_model)
     cfg = write_yaml(tmp_path / "c.yaml", _distil_cfg(tiny_dir("bert"), teacher, tiny_csv, trust_remote_code=True))
-    runs = tmp_path / "rc-runs"
-    env = dict(os.environ, FTSTUDIO_RUNS_DIR=str(runs), HF_MODULES_CACHE=str(tmp_path / "hf-modules"))
-    r = subprocess.run([sys.executable, "-m", "ftstudio", "train", cfg, "--quiet"], cwd=REPO, env=env,
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert json.loads(r.stdout)["status"] == "finished"
+    _trains_in_a_fresh_process(cfg, tmp_path)
     assert list((tmp_path / "hf-modules").rglob("modeling_tiny_custom.py"))  # the teacher's own code ran
