@@ -63,8 +63,8 @@ def pick_precision(device: Any, precision: str) -> str:
         if precision in ("bf16", "fp16"):
             return "fp32"  # autocast on CPU is far slower than fp32 here; GPU-only by design
         return "fp32"
-    if precision == "auto":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if precision == "auto" or (precision == "bf16" and not torch.cuda.is_bf16_supported()):
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"  # (validate warns of the fallback)
     return precision
 
 
