@@ -91,3 +91,34 @@ def test_cpu_run_plots_the_process_rss(qtbot, tiny_dir, tmp_path):
     rss_mib = psutil.Process().memory_info().rss / MIB
     assert all(0.3 * rss_mib < y < 3 * rss_mib for y in p.mem.series["rss"].y)
     assert _legend(p.mem_plot) == ["process memory (RSS)"]
+
+
+def test_run_details_and_runs_page_show_the_estimate_against_the_measured_peak(qtbot, tiny_dir, tmp_path):
+    from ftstudio.engine.runner import train
+    from ftstudio.gui.pages.run_page import RunPage
+    from ftstudio.gui.pages.runs_page import COLUMNS, RunsPage
+    from ftstudio.gui.util import fmt_bytes
+
+    cfg = _lm_config(tiny_dir, tmp_path)
+    s = train(cfg)
+    ratio = f"{s['memory_estimate_ratio']:.2f}×"
+    words = (f"pre-flight estimate {fmt_bytes(s['memory_estimate_bytes'])}, measured "
+             f"{fmt_bytes(s['measured_memory_bytes'])} (estimate/measured {ratio})")
+
+    page = RunPage()
+    qtbot.addWidget(page)
+    page.begin("x")
+    assert page.memory_facts.isHidden()
+    page.on_event({"event": "finished", "status": "finished", "summary": s})
+    page.end("finished", s)
+    assert page.memory_facts.text() == "Memory: " + words and not page.memory_facts.isHidden()
+    assert words in page.log_text()
+
+    runs = RunsPage(lambda: cfg.runs_dir)
+    qtbot.addWidget(runs)
+    runs.refresh()
+    cell = runs.table.item(0, COLUMNS.index("Memory est./measured"))
+    assert cell.text() == ratio and cell.toolTip() == words
+    runs.compare([runs.records[0], runs.records[0]])
+    rows = [runs.compare_table.verticalHeaderItem(i).text() for i in range(runs.compare_table.rowCount())]
+    assert runs.compare_table.item(rows.index("Memory estimate"), 0).text() == words
