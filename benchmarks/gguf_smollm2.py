@@ -84,7 +84,7 @@ def main() -> None:
     ids = [tok(p, return_tensors="pt", add_special_tokens=False)["input_ids"] for p in prompts]
     del pred
     gc.collect()
-    ref_model = AutoModelForCausalLM.from_pretrained(merged_dir, torch_dtype=torch.float32).eval()
+    ref_model = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32).eval()
     ref = [greedy(ref_model, tok, x, args.tokens, eos) for x in ids]
     del ref_model
     gc.collect()
@@ -95,7 +95,7 @@ def main() -> None:
         paths = export_run(run, "gguf", quant=quant)
         write_s = time.time() - tw
         gg = Path(next(p for p in paths if p.endswith(".gguf")))
-        m = AutoModelForCausalLM.from_pretrained(gg.parent, gguf_file=gg.name, torch_dtype=torch.float32).eval()
+        m = AutoModelForCausalLM.from_pretrained(gg.parent, gguf_file=gg.name, dtype=torch.float32).eval()
         same = agree = total = 0
         worst = 0.0
         parts = []
