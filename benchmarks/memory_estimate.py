@@ -29,7 +29,6 @@ CHILD = textwrap.dedent("""
     import json, random, sys
     from pathlib import Path
     sys.path.insert(0, {repo!r})
-    from ftstudio.engine import preflight
     from ftstudio.engine.config import DataConfig, RunConfig, TechniqueConfig, TrainingConfig
     from ftstudio.engine.runner import train
     case = json.loads({case!r})
@@ -40,12 +39,6 @@ CHILD = textwrap.dedent("""
         model = str(build_sized_llama(tmp / "m", hidden=hidden, layers=layers))
     else:
         model = case["model"]
-    old = {{}}
-    real = preflight.run_memory_estimate
-    def both(*a, **k):
-        old["saved_only"] = real(*a, **dict(k, backward=False))
-        return real(*a, **k)
-    preflight.run_memory_estimate = both
     cfg = RunConfig(model=model, task="causal-lm",
                     data=DataConfig(train=case["train"], max_train_samples=case["batch"] * case["steps"],
                                     max_eval_samples=8),
@@ -55,7 +48,8 @@ CHILD = textwrap.dedent("""
     s = train(cfg)
     print("RESULT " + json.dumps({{**{{k: s.get(k) for k in ("memory_estimate", "measured_memory_bytes",
         "memory_estimate_ratio", "memory_baseline_bytes", "peak_memory_bytes", "trainable_params", "total_params",
-        "device")}}, "saved_only": (old["saved_only"] or {{}}).get("total")}}))
+        "device")}}, "saved_only": s["memory_estimate"]["total"] - s["memory_estimate"]["activations"]
+        + s["memory_estimate"]["activations_saved"]}}))
 """)
 
 

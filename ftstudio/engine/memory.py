@@ -55,13 +55,25 @@ def current(device: Any) -> int:
     return rss()
 
 
+def trim() -> None:
+    """Hand the C heap's free pages back to the OS (glibc malloc_trim), so the RSS is what is in
+    use: memory freed earlier in the process and then reused would otherwise never show as growth."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def reset_peak(device: Any) -> None:
-    """Start the peak over: CUDA's peak statistics, or the Linux RSS high-water mark."""
+    """Start the peak over: CUDA's peak statistics, or (trimmed first) the Linux RSS high-water mark."""
     if is_cuda(device):
         import torch
 
         torch.cuda.reset_peak_memory_stats(device)
         return
+    trim()
     try:
         Path("/proc/self/clear_refs").write_text("5")  # "5": reset the peak RSS (Linux >= 4.0)
         _HWM_RESET["ok"] = True

@@ -134,8 +134,8 @@ class StepPeak:
             import torch
 
             torch.cuda.synchronize(self.device)
-        self.start = memory.current(self.device)
         memory.reset_peak(self.device)
+        self.start = memory.current(self.device)
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -184,10 +184,12 @@ def run_memory_estimate(model: Any, ctx: Any, technique: Any, examples: Any, bat
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         return None
+    saved = act
     if peak.bytes is not None and backward:
         act = max(act, peak.bytes - parts["gradients"])
     parts["activations"] = int(act)
     parts["total"] = int(sum(parts.values()))
+    parts["activations_saved"] = int(saved)  # the forward's saved tensors alone (not in the total)
     return parts
 
 

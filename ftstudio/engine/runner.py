@@ -259,8 +259,8 @@ def prepare(cfg: RunConfig, technique: Any, bus: EventBus, resume_dir: Path | No
             bus.emit(Log(message=note))
     task_label_names, offsets, all_names, masks = _label_space(cfg, tasks, data)
     # the run's own memory is measured from here: before the model loads (engine.memory)
-    memory_baseline = memory.current(device)
     memory.reset_peak(device)
+    memory_baseline = memory.current(device)
     model, ctx = build_model_and_context(
         cfg, technique, tokenizer, all_names, task_label_names[0], [n for n, _ in tasks], device, precision,
         bus, progress, masks,
