@@ -296,14 +296,14 @@ class StudyConfig:
     def held_equal(self) -> str:
         """One line: what every arm shares (for the chart's caption and the README)."""
         t = self.base.get("training") or {}
-        budget = f"{t['max_steps']} steps" if t.get("max_steps") else f"{t.get('epochs', 1)} epoch(s)"
+        budget = _t("{n} steps", n=t["max_steps"]) if t.get("max_steps") else _t("{n} epoch(s)", n=t.get("epochs", 1))
         seeds = self.seeds or [t.get("seed", 42)]
-        lr = ("learning rate " + str(t["learning_rate"])) if "learning_rate" in t else \
-            "each technique at its default learning rate unless its grid says otherwise"
-        return (f"Held equal: model {self.base.get('model', 'builtin:minilm-l6')}, the same examples in the same "
-                f"order and the same eval set (seed{'s' if len(seeds) > 1 else ''} "
-                f"{', '.join(map(str, seeds))}), {budget}, batch {t.get('batch_size', 32)}, max_length "
-                f"{t.get('max_length', 128)}; {lr}.")
+        lr = _t("learning rate {lr}", lr=t["learning_rate"]) if "learning_rate" in t else \
+            _t("each technique at its default learning rate unless its grid says otherwise")
+        return _t("Held equal: model {model}, the same examples in the same order and the same eval set "
+                  "(seed {seeds}), {budget}, batch {batch}, max_length {max_length}; {lr}.",
+                  model=self.base.get("model", "builtin:minilm-l6"), seeds=", ".join(map(str, seeds)),
+                  budget=budget, batch=t.get("batch_size", 32), max_length=t.get("max_length", 128), lr=lr)
 
 
 def _auto_label(arm: ArmSpec) -> str:
@@ -427,7 +427,7 @@ def _draw(results: dict, path: Path) -> dict:
     try:
         from ftstudio.engine.study_chart import render_chart
     except ImportError:
-        return {"error": "matplotlib is not installed: pip install matplotlib"}
+        return {"error": _t("matplotlib is not installed: pip install matplotlib")}
     return render_chart(results, path)
 
 

@@ -81,11 +81,11 @@ def validate(cfg: Any, *, progress: ProgressFn | None = None, cancel: Any = None
     ``cancelled`` attribute) ends the pass early with the problems found so far. ``resuming``:
     the config of a run being resumed (its own folder is not "another run")."""
     v = Validation()
-    stages = ("Checking the settings", "Checking the model", "Checking the data")
+    stages = (_t("Checking the settings"), _t("Checking the model"), _t("Checking the data"))
 
     def stage(i: int) -> bool:
         if progress:
-            progress(stages[i] if i < len(stages) else "Checked", i, len(stages))
+            progress(stages[i] if i < len(stages) else _t("Checked"), i, len(stages))
         return bool(cancel is not None and getattr(cancel, "cancelled", False))
 
     if stage(0):
@@ -93,7 +93,7 @@ def validate(cfg: Any, *, progress: ProgressFn | None = None, cancel: Any = None
     try:
         cfg.validate()  # the config's own value checks (ranges, choices, technique params)
     except UserError as e:
-        v.error(_page_of(str(e)), None, str(e))
+        v.error(e.where or "training", e.field, str(e))
     _check_training(cfg, v)
     if not resuming:
         _check_output(cfg, v)
@@ -118,14 +118,6 @@ def validate(cfg: Any, *, progress: ProgressFn | None = None, cancel: Any = None
         v.baseline = {"per_task": baselines}
     stage(3)
     return v
-
-
-def _page_of(message: str) -> str:
-    m = message.lower()
-    for page in ("training", "data", "technique", "model", "output"):
-        if m.startswith(page) or f" {page}." in m or f"'{page}." in m:
-            return page
-    return "technique" if "param" in m or "参数" in m else "training"  # the message may be translated
 
 
 # --------------------------------------------------------------------------- training values

@@ -437,7 +437,7 @@ class MainWindow(QMainWindow):
         """The RunConfig the setup pages describe (validated; raises UserError)."""
         model = self.model_page.model()
         if not model:
-            raise UserError(self.tr("choose a model on the Model page"))
+            raise UserError(self.tr("choose a model on the Model page"), where="model", field="model")
         tech = self.technique_page.technique()
         data = self.data_page.data_config()
         tasks = None
@@ -446,10 +446,10 @@ class MainWindow(QMainWindow):
             if not tasks:
                 raise UserError(self.tr("{tech} trains a sequence of tasks: add at least one dataset on the "
                                         "Technique page").format(
-                                    tech=tech))
+                                    tech=tech), where="technique", field="tasks")
             data = None
         elif not data.train:
-            raise UserError(self.tr("choose training data on the Data page"))
+            raise UserError(self.tr("choose training data on the Data page"), where="data", field="data.train")
         base = getattr(self, "_loaded_cfg", None) or RunConfig()
         cfg = RunConfig(
             model=model,

@@ -18,7 +18,9 @@ STATUS_NAMES = {"finished": QT_TRANSLATE_NOOP("common", "finished"),
                 "cancelled": QT_TRANSLATE_NOOP("common", "cancelled"),
                 "running": QT_TRANSLATE_NOOP("common", "running"),
                 "stopping": QT_TRANSLATE_NOOP("common", "stopping"),
-                "interrupted": QT_TRANSLATE_NOOP("common", "interrupted")}
+                "interrupted": QT_TRANSLATE_NOOP("common", "interrupted"),
+                "stopped": QT_TRANSLATE_NOOP("common", "stopped"),
+                "waiting": QT_TRANSLATE_NOOP("common", "waiting")}
 
 
 METRIC_NAMES = {"accuracy": QT_TRANSLATE_NOOP("common", "accuracy"),

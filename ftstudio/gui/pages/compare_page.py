@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.engine.errors import UserError
-from ftstudio.gui.pages.common import InlineProblem, Lazy, heading
+from ftstudio.gui.pages.common import InlineProblem, Lazy, heading, status_name
 from ftstudio.gui.util import fmt_count, fmt_seconds, run_async, show_error
 from ftstudio.i18n import _t
 
@@ -490,7 +490,7 @@ class ComparePage(QWidget):
                 else:
                     total += eta
             icon = {"finished": self.tr("✓ done"), "running": self.tr("▶ running"),
-                    "waiting": self.tr("… waiting")}.get(q["status"], q["status"])
+                    "waiting": self.tr("… waiting")}.get(q["status"]) or status_name(q["status"])
             for c, text in enumerate((q["label"], icon, fmt_seconds(eta) if eta is not None else "—")):
                 self.queue_table.setItem(i, c, QTableWidgetItem(text))
         n_done = sum(q["status"] == "finished" for q in self.queue)
@@ -519,7 +519,7 @@ class ComparePage(QWidget):
                 v = r.get(k)
                 return fmt.format(v * scale) if isinstance(v, (int, float)) else "—"
 
-            cells = [r.get("label", "?"), r.get("status", "?"),
+            cells = [r.get("label", "?"), status_name(r.get("status")) or "?",
                      num(metric, "{:.2f}%", 100) if metric != "eval_loss" else num(metric, "{:.4f}"),
                      num("macro_f1", "{:.3f}"), num("baseline_accuracy", "{:.2f}%", 100),
                      fmt_count(r.get("trainable_params")) if r.get("trainable_params") else "—",
@@ -561,7 +561,7 @@ class ComparePage(QWidget):
         self.results = results or self.results
         self._show_results()
         self.total_label.setText(self.tr("Study {value} · {study_dir}").format(
-                                     value=self.results.get('status', '?'), study_dir=self.study_dir))
+                                     value=status_name(self.results.get("status")) or "?", study_dir=self.study_dir))
 
     def _on_failed(self, kind: str, message: str, tb: str) -> None:
         self.problem.set_problem(message.splitlines()[0] if message else self.tr("the study failed"))
