@@ -89,11 +89,25 @@ CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source H
              "Hiragino Sans GB", "Heiti SC", "Microsoft YaHei", "SimHei", "Arial Unicode MS")
 
 
+# Their files, for a font cache that predates them (matplotlib lists fonts once, then caches).
+CJK_FILES = ("notosanscjk", "notoserifcjk", "sourcehansans", "wqy-zenhei", "wqy-microhei", "droidsansfallback",
+             "pingfang", "hiragino sans gb", "stheiti", "msyh", "simhei", "arial unicode")
+
+
 def font_families() -> list[str]:
     """DejaVu Sans (matplotlib's own) first, then every installed CJK font of CJK_FONTS."""
     from matplotlib import font_manager
 
-    have = {f.name for f in font_manager.fontManager.ttflist}
+    fm = font_manager.fontManager
+    have = {f.name for f in fm.ttflist}
+    if not any(f in have for f in CJK_FONTS):
+        for path in font_manager.findSystemFonts():
+            if any(k in Path(path).name.lower().replace(" ", "") for k in (c.replace(" ", "") for c in CJK_FILES)):
+                try:
+                    fm.addfont(path)
+                except Exception:  # noqa: BLE001 - an unreadable font file: skip it
+                    continue
+        have = {f.name for f in fm.ttflist}
     return ["DejaVu Sans", *(f for f in CJK_FONTS if f in have)]
 
 
@@ -168,6 +182,9 @@ def _render(results: dict, path: str | Path, fonts: list[str]) -> dict:
     caption = sentence + "\n" + results.get("held_equal", "")
     fig.text(0.5, 0.015, _wrap(caption, 160), ha="center", va="bottom", fontsize=8.5)
     fig.subplots_adjust(left=0.06, right=0.98, top=0.93, bottom=0.24, wspace=0.18)
+    from matplotlib.text import Text
+
+    drawn["texts"] = [t.get_text() for t in fig.findobj(Text) if t.get_text() and t.get_visible()]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(path).with_suffix(".tmp.png")
     fig.savefig(tmp, format="png")

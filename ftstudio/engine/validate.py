@@ -598,7 +598,8 @@ def _check_data(cfg: Any, v: Validation, prefix: str, d: Any, model: _Model | No
         facts.baseline = {"label": shown(major), "accuracy": acc}
     share = n_major / len(tr_labels)
     if share >= IMBALANCE:
-        base = f"; always answering it scores accuracy {facts.baseline['accuracy']:.3f}" if facts.baseline else ""
+        base = _t("; always answering it scores accuracy {accuracy:.3f}", accuracy=facts.baseline["accuracy"]) \
+            if facts.baseline else ""
         v.warn("data", fld, _t("'{value}' is {share:.0%} of the training rows{base}: a run must beat that "
                                "to have learned anything",
                                value=shown(major), share=share, base=base))

@@ -2056,6 +2056,14 @@ Double-click to rename</source>
         <translation>已中断</translation>
     </message>
     <message>
+        <source>stopped</source>
+        <translation>已暂停</translation>
+    </message>
+    <message>
+        <source>waiting</source>
+        <translation>等待中</translation>
+    </message>
+    <message>
         <source>accuracy</source>
         <translation>准确率</translation>
     </message>
@@ -2113,6 +2121,10 @@ Double-click to rename</source>
     <message>
         <source>none</source>
         <translation>无</translation>
+    </message>
+    <message>
+        <source>e.g. 1e-4</source>
+        <translation>例如 1e-4</translation>
     </message>
     <message>
         <source>{label}: enter a number (e.g. 1e-4)</source>
