@@ -41,6 +41,9 @@ from ftstudio.i18n import _t
 
 PAGES = ["model", "data", "technique", "training", "run", "compare", "runs", "playground"]
 SETUP_PAGES = ("model", "data", "technique", "training")
+SETUP_PAGE_NAMES = {"model": QT_TRANSLATE_NOOP("MainWindow", "Model"), "data": QT_TRANSLATE_NOOP("MainWindow", "Data"),
+                    "technique": QT_TRANSLATE_NOOP("MainWindow", "Technique"),
+                    "training": QT_TRANSLATE_NOOP("MainWindow", "Training")}  # "Go to …" in the start banner
 NAV = [  # texts translated where shown (MainWindow context)
     (QT_TRANSLATE_NOOP("MainWindow", "SETUP"), None),
     (QT_TRANSLATE_NOOP("MainWindow", "1  Model"), "model"),
@@ -381,7 +384,7 @@ class MainWindow(QMainWindow):
             short = err.message if len(err.message) <= 90 else err.message[:89] + "…"
             self.start_reason.setText(self.tr("<b>Cannot start:</b> {value} <a href='{page}' "
                                               "style='color:#8c0018'>Go to {value2}</a>").format(
-                                          value=html.escape(short), page=page, value2=page.title()))
+                                          value=html.escape(short), page=page, value2=self.tr(SETUP_PAGE_NAMES[page])))
             self.start_reason.setToolTip(err.message)
             self.start_action.setToolTip(self.tr("Cannot start: {message}").format(message=err.message))
         else:

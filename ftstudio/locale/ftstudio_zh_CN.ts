@@ -624,6 +624,22 @@
 <context>
     <name>MainWindow</name>
     <message>
+        <source>Model</source>
+        <translation>“模型”页</translation>
+    </message>
+    <message>
+        <source>Data</source>
+        <translation>“数据”页</translation>
+    </message>
+    <message>
+        <source>Technique</source>
+        <translation>“微调技术”页</translation>
+    </message>
+    <message>
+        <source>Training</source>
+        <translation>“训练与预检”页</translation>
+    </message>
+    <message>
         <source>SETUP</source>
         <translation>设置</translation>
     </message>

@@ -11,6 +11,7 @@ No torch import at module level: the GUI lists techniques before torch loads.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields
@@ -122,7 +123,7 @@ def _coerce(spec: ParamSpec, value: Any, technique: str) -> Any:
         if spec.optional:
             return None
         raise UserError(_t("parameter {where} needs a value ({value})",
-                           where=where, value=spec.help.split('.')[0]), **at)
+                           where=where, value=re.split(r"[.。]", _t(spec.help))[0]), **at)
     try:
         if spec.type is bool:
             if isinstance(value, str):

@@ -128,6 +128,7 @@ def test_every_page_in_chinese(zh, qtbot, settings, tiny_setup, tiny_dir):
     w.model_page.refresh_sources()
     qtbot.waitUntil(lambda: w.model_page._sources_loaded and w.model_page.info is not None
                     and w.data_page.preview is not None, timeout=60_000)
+    w.validation.activate()  # live validation, as after the window is shown: problems are walked too
 
     # Names the pages show as they are: data (columns, labels), model facts, parameter choices,
     # technique and model ids.
@@ -161,7 +162,9 @@ def test_every_page_in_chinese(zh, qtbot, settings, tiny_setup, tiny_dir):
         walk(key)
     w.show_page("technique")
     for cls in all_techniques():
-        w.technique_page.select(cls.name)
+        # the setup's problems too (distillation without a teacher: the banner, the page's panel)
+        with qtbot.waitSignal(w.validation.updated, timeout=30_000, raising=False):
+            w.technique_page.select(cls.name)
         walk(f"technique/{cls.name}")
     w.technique_page.select("lora")
 
