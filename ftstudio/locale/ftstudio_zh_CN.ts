@@ -2099,6 +2099,14 @@ Double-click to rename</source>
         <source>loss</source>
         <translation>损失</translation>
     </message>
+    <message>
+        <source>majority baseline</source>
+        <translation>多数类基线</translation>
+    </message>
+    <message>
+        <source>beats the baseline</source>
+        <translation>超过基线</translation>
+    </message>
 </context>
 <context>
     <name>param_panel</name>
@@ -2184,6 +2192,10 @@ Double-click to rename</source>
     <message>
         <source>perplexity</source>
         <translation>困惑度</translation>
+    </message>
+    <message>
+        <source>majority baseline</source>
+        <translation>多数类基线</translation>
     </message>
     <message>
         <source>samples/s</source>

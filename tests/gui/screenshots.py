@@ -37,6 +37,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     runs = Path(tempfile.mkdtemp(prefix="runs-", dir=out))
     os.environ["FTSTUDIO_RUNS_DIR"] = str(runs)
+    os.environ["XDG_STATE_HOME"] = str(out / "state")  # the crash dialog's log file stays in here too
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") and "QT_QPA_PLATFORM" not in os.environ:
         # the offscreen screen is 800×800 unless told otherwise, and the window keeps within it
         screen = out / "offscreen-screen.json"

@@ -184,7 +184,8 @@ def test_every_page_in_chinese(zh, qtbot, settings, tiny_setup, tiny_dir):
                          samples_per_second=50.0, tokens_per_second=500.0, memory={"rss": 3e8},
                          elapsed=i * 0.1, eta=1.0, extra={"task_loss": 1.0, "ewc_penalty": 0.1}, task=0))
     rp.on_event(TechniqueState(step=5, state={"trainable_groups": groups[-2:], "lr_per_group": lrs}))
-    rp.on_event(Eval(step=10, metrics={"accuracy": 0.8, "macro_f1": 0.7, "eval_loss": 0.3}, task=0))
+    rp.on_event(Eval(step=10, metrics={"accuracy": 0.8, "macro_f1": 0.7, "eval_loss": 0.3, "majority_baseline": 0.5,
+                                       "beats_baseline": 1.0}, task=0))
     rp.on_event(TaskFinished(task=0, task_name="sst2", acc_matrix=[[0.8]], metrics={"acc": 0.8, "bwt": 0.0}))
     rp.on_event(Log(message="x", level="warning"))
     rp.plots.redraw(all_groups=True)

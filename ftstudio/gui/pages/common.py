@@ -27,7 +27,9 @@ METRIC_NAMES = {"accuracy": QT_TRANSLATE_NOOP("common", "accuracy"),
                 "macro_f1": QT_TRANSLATE_NOOP("common", "macro-F1"),
                 "eval_loss": QT_TRANSLATE_NOOP("common", "eval loss"),
                 "perplexity": QT_TRANSLATE_NOOP("common", "perplexity"),
-                "loss": QT_TRANSLATE_NOOP("common", "loss")}
+                "loss": QT_TRANSLATE_NOOP("common", "loss"),
+                "majority_baseline": QT_TRANSLATE_NOOP("common", "majority baseline"),
+                "beats_baseline": QT_TRANSLATE_NOOP("common", "beats the baseline")}
 
 
 def metric_name(key: str) -> str:
