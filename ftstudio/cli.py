@@ -425,8 +425,8 @@ def cmd_techniques(args) -> int:
         if args.verbose:
             print("    " + _t(cls.card))
         for s in (s.localized() for s in param_specs(cls.Params)):
-            rng = f" choices: {', '.join(map(str, s.choices))}" if s.choices else (
-                f" range: {s.min}..{s.max}" if s.min is not None or s.max is not None else "")
+            rng = _t(" choices: {choices}", choices=", ".join(map(str, s.choices))) if s.choices else (
+                _t(" range: {min}..{max}", min=s.min, max=s.max) if s.min is not None or s.max is not None else "")
             print(f"    {s.name} = {s.default!r}  ({s.type.__name__}{rng})")
             if args.verbose:
                 print(f"        {s.help}")
@@ -601,7 +601,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text")
     p.add_argument("--base", action="store_true",
                    help=_t("answer with the base model (same prompt template) instead of the trained run"))
-    gen = p.add_argument_group("text generation (causal-lm runs)")
+    gen = p.add_argument_group(_t("text generation (causal-lm runs)"))
     gen.add_argument("--max-new-tokens", type=int, default=128, help=_t("stop after this many tokens "
                                                                         "(default 128)"))
     gen.add_argument("--sample", action="store_true",

@@ -214,8 +214,9 @@ def _check_model(cfg: Any, v: Validation, technique: Any, progress: ProgressFn |
     asked = cfg.training.max_length
     usable = positions - reserved
     if asked > usable:
-        room = f"{positions} positions" + (f", {reserved} of them for {technique.title}'s virtual tokens"
-                                          if reserved else "")
+        room = _t("{positions} positions, {reserved} of them for {title}'s virtual tokens", positions=positions,
+                  reserved=reserved, title=_t(technique.title)) if reserved else \
+            _t("{positions} positions", positions=positions)
         if usable < 8:
             v.error("training", "training.max_length",
                     _t("{model} takes {room}: no room left for the input text",
