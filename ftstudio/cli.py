@@ -322,7 +322,7 @@ def cmd_study(args) -> int:
 
         rep = study_preflight(study, progress)
         for a in rep.arms:
-            secs = f"{a['seconds']:.0f} s" if a["seconds"] is not None else "?"
+            secs = _t("{s} s", s=f"{a['seconds']:.0f}") if a["seconds"] is not None else "?"
             print(f"  {a['label']:40s} ~{secs:>8s}  " + _t("peak ~{mib:.0f} MiB", mib=(a["peak_bytes"] or 0) / 2**20)
                   + ("" if a["fits"] else _t("  (does not fit)")))
         print(rep.text())

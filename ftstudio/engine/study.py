@@ -678,7 +678,7 @@ def _duration(s: float | None) -> str:
         return "?"
     s = int(round(s))
     if s >= 3600:
-        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+        return _t("{h} h {m:02d} min", h=s // 3600, m=s % 3600 // 60)
     if s >= 60:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s} s"
+        return _t("{m} min {s:02d} s", m=s // 60, s=s % 60)
+    return _t("{s} s", s=s)
