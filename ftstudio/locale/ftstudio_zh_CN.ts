@@ -2198,6 +2198,10 @@ Double-click to rename</source>
         <translation>多数类基线</translation>
     </message>
     <message>
+        <source>loss</source>
+        <translation>损失</translation>
+    </message>
+    <message>
         <source>samples/s</source>
         <translation>样本/秒</translation>
     </message>
@@ -2307,6 +2311,14 @@ Double-click to rename</source>
     <message>
         <source> Details were written to {path}.</source>
         <translation> 详细信息已写入 {path}。</translation>
+    </message>
+    <message>
+        <source>yes</source>
+        <translation>是</translation>
+    </message>
+    <message>
+        <source>no</source>
+        <translation>否</translation>
     </message>
 </context>
 </TS>
