@@ -54,10 +54,13 @@ class TerminalProgress:
     """One redrawn status line: step/total, loss, samples/s, ETA; other events as plain lines."""
 
     def __init__(self, stream=sys.stderr):
+        from ftstudio.engine.plan import PlanClock
+
         self.stream = stream
         self.tty = stream.isatty()
         self._last_draw = 0.0
         self._open_line = False
+        self.clock = PlanClock()  # the ETA of every pass still to come (Fisher, evaluations, later tasks)
 
     def progress_fn(self):
         """A ``progress(what, done, total)`` callback drawing the same status line."""
@@ -83,8 +86,13 @@ class TerminalProgress:
         self.stream.write(text + "\n")
         self.stream.flush()
 
+    def eta(self, ev) -> float:
+        left = self.clock.eta()
+        return ev.eta if left is None else left
+
     def __call__(self, ev) -> None:
         k = ev.kind
+        self.clock.feed(ev)
         if k == "step":
             now = time.time()
             if self.tty and now - self._last_draw < 0.1 and ev.step != ev.total_steps:
@@ -98,7 +106,7 @@ class TerminalProgress:
             extra = "".join(f" {n}={v:.4f}" for n, v in ev.extra.items())
             self._line(
                 f"[{bar}] {ev.step}/{ev.total_steps} loss={ev.loss:.4f}{extra} "
-                + _t("{speed:.1f} samples/s ETA {eta}", speed=ev.samples_per_second, eta=_fmt_time(ev.eta)),
+                + _t("{speed:.1f} samples/s ETA {eta}", speed=ev.samples_per_second, eta=_fmt_time(self.eta(ev))),
                 final=ev.step == ev.total_steps,
             )
         elif k == "progress":

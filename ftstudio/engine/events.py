@@ -71,6 +71,29 @@ class Progress(Event):
 
 
 @dataclass
+class Plan(Event):
+    """The passes this session of the run will make, in order, announced once the run is open
+    (loading and tokenizing are behind it by then). Each phase is a dict: ``name`` (training,
+    evaluating, Fisher, exporting), ``task``, ``work`` (in the units its own progress counts:
+    optimizer steps for training, batches for an evaluation, examples for EWC's Fisher) and
+    ``cost``, its computation in example passes (one example's forward pass = 1, a training
+    example ≈ 3), so that a pass not started yet is timed from those measured (engine.plan)."""
+
+    kind = "plan"
+    phases: list[dict]
+
+
+@dataclass
+class Phase(Event):
+    """Pass ``index`` of the Plan begins."""
+
+    kind = "phase"
+    index: int
+    name: str
+    task: int = 0
+
+
+@dataclass
 class Checkpoint(Event):
     kind = "checkpoint"
     step: int

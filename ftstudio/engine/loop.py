@@ -263,6 +263,16 @@ def _early_stop(state: LoopState, metrics: dict, cfg: Any, task: str) -> bool:
     return state.evals_without_improvement >= cfg.early_stopping_patience
 
 
+def eval_batch_size(batch_size: int) -> int:
+    return max(batch_size * 2, 8)  # no gradients: twice the training batch fits
+
+
+def eval_batch_count(examples: int, batch_size: int, rank: int = 0, world_size: int = 1) -> int:
+    """The batches ``evaluate`` runs on this rank over ``examples`` (what its progress counts)."""
+    n = -(-examples // eval_batch_size(batch_size))
+    return len(range(rank, n, world_size))
+
+
 def evaluate(ctx: RunContext, model: Any, examples: list[dict], num_labels: int | None = None,
              what: str | None = None, label_ids: list[int] | None = None, majority: int | None = None) -> dict:
     """Accuracy + macro-F1 (classification) or loss + perplexity (LM), with progress events.
@@ -272,7 +282,7 @@ def evaluate(ctx: RunContext, model: Any, examples: list[dict], num_labels: int 
 
     what = what or _t("Evaluating")
     model.eval()
-    bs = max(ctx.config.training.batch_size * 2, 8)
+    bs = eval_batch_size(ctx.config.training.batch_size)
     pad_id = ctx.tokenizer.pad_token_id if ctx.tokenizer.pad_token_id is not None else 0
     lengths = example_lengths(examples)
     order = sorted(range(len(examples)), key=lengths.__getitem__)

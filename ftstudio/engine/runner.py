@@ -24,8 +24,12 @@ from ftstudio.engine.config import DataConfig, RunConfig
 from ftstudio.engine.context import RunContext
 from ftstudio.engine.data import batches_per_epoch, collate, example_lengths, length_grouped_batches, prepare_data
 from ftstudio.engine.errors import Cancelled, UserError
-from ftstudio.engine.events import Checkpoint, Event, EventBus, Finished, Log, Progress, RunStarted, TaskFinished
-from ftstudio.engine.loop import CancelToken, LoopState, autocast_for, emit_eval, evaluate, make_forward, train_task
+from ftstudio.engine.events import (
+    Checkpoint, Event, EventBus, Finished, Log, Phase, Plan, Progress, RunStarted, TaskFinished,
+)
+from ftstudio.engine.loop import (
+    CancelToken, LoopState, autocast_for, emit_eval, eval_batch_count, evaluate, make_forward, train_task,
+)
 from ftstudio.engine.store import (
     RunLock, RunWriter, check_writable, complete_checkpoints, default_runs_dir, new_run_dir, process_start_time,
     prune_metrics, read_json,
@@ -367,6 +371,8 @@ class Run:
         self.train_seconds = 0.0
         self.samples_done = 0
         self.started = time.time()
+        self.phases: list[dict] = []     # the Plan of this session: the passes still to come
+        self._phase_i = 0
 
     # -- phase 3
     def open(self) -> None:
@@ -420,6 +426,50 @@ class Run:
             run_dir=str(run_dir), config=cfg.to_dict(), trainable_params=p.trainable, total_params=p.total,
             device=str(p.device), precision=p.precision, total_steps=ctx.total_steps, resumed_from_step=ctx.step,
         ))
+        self.phases = self.plan()
+        self.bus.emit(Plan(phases=[dict(ph) for ph in self.phases]))
+
+    def plan(self) -> list[dict]:
+        """The passes ``execute`` will make from here, in order, with their work and cost (see
+        ``events.Plan``): the sequence's baseline evaluation, each task's training (its periodic
+        evaluations and a technique's extra work, e.g. a teacher's predictions, in its cost), the
+        technique's pass after a task (EWC's Fisher), a sequence's evaluation after each task,
+        the final evaluation, export."""
+        p, cfg, ctx = self.p, self.p.cfg, self.ctx
+        tr = cfg.training
+        per_step = 3.0 * tr.batch_size * tr.grad_accum  # examples × (forward + backward)
+        ev_n = [len(pd.eval) for pd in p.data]
+        ev_b = [eval_batch_count(n, tr.batch_size, ctx.rank, ctx.world_size) for n in ev_n]
+        every = tr.eval_every or 0
+        phases: list[dict] = []
+        if cfg.tasks and not self.baseline:
+            phases.append({"name": "evaluating", "task": -1, "work": sum(ev_b), "cost": float(sum(ev_n))})
+        start = sum(p.steps_per_task[:self.start_task])
+        for t in range(self.start_task, len(p.tasks)):
+            done = self.state.step if t == self.start_task else 0
+            steps, n_train = p.steps_per_task[t] - done, len(p.data[t].train)
+            evals = ((p.steps_per_task[t] - 1) // every - done // every) if every else 0
+            cost = steps * per_step + max(0, evals) * ev_n[t] + p.technique.planned_extra_cost(t, n_train, steps)
+            phases.append({"name": "training", "task": t, "work": steps, "cost": float(cost), "start": start + done})
+            start += p.steps_per_task[t]
+            after = p.technique.planned_task_end_pass(t, n_train)
+            if after:
+                phases.append({**after, "task": t})
+            if cfg.tasks:
+                phases.append({"name": "evaluating", "task": t, "work": sum(ev_b), "cost": float(sum(ev_n))})
+        final = (sum(ev_b), sum(ev_n)) if cfg.tasks else (ev_b[0], ev_n[0])
+        phases.append({"name": "evaluating", "task": -1, "work": final[0], "cost": float(final[1])})
+        phases.append({"name": "exporting", "task": -1, "work": 0, "cost": 0.0})
+        return phases
+
+    def begin_phase(self, name: str, task: int = -1) -> None:
+        """Announce the plan's next pass called ``name`` (for ``task``)."""
+        for i in range(self._phase_i, len(self.phases)):
+            ph = self.phases[i]
+            if ph["name"] == name and ph.get("task", -1) == task:
+                self._phase_i = i + 1
+                self.bus.emit(Phase(index=i, name=name, task=task))
+                return
 
     def _resume_from_checkpoint(self, notes: list) -> None:
         """Load the newest usable checkpoint into the prepared model/optimizer/technique; remove
@@ -472,6 +522,7 @@ class Run:
     def run_tasks(self, cancel: CancelToken) -> None:
         p, ctx, technique = self.p, self.ctx, self.p.technique
         if p.cfg.tasks and not self.baseline:
+            self.begin_phase("evaluating")
             self.baseline = [self.cl_score(self.eval_task(j)) for j in range(len(p.tasks))]  # for forward transfer
         technique.on_train_start(p.model, p.optimizer)
         step_offset = sum(p.steps_per_task[:self.start_task])
@@ -488,6 +539,7 @@ class Run:
                 emit_eval(ctx, m)
                 return m
 
+            self.begin_phase("training", t_i)
             t_loop = time.perf_counter()
             try:
                 self.state = train_task(
@@ -498,8 +550,12 @@ class Run:
                 self.train_seconds += time.perf_counter() - t_loop
             self.peak = max(self.peak, getattr(self.state, "peak_memory", 0))
             self.samples_done += self.state.samples
+            after = technique.planned_task_end_pass(t_i, len(p.data[t_i].train))
+            if after:
+                self.begin_phase(after["name"], t_i)
             technique.on_task_end(t_i, p.model, p.data[t_i].train)
             if p.cfg.tasks:
+                self.begin_phase("evaluating", t_i)
                 self.R.append([self.cl_score(self.eval_task(j)) for j in range(len(p.tasks))])
                 self.bus.emit(TaskFinished(task=t_i, task_name=p.tasks[t_i][0], acc_matrix=[list(r) for r in self.R],
                                            metrics=self.cl_metrics(), matrix_metric=self.matrix_metric))
@@ -509,6 +565,7 @@ class Run:
     def finish(self) -> dict:
         """Final evaluation (every task for a sequence), export, summary 'finished'."""
         p = self.p
+        self.begin_phase("evaluating")
         if p.cfg.tasks:
             finals = [self.eval_task(j) for j in range(len(p.tasks))]
             final = {k: sum(m[k] for m in finals) / len(finals) for k in finals[0] if not isinstance(finals[0][k], bool)}
@@ -527,6 +584,7 @@ class Run:
         final.update(self._baseline(final, finals if p.cfg.tasks else [final]))
         emit_eval(self.ctx, {k: v for k, v in final.items() if isinstance(v, (int, float))})
         export_paths = []
+        self.begin_phase("exporting")
         if self.is_main:
             export_paths = _export(self.run_dir, p.cfg, p.technique, p.model, p.tokenizer, final)
         self.summary.update(final)

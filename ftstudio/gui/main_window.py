@@ -98,6 +98,10 @@ class MainWindow(QMainWindow):
         self.resize(1400, 900)
         self.fit_to_screen()
         self._closing = False  # Yes to "quit while training": close once the run has checkpointed
+        from ftstudio.gui.util import hold_jobs
+
+        hold_jobs()  # background jobs (and the torch import they begin with) wait for the first paint
+        self._painted = False
 
         self.model_page = ModelPage()
         self.data_page = DataPage()
@@ -396,6 +400,24 @@ class MainWindow(QMainWindow):
     def showEvent(self, e: Any) -> None:  # noqa: N802
         super().showEvent(e)
         self.fit_to_screen()  # the frame's size is known now
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(3000, self._first_paint_done)  # a window that never paints (minimised) still gets its jobs
+
+    def paintEvent(self, e: Any) -> None:  # noqa: N802
+        super().paintEvent(e)
+        if not self._painted:
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(0, self._first_paint_done)  # after this paint has reached the screen
+
+    def _first_paint_done(self) -> None:
+        """The window is on screen: the held background jobs may start importing torch now."""
+        if not self._painted:
+            from ftstudio.gui.util import release_jobs
+
+            self._painted = True
+            release_jobs()
 
     def _update_notice(self) -> None:
         """While a run trains, the setup pages say that their edits are for the next run."""

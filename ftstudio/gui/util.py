@@ -141,6 +141,29 @@ MAX_JOBS = 6  # jobs wait on disk and the GIL, not on cores: a slow model load m
 _job_slots = threading.BoundedSemaphore(MAX_JOBS)
 _job_threads: set[threading.Thread] = set()
 _job_lock = threading.Lock()
+# Jobs asked for before the window's first paint wait here (GUI thread only): their first act is
+# warm_imports (torch, ~1-2 s of CPU), which must never compete with the window coming up.
+_held: list[tuple[Callable[[], bool], Callable[[], None]]] | None = None
+
+
+def hold_jobs() -> None:
+    """Start no job thread until ``release_jobs`` (the window calls it once it has painted)."""
+    global _held
+    if _held is None:
+        _held = []
+
+
+def release_jobs() -> None:
+    """Start the jobs held since ``hold_jobs`` (those whose owner still exists)."""
+    global _held
+    held, _held = _held or [], None
+    for alive, start in held:
+        if alive():
+            start()
+
+
+def jobs_held() -> int:
+    return len(_held or [])
 
 
 def _run_job(fn: Callable[[], Any], job_id: int, dispatcher: _Dispatcher) -> None:
@@ -195,10 +218,17 @@ def run_async(
             show_error(None, info)
 
     d.pending[job_id] = (finish,)
-    t = threading.Thread(target=_run_job, args=(fn, job_id, d), name=f"ftstudio-job-{job_id}", daemon=True)
-    with _job_lock:
-        _job_threads.add(t)
-    t.start()
+
+    def start() -> None:
+        t = threading.Thread(target=_run_job, args=(fn, job_id, d), name=f"ftstudio-job-{job_id}", daemon=True)
+        with _job_lock:
+            _job_threads.add(t)
+        t.start()
+
+    if _held is not None:
+        _held.append((alive, start))
+    else:
+        start()
 
 
 def active_jobs() -> int:

@@ -278,6 +278,17 @@ class Technique:
     def on_task_end(self, task_index: int, model: Any, train_data: Any) -> None:
         pass
 
+    def planned_task_end_pass(self, task_index: int, num_examples: int) -> dict | None:
+        """The pass ``on_task_end`` makes over the task's data, for the run's plan (the ETA):
+        ``{"name", "work", "cost"}`` as in ``engine.events.Plan``, ``work`` in the units of the
+        progress it reports; None when it makes none worth timing."""
+        return None
+
+    def planned_extra_cost(self, task_index: int, num_examples: int, steps: int) -> float:
+        """Computation the training steps of a task cost beyond the model's own forward and
+        backward passes, in example passes (a teacher's predictions, say)."""
+        return 0.0
+
     def transform_batches(self, batches: Any) -> Any:
         """Wrap the training batch iterator (replay mixes memory samples in here)."""
         return batches

@@ -392,6 +392,9 @@ class Distillation(Technique):
         teacher.eval()
         teacher.requires_grad_(False)
         self.teacher = teacher.to(ctx.device)
+        # a teacher forward per example, in the student's example passes (the run's plan)
+        self._teacher_cost = sum(p.numel() for p in teacher.parameters()) / max(
+            1, sum(p.numel() for p in student.parameters()))
         if self.params.hidden_loss_weight > 0:
             if not self.same_tokens:
                 raise UserError(
@@ -482,6 +485,14 @@ class Distillation(Technique):
 
     def _lm_positions(self, labels: Any) -> Any:
         return labels[:, 1:] != -100  # position t predicts token t+1
+
+    def planned_extra_cost(self, task_index: int, num_examples: int, steps: int) -> float:
+        p = self.params
+        if p.alpha == 0 and p.hidden_loss_weight == 0:
+            return 0.0  # the teacher is never asked
+        seen = steps * self.ctx.config.training.batch_size * self.ctx.config.training.grad_accum
+        cached = p.cache_teacher and p.hidden_loss_weight == 0
+        return getattr(self, "_teacher_cost", 1.0) * (min(seen, num_examples) if cached else seen)
 
     def _teacher_targets(self, batch: dict, use_cache: bool) -> Any:
         """Teacher logits aligned with the student's: [B, C] (classification) or [N_tokens, V] (LM)."""

@@ -200,6 +200,12 @@ class EWC(Technique):
         return mix_replay(self.seen.watch(batches), self._buffer(), self.params.replay_ratio)
 
     # -- Fisher after each task ----------------------------------------------
+    def planned_task_end_pass(self, task_index: int, num_examples: int) -> dict | None:
+        if self.ctx.num_tasks and task_index >= self.ctx.num_tasks - 1:
+            return None  # as on_task_end: no Fisher after the last task
+        n = min(self.params.fisher_samples, num_examples)
+        return {"name": "Fisher", "work": n, "cost": 3.0 * n}  # a forward and a backward per example
+
     def on_task_end(self, task_index: int, model: Any, train_data: Any) -> None:
         import torch
 

@@ -10,7 +10,7 @@ running, its chart), the dialogs (questions, the language notice, a user error, 
 error with its details) and every menu opened. Then the problem cases a newcomer meets: the text column chosen as
 the label (thousands of "classes"; Start disabled with the reason), a run no better than the
 majority baseline, a stopped and resumed run (its earlier curves kept), and every page in a
-1024×640 window. Runs go to a scratch runs folder inside the output folder, and
+1024×640 and an 800×600 window. Runs go to a scratch runs folder inside the output folder, and
 the user's settings are not touched. Nothing here is needed by the app itself.
 """
 from __future__ import annotations
@@ -271,13 +271,17 @@ def main() -> int:
 
     # a small screen: 1024×640, every page
     w.resize(1024, 640)
-    for key in ("model", "data", "technique", "training", "run", "compare", "runs", "playground"):
+    for key in w.pages:
         w.show_page(key)
         shot(f"small-1024x640-{key}")
+    # 800×600: nothing scrolls sideways (panes stack, button rows wrap)
     w.resize(800, 600)
-    for key in ("data", "training"):
+    for key in w.pages:
         w.show_page(key)
         shot(f"small-800x600-{key}")
+    w.show_page("technique")
+    tp.select("distillation")
+    shot("small-800x600-technique-distillation")
 
     wait_for_jobs(30000)
     w.close()

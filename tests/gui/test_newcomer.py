@@ -68,6 +68,18 @@ def test_error_dialog_is_one_line_with_capped_details(window, qtbot):
     box.adjustSize()
     assert box.height() <= scr.height() and box.details.height() <= 220
     box.close()
+    # a traceback of hundreds of lines: the details scroll inside their capped area, and even
+    # a dialog pulled taller than the screen stays on it
+    tb = "Traceback (most recent call last):\n" + "".join(f'  File "x.py", line {i}, in f\n    g()\n' for i in range(400))
+    box = util.MessageDialog(window, "ftstudio", "Something went wrong", tb)
+    box.show()
+    box.details_button.click()
+    qtbot.waitUntil(box.details.isVisible)
+    box.resize(box.width(), 3 * scr.height())
+    qtbot.wait(20)
+    assert box.frameGeometry().height() <= scr.height()
+    assert box.details.height() <= 220 and box.details.verticalScrollBar().maximum() > 0
+    box.close()
 
 
 def test_small_screens_every_page_scrolls_instead_of_clipping(window, qtbot):
@@ -306,3 +318,79 @@ def test_causal_lm_mapping_finds_alpaca_columns_and_shows_the_first_row(window, 
     ex = page.example_view.toPlainText()
     assert page.example_view.isVisibleTo(window)
     assert "Translate to French" in ex and "good morning" in ex  # the input folded into the prompt
+
+
+# -- 800×600: no page scrolls sideways, nothing is cut at the right ------------------------------
+def _sideways(window, where: str) -> list[str]:
+    """What on the current page needs horizontal scrolling or reaches past the right edge of the
+    view it sits in (the page's frame, or a scroll area inside it)."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QAbstractItemView, QAbstractScrollArea, QApplication, QScrollArea, QWidget
+
+    QApplication.processEvents()
+    key = window.current_page()
+    frame, page = window.frames[key], window.pages[key]
+    bad = []
+    for area in [frame, *page.findChildren(QScrollArea)]:
+        if area.isVisible() and area.horizontalScrollBar().maximum() > 0:
+            bad.append(f"{where}: {key}: a sideways scroll bar ({area.horizontalScrollBar().maximum()} px)")
+    for w in page.findChildren(QWidget):
+        if not w.isVisible() or w.width() <= 0:
+            continue
+        view, p = None, w.parentWidget()
+        while p is not None and view is None:
+            gp = p.parentWidget()
+            if isinstance(gp, QAbstractScrollArea) and p is gp.viewport():
+                view = p if not isinstance(gp, QAbstractItemView) else None
+                if view is None:
+                    break
+            p = gp
+        if view is None:
+            continue
+        right = w.mapTo(view, QPoint(w.width(), 0)).x()
+        if right > view.width() + 1:
+            text = w.text() if hasattr(w, "text") and callable(w.text) else w.objectName()
+            bad.append(f"{where}: {key}: {type(w).__name__} {text!r} ends at {right} of {view.width()} px")
+    return bad
+
+
+@pytest.mark.parametrize("lang", ["en", "zh_CN"])
+def test_at_800x600_no_page_scrolls_sideways(qtbot, qapp, settings, lang):
+    from ftstudio.gui import i18n as gui_i18n
+    from ftstudio.gui.main_window import MainWindow
+    from ftstudio.gui.util import wait_for_jobs, warm_imports
+    from ftstudio.techniques import all_techniques
+
+    warm_imports()
+    gui_i18n.install(lang, qapp)
+    try:
+        w = MainWindow(settings=settings, restore=False)
+        qtbot.addWidget(w)
+        w.resize(800, 600)
+        w.show()
+        qtbot.waitExposed(w)
+        assert 760 <= w.width() <= 800  # (the offscreen screen is 800×600 itself)
+        _wait_preview(qtbot, w.data_page)  # the label distribution and preview table are in
+        bad: list[str] = []
+        for key in w.pages:
+            w.show_page(key)
+            qtbot.wait(30)
+            bad += _sideways(w, "default")
+        w.show_page("technique")
+        for cls in all_techniques():
+            w.technique_page.select(cls.name)
+            bad += _sideways(w, cls.name)
+        w.show_page("compare")
+        for name, (cb, _panel, _box) in w.compare_page.arms.items():
+            cb.setChecked(True)
+            w.findChild(type(w.compare_page.start_button), f"arm_params_{name}").setChecked(True)
+        qtbot.wait(30)
+        bad += _sideways(w, "every arm with its parameters")
+        w.show_page("data")
+        w.data_page.task_combo.setCurrentIndex(w.data_page.task_combo.findData("causal-lm"))
+        qtbot.wait(30)
+        bad += _sideways(w, "text generation")
+        assert not bad, "\n".join(bad)
+        wait_for_jobs(60_000)
+    finally:
+        gui_i18n.install("en", qapp)

@@ -238,3 +238,50 @@ def test_preflight_panel_reports_for_the_tiny_model(window, qtbot, tiny_setup):
     assert panel.values["epoch"].text() != "—"
     assert r.fits and "Fits" in panel.verdict.text()
 
+
+
+def test_run_page_eta_covers_the_whole_plan_and_elapsed_the_loading(window):
+    """The ETA beside the progress bar is the time of every pass still to come (Fisher, the
+    evaluations, task 2), not the steps' own estimate; elapsed counts from Start (loading)."""
+    from ftstudio.engine.events import Phase, Plan
+    from ftstudio.gui.util import fmt_seconds
+    from tests.test_plan import PHASES
+
+    page = window.run_page
+    window.show_page("run")
+    t = [100.0]
+    page.begin("ewc, two tasks")
+    page.clock.now = lambda: t[0]
+    page._t_begin = 90.0  # 10 s of loading and tokenizing behind us
+    import ftstudio.gui.pages.run_page as rp
+
+    real = rp.time.monotonic
+    rp.time.monotonic = lambda: t[0]
+    try:
+        page.on_event(_started(total=20))
+        page.on_event(Plan(phases=PHASES))
+        page.on_event(Phase(index=0, name="evaluating"))
+        t[0] = 102.0
+        page.on_event(Phase(index=1, name="training", task=0))
+        for s in range(1, 6):
+            t[0] = 102.0 + s
+            page.on_event(_step(s))  # each step's own eta: (20 - s) * 0.1 s
+        page._show_step()
+        expected = page.clock.eta()
+        assert expected > 20  # Fisher, evaluations and task 2 included (the steps alone say 1.5 s)
+        assert f"ETA {fmt_seconds(expected)}" in page.timing.text(), page.timing.text()
+        assert f"elapsed {fmt_seconds(17.0)}" in page.timing.text()  # from Start, loading included
+        assert page.phase == "training" and "evaluating" in page.phases
+    finally:
+        rp.time.monotonic = real
+
+
+def test_lora_target_modules_show_the_default_for_the_chosen_model(window, qtbot, tiny_dir):
+    """Empty target modules mean 'the usual choice for this architecture': the field says which."""
+    page, tech = window.model_page, window.technique_page
+    field = tech.panel_by_name["lora"].editors["target_modules"].widget
+    for kind, names in (("bert", "query, value"), ("gpt2", "c_attn")):
+        page.set_model(str(tiny_dir(kind)))
+        qtbot.waitUntil(lambda: page.info is not None and page.info.source == str(tiny_dir(kind)), timeout=60_000)
+        qtbot.waitUntil(lambda: names in field.placeholderText(), timeout=5_000)
+        assert field.text() == ""  # a hint, not a value: the config still says 'the default'

@@ -6,8 +6,11 @@ from typing import Any
 
 from typing import Callable
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QEvent, QObject, Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QEvent, QObject, QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtWidgets import (
+    QBoxLayout, QCheckBox, QFrame, QHBoxLayout, QLabel, QLayout, QLayoutItem, QPushButton, QScrollArea, QSplitter,
+    QStackedWidget, QVBoxLayout, QWidget, QWidgetItem,
+)
 
 
 # Engine identifiers shown to users, translated in the "common" context.
@@ -200,3 +203,169 @@ class PageFrame(QScrollArea):
         if obj is self.widget() and e.type() == QEvent.LayoutRequest:
             self._fit()
         return super().eventFilter(obj, e)
+
+
+# -- layouts for narrow windows (800×600: no page may need sideways scrolling) ------------------
+class FlowLayout(QLayout):
+    """Buttons in a row that wraps onto the next line when the row is too narrow."""
+
+    def __init__(self, parent: QWidget | None = None, spacing: int = 6):
+        super().__init__(parent)
+        self._items: list[QLayoutItem] = []
+        self.setSpacing(spacing)
+        self.setContentsMargins(0, 0, 0, 0)
+
+    def addItem(self, item: QLayoutItem) -> None:  # noqa: N802
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, i: int) -> QLayoutItem | None:  # noqa: N802
+        return self._items[i] if 0 <= i < len(self._items) else None
+
+    def takeAt(self, i: int) -> QLayoutItem | None:  # noqa: N802
+        return self._items.pop(i) if 0 <= i < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientations:  # noqa: N802
+        return Qt.Orientations()
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802
+        return self._place(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:  # noqa: N802
+        super().setGeometry(rect)
+        self._place(rect, move=True)
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        w = sum(i.sizeHint().width() for i in self._items) + self.spacing() * max(0, len(self._items) - 1)
+        return QSize(w, max((i.sizeHint().height() for i in self._items), default=0))
+
+    def minimumSize(self) -> QSize:  # noqa: N802
+        s = QSize()
+        for i in self._items:
+            s = s.expandedTo(i.minimumSize())
+        m = self.contentsMargins()
+        return s + QSize(m.left() + m.right(), m.top() + m.bottom())
+
+    def _place(self, rect: QRect, move: bool) -> int:
+        m = self.contentsMargins()
+        r = rect.adjusted(m.left(), m.top(), -m.right(), -m.bottom())
+        x, y, line = r.x(), r.y(), 0
+        for item in self._items:
+            if item.isEmpty():
+                continue
+            size = item.sizeHint()
+            if x + size.width() > r.right() + 1 and line > 0:
+                x, y, line = r.x(), y + line + self.spacing(), 0
+            if move:
+                item.setGeometry(QRect(QPoint(x, y), size))
+            x += size.width() + self.spacing()
+            line = max(line, size.height())
+        return y + line - rect.y() + m.bottom()
+
+
+def flow_row(widgets: list[QWidget]) -> QWidget:
+    """A widget holding ``widgets`` in a wrapping row."""
+    holder = QWidget()
+    lay = FlowLayout(holder)
+    for w in widgets:
+        lay.addWidget(w)
+    return holder
+
+
+def _min_width(w: QWidget) -> int:
+    """The narrowest a layout makes ``w`` (an explicit minimum width wins over the hint)."""
+    return QWidgetItem(w).minimumSize().width()
+
+
+class CurrentStack(QStackedWidget):
+    """A stack as wide as its current page needs (QStackedWidget asks for its widest page's)."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        w = self.currentWidget()
+        return w.sizeHint() if w is not None else super().sizeHint()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        w = self.currentWidget()
+        return w.minimumSizeHint() if w is not None else super().minimumSizeHint()
+
+
+class ResponsiveRow(QWidget):
+    """Widgets side by side while they fit, one above the other when the page is narrower than
+    their minimum widths together (its own minimum width is the widest one's, so a narrow window
+    stacks them instead of scrolling sideways)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.box = QBoxLayout(QBoxLayout.LeftToRight, self)
+        self.box.setContentsMargins(0, 0, 0, 0)
+
+    def addWidget(self, w: QWidget, stretch: int = 0) -> None:  # noqa: N802
+        self.box.addWidget(w, stretch)
+
+    def _parts(self) -> list[QWidget]:
+        return [self.box.itemAt(i).widget() for i in range(self.box.count())
+                if self.box.itemAt(i).widget() is not None and not self.box.itemAt(i).widget().isHidden()]
+
+    def side_by_side_width(self) -> int:
+        parts = self._parts()
+        return sum(_min_width(w) for w in parts) + self.box.spacing() * max(0, len(parts) - 1)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        s = super().minimumSizeHint()
+        return QSize(max([_min_width(w) for w in self._parts()] or [0]), s.height())
+
+    def resizeEvent(self, e: Any) -> None:  # noqa: N802
+        side = e.size().width() >= self.side_by_side_width()
+        want = QBoxLayout.LeftToRight if side else QBoxLayout.TopToBottom
+        if self.box.direction() != want:
+            self.box.setDirection(want)
+        super().resizeEvent(e)
+
+
+class ResponsiveSplitter(QSplitter):
+    """A horizontal splitter that turns vertical when its panes' minimum widths do not fit."""
+
+    def _panes(self) -> list[QWidget]:
+        return [self.widget(i) for i in range(self.count()) if not self.widget(i).isHidden()]
+
+    def side_by_side_width(self) -> int:
+        panes = self._panes()
+        return sum(_min_width(w) for w in panes) + self.handleWidth() * max(0, len(panes) - 1)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        s = super().minimumSizeHint()
+        return QSize(max([_min_width(w) for w in self._panes()] or [0]), s.height())
+
+    def resizeEvent(self, e: Any) -> None:  # noqa: N802
+        want = Qt.Horizontal if e.size().width() >= self.side_by_side_width() else Qt.Vertical
+        if self.orientation() != want:
+            self.setOrientation(want)
+        super().resizeEvent(e)
+
+
+class WrappedCheckBox(QWidget):
+    """A check box whose text wraps (a QCheckBox's never does): the box, and a label that
+    toggles it when clicked. ``box`` is the QCheckBox."""
+
+    def __init__(self, text: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.box = QCheckBox()
+        self.box.setAccessibleName(text)
+        self.label = QLabel(text)
+        self.label.setWordWrap(True)
+        self.label.setBuddy(self.box)
+        self.label.mousePressEvent = lambda e: self.box.isEnabled() and self.box.toggle()  # noqa: ARG005
+        lay.addWidget(self.box, 0, Qt.AlignTop)
+        lay.addWidget(self.label, 1)
+
+    def setToolTip(self, tip: str) -> None:  # noqa: N802
+        super().setToolTip(tip)
+        self.box.setToolTip(tip)
+        self.label.setToolTip(tip)

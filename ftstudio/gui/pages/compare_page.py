@@ -36,7 +36,9 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.engine.errors import UserError
-from ftstudio.gui.pages.common import InlineProblem, Lazy, heading, status_name
+from ftstudio.gui.pages.common import (
+    InlineProblem, Lazy, ResponsiveSplitter, WrappedCheckBox, flow_row, heading, status_name,
+)
 from ftstudio.gui.util import fmt_count, fmt_seconds, run_async, show_error
 from ftstudio.i18n import _t
 
@@ -92,7 +94,7 @@ class ComparePage(QWidget):
         outer = QVBoxLayout(self)
         outer.addWidget(heading(self.tr("Compare techniques"), self.tr("One model, one dataset, several techniques under the "
                                                       "same budget: what each buys and what it costs.")))
-        split = QSplitter(Qt.Horizontal)
+        split = ResponsiveSplitter(Qt.Horizontal)  # the setup above the results in a narrow window
         outer.addWidget(split, 1)
 
         # -- left: techniques, budget, buttons
@@ -107,10 +109,11 @@ class ComparePage(QWidget):
 
         for cls in all_techniques():
             seq = self.tr(" — task sequences only") if cls.needs_task_sequence else ""
-            cb = QCheckBox(self.tr("{title}   (learning rate {lr:g}){seq}").format(
-                title=_t(cls.title), lr=cls.default_learning_rate, seq=seq))
+            choice = WrappedCheckBox(self.tr("{title}   (learning rate {lr:g}){seq}").format(
+                title=_t(cls.title), lr=cls.default_learning_rate, seq=seq))  # wraps in a narrow pane
+            cb = choice.box
             cb.setObjectName(f"arm_{cls.name}")
-            cb.setToolTip(_t(cls.card))
+            choice.setToolTip(_t(cls.card))
             panel = ParamPanel(param_specs(cls.Params))
             box = QGroupBox(self.tr("{title} parameters").format(title=_t(cls.title)))
             QVBoxLayout(box).addWidget(panel)
@@ -126,8 +129,8 @@ class ComparePage(QWidget):
             cb.toggled.connect(lambda on, m=more: m.setChecked(False) if not on else None)
             cb.toggled.connect(lambda *_: self.changed.emit())
             line = QHBoxLayout()
-            line.addWidget(cb, 1)
-            line.addWidget(more)
+            line.addWidget(choice, 1)
+            line.addWidget(more, 0, Qt.AlignTop)
             tl.addLayout(line)
             tl.addWidget(box)
             self.arms[cls.name] = (cb, panel, box)
@@ -169,7 +172,7 @@ class ComparePage(QWidget):
         self.preflight_label.setObjectName("study_preflight")
         self.preflight_label.setWordWrap(True)
         ll.addWidget(self.preflight_label)
-        row = QHBoxLayout()
+
         self.preflight_button = QPushButton(self.tr("Pre-flight"))
         self.preflight_button.setToolTip(self.tr("Estimate the study's total time and its largest arm's "
                                                  "peak memory"))
@@ -186,10 +189,8 @@ class ComparePage(QWidget):
         self.stop_button = QPushButton(self.tr("■ Stop"))
         self.stop_button.setEnabled(False)
         self.stop_button.clicked.connect(self.stop)
-        for b in (self.preflight_button, self.start_button, self.continue_button, self.stop_button):
-            row.addWidget(b)
-        ll.addLayout(row)
-        row2 = QHBoxLayout()
+        ll.addWidget(flow_row([self.preflight_button, self.start_button, self.continue_button, self.stop_button]))
+
         self.save_button = QPushButton(self.tr("Save study…"))
         self.save_button.clicked.connect(self._save_dialog)
         self.open_button = QPushButton(self.tr("Open study…"))
@@ -198,9 +199,7 @@ class ComparePage(QWidget):
         self.png_button.clicked.connect(lambda: self._export("png"))
         self.csv_button = QPushButton(self.tr("Export table CSV…"))
         self.csv_button.clicked.connect(lambda: self._export("csv"))
-        for b in (self.open_button, self.save_button, self.png_button, self.csv_button):
-            row2.addWidget(b)
-        ll.addLayout(row2)
+        ll.addWidget(flow_row([self.open_button, self.save_button, self.png_button, self.csv_button]))
         ll.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)

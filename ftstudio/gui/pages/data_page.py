@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.engine.config import DataConfig
-from ftstudio.gui.pages.common import InlineProblem, elide, field, heading
+from ftstudio.gui.pages.common import InlineProblem, ResponsiveRow, elide, field, heading
 from ftstudio.gui.util import labelled_bar, run_async
 from ftstudio.i18n import _t
 
@@ -151,7 +151,7 @@ class DataPage(QWidget):
         g.setColumnStretch(1, 1)
         outer.addWidget(src)
 
-        mid = QHBoxLayout()
+        mid = ResponsiveRow()  # side by side, stacked in a narrow window
         cols = QGroupBox(self.tr("Columns"))
         self.col_form = QFormLayout(cols)
         self.text_col = ColumnCombo()
@@ -222,7 +222,7 @@ class DataPage(QWidget):
         fl.addWidget(self.example_view, 1)
         self.format_box.hide()
         mid.addWidget(self.format_box, 1)
-        outer.addLayout(mid)
+        outer.addWidget(mid)
 
         prev = QGroupBox(self.tr("Preview"))
         pl = QVBoxLayout(prev)

@@ -170,7 +170,10 @@ class RunPage(QWidget):
         # elapsed covers the whole run (loading, tokenizing, Fisher, evaluation): a clock of our own
         self._t_begin: float | None = None
         self._prior_elapsed = 0.0  # a resumed run's earlier sessions
-        self._eta: tuple[float, float] | None = None  # (ETA at the last step, when)
+        self._eta: tuple[float, float] | None = None  # (ETA at the last step, when): runs without a Plan
+        from ftstudio.engine.plan import PlanClock
+
+        self.clock = PlanClock()  # the run's Plan: ETA over every pass still to come
         self.phase = ""
         self.phases: dict[str, float] = {}  # phase -> seconds spent
         self._phase_since = 0.0
@@ -202,6 +205,7 @@ class RunPage(QWidget):
         self._t_begin = time.monotonic()
         self._prior_elapsed = 0.0
         self._eta = None
+        self.clock = type(self.clock)()
         self.phases = {}
         self.phase = ""
         self.peak_memory = 0.0
@@ -281,7 +285,11 @@ class RunPage(QWidget):
         step = self.tr("step {step} / {total}   ").format(
             step=int(d.get("step", 0)), total=int(d.get("total_steps") or 0) or "?") if d else ""
         eta = "—"
-        if self._eta is not None:
+        if self.clock.phases:  # the engine announced its passes: time every one still to come
+            left = self.clock.eta()
+            if left is not None:
+                eta = fmt_seconds(max(0.0, left))
+        elif self._eta is not None:
             eta_s, at = self._eta  # at None: training is paused, its remaining time stands still
             left = eta_s - (time.monotonic() - at) if at is not None else eta_s
             eta = fmt_seconds(max(0.0, left) + self.phase_left())
@@ -318,6 +326,7 @@ class RunPage(QWidget):
         self._enter_phase("")
         self._clock.stop()
         self._eta = None  # the run is over: no ETA beside the final elapsed
+        self.clock = type(self.clock)()
         self._show_timing()
         phases = self.phase_summary()
         self.activity.setText(self.tr("Time by phase: {phases}").format(phases=phases) if phases else "")
@@ -352,7 +361,10 @@ class RunPage(QWidget):
         self.events += 1
         kind = d.get("event")
         self.plots.feed(d)
-        if kind == "step":
+        self.clock.feed(d)
+        if kind == "phase":
+            self._enter_phase(str(d.get("name") or "working"))
+        elif kind == "step":
             self._last_step = d
             if self.phase != "training":
                 self._enter_phase("training")

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.gui.pages.common import Lazy, heading, status_name
+from ftstudio.gui.pages.common import Lazy, flow_row, heading, status_name
 from ftstudio.gui.util import fmt_bytes, fmt_count, fmt_metric, fmt_seconds, run_async, show_error
 
 
@@ -132,7 +132,7 @@ class RunsPage(QWidget):
         self.runs_dir = runs_dir  # callable → the runs directory in use
         lay = QVBoxLayout(self)
         lay.addWidget(heading(self.tr("Runs"), self.tr("Every run is kept on disk; select two or more to compare.")))
-        bar = QHBoxLayout()
+
         self.refresh_button = QPushButton(self.tr("Refresh"))
         self.refresh_button.clicked.connect(self.refresh)
         self.compare_button = QPushButton(self.tr("Compare selected"))
@@ -153,16 +153,13 @@ class RunsPage(QWidget):
         self.tensorboard_button.setObjectName("tensorboard_button")
         self.tensorboard_button.clicked.connect(self.open_tensorboard)
         self._tensorboard: tuple[Any, str] | None = None  # (process, url) while it runs
-        for b in (self.refresh_button, self.compare_button, self.resume_button, self.setup_button,
-                  self.export_button, self.delete_button, self.tensorboard_button):
-            bar.addWidget(b)
-        bar.addStretch(1)
+        lay.addWidget(flow_row([self.refresh_button, self.compare_button, self.resume_button, self.setup_button,
+                                self.export_button, self.delete_button, self.tensorboard_button]))  # wraps
         self.where = QLabel("")
         self.where.setStyleSheet("color:#555")
         self.where.setMinimumWidth(40)  # a long runs path must not widen the page
         self.where.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
-        bar.addWidget(self.where, 1)
-        lay.addLayout(bar)
+        lay.addWidget(self.where)
 
         split = QSplitter(Qt.Vertical)
         self.table = QTableWidget(0, len(COLUMNS))

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.engine.config import DataConfig, TaskSpec
-from ftstudio.gui.pages.common import heading, task_name
+from ftstudio.gui.pages.common import CurrentStack, ResponsiveSplitter, flow_row, heading, task_name
 from ftstudio.gui.pages.data_page import builtin_datasets, file_filter
 from ftstudio.gui.widgets.param_panel import Editor, ParamPanel
 from ftstudio.i18n import _t
@@ -63,7 +63,6 @@ class TaskSequenceEditor(QGroupBox):
         self.list.setMaximumHeight(150)
         self.list.setItemDelegate(_TaskDelegate(self.list))
         lay.addWidget(self.list)
-        row = QHBoxLayout()
         add_file = QPushButton(self.tr("Add file…"))
         add_file.clicked.connect(self._add_file)
         self.builtin = QComboBox()
@@ -82,11 +81,10 @@ class TaskSequenceEditor(QGroupBox):
         self.down_button = QPushButton("▼")
         self.down_button.setToolTip(self.tr("Move down (later)"))
         self.down_button.clicked.connect(lambda: self.move_selected(1))
-        for w in (add_file, self.builtin, self.add_current, self.remove_button, self.up_button, self.down_button):
-            row.addWidget(w)
-        row.addStretch(1)
-        lay.addLayout(row)
+        lay.addWidget(flow_row([add_file, self.builtin, self.add_current, self.remove_button, self.up_button,
+                                self.down_button]))  # wraps in a narrow window
         hint = QLabel(self.tr("Double-click a task to rename it. Columns follow the Data page's mapping."))
+        hint.setWordWrap(True)
         hint.setStyleSheet("color:#555")
         lay.addWidget(hint)
 
@@ -173,7 +171,7 @@ class TeacherPicker(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         self.combo = QComboBox()
         self.combo.setEditable(True)
-        self.combo.setMinimumWidth(360)
+        self.combo.setMinimumWidth(200)  # as wide as its text where there is room; never wider than the page
         self.combo.lineEdit().setPlaceholderText(self.tr("a finished run, a model folder or a model id"))
         self.combo.currentTextChanged.connect(lambda *_: on_change())
         lay.addWidget(self.combo, 1)
@@ -233,7 +231,7 @@ class TechniquePage(QWidget):
         self.current_model = current_model
         outer = QVBoxLayout(self)
         outer.addWidget(heading(self.tr("Technique"), self.tr("How the model is fine-tuned: what trains, what it costs.")))
-        split = QSplitter(Qt.Horizontal)
+        split = ResponsiveSplitter(Qt.Horizontal)  # the list above the parameters in a narrow window
         outer.addWidget(split, 1)
         self.list = QListWidget()
         self.list.setObjectName("technique_list")
@@ -261,8 +259,8 @@ class TechniquePage(QWidget):
         rl.addWidget(self.sequence)
         box = QGroupBox(self.tr("Parameters"))
         bl = QVBoxLayout(box)
-        self.panels = QStackedWidget()
-        scroll = QScrollArea()
+        self.panels = CurrentStack()
+        self.params_scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.panels)
         scroll.setFrameShape(QScrollArea.NoFrame)
@@ -298,7 +296,13 @@ class TechniquePage(QWidget):
         if not (0 <= row < len(self.classes)):
             return
         cls = self.classes[row]
-        self.panels.setCurrentWidget(self.panel_by_name[cls.name])
+        panel = self.panel_by_name[cls.name]
+        self.panels.setCurrentWidget(panel)
+        self.panels.updateGeometry()
+        # the scroll area hides its panel's width from the splitter: say it, so a narrow window
+        # puts the list above the parameters instead of cutting them off at the right
+        sb = self.params_scroll.style().pixelMetric(self.params_scroll.style().PixelMetric.PM_ScrollBarExtent)
+        self.params_scroll.setMinimumWidth(panel.minimumSizeHint().width() + sb + 4)
         self.card.setText(card_html(cls))
         seq = bool(getattr(cls, "needs_task_sequence", False))
         self.sequence.setVisible(seq)

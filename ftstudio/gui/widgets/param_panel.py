@@ -90,6 +90,7 @@ def make_editor(spec: Any, on_change_: Callable[[], None]) -> Editor:
         on_change_()
     if spec.choices:
         w = QComboBox()
+        w.setMinimumWidth(120)  # its whole text where there is room, but a long choice never widens the page
         names = CHOICE_TEXT.get(spec.name, {})
         for c in spec.choices:
             w.addItem(QCoreApplication.translate("param_panel", names[str(c)]) if str(c) in names else str(c), c)
