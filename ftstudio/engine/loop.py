@@ -14,6 +14,7 @@ from ftstudio.engine.context import RunContext, model_inputs
 from ftstudio.engine.data import collate, count_tokens, example_lengths, iter_example_batches, length_grouped_batches
 from ftstudio.engine.errors import Cancelled, UserError
 from ftstudio.engine.events import Eval, Step
+from ftstudio.engine.memory import MemoryProbe
 from ftstudio.engine.optim import lr_factor, set_lr
 from ftstudio.i18n import _t
 
@@ -47,29 +48,6 @@ class LoopState:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
-
-
-class MemoryProbe:
-    """CUDA allocated/reserved on GPU, process RSS on CPU; keeps the peak."""
-
-    def __init__(self, device: Any):
-        self.cuda = getattr(device, "type", "cpu") == "cuda"
-        self.peak = 0
-        if not self.cuda:
-            import psutil
-
-            self._proc = psutil.Process()
-
-    def sample(self) -> dict[str, float]:
-        if self.cuda:
-            import torch
-
-            alloc, res = torch.cuda.memory_allocated(), torch.cuda.memory_reserved()
-            self.peak = max(self.peak, torch.cuda.max_memory_allocated())
-            return {"cuda_allocated": float(alloc), "cuda_reserved": float(res)}
-        rss = self._proc.memory_info().rss
-        self.peak = max(self.peak, rss)
-        return {"rss": float(rss)}
 
 
 def autocast_for(device: Any, precision: str) -> Callable[[], Any]:
@@ -144,7 +122,7 @@ def train_task(
         it = technique.transform_batches(iter_example_batches(train_examples, batch_ids[state.batch_in_epoch:]))
         micro, loss_sum, extra_sum = 0, 0.0, {}
         # a stopped run keeps its real peak memory
-        for examples in _until_cancelled(it, cancel, lambda: setattr(state, "peak_memory", probe.peak)):
+        for examples in _until_cancelled(it, cancel, lambda: setattr(state, "peak_memory", probe.final_peak())):
             if micro == 0:
                 technique.on_step_start(step_offset + state.step, model, optimizer)
                 trainable = [p for p in model.parameters() if p.requires_grad]
@@ -207,6 +185,7 @@ def train_task(
                 if _early_stop(state, metrics, cfg, ctx.task):
                     ctx.log(_t("early stopping: no improvement in {early_stopping_patience} evaluations",
                                early_stopping_patience=cfg.early_stopping_patience))
+                    state.peak_memory = probe.final_peak()  # type: ignore[attr-defined]
                     return state
             # checkpoints: every save_every steps, or by default with each evaluation, so a crash
             # loses at most one eval interval (resume continues from there)
@@ -228,7 +207,7 @@ def train_task(
             state.epoch += 1
             state.batch_in_epoch = 0
             continue
-    state.peak_memory = probe.peak  # type: ignore[attr-defined]
+    state.peak_memory = probe.final_peak()  # type: ignore[attr-defined]
     return state
 
 

@@ -98,6 +98,7 @@ def validate(cfg: Any, *, progress: ProgressFn | None = None, cancel: Any = None
     if not resuming:
         _check_output(cfg, v)
     technique = _technique(cfg, v)
+    _check_device(cfg, v, technique)
     if stage(1):
         return v
     model = _check_model(cfg, v, technique, progress)
@@ -149,6 +150,49 @@ def _check_training(cfg: Any, v: Validation) -> None:
                 v.error("data", f"{prefix}.{name}",
                         _t("{name} must be ≥ 1 row (or empty for all rows); got {val}",
                            name=name, val=val))
+
+
+# --------------------------------------------------------------------------- device and precision
+def run_device_type(name: str) -> tuple[str, str | None]:
+    """(device type the run will use, why the asked one is impossible or None) without raising:
+    'auto' is CUDA when there is a GPU, then Apple's MPS, else the CPU."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    if name == "auto":
+        return ("cuda" if cuda else "mps" if mps else "cpu"), None
+    if name == "cuda" and not cuda:
+        return "cpu", _t("device 'cuda' was chosen but no CUDA GPU is available; use auto or cpu")
+    if name == "mps" and not mps:
+        return "cpu", _t("device 'mps' was chosen but Apple's GPU backend is not available")
+    return name, None
+
+
+def _check_device(cfg: Any, v: Validation, technique: Any) -> None:
+    """The device exists; the precision is one it runs (mixed precision is CUDA's: elsewhere the
+    run trains in fp32, said here rather than silently); the technique's device needs (QLoRA)."""
+    t = cfg.training
+    dev, why = run_device_type(t.device)
+    if why:
+        v.error("training", "training.device", why)
+        return
+    if t.precision in ("bf16", "fp16") and dev != "cuda":
+        v.warn("training", "training.precision",
+               _t("precision {precision} is for CUDA GPUs: on {device} this run trains in fp32",
+                  precision=t.precision, device=dev))
+    elif t.precision == "bf16" and dev == "cuda":
+        import torch
+
+        if not torch.cuda.is_bf16_supported():
+            v.warn("training", "training.precision",
+                   _t("this GPU has no bf16: the run trains in fp16 with loss scaling instead"))
+    if technique is not None:
+        try:
+            technique.check_device(dev)
+        except UserError as e:
+            quantized = getattr(technique.params, "quantize_base", "none") != "none"
+            v.error("technique", "technique.params.quantize_base" if quantized else "technique.name", str(e))
 
 
 # --------------------------------------------------------------------------- output folder

@@ -1331,6 +1331,10 @@
         <translation>各阶段耗时：{phases}</translation>
     </message>
     <message>
+        <source>Memory: {comparison}</source>
+        <translation>内存：{comparison}</translation>
+    </message>
+    <message>
         <source>Finished, but no better than the majority baseline: {verdict}</source>
         <translation>已完成，但并不比多数类基线好：{verdict}</translation>
     </message>
@@ -1430,6 +1434,10 @@
         <translation>峰值内存</translation>
     </message>
     <message>
+        <source>Memory est./measured</source>
+        <translation>内存 估计/实测</translation>
+    </message>
+    <message>
         <source>Time</source>
         <translation>耗时</translation>
     </message>
@@ -1448,6 +1456,10 @@
     <message>
         <source>Trainable params</source>
         <translation>可训练参数</translation>
+    </message>
+    <message>
+        <source>Memory estimate</source>
+        <translation>内存估计</translation>
     </message>
     <message>
         <source>Samples/s</source>
@@ -1646,6 +1658,10 @@ Double-click to rename</source>
     <message>
         <source>exported to {p}</source>
         <translation>已导出到 {p}</translation>
+    </message>
+    <message>
+        <source>pre-flight estimate {estimate}, measured {measured} (estimate/measured {ratio})</source>
+        <translation>预检估计 {estimate}，实测 {measured}（估计/实测 {ratio}）</translation>
     </message>
 </context>
 <context>

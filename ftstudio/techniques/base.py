@@ -232,6 +232,11 @@ class Technique:
             raise UserError(_t("{title} does not support the task '{task}'",
                                title=_t(self.title), task=task))
 
+    def check_device(self, device_type: str) -> None:
+        """Raise UserError (one line) when the run's device cannot do what the parameters ask
+        (QLoRA's 4-bit base needs a CUDA GPU). Called by engine.validate with the device the run
+        will use ('cuda', 'mps' or 'cpu'), before anything loads."""
+
     def prepare_model(self, model: Any, ctx: Any) -> Any:
         """Freeze/wrap the model; return the module the loop trains."""
         return model

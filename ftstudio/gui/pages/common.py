@@ -201,6 +201,26 @@ class PageFrame(QScrollArea):
         return super().eventFilter(obj, e)
 
 
+def memory_ratio_text(s: dict) -> str:
+    """Pre-flight's memory estimate over the run's measured memory, '0.86×' ('—' without both)."""
+    r = s.get("memory_estimate_ratio") if isinstance(s, dict) else None
+    return f"{r:.2f}×" if isinstance(r, (int, float)) and r > 0 else "—"
+
+
+def memory_estimate_text(s: dict) -> str:
+    """'pre-flight estimate 210 MiB, measured 243 MiB (estimate/measured 0.86×)' from summary.json;
+    '' when the run recorded no estimate or no measured peak."""
+    from ftstudio.gui.util import fmt_bytes
+
+    est = s.get("memory_estimate_bytes") if isinstance(s, dict) else None
+    measured = s.get("measured_memory_bytes") if isinstance(s, dict) else None
+    if not est or not measured:
+        return ""
+    return QCoreApplication.translate(
+        "RunsPage", "pre-flight estimate {estimate}, measured {measured} (estimate/measured {ratio})").format(
+        estimate=fmt_bytes(est), measured=fmt_bytes(measured), ratio=memory_ratio_text(s))
+
+
 # -- layouts for narrow windows (800×600: no page may need sideways scrolling) ------------------
 class FlowLayout(QLayout):
     """Buttons in a row that wraps onto the next line when the row is too narrow."""
