@@ -114,6 +114,15 @@ def test_playground_answers_for_a_finished_run(window, qtbot, tiny_setup):
         assert set(box.result["probabilities"]) == {"positive", "negative"}
         assert box.headline.text().startswith(box.result["label"])
         assert box.probs.rowCount() == 2  # one probability bar per label
+    # the right-hand box is the base model's own answer, not the tuned one's again
+    import pytest
+
+    from ftstudio.engine.predict import Predictor
+
+    pred = Predictor(pg.current_run())
+    for box, fn in ((pg.tuned, pred.predict), (pg.base, pred.predict_base)):
+        want = fn("a wonderful , moving story")["probabilities"]
+        assert box.result["probabilities"] == pytest.approx(want, abs=1e-4), box.objectName()
 
 
 def test_stop_keeps_the_checkpoint_and_resume_finishes(window, qtbot, tiny_setup):
