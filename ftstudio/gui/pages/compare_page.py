@@ -94,7 +94,7 @@ class ComparePage(QWidget):
         outer = QVBoxLayout(self)
         outer.addWidget(heading(self.tr("Compare techniques"), self.tr("One model, one dataset, several techniques under the "
                                                       "same budget: what each buys and what it costs.")))
-        split = ResponsiveSplitter(Qt.Horizontal)  # the setup above the results in a narrow window
+        split = ResponsiveSplitter(Qt.Horizontal, stacked=[(340, None), (420, None)])  # setup above results
         outer.addWidget(split, 1)
 
         # -- left: techniques, budget, buttons
