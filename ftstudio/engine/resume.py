@@ -30,8 +30,8 @@ def check_resumable(run_dir: str | Path) -> Path:
     owner = lock_owner(run_dir)
     if owner is not None:
         pid = owner.get("pid")
-        raise UserError(f"run {run_dir.name} is still running" + (f" (pid {pid})" if pid else "")
-                        + "; stop it before resuming")
+        raise UserError(_t("run {name} is still running (pid {pid}); stop it before resuming", name=run_dir.name, pid=pid)
+                        if pid else _t("run {name} is still running; stop it before resuming", name=run_dir.name))
     status = (read_json(run_dir / "summary.json", {}) or {}).get("status")
     if status == "finished":
         raise UserError(_t("run {name} already finished: nothing to resume (start a new run to train more)",
@@ -101,6 +101,6 @@ def load_usable_checkpoint(run_dir: Path, load: Callable[[Path], Any],
         except Exception as e:  # noqa: BLE001 - truncated safetensors, torn JSON, bad pickle...
             why = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
             bad.append(ck.name)
-            warn(f"checkpoint {ck.name} is damaged ({why}); trying the one before it")
+            warn(_t("checkpoint {name} is damaged ({why}); trying the one before it", name=ck.name, why=why))
     raise UserError(_t("no usable checkpoint in {name}: {bad} cannot be read; nothing was changed",
                        name=run_dir.name, bad=', '.join(bad)))

@@ -90,11 +90,11 @@ def validate(cfg: Any, *, progress: ProgressFn | None = None, cancel: Any = None
     ``cancelled`` attribute) ends the pass early with the problems found so far. ``resuming``:
     the config of a run being resumed (its own folder is not "another run")."""
     v = Validation()
-    stages = ("Checking the settings", "Checking the model", "Checking the data")
+    stages = (_t("Checking the settings"), _t("Checking the model"), _t("Checking the data"))
 
     def stage(i: int) -> bool:
         if progress:
-            progress(stages[i] if i < len(stages) else "Checked", i, len(stages))
+            progress(stages[i] if i < len(stages) else _t("Checked"), i, len(stages))
         return bool(cancel is not None and getattr(cancel, "cancelled", False))
 
     if stage(0):
@@ -102,7 +102,7 @@ def validate(cfg: Any, *, progress: ProgressFn | None = None, cancel: Any = None
     try:
         cfg.validate()  # the config's own value checks (ranges, choices, technique params)
     except UserError as e:
-        v.error(_page_of(str(e)), None, str(e))
+        v.error(e.where or "training", e.field, str(e))
     _check_training(cfg, v)
     if not resuming:
         _check_output(cfg, v)
@@ -128,14 +128,6 @@ def validate(cfg: Any, *, progress: ProgressFn | None = None, cancel: Any = None
         v.baseline = {"per_task": baselines}
     stage(3)
     return v
-
-
-def _page_of(message: str) -> str:
-    m = message.lower()
-    for page in ("training", "data", "technique", "model", "output"):
-        if m.startswith(page) or f" {page}." in m or f"'{page}." in m:
-            return page
-    return "technique" if "param" in m or "参数" in m else "training"  # the message may be translated
 
 
 # --------------------------------------------------------------------------- training values
@@ -287,8 +279,9 @@ def _check_model(cfg: Any, v: Validation, technique: Any, progress: ProgressFn |
     asked = cfg.training.max_length
     usable = positions - reserved
     if asked > usable:
-        room = f"{positions} positions" + (f", {reserved} of them for {technique.title}'s virtual tokens"
-                                          if reserved else "")
+        room = _t("{positions} positions, {reserved} of them for {title}'s virtual tokens", positions=positions,
+                  reserved=reserved, title=_t(technique.title)) if reserved else \
+            _t("{positions} positions", positions=positions)
         if usable < 8:
             v.error("training", "training.max_length",
                     _t("{model} takes {room}: no room left for the input text",
@@ -671,7 +664,8 @@ def _check_data(cfg: Any, v: Validation, prefix: str, d: Any, model: _Model | No
         facts.baseline = {"label": shown(major), "accuracy": acc}
     share = n_major / len(tr_labels)
     if share >= IMBALANCE:
-        base = f"; always answering it scores accuracy {facts.baseline['accuracy']:.3f}" if facts.baseline else ""
+        base = _t("; always answering it scores accuracy {accuracy:.3f}", accuracy=facts.baseline["accuracy"]) \
+            if facts.baseline else ""
         v.warn("data", fld, _t("'{value}' is {share:.0%} of the training rows{base}: a run must beat that "
                                "to have learned anything",
                                value=shown(major), share=share, base=base))

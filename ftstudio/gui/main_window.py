@@ -41,6 +41,9 @@ from ftstudio.i18n import _t
 
 PAGES = ["model", "data", "technique", "training", "run", "compare", "runs", "playground"]
 SETUP_PAGES = ("model", "data", "technique", "training")
+SETUP_PAGE_NAMES = {"model": QT_TRANSLATE_NOOP("MainWindow", "Model"), "data": QT_TRANSLATE_NOOP("MainWindow", "Data"),
+                    "technique": QT_TRANSLATE_NOOP("MainWindow", "Technique"),
+                    "training": QT_TRANSLATE_NOOP("MainWindow", "Training")}  # "Go to …" in the start banner
 NAV = [  # texts translated where shown (MainWindow context)
     (QT_TRANSLATE_NOOP("MainWindow", "SETUP"), None),
     (QT_TRANSLATE_NOOP("MainWindow", "1  Model"), "model"),
@@ -391,7 +394,7 @@ class MainWindow(QMainWindow):
             short = err.message if len(err.message) <= 90 else err.message[:89] + "…"
             self.start_reason.setText(self.tr("<b>Cannot start:</b> {value} <a href='{page}' "
                                               "style='color:#8c0018'>Go to {value2}</a>").format(
-                                          value=html.escape(short), page=page, value2=page.title()))
+                                          value=html.escape(short), page=page, value2=self.tr(SETUP_PAGE_NAMES[page])))
             self.start_reason.setToolTip(err.message)
             self.start_action.setToolTip(self.tr("Cannot start: {message}").format(message=err.message))
         else:
@@ -465,7 +468,7 @@ class MainWindow(QMainWindow):
         """The RunConfig the setup pages describe (validated; raises UserError)."""
         model = self.model_page.model()
         if not model:
-            raise UserError(self.tr("choose a model on the Model page"))
+            raise UserError(self.tr("choose a model on the Model page"), where="model", field="model")
         tech = self.technique_page.technique()
         data = self.data_page.data_config()
         tasks = None
@@ -474,10 +477,10 @@ class MainWindow(QMainWindow):
             if not tasks:
                 raise UserError(self.tr("{tech} trains a sequence of tasks: add at least one dataset on the "
                                         "Technique page").format(
-                                    tech=tech))
+                                    tech=tech), where="technique", field="tasks")
             data = None
         elif not data.train:
-            raise UserError(self.tr("choose training data on the Data page"))
+            raise UserError(self.tr("choose training data on the Data page"), where="data", field="data.train")
         base = getattr(self, "_loaded_cfg", None) or RunConfig()
         cfg = RunConfig(
             model=model,

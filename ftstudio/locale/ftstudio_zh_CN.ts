@@ -217,11 +217,11 @@
     </message>
     <message>
         <source>Estimate the study&apos;s total time and its largest arm&apos;s peak memory</source>
-        <translation>估算整个研究的总耗时，以及最大对比组的峰值内存</translation>
+        <translation>估算整个对比实验的总耗时，以及最大对比组的峰值内存</translation>
     </message>
     <message>
         <source>▶  Start study</source>
-        <translation>▶  开始研究</translation>
+        <translation>▶  开始对比实验</translation>
     </message>
     <message>
         <source>↻ Continue</source>
@@ -237,11 +237,11 @@
     </message>
     <message>
         <source>Save study…</source>
-        <translation>保存研究…</translation>
+        <translation>保存对比实验…</translation>
     </message>
     <message>
         <source>Open study…</source>
-        <translation>打开研究…</translation>
+        <translation>打开对比实验…</translation>
     </message>
     <message>
         <source>Export chart PNG…</source>
@@ -253,7 +253,7 @@
     </message>
     <message>
         <source>No study yet.</source>
-        <translation>还没有研究。</translation>
+        <translation>还没有对比实验。</translation>
     </message>
     <message>
         <source>ETA</source>
@@ -277,19 +277,19 @@
     </message>
     <message>
         <source>Save the study</source>
-        <translation>保存研究</translation>
+        <translation>保存对比实验</translation>
     </message>
     <message>
         <source>Study (*.yaml)</source>
-        <translation>研究文件 (*.yaml)</translation>
+        <translation>对比实验文件 (*.yaml)</translation>
     </message>
     <message>
         <source>Open a study</source>
-        <translation>打开研究</translation>
+        <translation>打开对比实验</translation>
     </message>
     <message>
         <source>Study (*.yaml *.yml)</source>
-        <translation>研究文件 (*.yaml *.yml)</translation>
+        <translation>对比实验文件 (*.yaml *.yml)</translation>
     </message>
     <message>
         <source>Pre-flight: measuring one step per arm…</source>
@@ -329,19 +329,19 @@
     </message>
     <message>
         <source>Study {value} · {study_dir}</source>
-        <translation>研究{value} · {study_dir}</translation>
+        <translation>对比实验{value} · {study_dir}</translation>
     </message>
     <message>
         <source>the study failed</source>
-        <translation>研究失败</translation>
+        <translation>对比实验失败</translation>
     </message>
     <message>
         <source>Study failed.</source>
-        <translation>研究失败。</translation>
+        <translation>对比实验失败。</translation>
     </message>
     <message>
         <source>no study results yet: run a study first</source>
-        <translation>还没有研究结果：请先运行一次研究</translation>
+        <translation>还没有对比实验结果：请先运行一次对比实验</translation>
     </message>
     <message>
         <source>PNG image (*.png)</source>
@@ -624,6 +624,22 @@
 <context>
     <name>MainWindow</name>
     <message>
+        <source>Model</source>
+        <translation>“模型”页</translation>
+    </message>
+    <message>
+        <source>Data</source>
+        <translation>“数据”页</translation>
+    </message>
+    <message>
+        <source>Technique</source>
+        <translation>“微调技术”页</translation>
+    </message>
+    <message>
+        <source>Training</source>
+        <translation>“训练与预检”页</translation>
+    </message>
+    <message>
         <source>SETUP</source>
         <translation>设置</translation>
     </message>
@@ -817,7 +833,7 @@
     </message>
     <message>
         <source>a study is running on the Compare techniques page: stop it or wait for it to finish</source>
-        <translation>“对比微调技术”页上有一项研究正在运行：请先停止它或等待它完成</translation>
+        <translation>“对比微调技术”页上有一个对比实验正在运行：请先停止它或等待它完成</translation>
     </message>
     <message>
         <source>{technique} on {model} · {data}</source>
@@ -837,11 +853,11 @@
     </message>
     <message>
         <source>Study in progress</source>
-        <translation>研究正在进行</translation>
+        <translation>对比实验正在进行</translation>
     </message>
     <message>
         <source>A study is running. Stop it (the running arm keeps its checkpoint; Continue picks it up) and quit?</source>
-        <translation>有一项研究正在运行。要停止它（正在运行的对比组会保留检查点，点击“继续”即可接着运行）并退出吗？</translation>
+        <translation>有一个对比实验正在运行。要停止它（正在运行的对比组会保留检查点，点击“继续”即可接着运行）并退出吗？</translation>
     </message>
 </context>
 <context>
@@ -2096,6 +2112,14 @@ Double-click to rename</source>
         <translation>已中断</translation>
     </message>
     <message>
+        <source>stopped</source>
+        <translation>已停止</translation>
+    </message>
+    <message>
+        <source>waiting</source>
+        <translation>等待中</translation>
+    </message>
+    <message>
         <source>accuracy</source>
         <translation>准确率</translation>
     </message>
@@ -2114,6 +2138,14 @@ Double-click to rename</source>
     <message>
         <source>loss</source>
         <translation>损失</translation>
+    </message>
+    <message>
+        <source>majority baseline</source>
+        <translation>多数类基线</translation>
+    </message>
+    <message>
+        <source>beats the baseline</source>
+        <translation>超过基线</translation>
     </message>
 </context>
 <context>
@@ -2153,6 +2185,10 @@ Double-click to rename</source>
     <message>
         <source>none</source>
         <translation>无</translation>
+    </message>
+    <message>
+        <source>e.g. 1e-4</source>
+        <translation>例如 1e-4</translation>
     </message>
     <message>
         <source>{label}: enter a number (e.g. 1e-4)</source>
@@ -2196,6 +2232,14 @@ Double-click to rename</source>
     <message>
         <source>perplexity</source>
         <translation>困惑度</translation>
+    </message>
+    <message>
+        <source>majority baseline</source>
+        <translation>多数类基线</translation>
+    </message>
+    <message>
+        <source>loss</source>
+        <translation>损失</translation>
     </message>
     <message>
         <source>samples/s</source>
@@ -2307,6 +2351,14 @@ Double-click to rename</source>
     <message>
         <source> Details were written to {path}.</source>
         <translation> 详细信息已写入 {path}。</translation>
+    </message>
+    <message>
+        <source>yes</source>
+        <translation>是</translation>
+    </message>
+    <message>
+        <source>no</source>
+        <translation>否</translation>
     </message>
 </context>
 </TS>

@@ -154,12 +154,11 @@ def label_map(teacher: list[str], student: list[str]) -> list[int] | None:
     if sorted(teacher) != sorted(student) or len(set(teacher)) != len(teacher):
         only_t = [n for n in teacher if n not in student]
         only_s = [n for n in student if n not in teacher]
-        raise UserError(
-            f"the teacher predicts labels {', '.join(teacher)} but this data has {', '.join(student)}"
-            + (f" (only the teacher: {', '.join(only_t)}" if only_t else " (")
-            + (f"{'; ' if only_t else ''}only the data: {', '.join(only_s)})" if only_s else ")")
-            + "; distillation needs the same label set"
-        )
+        diff = [_t("only the teacher: {labels}", labels=", ".join(only_t))] if only_t else []
+        diff += [_t("only the data: {labels}", labels=", ".join(only_s))] if only_s else []
+        raise UserError(_t("the teacher predicts labels {teacher} but this data has {student} ({diff}); "
+                           "distillation needs the same label set", teacher=", ".join(teacher),
+                           student=", ".join(student), diff="; ".join(diff)))
     return [teacher.index(n) for n in student]
 
 

@@ -157,7 +157,8 @@ class TrainingPage(QWidget):
             lr = float(t)
         except ValueError:
             self.lr_problem.set_problem(self.tr("enter a number such as 2e-5"))
-            raise UserError(self.tr("learning rate: '{t}' is not a number (e.g. 2e-5)").format(t=t)) from None
+            raise UserError(self.tr("learning rate: '{t}' is not a number (e.g. 2e-5)").format(t=t),
+                            where="training", field="training.learning_rate") from None
         self.lr_problem.set_problem(None)
         o = self._other
         return TrainingConfig(
