@@ -53,7 +53,7 @@ def cl_config(technique: str, params: dict, heads: str, steps: int, n_train: int
                   for n, p in TASKS],
         "technique": {"name": technique, "params": params},
         "training": {"max_steps": steps, "batch_size": 16, "max_length": 64, "learning_rate": lr,
-                     "eval_every": 0, "log_every": 25, "device": "cpu", "seed": 42},
+                     "eval_every": None, "log_every": 25, "device": "cpu", "seed": 42},
     }
 
 
@@ -154,7 +154,7 @@ def distill_part(quick: bool) -> tuple[str, list[str]]:
     t_steps = 150 if quick else 300
     s_steps = 150 if quick else 300
     data = {"train": "../shared/data/sst2", "max_train_samples": 8000}
-    train_cfg = {"batch_size": 32, "max_length": 64, "eval_every": 0, "log_every": 50, "device": "cpu", "seed": 42}
+    train_cfg = {"batch_size": 32, "max_length": 64, "eval_every": None, "log_every": 50, "device": "cpu", "seed": 42}
     t0 = time.time()
     print(f"\nDistillation: teacher MiniLM-L6 full FT on SST-2 ({t_steps} steps x 32), "
           f"student 2 layers cut from it ({s_steps} steps x 32)")

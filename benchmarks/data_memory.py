@@ -98,7 +98,7 @@ def measure(mode: str, csv_path: Path, impl: Path) -> dict:
             "model": MODEL, "task": "classification",
             "data": {"train": str(csv_path), "max_eval_samples": 500},
             "technique": {"name": "lora", "params": {"r": 8, "alpha": 16}},
-            "training": {"max_steps": 20, "batch_size": 32, "max_length": MAX_LEN, "eval_every": 0,
+            "training": {"max_steps": 20, "batch_size": 32, "max_length": MAX_LEN, "eval_every": None,
                          "learning_rate": 5e-4},
         }))
         env["FTSTUDIO_RUNS_DIR"] = str(runs)

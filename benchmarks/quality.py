@@ -59,7 +59,7 @@ def one_run(spec: dict) -> dict:
         "data": spec["data"],
         "technique": {"name": tech, "params": spec.get("params", {})},
         "training": {"epochs": 1, "batch_size": spec.get("batch", 32), "max_length": spec.get("max_length", 64),
-                     "learning_rate": lr, "eval_every": 0, "log_every": 1, "device": "cpu", "seed": 42,
+                     "learning_rate": lr, "eval_every": None, "log_every": 1, "device": "cpu", "seed": 42,
                      **({"max_steps": spec["max_steps"]} if spec.get("max_steps") else {})},
     })
     steps: list[tuple[float, int, float]] = []

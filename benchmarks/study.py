@@ -48,7 +48,7 @@ def main() -> None:
     study = StudyConfig.from_dict({
         "model": "builtin:minilm-l6",
         "data": {"train": "../shared/data/sst2", "max_train_samples": args.samples},  # dev.csv = eval (872)
-        "training": {"epochs": 1, "batch_size": 32, "max_length": 64, "seed": 42, "eval_every": 0,
+        "training": {"epochs": 1, "batch_size": 32, "max_length": 64, "seed": 42, "eval_every": None,
                      "device": "cpu"},
         "arms": ARMS,
         "output_dir": str(runs / "study"),

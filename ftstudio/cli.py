@@ -169,7 +169,7 @@ def print_problems(validation, stream=None, warnings: bool = True) -> None:
     for p in validation.errors:
         stream.write(_t("error: {message}", message=p.message) + "\n")
     for p in validation.warnings if warnings else []:
-        stream.write(f"warning: {p.message}\n")
+        stream.write(_t("warning: {message}", message=p.message) + "\n")
     stream.flush()
 
 
@@ -193,11 +193,12 @@ def baseline_line(summary: dict) -> str | None:
     acc = summary.get("accuracy")
     if not isinstance(base, dict) or "accuracy" not in base or not isinstance(acc, (int, float)):
         return None
-    naive = f"always answering '{base['label']}'" if base.get("label") else \
-        "always answering each task's most frequent label"
+    naive = _t("always answering '{label}'", label=base["label"]) if base.get("label") else \
+        _t("always answering each task's most frequent label")
     if summary.get("beats_baseline"):
-        return f"accuracy {acc:.3f}, better than {naive} ({base['accuracy']:.3f})"
-    return f"no better than the baseline: accuracy {acc:.3f}, and {naive} scores {base['accuracy']:.3f}"
+        return _t("accuracy {acc:.3f}, better than {naive} ({base:.3f})", acc=acc, naive=naive, base=base["accuracy"])
+    return _t("no better than the baseline: accuracy {acc:.3f}, and {naive} scores {base:.3f}",
+              acc=acc, naive=naive, base=base["accuracy"])
 
 
 def cmd_train(args) -> int:
@@ -233,15 +234,16 @@ def cmd_train(args) -> int:
         with stop:
             summary = train(cfg, subscribers=subs, cancel=token, resume=args.resume, validation=validation)
     except KeyboardInterrupt:  # a second Ctrl-C: stop now, without the checkpoint
-        print("interrupted", file=sys.stderr)
+        print(_t("interrupted"), file=sys.stderr)
         return 130
     finally:
         distributed.shutdown()
     if stop.signum is not None and summary.get("status") == "cancelled":
         if main_rank:
             run = summary.get("run_dir", "")
-            print(f"cancelled by {stop.name} at step {summary.get('steps', 0)}; checkpoint saved, "
-                  f"continue with: ftstudio train --resume {run}", file=sys.stderr)
+            print(_t("cancelled by {signal} at step {step}; checkpoint saved, continue with: "
+                     "ftstudio train --resume {run}", signal=stop.name, step=summary.get("steps", 0), run=run),
+                  file=sys.stderr)
         return 128 + stop.signum
     keys = ("status", "accuracy", "macro_f1", "eval_loss", "perplexity", "acc", "bwt", "fwt",
             "mean_loss", "mean_perplexity", "mean_forgetting", "baseline", "beats_baseline",
@@ -267,9 +269,11 @@ class StudyProgress:
         k = ev.kind
         if k == "arm_started":
             self.t0 = time.time()
-            self._print(f"arm {ev.index + 1}/{ev.total} {ev.label}: {'resuming' if ev.resumed else 'starting'}")
+            self._print(_t("arm {i}/{n} {label}: resuming", i=ev.index + 1, n=ev.total, label=ev.label) if ev.resumed
+                        else _t("arm {i}/{n} {label}: starting", i=ev.index + 1, n=ev.total, label=ev.label))
         elif k == "arm_finished":
-            self._print(f"arm {ev.index + 1}/{ev.total} {ev.label}: {_arm_line(ev.row)} [{_fmt_time(time.time() - self.t0)}]")
+            self._print(_t("arm {i}/{n} {label}: {result} [{time}]", i=ev.index + 1, n=ev.total, label=ev.label,
+                           result=_arm_line(ev.row), time=_fmt_time(time.time() - self.t0)))
         elif k == "study_finished":
             pass
         elif self.steps is not None and k in ("step", "progress"):
@@ -283,25 +287,32 @@ class StudyProgress:
         self.stream.flush()
 
 
+# a run's or an arm's status as the engine records it → the words shown
+STATUS_WORDS = {"finished": N_("finished"), "failed": N_("failed"), "cancelled": N_("cancelled"),
+                "stopped": N_("stopped"), "running": N_("running"), "interrupted": N_("interrupted")}
+
+
 def _arm_line(r: dict) -> str:
     if r.get("status") != "finished":
-        return r.get("status", "?") + (f": {r['error']}" if r.get("error") else "")
+        status = _t(STATUS_WORDS[r.get("status")]) if r.get("status") in STATUS_WORDS else r.get("status", "?")
+        return status + (f": {r['error']}" if r.get("error") else "")
     q = []
-    for key, name in (("acc", "ACC"), ("bwt", "BWT"), ("accuracy", "acc"), ("macro_f1", "F1"), ("eval_loss", "loss")):
+    for key, name in (("acc", "ACC"), ("bwt", "BWT"), ("accuracy", "acc"), ("macro_f1", "F1"),
+                      ("eval_loss", _t("loss"))):
         if isinstance(r.get(key), (int, float)):
             q.append(f"{name} {r[key]:.4f}")
     if isinstance(r.get("baseline_accuracy"), (int, float)):
-        q.append(f"(baseline {r['baseline_accuracy']:.4f})")
+        q.append(_t("(baseline {value:.4f})", value=r["baseline_accuracy"]))
     mem = r.get("peak_memory_bytes") or 0
-    own = f" (+{r['arm_memory_bytes'] / 2**20:.0f} MiB this arm)" if r.get("arm_memory_bytes") is not None else ""
-    return (" ".join(q) + f" · {r.get('trainable_params') or 0:,} trainable ({r.get('trainable_percent') or 0:.2f}%)"
-            f" · peak {mem / 2**20:.0f} MiB{own} · {r.get('train_seconds') or 0:.1f} s training"
-            f" · {r.get('samples_per_second') or 0:.1f} samples/s")
+    own = _t(" (+{mib:.0f} MiB this arm)", mib=r["arm_memory_bytes"] / 2**20) \
+        if r.get("arm_memory_bytes") is not None else ""
+    return " ".join(q) + _t(" · {n:,} trainable ({pct:.2f}%) · peak {mib:.0f} MiB{own} · {secs:.1f} s training"
+                            " · {speed:.1f} samples/s", n=r.get("trainable_params") or 0,
+                            pct=r.get("trainable_percent") or 0, mib=mem / 2**20, own=own,
+                            secs=r.get("train_seconds") or 0, speed=r.get("samples_per_second") or 0)
 
 
 def cmd_study(args) -> int:
-    import signal
-
     from ftstudio.engine.loop import CancelToken
     from ftstudio.engine.study import StudyConfig, run_study, study_preflight
 
@@ -317,28 +328,34 @@ def cmd_study(args) -> int:
 
         rep = study_preflight(study, progress)
         for a in rep.arms:
-            secs = f"{a['seconds']:.0f} s" if a["seconds"] is not None else "?"
-            print(f"  {a['label']:40s} ~{secs:>8s}  peak ~{(a['peak_bytes'] or 0) / 2**20:.0f} MiB"
-                  f"{'' if a['fits'] else '  (does not fit)'}")
+            secs = _t("{s} s", s=f"{a['seconds']:.0f}") if a["seconds"] is not None else "?"
+            print(f"  {a['label']:40s} ~{secs:>8s}  " + _t("peak ~{mib:.0f} MiB", mib=(a["peak_bytes"] or 0) / 2**20)
+                  + ("" if a["fits"] else _t("  (does not fit)")))
         print(rep.text())
         for w in rep.warnings:
-            print(f"warning: {w}", file=sys.stderr)
+            print(_t("warning: {message}", message=w), file=sys.stderr)
         return 0
     token = CancelToken()
-    prev = signal.signal(signal.SIGINT, lambda *_: token.cancel())  # Ctrl-C: stop after a checkpoint
+    stop = StopSignals(token)  # SIGTERM / Ctrl-C: the running arm stops after a checkpoint, as train's do
     try:
-        res = run_study(study, subscribers=[StudyProgress(quiet=args.quiet)], cancel=token, study_dir=study_dir)
-    finally:
-        signal.signal(signal.SIGINT, prev)
+        with stop:
+            res = run_study(study, subscribers=[StudyProgress(quiet=args.quiet)], cancel=token, study_dir=study_dir)
+    except KeyboardInterrupt:  # a second signal: stop now, without the checkpoint
+        print("interrupted", file=sys.stderr)
+        return 130
     chart = res.get("chart") or {}
     if chart.get("reading"):
         print(chart["reading"])
     if chart.get("error"):
-        print(f"warning: no chart: {chart['error']}", file=sys.stderr)
+        print(_t("warning: {message}", message=_t("no chart: {error}", error=chart["error"])), file=sys.stderr)
     where = res["study_dir"]
-    print(f"study folder: {where} (results.json, results.csv, chart.png)")
+    print(_t("study folder: {where} (results.json, results.csv, chart.png)", where=where))
     if res["status"] == "stopped":
-        print(f"stopped: continue with  ftstudio study {where}", file=sys.stderr)
+        if stop.signum is not None:
+            print(_t("stopped by {signal}: continue with  ftstudio study {where}", signal=stop.name, where=where),
+                  file=sys.stderr)
+            return 128 + stop.signum
+        print(_t("stopped: continue with  ftstudio study {where}", where=where), file=sys.stderr)
     return 0 if res["status"] == "finished" else 1
 
 
@@ -404,9 +421,11 @@ def cmd_check(args) -> int:
     print_problems(v, sys.stdout)
     if v.ok:
         base = v.baseline
-        extra = (f"; always answering '{base['label']}' would score accuracy {base['accuracy']:.3f}"
-                 if base and "label" in base else "")
-        print(f"ok: ready to train{extra}")
+        if base and "label" in base:
+            print(_t("ok: ready to train; always answering '{label}' would score accuracy {accuracy:.3f}",
+                     label=base["label"], accuracy=base["accuracy"]))
+        else:
+            print(_t("ok: ready to train"))
     return 0 if v.ok else EXIT_USER_ERROR
 
 
@@ -418,8 +437,8 @@ def cmd_techniques(args) -> int:
         if args.verbose:
             print("    " + _t(cls.card))
         for s in (s.localized() for s in param_specs(cls.Params)):
-            rng = f" choices: {', '.join(map(str, s.choices))}" if s.choices else (
-                f" range: {s.min}..{s.max}" if s.min is not None or s.max is not None else "")
+            rng = _t(" choices: {choices}", choices=", ".join(map(str, s.choices))) if s.choices else (
+                _t(" range: {min}..{max}", min=s.min, max=s.max) if s.min is not None or s.max is not None else "")
             print(f"    {s.name} = {s.default!r}  ({s.type.__name__}{rng})")
             if args.verbose:
                 print(f"        {s.help}")
@@ -476,16 +495,17 @@ def cmd_runs(args) -> int:
     skipped: list[str] = []
     runs = list_runs(Path(args.runs_dir).expanduser() if args.runs_dir else None, skipped=skipped)
     if not runs and not skipped:
-        print("no runs yet")
+        print(_t("no runs yet"))
     for r in runs:
         acc, ppl = r.summary.get("accuracy"), r.summary.get("perplexity")
         metric = f"acc={acc:.3f}" if isinstance(acc, (int, float)) else (
             f"ppl={ppl:.2f}" if isinstance(ppl, (int, float)) else "")
         if r.summary.get("beats_baseline") is False:
-            metric += " (no better than the baseline)"
+            metric += _t(" (no better than the baseline)")
         print(f"{r.name:50s} {str(r.status):11s} {str(r.technique):14s} {metric}")
     if skipped:
-        print(f"skipped {len(skipped)} unreadable run folder(s): {'; '.join(skipped)}", file=sys.stderr)
+        print(_t("skipped {n} unreadable run folder(s): {folders}", n=len(skipped), folders="; ".join(skipped)),
+              file=sys.stderr)
     return 0
 
 
@@ -593,7 +613,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text")
     p.add_argument("--base", action="store_true",
                    help=_t("answer with the base model (same prompt template) instead of the trained run"))
-    gen = p.add_argument_group("text generation (causal-lm runs)")
+    gen = p.add_argument_group(_t("text generation (causal-lm runs)"))
     gen.add_argument("--max-new-tokens", type=int, default=128, help=_t("stop after this many tokens "
                                                                         "(default 128)"))
     gen.add_argument("--sample", action="store_true",
@@ -681,8 +701,9 @@ def main(argv: list[str] | None = None) -> int:
 
         if e.errno != errno.ENOSPC:
             raise
-        print(f"error: no space left on device{f' ({e.filename})' if e.filename else ''}; "
-              "free some space and try again", file=sys.stderr)
+        where = f" ({e.filename})" if e.filename else ""
+        print(_t("error: {message}", message=_t("no space left on device{where}; free some space and try again",
+                                                 where=where)), file=sys.stderr)
         return EXIT_USER_ERROR
 
 

@@ -20,7 +20,7 @@ def test_minilm_lora_learns_the_builtin_sentiment_set():
     cfg = RunConfig(
         model="builtin:minilm-l6", data=DataConfig(train="builtin:sentiment"),
         technique=TechniqueConfig("lora", {"r": 8, "alpha": 16}),
-        training=TrainingConfig(max_steps=40, batch_size=16, learning_rate=3e-3, max_length=64, eval_every=0),
+        training=TrainingConfig(max_steps=40, batch_size=16, learning_rate=3e-3, max_length=64, eval_every=None),
     )
     summary = train(cfg)
     assert summary["status"] == "finished"

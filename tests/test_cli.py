@@ -13,7 +13,7 @@ def write_cfg(tmp_path, **over) -> str:
         "model": "builtin:minilm-l6", "task": "classification",
         "data": {"train": "builtin:sentiment"},
         "technique": {"name": "lora", "params": {}},
-        "training": {"max_steps": 2, "batch_size": 4, "max_length": 32, "eval_every": 0},
+        "training": {"max_steps": 2, "batch_size": 4, "max_length": 32, "eval_every": None},
     }
     for k, v in over.items():
         if isinstance(v, dict) and isinstance(d.get(k), dict):
@@ -110,7 +110,7 @@ def test_models_lists_builtins(capsys):
 
 def test_train_runs_and_predict_answers(capsys, tmp_path, tiny_dir, tiny_csv):
     cfg = write_cfg(tmp_path, model=str(tiny_dir("bert")), data={"train": str(tiny_csv)},
-                    training={"max_steps": 3, "batch_size": 8, "max_length": 32, "eval_every": 0})
+                    training={"max_steps": 3, "batch_size": 8, "max_length": 32, "eval_every": None})
     assert main(["train", cfg, "--quiet"]) == 0
     run = list_runs()[0]
     assert run.status == "finished"

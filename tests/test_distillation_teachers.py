@@ -45,7 +45,7 @@ def teacher_runs(tiny_dir, tmp_path_factory):
         cfg = RunConfig(model=str(tiny_dir("bert")), data=DataConfig(train=str(data)),
                         technique=TechniqueConfig(name, params), output_dir=str(root / name),
                         training=TrainingConfig(epochs=2, batch_size=8, learning_rate=5e-2, max_length=32,
-                                                eval_every=0, seed=1))
+                                                eval_every=None, seed=1))
         assert train(cfg)["status"] == "finished"
         runs[name] = root / name
     return SimpleNamespace(runs=runs, data=data)
@@ -138,7 +138,7 @@ def test_distillation_run_end_to_end_from_a_lora_run_into_gpt2(teacher_runs, tin
     cfg = RunConfig(model=str(tiny_dir("gpt2")), data=DataConfig(train=str(teacher_runs.data)),
                     technique=TechniqueConfig("distillation", {"teacher": str(teacher_runs.runs["lora"])}),
                     training=TrainingConfig(epochs=2, batch_size=8, learning_rate=1e-3, max_length=32,
-                                            eval_every=0, seed=1))
+                                            eval_every=None, seed=1))
     events = []
     summary = train(cfg, subscribers=[events.append])
     assert summary["status"] == "finished"
@@ -156,7 +156,7 @@ def test_student_cut_from_a_lora_teacher_reads_the_teachers_tokens(teacher_runs,
                     technique=TechniqueConfig("distillation", {"teacher": str(teacher_runs.runs["lora"]),
                                                                "student_layers": 1}),
                     training=TrainingConfig(epochs=1, batch_size=8, learning_rate=1e-3, max_length=32,
-                                            eval_every=0, seed=1))
+                                            eval_every=None, seed=1))
     assert train(cfg)["status"] == "finished"
     export = list_runs()[0].run_dir / "export"
     import json
@@ -172,7 +172,7 @@ def test_preflight_counts_the_teacher(teacher_runs, tiny_dir):
 
     cfg = RunConfig(model=str(tiny_dir("gpt2")), data=DataConfig(train=str(teacher_runs.data)),
                     technique=TechniqueConfig("distillation", {"teacher": str(teacher_runs.runs["lora"])}),
-                    training=TrainingConfig(epochs=1, batch_size=32, max_length=32, eval_every=0))
+                    training=TrainingConfig(epochs=1, batch_size=32, max_length=32, eval_every=None))
     r = preflight(cfg, measure_step=True)  # batch > rows: the warm-up step has seen every example
     teacher = load_run(teacher_runs.runs["lora"]).model
     want = sum(t.numel() * t.element_size() for t in list(teacher.parameters()) + list(teacher.buffers()))

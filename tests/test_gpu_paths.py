@@ -101,3 +101,69 @@ def test_qlora_quantizes_the_base_to_4_bit_and_trains_only_lora(tiny_dir, tmp_pa
     out = Predictor(s["run_dir"]).predict("name a color")  # the adapter applies to the ordinary base
     assert isinstance(out["text"], str)
     assert bnb  # imported: the environment really had bitsandbytes
+
+
+no_cuda_here = pytest.mark.skipif(_cuda(), reason="checks what a machine without a CUDA GPU says")
+
+
+@no_cuda_here
+def test_validate_refuses_qlora_without_a_gpu_in_one_line(tiny_dir, tmp_path, capsys):
+    from ftstudio.cli import main
+    from ftstudio.engine.runner import train
+    from ftstudio.engine.validate import validate
+
+    cfg = _lm_cfg(tiny_dir, tmp_path, params={"quantize_base": "nf4"})
+    cfg.training.device = "auto"
+    cfg.runs_dir = str(tmp_path / "runs")
+    v = validate(cfg)
+    assert [(p.where, p.field) for p in v.errors] == [("technique", "technique.params.quantize_base")]
+    assert v.errors[0].message == "LoRA's 4-bit base (QLoRA) needs a CUDA GPU; set quantize_base to none on cpu"
+    with pytest.raises(UserError, match="needs a CUDA GPU"):
+        train(cfg)
+    assert not (tmp_path / "runs").exists()  # refused before any data was read or folder made
+    cfg.save(tmp_path / "q.yaml")
+    assert main(["check", str(tmp_path / "q.yaml")]) == 2
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert text.count("QLoRA) needs a CUDA GPU") == 1 and "Traceback" not in text
+
+
+@no_cuda_here
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_asked_on_a_cpu_is_said_and_trains_in_fp32(tiny_dir, tmp_path, precision):
+    from ftstudio.engine.runner import pick_device, pick_precision
+    from ftstudio.engine.validate import validate
+
+    cfg = _lm_cfg(tiny_dir, tmp_path, precision=precision)
+    cfg.training.device = "cpu"
+    v = validate(cfg)
+    assert v.ok
+    assert [(p.field, p.message) for p in v.warnings if p.field == "training.precision"] == [
+        ("training.precision", f"precision {precision} is for CUDA GPUs: on cpu this run trains in fp32")]
+    assert pick_precision(pick_device("cpu"), precision) == "fp32"
+    cfg.training.precision = "auto"
+    assert not [p for p in validate(cfg).warnings if p.field == "training.precision"]
+
+
+@no_cuda_here
+def test_cuda_asked_without_a_gpu_is_a_training_page_error(tiny_dir, tmp_path):
+    from ftstudio.engine.validate import validate
+
+    v = validate(_lm_cfg(tiny_dir, tmp_path))  # device: cuda
+    assert [(p.where, p.field) for p in v.errors] == [("training", "training.device")]
+    assert "no CUDA GPU is available" in v.errors[0].message
+
+
+@needs_cuda
+def test_gpu_memory_reaches_the_steps_and_the_estimate_is_recorded(tiny_dir, tmp_path):
+    from ftstudio.engine.runner import train
+
+    events: list = []
+    cfg = _lm_cfg(tiny_dir, tmp_path)
+    cfg.training.log_every = 1
+    s = train(cfg, subscribers=[events.append])
+    mems = [e.memory for e in events if e.kind == "step"]
+    assert mems and all(set(m) == {"cuda_allocated", "cuda_reserved"} for m in mems)
+    assert all(m["cuda_reserved"] >= m["cuda_allocated"] > 0 for m in mems)
+    assert s["memory_estimate_bytes"] > 0 and s["measured_memory_bytes"] > 0
+    assert 0.5 <= s["memory_estimate_ratio"] <= 2.0, s

@@ -35,7 +35,7 @@ def one_line_error(capsys, argv) -> str:
 
 
 def cfg_file(tmp_path, model, train, **training) -> str:
-    t = {"max_steps": 2, "batch_size": 4, "max_length": 32, "eval_every": 0, "learning_rate": 1e-3}
+    t = {"max_steps": 2, "batch_size": 4, "max_length": 32, "eval_every": None, "learning_rate": 1e-3}
     t.update(training)
     d = {"model": str(model), "data": {"train": str(train)}, "technique": {"name": "bitfit"}, "training": t}
     p = tmp_path / "cfg.yaml"
@@ -88,6 +88,27 @@ def test_check_command(capsys, tmp_path, tiny_dir, tiny_csv):
     assert not Path(os.environ["FTSTUDIO_RUNS_DIR"]).exists()
 
 
+def test_an_old_config_with_interval_0_reads_and_names_the_fix(capsys, tmp_path, tiny_dir, tiny_csv):
+    """eval_every: 0 once meant "off"; null is the only off now. The old file still loads and
+    `check`/`train` say what to write instead; --set ...=null (or empty) fixes it."""
+    from ftstudio.engine.config import RunConfig
+
+    cfg = cfg_file(tmp_path, tiny_dir("bert"), tiny_csv)
+    old = Path(cfg).read_text().replace("eval_every: null", "eval_every: 0")
+    assert "eval_every: 0" in old
+    Path(cfg).write_text(old)
+    assert RunConfig.from_yaml(cfg).training.eval_every == 0  # readable
+    assert main(["check", cfg]) == 2
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("error: training.eval_every: 0 no longer means off; write eval_every: null")
+    msg = one_line_error(capsys, ["train", cfg])
+    assert "eval_every: null" in msg
+    assert not Path(os.environ["FTSTUDIO_RUNS_DIR"]).exists()
+    for fix in ("training.eval_every=null", "training.eval_every=", "training.eval_every=5"):
+        assert main(["check", cfg, "--set", fix]) == 0, fix
+        capsys.readouterr()
+
+
 def test_train_refuses_before_anything_is_written(capsys, tmp_path, tiny_dir, tiny_csv):
     msg = one_line_error(capsys, ["train", cfg_file(tmp_path, tiny_dir("bert"), tiny_csv, grad_accum=50,
                                                     max_steps=None, epochs=1)])
@@ -122,11 +143,66 @@ def test_runs_into_a_closed_pipe(tmp_path):
     assert "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr, p.stderr
 
 
+def _trained(tmp_path, tiny_dir, tiny_csv, capsys, technique) -> Path:
+    d = yaml.safe_load(Path(cfg_file(tmp_path, tiny_dir("bert"), tiny_csv)).read_text())
+    d["technique"] = {"name": technique}
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(d))
+    assert main(["train", "--quiet", str(tmp_path / "cfg.yaml")]) == 0
+    capsys.readouterr()
+    from ftstudio.engine.store import list_runs
+
+    return list_runs()[0].run_dir
+
+
+def _truncate(f: Path, keep) -> None:
+    f.write_bytes(f.read_bytes()[:keep(f.stat().st_size)])
+
+
+def _set_labels(run: Path, names) -> None:
+    s = json.loads((run / "summary.json").read_text())
+    s["label_names"] = names
+    (run / "summary.json").write_text(json.dumps(s))
+
+
+CORRUPTIONS = {  # name: (technique, damage(run), what the line says)
+    "truncated-weights": ("bitfit", lambda r: _truncate(r / "export" / "model.safetensors", lambda n: 100),
+                          "export/model.safetensors cannot be read"),
+    "half-a-weights-file": ("lora", lambda r: _truncate(r / "export" / "adapter_model.safetensors", lambda n: n // 2),
+                            "export/adapter_model.safetensors cannot be read"),
+    "empty-weights": ("adapter", lambda r: (r / "export" / "bottleneck_adapter.safetensors").write_bytes(b""),
+                      "export/bottleneck_adapter.safetensors cannot be read"),
+    "missing-adapter-config": ("lora", lambda r: (r / "export" / "adapter_config.json").unlink(),
+                               "export cannot be loaded"),
+    "missing-adapter-json": ("adapter", lambda r: (r / "export" / "bottleneck_adapter.json").unlink(),
+                             "export cannot be loaded"),
+    "garbled-config-json": ("bitfit", lambda r: (r / "export" / "config.json").write_text("{garbage"),
+                            "export/config.json is not valid JSON"),
+    "garbled-tokenizer": ("lora", lambda r: (r / "export" / "tokenizer.json").write_text("garbage"),
+                          "export/tokenizer.json is not valid JSON"),
+    "garbage-label-names": ("bitfit", lambda r: _set_labels(r, "garbage"), "has no usable label_names"),
+    "label-names-not-fitting-the-head": ("lora", lambda r: _set_labels(r, ["a", "b", "c"]),
+                                         "export cannot be loaded (RuntimeError"),
+    "summary-not-json": ("bitfit", lambda r: (r / "summary.json").write_text("not json"),
+                         "summary.json cannot be read"),
+}
+
+
+@pytest.mark.parametrize("case", list(CORRUPTIONS))
+def test_predict_on_a_corrupt_export_is_one_line(capsys, tmp_path, tiny_dir, tiny_csv, case):
+    technique, damage, says = CORRUPTIONS[case]
+    run = _trained(tmp_path, tiny_dir, tiny_csv, capsys, technique)
+    assert main(["predict", str(run), "a fine film"]) == 0  # intact, it predicts
+    capsys.readouterr()
+    damage(run)
+    msg = one_line_error(capsys, ["predict", str(run), "a fine film"])
+    assert says in msg and run.name in msg, msg
+
+
 def test_task_sequence_cli_run_reports_each_task(tmp_path, tiny_dir, tiny_csv):
     """After task 1 BWT is undefined (None); the terminal line must not crash on it."""
     d = {"model": str(tiny_dir("bert")), "technique": {"name": "ewc"},
          "tasks": [{"name": "a", "data": {"train": str(tiny_csv)}}, {"name": "b", "data": {"train": str(tiny_csv)}}],
-         "training": {"max_steps": 2, "batch_size": 4, "max_length": 32, "eval_every": 0, "learning_rate": 1e-3}}
+         "training": {"max_steps": 2, "batch_size": 4, "max_length": 32, "eval_every": None, "learning_rate": 1e-3}}
     cfg = tmp_path / "seq.yaml"
     cfg.write_text(yaml.safe_dump(d))
     env = dict(os.environ, PYTHONPATH=str(REPO))

@@ -51,7 +51,7 @@ def test_full_export_reloads_with_the_same_pooling(st_model, tiny_csv):
 
     cfg = RunConfig(model=str(st_model), data=DataConfig(train=str(tiny_csv)), technique=TechniqueConfig("full"),
                     training=TrainingConfig(max_steps=4, batch_size=8, learning_rate=1e-3, max_length=32,
-                                            eval_every=0))
+                                            eval_every=None))
     summary = train(cfg)
     run = list_runs()[0].run_dir
     assert json.loads((run / "export" / "config.json").read_text())["ftstudio_pooling"] == "mean"
@@ -82,7 +82,7 @@ def test_mean_pooling_exports_load_in_plain_transformers_with_the_same_logits(te
 
     monkeypatch.setenv("HF_MODULES_CACHE", str(tmp_path / "hf-modules"))
     cfg = RunConfig(model=str(st_model), data=DataConfig(train=str(tiny_csv)), technique=TechniqueConfig(technique, params),
-                    training=TrainingConfig(max_steps=6, batch_size=8, learning_rate=5e-2, max_length=32, eval_every=0))
+                    training=TrainingConfig(max_steps=6, batch_size=8, learning_rate=5e-2, max_length=32, eval_every=None))
     train(cfg)
     run = list_runs()[0].run_dir
     folder = run / "export" / sub

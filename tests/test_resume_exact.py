@@ -68,7 +68,7 @@ def test_stop_and_resume_equals_an_uninterrupted_run(name, tiny_dir, tiny_csv, t
         c = RunConfig(model=str(tiny_dir("bert")), task="classification", data=DataConfig(train=str(tiny_csv)),
                       technique=TechniqueConfig(name, dict(params)),
                       training=TrainingConfig(epochs=2, batch_size=8, learning_rate=1e-2, max_length=32,
-                                              eval_every=0, seed=5, warmup_ratio=0.1))
+                                              eval_every=None, seed=5, warmup_ratio=0.1))
         if sequence:
             c.data = None
             c.tasks = [TaskSpec("sentiment", DataConfig(train=str(tiny_csv))),

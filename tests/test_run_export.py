@@ -47,7 +47,7 @@ def _train(name, tiny_dir, tiny_csv, tmp_path):
     cfg = RunConfig(model=str(tiny_dir("bert")), data=DataConfig(train=str(tiny_csv)),
                     technique=TechniqueConfig(name, params),
                     training=TrainingConfig(max_steps=3, batch_size=8, learning_rate=1e-2, max_length=32,
-                                            eval_every=0))
+                                            eval_every=None))
     if name in ("ewc", "continual"):
         topics = tmp_path / "topics.csv"
         with open(topics, "w", newline="", encoding="utf-8") as f:

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def tiny_cfg(model_dir, data, **training) -> dict:
-    t = {"epochs": 3, "batch_size": 8, "learning_rate": 1e-3, "max_length": 32, "eval_every": 0, "seed": 7,
+    t = {"epochs": 3, "batch_size": 8, "learning_rate": 1e-3, "max_length": 32, "eval_every": None, "seed": 7,
          "warmup_ratio": 0.1}
     t.update(training)
     return {"model": str(model_dir), "task": "classification", "data": {"train": str(data)},
@@ -345,16 +345,12 @@ def custom_model(tiny_dir, tmp_path):
     return build_custom_code(tiny_dir("bert"), tmp_path / "custom-model")
 
 
-def test_trust_remote_code_false_never_reaches_the_terminal_prompt(custom_model, tiny_csv, tmp_path,
-                                                                    monkeypatch, capsys):
-    """transformers asks "Do you wish to run the custom code? [y/N]" on stdin when
-    trust_remote_code is left unset for a folder with auto_map: every load must pass it."""
+@pytest.fixture
+def no_terminal_prompt(monkeypatch) -> list:
+    """stdin closed, and every input() call recorded (transformers' remote-code prompt uses it)."""
     import builtins
 
-    from ftstudio.cli import main
-    from ftstudio.engine.models import model_info
-
-    asked = []
+    asked: list = []
 
     def no_prompt(*a, **k):
         asked.append(a)
@@ -362,6 +358,17 @@ def test_trust_remote_code_false_never_reaches_the_terminal_prompt(custom_model,
 
     monkeypatch.setattr(builtins, "input", no_prompt)
     monkeypatch.setattr(sys, "stdin", open(os.devnull))
+    return asked
+
+
+def test_trust_remote_code_false_never_reaches_the_terminal_prompt(custom_model, tiny_csv, tmp_path,
+                                                                    no_terminal_prompt, capsys):
+    """transformers asks "Do you wish to run the custom code? [y/N]" on stdin when
+    trust_remote_code is left unset for a folder with auto_map: every load must pass it."""
+    from ftstudio.cli import main
+    from ftstudio.engine.models import model_info
+
+    asked = no_terminal_prompt
     cfg = write_yaml(tmp_path / "c.yaml", tiny_cfg(custom_model, tiny_csv, max_steps=2))
     capsys.readouterr()
     assert main(["train", cfg]) == 2
@@ -373,16 +380,21 @@ def test_trust_remote_code_false_never_reaches_the_terminal_prompt(custom_model,
     assert list_runs() == []  # refused before a run folder exists
 
 
-def test_trust_remote_code_true_trains_a_model_with_its_own_code(custom_model, tiny_csv, tmp_path):
-    """Through the CLI in a fresh process (custom code is imported from HF_MODULES_CACHE)."""
-    cfg = write_yaml(tmp_path / "c.yaml", {**tiny_cfg(custom_model, tiny_csv, max_steps=2),
-                                           "trust_remote_code": True})
-    runs = tmp_path / "rc-runs"
-    env = dict(os.environ, FTSTUDIO_RUNS_DIR=str(runs), HF_MODULES_CACHE=str(tmp_path / "hf-modules"))
+def _trains_in_a_fresh_process(cfg: str, tmp_path: Path) -> None:
+    """`ftstudio train CFG` in a new process, stdin closed, custom code imported into
+    tmp_path/hf-modules; it must finish."""
+    env = dict(os.environ, FTSTUDIO_RUNS_DIR=str(tmp_path / "rc-runs"), HF_MODULES_CACHE=str(tmp_path / "hf-modules"))
     r = subprocess.run([sys.executable, "-m", "ftstudio", "train", cfg, "--quiet"], cwd=REPO, env=env,
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads(r.stdout)["status"] == "finished"
+
+
+def test_trust_remote_code_true_trains_a_model_with_its_own_code(custom_model, tiny_csv, tmp_path):
+    """Through the CLI in a fresh process (custom code is imported from HF_MODULES_CACHE)."""
+    cfg = write_yaml(tmp_path / "c.yaml", {**tiny_cfg(custom_model, tiny_csv, max_steps=2),
+                                           "trust_remote_code": True})
+    _trains_in_a_fresh_process(cfg, tmp_path)
     assert list((tmp_path / "hf-modules").rglob("modeling_tiny_custom.py"))
 
 
@@ -407,3 +419,65 @@ def test_an_adapter_export_with_only_pickle_weights_is_refused_unless_allowed(ti
     cfg["allow_pickle"] = True
     (run / "config.yaml").write_text(yaml.safe_dump(cfg))
     assert Predictor(run).predict("a moving story")["label"] in ("positive", "negative")
+
+
+def test_a_run_saved_with_interval_0_resumes_and_a_0_given_now_is_refused(tiny_dir, tiny_csv, capsys):
+    """Runs started when eval_every: 0 meant "off" resume as null (the same meaning); a 0 given
+    with --set on the resume is the validation error naming null."""
+    from ftstudio.cli import main
+    from ftstudio.engine.config import RunConfig
+    from ftstudio.engine.runner import CancelToken, train
+
+    token = CancelToken()
+    train(RunConfig.from_dict(tiny_cfg(tiny_dir("bert"), tiny_csv, max_steps=4)),
+          subscribers=[lambda ev: ev.kind == "step" and ev.step == 2 and token.cancel()], cancel=token)
+    run = list_runs()[0].run_dir
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    saved["training"].update(eval_every=0, save_every=0)  # as an older ftstudio wrote it
+    (run / "config.yaml").write_text(yaml.safe_dump(saved))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--quiet", "--set", "training.eval_every=0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "eval_every: null" in err[0], err
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["steps"] == 4
+    assert [e["step"] for e in read_metrics(run) if e["event"] == "eval"] == [4]  # off: the final one only
+
+
+def _custom_teacher(custom_model: Path) -> Path:
+    """The custom-code model as a classification teacher folder (its config names the head)."""
+    cfg = json.loads((custom_model / "config.json").read_text())
+    cfg["architectures"] = ["TinyCustomForSequenceClassification"]
+    cfg.update(num_labels=2, id2label={"0": "negative", "1": "positive"}, label2id={"negative": 0, "positive": 1})
+    (custom_model / "config.json").write_text(json.dumps(cfg, indent=2))
+    return custom_model
+
+
+def _distil_cfg(student, teacher, data, **extra) -> dict:
+    d = tiny_cfg(student, data, max_steps=2)
+    d["technique"] = {"name": "distillation", "params": {"teacher": str(teacher)}}
+    d.update(extra)
+    return d
+
+
+def test_a_teacher_folder_with_its_own_code_honours_trust_remote_code_false(custom_model, tiny_dir, tiny_csv,
+                                                                            tmp_path, no_terminal_prompt, capsys):
+    from ftstudio.cli import main
+
+    asked = no_terminal_prompt
+    teacher = _custom_teacher(custom_model)
+    cfg = write_yaml(tmp_path / "c.yaml", _distil_cfg(tiny_dir("bert"), teacher, tiny_csv))
+    capsys.readouterr()
+    assert main(["train", cfg, "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "trust_remote_code: true" in err[0] and str(teacher) in err[0], err
+    assert asked == []
+
+
+def test_a_teacher_folder_with_its_own_code_loads_with_trust_remote_code_true(custom_model, tiny_dir, tiny_csv,
+                                                                              tmp_path):
+    teacher = _custom_teacher(custom_model)
+    cfg = write_yaml(tmp_path / "c.yaml", _distil_cfg(tiny_dir("bert"), teacher, tiny_csv, trust_remote_code=True))
+    _trains_in_a_fresh_process(cfg, tmp_path)
+    assert list((tmp_path / "hf-modules").rglob("modeling_tiny_custom.py"))  # the teacher's own code ran

@@ -19,7 +19,7 @@ FIELDS = ("name", "technique", "params", "seed", "status", "run_dir", "accuracy"
 
 
 def study_dict(model_dir, data, out, arms=None, **training) -> dict:
-    t = dict(max_steps=4, batch_size=8, max_length=32, eval_every=0, seed=7, warmup_ratio=0.1)
+    t = dict(max_steps=4, batch_size=8, max_length=32, eval_every=None, seed=7, warmup_ratio=0.1)
     t.update(training)
     return {"model": str(model_dir), "data": {"train": str(data)}, "training": t, "output_dir": str(out),
             "arms": arms or [{"name": "full"}, {"name": "lora", "params": {"r": 2}}, {"name": "bitfit"}]}
@@ -217,3 +217,46 @@ def test_cli_study_prints_a_line_per_arm_and_applies_set_to_every_arm(tiny_dir, 
     assert main(["study", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: arms[0] Elastic Weight Consolidation trains on a task sequence")
+
+
+@pytest.mark.parametrize("sig,code", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_signal_stops_a_cli_study_through_the_cancel_path(tiny_dir, tiny_csv, tmp_path, sig, code):
+    """`ftstudio study` under SIGTERM (a service manager, `timeout`) or Ctrl-C: the running arm
+    writes its checkpoint and ends cancelled, the study is stopped (continuable), exit 128 + signal."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    out, runs = tmp_path / "study", tmp_path / "runs-sig"
+    spec = tmp_path / "study.yaml"
+    spec.write_text(yaml.safe_dump(study_dict(tiny_dir("bert"), tiny_csv, out, max_steps=100000,
+                                              arms=[{"name": "bitfit"}, {"name": "full"}])))
+    env = dict(os.environ, FTSTUDIO_RUNS_DIR=str(runs), PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    p = subprocess.Popen([sys.executable, "-m", "ftstudio", "study", str(spec), "--quiet"], env=env,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, metrics = time.time() + 120, []
+        while time.time() < deadline and p.poll() is None:
+            metrics = list(runs.glob("*/metrics.jsonl"))
+            if metrics and any(e["event"] == "step" for e in read_metrics(metrics[0].parent)):
+                break
+            time.sleep(0.2)
+        assert p.poll() is None and metrics, p.communicate()[1][-2000:]
+        p.send_signal(getattr(signal, sig))
+        _, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == code, err[-2000:]
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == f"stopped by {sig}: continue with  ftstudio study {out}"
+    run = metrics[0].parent
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "cancelled" and summary["steps"] >= 1
+    assert (run / "checkpoints" / f"step-{summary['steps']}" / "COMPLETE").exists()
+    res = json.loads((out / "results.json").read_text())
+    assert res["status"] == "stopped" and [r["status"] for r in res["arms"]] == ["cancelled"]

@@ -30,7 +30,7 @@ def _cfg(tiny_dir, tasks, technique="ewc", params=None) -> RunConfig:
         model=str(tiny_dir("bert")), task="classification", data=None,
         tasks=[TaskSpec(name, DataConfig(train=str(path))) for name, path in tasks],
         technique=TechniqueConfig(technique, params or {}),
-        training=TrainingConfig(epochs=1, batch_size=8, learning_rate=1e-2, max_length=32, eval_every=0,
+        training=TrainingConfig(epochs=1, batch_size=8, learning_rate=1e-2, max_length=32, eval_every=None,
                                 seed=3, warmup_ratio=0.0),
     )
 

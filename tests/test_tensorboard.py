@@ -82,3 +82,29 @@ def test_launch_serves_the_runs_folder_on_localhost(tiny_dir, tiny_csv, tmp_path
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_a_resume_supersedes_the_steps_a_killed_run_logged_after_its_checkpoint(tiny_dir, tiny_csv):
+    """Killed after logging step 5 with its checkpoint at step 4: the resumed run logs step 5
+    again. Its new events file purges step 5 on (TensorBoard's purge_step), so TensorBoard shows
+    each step once, with the resumed run's values, as metrics.jsonl does."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    from ftstudio.engine.runner import CancelToken
+
+    token = CancelToken()
+    cfg = cfg_for(tiny_dir("bert"), tiny_csv, max_steps=6, save_every=2)
+    train(cfg, subscribers=[lambda ev: ev.kind == "step" and ev.step == 4 and token.cancel()], cancel=token)
+    run = list_runs()[0].run_dir
+    # what the killed process left in TensorBoard: step 5 (and its eval) after the checkpoint
+    w = SummaryWriter(log_dir=str(run))
+    w.add_scalar("train/loss", 9.9, 5)
+    w.add_scalar("eval/accuracy", 0.01, 5)
+    w.close()
+    assert train(None, resume=run)["status"] == "finished"
+    sc = _scalars(run)
+    assert [s for s, _ in sc["train/loss"]] == [1, 2, 3, 4, 5, 6]
+    assert all(v != pytest.approx(9.9) for _, v in sc["train/loss"])
+    steps = [e for e in read_metrics(run) if e["event"] == "step"]
+    assert [v for _, v in sc["train/loss"]] == pytest.approx([e["loss"] for e in steps], rel=1e-6)
+    assert (5, pytest.approx(0.01)) not in sc.get("eval/accuracy", [])

@@ -202,3 +202,28 @@ def test_default_template_is_documented_and_renders_without_a_tokenizer():
     segs = row_segments(ROWS["question_answer"], detect_format(["question", "answer"]), d(), None)
     assert segs[1] == ("blue<eos>", True)
     assert "### Response:" in DEFAULT_CHAT_TEMPLATE
+
+
+def test_text_generation_splits_are_arrow_backed_and_match_the_row_encoder(tmp_path, chat_tok, monkeypatch):
+    """causal-lm data goes through the same path as classification: read BATCH_ROWS rows at a
+    time, tokenized, written to a memory-mapped Arrow file (never the whole set as Python rows);
+    the examples are exactly what encoding the rows one list at a time gives."""
+    from ftstudio.engine import data as data_mod
+    from ftstudio.engine.data import ExampleTable, _split_indices, prepare_data
+
+    monkeypatch.setattr(data_mod, "BATCH_ROWS", 7)  # several batches for 40 rows
+    rows = [{"instruction": f"say the number {i}", "input": "" if i % 3 else f"context {i}",
+             "output": f"the number is {i}" + " and more" * (i % 5)} for i in range(40)]
+    p = tmp_path / "alpaca.json"
+    p.write_text(json.dumps(rows))
+    pd = prepare_data(DataConfig(train=str(p)), "causal-lm", chat_tok, 48, seed=3)
+    assert isinstance(pd.train, ExampleTable) and isinstance(pd.eval, ExampleTable)
+    assert pd.train.path.suffix == ".arrow" and len(pd.train) + len(pd.eval) == 40
+    tr, ev = _split_indices(40, 0.1, 3)
+    want_tr, _ = encode_rows([rows[i] for i in tr], DataConfig(train="x"), chat_tok, 48)
+    want_ev, _ = encode_rows([rows[i] for i in ev], DataConfig(train="x"), chat_tok, 48)
+    for got, want in ((pd.train, want_tr), (pd.eval, want_ev)):
+        assert [(e["input_ids"], e["labels"], e["idx"]) for e in got] == \
+            [(e["input_ids"], e["labels"], e["idx"]) for e in want]
+    assert list(pd.train.lengths) == [len(e["input_ids"]) for e in want_tr]
+    pd.close()

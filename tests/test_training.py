@@ -12,7 +12,7 @@ from ftstudio.engine.store import list_runs, read_metrics
 
 
 def cfg_for(model_dir, data, technique="full", params=None, **training) -> RunConfig:
-    t = dict(epochs=2, batch_size=8, learning_rate=1e-3, max_length=32, eval_every=0, seed=7, warmup_ratio=0.1)
+    t = dict(epochs=2, batch_size=8, learning_rate=1e-3, max_length=32, eval_every=None, seed=7, warmup_ratio=0.1)
     t.update(training)
     return RunConfig(model=str(model_dir), task="classification", data=DataConfig(train=str(data)),
                      technique=TechniqueConfig(technique, params or {}), training=TrainingConfig(**t))
@@ -100,7 +100,7 @@ def test_causal_lm_sft_reduces_loss_and_generates(tiny_dir, tmp_path):
     data.write_text("\n".join(json.dumps({"instruction": "name a color", "response": "blue"}) for _ in range(16)))
     cfg = RunConfig(model=str(tiny_dir("gpt2")), task="causal-lm", data=DataConfig(train=str(data)),
                     technique=TechniqueConfig("full"),
-                    training=TrainingConfig(max_steps=30, batch_size=8, learning_rate=1e-2, max_length=48, eval_every=0,
+                    training=TrainingConfig(max_steps=30, batch_size=8, learning_rate=1e-2, max_length=48, eval_every=None,
                                             warmup_ratio=0.0))
     events = []
     summary = train(cfg, subscribers=[events.append])

@@ -37,7 +37,7 @@ def balanced(n: int = 40, labels=("pos", "neg")) -> list[dict]:
 
 
 def cfg_for(model, train, task="classification", technique="lora", eval=None, **training) -> RunConfig:
-    t = dict(max_steps=2, batch_size=4, max_length=32, eval_every=0)
+    t = dict(max_steps=2, batch_size=4, max_length=32, eval_every=None)
     t.update(training)
     return RunConfig(
         model=str(model), task=task, data=DataConfig(train=str(train), eval=str(eval) if eval else None),
@@ -244,12 +244,24 @@ def test_technique_check_runs(tmp_path, tiny_dir, tiny_csv):
 
 
 # ----------------------------------------------------------------------------- training values
-@pytest.mark.parametrize("field,value", [
-    ("max_grad_norm", 0.0), ("max_grad_norm", -1.0), ("eval_every", -1), ("save_every", -5),
+@pytest.mark.parametrize("field,value,says", [
+    ("max_grad_norm", 0.0, "max_grad_norm must be > 0"), ("max_grad_norm", -1.0, "max_grad_norm must be > 0"),
+    ("eval_every", -1, "eval_every must be a number of steps ≥ 1 (null: evaluating only at the end"),
+    ("save_every", -5, "save_every must be a number of steps ≥ 1 (null: a checkpoint with each evaluation"),
+    # 0 used to mean "off": an old file gets the fix named
+    ("eval_every", 0, "0 no longer means off; write eval_every: null (or --set training.eval_every=null)"),
+    ("save_every", 0, "0 no longer means off; write save_every: null (or --set training.save_every=null)"),
 ])
-def test_bad_training_values_are_errors(field, value, tiny_dir, tiny_csv):
+def test_bad_training_values_are_errors(field, value, says, tiny_dir, tiny_csv):
     v = validate(cfg_for(tiny_dir("bert"), tiny_csv, **{field: value}))
-    assert problem(v, f"training.{field}").where == "training"
+    p = problem(v, f"training.{field}")
+    assert p.where == "training" and says in p.message, p.message
+
+
+@pytest.mark.parametrize("field,value", [("eval_every", None), ("save_every", None), ("eval_every", 1),
+                                         ("save_every", 3)])
+def test_null_or_a_positive_interval_is_fine(field, value, tiny_dir, tiny_csv):
+    assert validate(cfg_for(tiny_dir("bert"), tiny_csv, **{field: value})).ok
 
 
 @pytest.mark.parametrize("value", [0, -3])
@@ -283,7 +295,7 @@ if hasattr(runner, "validate"):
     runner.validate = vmod.validate
 cfg = RunConfig(model=sys.argv[1], data=DataConfig(train=sys.argv[2]), technique=TechniqueConfig(name="bitfit"),
                 training=TrainingConfig(epochs=1, max_steps=5, batch_size=4, grad_accum=50, max_length=16,
-                                        eval_every=0, learning_rate=1e-3))
+                                        eval_every=None, learning_rate=1e-3))
 try:
     runner.train(cfg)
 except UserError as e:
@@ -317,7 +329,7 @@ def test_task_sequences_are_checked_per_task(tmp_path, tiny_dir, tiny_csv):
     cfg = RunConfig.from_dict({
         "model": str(tiny_dir("bert")), "technique": {"name": "ewc"},
         "tasks": [{"name": "a", "data": {"train": str(tiny_csv)}}, {"name": "b", "data": {"train": str(bad)}}],
-        "training": {"max_steps": 2, "batch_size": 4, "max_length": 32, "eval_every": 0},
+        "training": {"max_steps": 2, "batch_size": 4, "max_length": 32, "eval_every": None},
     })
     v = validate(cfg)
     assert problem(v, "tasks[1].data.label_column").where == "data"
@@ -338,6 +350,21 @@ def test_validation_of_a_big_csv_stays_fast(tmp_path, tiny_dir):
     dt = time.perf_counter() - t
     assert v.ok and v.baseline["label"] == "pos"
     assert dt < 15, f"validate took {dt:.1f} s on 500k rows"
+
+
+def test_preflight_shows_the_same_problems(tmp_path, tiny_dir):
+    from ftstudio.engine.preflight import preflight
+    from ftstudio.engine.validate import InvalidSetup
+
+    rows = [{"text": f"hello {i}", "label": "ham" if i % 10 else "spam"} for i in range(60)]
+    train = write_csv(tmp_path / "d.csv", rows)
+    r = preflight(cfg_for(tiny_dir("bert"), train), measure_step=False)
+    assert any("always answering it scores" in w for w in r.warnings)
+    assert r.problems[0]["field"] == "data.label_column" and r.baseline["label"] == "ham"
+    with pytest.raises(InvalidSetup, match="grad_accum 40") as e:
+        preflight(cfg_for(tiny_dir("bert"), train, grad_accum=40, max_steps=None), measure_step=False)
+    # the exception carries every problem, the warning too, for the GUI to list
+    assert [p.severity for p in e.value.validation.problems] == ["warning", "error"]
 
 
 def _imbalanced(tmp_path, n=120, every=6):
@@ -401,3 +428,21 @@ def test_train_refuses_a_bad_setup_before_writing_anything(tiny_dir, tiny_csv):
     with pytest.raises(UserError, match="grad_accum 50"):
         train(cfg_for(tiny_dir("bert"), tiny_csv, grad_accum=50, max_steps=None, epochs=1))
     assert not Path(os.environ["FTSTUDIO_RUNS_DIR"]).exists()
+
+
+def test_tilde_in_data_paths_is_the_home_folder(tmp_path, tiny_dir, tiny_csv, monkeypatch):
+    import shutil
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(tiny_csv, home / "mine.csv")
+    monkeypatch.setenv("HOME", str(home))
+    cfg = cfg_for(tiny_dir("bert"), "~/mine.csv")
+    assert cfg.data.train == "~/mine.csv"
+    v = validate(cfg)
+    assert v.ok, v.problems
+    from ftstudio.engine.data import prepare_data
+    from ftstudio.engine.models import load_tokenizer
+
+    pd = prepare_data(cfg.data, "classification", load_tokenizer(str(tiny_dir("bert"))), 32, 42)
+    assert len(pd.train) + len(pd.eval) == 24

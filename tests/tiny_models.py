@@ -149,3 +149,24 @@ def build_custom_code(bert_dir: Path, out_dir: Path) -> Path:
     (out_dir / "configuration_tiny_custom.py").write_text(CUSTOM_CONFIG_PY)
     (out_dir / "modeling_tiny_custom.py").write_text(CUSTOM_MODELING_PY)
     return out_dir
+
+
+def build_sized_llama(out_dir: Path, hidden: int = 256, layers: int = 4, positions: int = 256) -> Path:
+    """A config-built Llama large enough that its training memory stands out from the process's
+    own (pre-flight's estimate vs the measured peak), with the tiny BPE tokenizer."""
+    import torch
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    torch.manual_seed(0)
+    tok = _train_tokenizer("bpe")
+    cfg = LlamaConfig(
+        vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=max(1, hidden // 64),
+        num_key_value_heads=max(1, hidden // 128), intermediate_size=4 * hidden, max_position_embeddings=positions,
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    AutoModelForCausalLM.from_config(cfg).save_pretrained(out_dir, safe_serialization=True)
+    tok.save_pretrained(out_dir)
+    return out_dir

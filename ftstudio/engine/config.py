@@ -66,8 +66,9 @@ class TrainingConfig:
     max_grad_norm: float = 1.0
     max_length: int = 128
     seed: int = 42
-    eval_every: int | None = 200
-    save_every: int | None = None  # None: checkpoint at every evaluation
+    eval_every: int | None = 200  # steps; None (null): only at the end of each epoch
+    save_every: int | None = None  # steps; None (null): a checkpoint with each evaluation
+    # (null is the only "off": 0 or less is an error of engine.validate, naming null as the fix)
     early_stopping_patience: int | None = None
     device: str = "auto"
     precision: str = "auto"
@@ -136,55 +137,63 @@ class RunConfig:
     def validate(self) -> None:
         if self.task not in TASKS:
             raise UserError(_t("task must be one of {tasks}; got '{task}'",
-                               tasks=', '.join(TASKS), task=self.task))
+                               tasks=', '.join(TASKS), task=self.task), where="data", field="task")
         if self.data is None and not self.tasks:
-            raise UserError(_t("the config needs 'data' (or 'tasks' for a task sequence)"))
+            raise UserError(_t("the config needs 'data' (or 'tasks' for a task sequence)"), where="data", field="data")
         if self.heads not in ("per-task", "shared"):
-            raise UserError(_t("heads must be per-task or shared; got '{heads}'", heads=self.heads))
+            raise UserError(_t("heads must be per-task or shared; got '{heads}'", heads=self.heads),
+                            where="technique", field="heads")
         t = self.training
         if t.device not in DEVICES:
             raise UserError(_t("training.device must be one of {devices}; got '{device}'",
-                               devices=', '.join(DEVICES), device=t.device))
+                               devices=', '.join(DEVICES), device=t.device), where="training", field="training.device")
         if t.precision not in PRECISIONS:
             raise UserError(
                 _t("training.precision must be one of {precisions}; got '{precision}'",
-                   precisions=', '.join(PRECISIONS), precision=t.precision)
-            )
+                   precisions=', '.join(PRECISIONS), precision=t.precision),
+                where="training", field="training.precision")
         for name, allowed in (("packing", PACKING), ("compile", COMPILE)):
             if isinstance(getattr(t, name), bool):  # YAML 1.1 reads a bare on/off as a boolean
                 setattr(t, name, "on" if getattr(t, name) else "off")
             if getattr(t, name) not in allowed:
                 raise UserError(_t("training.{name} must be one of {allowed}; got '{value}'",
-                                   name=name, allowed=', '.join(allowed), value=getattr(t, name)))
+                                   name=name, allowed=', '.join(allowed), value=getattr(t, name)),
+                                where="training", field=f"training.{name}")
         for name, lo in (("batch_size", 1), ("grad_accum", 1), ("max_length", 8), ("log_every", 1)):
             if getattr(t, name) < lo:
                 raise UserError(_t("training.{name} must be ≥ {lo}; got {value}",
-                                   name=name, lo=lo, value=getattr(t, name)))
+                                   name=name, lo=lo, value=getattr(t, name)), where="training", field=f"training.{name}")
         if t.epochs <= 0 and not t.max_steps:
-            raise UserError(_t("training.epochs must be > 0 (or set training.max_steps)"))
+            raise UserError(_t("training.epochs must be > 0 (or set training.max_steps)"),
+                            where="training", field="training.epochs")
         if t.max_steps is not None and t.max_steps < 1:
             raise UserError(_t("training.max_steps must be ≥ 1; got {max_steps}",
-                               max_steps=t.max_steps))
+                               max_steps=t.max_steps), where="training", field="training.max_steps")
         if not (0 < t.learning_rate < 1):
             raise UserError(_t("training.learning_rate must be between 0 and 1; got {learning_rate}",
-                               learning_rate=t.learning_rate))
+                               learning_rate=t.learning_rate), where="training", field="training.learning_rate")
         if not (0 <= t.warmup_ratio < 1):
             raise UserError(_t("training.warmup_ratio must be in [0, 1); got {warmup_ratio}",
-                               warmup_ratio=t.warmup_ratio))
+                               warmup_ratio=t.warmup_ratio), where="training", field="training.warmup_ratio")
         for d in self.all_data():
             if not (0 < d.eval_fraction < 1):
                 raise UserError(_t("data.eval_fraction must be in (0, 1); got {eval_fraction}",
-                                   eval_fraction=d.eval_fraction))
+                                   eval_fraction=d.eval_fraction), where="data", field="data.eval_fraction")
             if d.format not in FORMATS:
                 raise UserError(_t("data.format must be one of {formats}; got '{format}'",
-                                   formats=', '.join(FORMATS), format=d.format))
+                                   formats=', '.join(FORMATS), format=d.format), where="data", field="data.format")
             if d.loss_on not in LOSS_ON:
                 raise UserError(_t("data.loss_on must be one of {loss_on}; got '{loss_on2}'",
-                                   loss_on=', '.join(LOSS_ON), loss_on2=d.loss_on))
+                                   loss_on=', '.join(LOSS_ON), loss_on2=d.loss_on), where="data", field="data.loss_on")
         # the technique's own params: validated by its dataclass
         from ftstudio.techniques import make_technique
 
-        make_technique(self.technique.name, self.technique.params)
+        try:
+            make_technique(self.technique.name, self.technique.params)
+        except UserError as e:  # the params' own checks: on the technique page whatever they say
+            e.where = e.where or "technique"
+            e.field = e.field or "technique.params"
+            raise
 
     def all_data(self) -> list[DataConfig]:
         if self.tasks:

@@ -524,13 +524,30 @@ def _prepare(data_cfg: Any, task: str, tokenizer: Any, max_length: int, seed: in
         tr = enc(ds, data_cfg, tokenizer, max_length, names, progress, "train")
         ev = enc(eval_ds, data_cfg, tokenizer, max_length, names, progress, "eval")
         return PreparedData(tr, ev, names, cols)
-    from ftstudio.engine.textformats import encode_rows
-
-    # text generation sets are encoded from rows (textformats); only the rows kept are read
-    tr, st_tr = encode_rows(ds.to_list(), data_cfg, tokenizer, max_length, progress, "train")
-    ev, st_ev = encode_rows(eval_ds.to_list(), data_cfg, tokenizer, max_length, progress, "eval")
+    # text generation: rows rendered by textformats BATCH_ROWS at a time, written to Arrow like
+    # classification's splits (a big instruction set never sits in memory as Python rows)
+    tr, st_tr = _encode_causal(ds, data_cfg, tokenizer, max_length, progress, "train")
+    ev, st_ev = _encode_causal(eval_ds, data_cfg, tokenizer, max_length, progress, "eval")
     notes = [m for m in (st_tr.message("train", max_length), st_ev.message("eval", max_length)) if m]
     return PreparedData(tr, ev, None, cols, notes)
+
+
+def _encode_causal(ds: Any, d: Any, tokenizer: Any, max_length: int, progress: ProgressFn | None,
+                   split: str) -> tuple[ExampleTable, Any]:
+    from ftstudio.engine.textformats import EncodeStats, encode_batches
+
+    if not len(ds):
+        return [], EncodeStats()
+
+    def row_batches() -> Iterator[list[dict]]:
+        for start in range(0, len(ds), BATCH_ROWS):
+            b = ds[start:start + BATCH_ROWS]
+            names = list(b)
+            yield [dict(zip(names, vals)) for vals in zip(*(b[n] for n in names))]
+
+    sink = _ArrowSink(split)
+    stats = encode_batches(row_batches(), len(ds), d, tokenizer, max_length, sink.write, progress, split)
+    return sink.close(), stats
 
 
 def is_missing(v: Any) -> bool:

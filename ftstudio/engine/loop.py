@@ -14,6 +14,7 @@ from ftstudio.engine.context import RunContext, model_inputs
 from ftstudio.engine.data import collate, count_tokens, example_lengths, iter_example_batches, length_grouped_batches
 from ftstudio.engine.errors import Cancelled, UserError
 from ftstudio.engine.events import Eval, Step
+from ftstudio.engine.memory import MemoryProbe
 from ftstudio.engine.optim import lr_factor, set_lr
 from ftstudio.i18n import _t
 
@@ -47,29 +48,6 @@ class LoopState:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
-
-
-class MemoryProbe:
-    """CUDA allocated/reserved on GPU, process RSS on CPU; keeps the peak."""
-
-    def __init__(self, device: Any):
-        self.cuda = getattr(device, "type", "cpu") == "cuda"
-        self.peak = 0
-        if not self.cuda:
-            import psutil
-
-            self._proc = psutil.Process()
-
-    def sample(self) -> dict[str, float]:
-        if self.cuda:
-            import torch
-
-            alloc, res = torch.cuda.memory_allocated(), torch.cuda.memory_reserved()
-            self.peak = max(self.peak, torch.cuda.max_memory_allocated())
-            return {"cuda_allocated": float(alloc), "cuda_reserved": float(res)}
-        rss = self._proc.memory_info().rss
-        self.peak = max(self.peak, rss)
-        return {"rss": float(rss)}
 
 
 def autocast_for(device: Any, precision: str) -> Callable[[], Any]:
@@ -145,7 +123,8 @@ def train_task(
         it = technique.transform_batches(iter_example_batches(train_examples, batch_ids[state.batch_in_epoch:]))
         micro, loss_sum, extra_sum = 0, 0.0, {}
         # a stopped run keeps its real peak memory
-        for examples in _until_cancelled(it, cancel, lambda: setattr(state, "peak_memory", probe.peak)):
+        for examples in _until_cancelled(it, cancel, lambda: setattr(state, "peak_memory", probe.final_peak()),
+                                         ctx.device):
             if micro == 0:
                 technique.on_step_start(step_offset + state.step, model, optimizer)
                 if changes:  # gradual unfreezing turns parameters on between steps
@@ -209,6 +188,7 @@ def train_task(
                 if _early_stop(state, metrics, cfg, ctx.task):
                     ctx.log(_t("early stopping: no improvement in {early_stopping_patience} evaluations",
                                early_stopping_patience=cfg.early_stopping_patience))
+                    state.peak_memory = probe.final_peak()  # type: ignore[attr-defined]
                     return state
             # checkpoints: every save_every steps, or by default with each evaluation, so a crash
             # loses at most one eval interval (resume continues from there)
@@ -230,7 +210,7 @@ def train_task(
             state.epoch += 1
             state.batch_in_epoch = 0
             continue
-    state.peak_memory = probe.peak  # type: ignore[attr-defined]
+    state.peak_memory = probe.final_peak()  # type: ignore[attr-defined]
     return state
 
 
@@ -250,13 +230,20 @@ def clip_gradients(params: list, max_norm: float | None) -> float:
     return n
 
 
-def _until_cancelled(batches: Any, cancel: CancelToken, on_cancel: Callable[[], None] = lambda: None) -> Any:
+def _until_cancelled(batches: Any, cancel: CancelToken, on_cancel: Callable[[], None] = lambda: None,
+                     device: Any = None) -> Any:
     """The batches, with the cancel token checked *before* each is fetched: fetching can draw
     from a replay buffer (advancing its RNG), and the cancel checkpoint must hold the state as of
-    the last trained step, or the resumed run skips that draw."""
+    the last trained step, or the resumed run skips that draw. Under torchrun the ranks decide
+    together (one tiny all-reduce per batch): a SIGTERM reaches them a moment apart, and a rank
+    that stopped alone would leave the others waiting in their gradient all-reduce forever."""
     it = iter(batches)
     while True:
-        if cancel.cancelled:
+        stop = cancel.cancelled
+        if dist.world_size() > 1:
+            stop = dist.all_reduce_sum([1.0 if stop else 0.0], device)[0] > 0
+        if stop:
+            cancel.cancel()
             on_cancel()
             raise Cancelled()
         try:

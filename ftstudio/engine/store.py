@@ -392,9 +392,12 @@ class RunLock:
         if got is False or (got is None and self._held_by_other()):
             os.close(fd)
             owner = _read_lock(self.path).get("pid")
+            name = self.path.parent.name
             raise UserError(
-                f"{self.path.parent.name} is in use by a running ftstudio process"
-                + (f" (pid {owner})" if owner else "") + "; stop it first or wait for it to finish"
+                _t("{name} is in use by a running ftstudio process (pid {pid}); stop it first or wait for it "
+                   "to finish", name=name, pid=owner) if owner else
+                _t("{name} is in use by a running ftstudio process; stop it first or wait for it to finish",
+                   name=name)
             )
         me = os.getpid()
         text = json.dumps({"pid": me, "started": process_start_time(me), "host": _hostname()})

@@ -296,14 +296,14 @@ class StudyConfig:
     def held_equal(self) -> str:
         """One line: what every arm shares (for the chart's caption and the README)."""
         t = self.base.get("training") or {}
-        budget = f"{t['max_steps']} steps" if t.get("max_steps") else f"{t.get('epochs', 1)} epoch(s)"
+        budget = _t("{n} steps", n=t["max_steps"]) if t.get("max_steps") else _t("{n} epoch(s)", n=t.get("epochs", 1))
         seeds = self.seeds or [t.get("seed", 42)]
-        lr = ("learning rate " + str(t["learning_rate"])) if "learning_rate" in t else \
-            "each technique at its default learning rate unless its grid says otherwise"
-        return (f"Held equal: model {self.base.get('model', 'builtin:minilm-l6')}, the same examples in the same "
-                f"order and the same eval set (seed{'s' if len(seeds) > 1 else ''} "
-                f"{', '.join(map(str, seeds))}), {budget}, batch {t.get('batch_size', 32)}, max_length "
-                f"{t.get('max_length', 128)}; {lr}.")
+        lr = _t("learning rate {lr}", lr=t["learning_rate"]) if "learning_rate" in t else \
+            _t("each technique at its default learning rate unless its grid says otherwise")
+        return _t("Held equal: model {model}, the same examples in the same order and the same eval set "
+                  "(seed {seeds}), {budget}, batch {batch}, max_length {max_length}; {lr}.",
+                  model=self.base.get("model", "builtin:minilm-l6"), seeds=", ".join(map(str, seeds)),
+                  budget=budget, batch=t.get("batch_size", 32), max_length=t.get("max_length", 128), lr=lr)
 
 
 def _auto_label(arm: ArmSpec) -> str:
@@ -427,7 +427,7 @@ def _draw(results: dict, path: Path) -> dict:
     try:
         from ftstudio.engine.study_chart import render_chart
     except ImportError:
-        return {"error": "matplotlib is not installed: pip install matplotlib"}
+        return {"error": _t("matplotlib is not installed: pip install matplotlib")}
     return render_chart(results, path)
 
 
@@ -678,7 +678,7 @@ def _duration(s: float | None) -> str:
         return "?"
     s = int(round(s))
     if s >= 3600:
-        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+        return _t("{h} h {m:02d} min", h=s // 3600, m=s % 3600 // 60)
     if s >= 60:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s} s"
+        return _t("{m} min {s:02d} s", m=s // 60, s=s % 60)
+    return _t("{s} s", s=s)

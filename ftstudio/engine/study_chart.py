@@ -12,7 +12,7 @@ from typing import Any
 from ftstudio.engine.study import quality_key
 from ftstudio.i18n import N_, _t
 
-METRIC_TITLE = {"accuracy": "eval accuracy (%)", "acc": "ACC over the sequence (%)", "eval_loss": "eval loss"}
+METRIC_TITLE = {"accuracy": N_("eval accuracy (%)"), "acc": N_("ACC over the sequence (%)"), "eval_loss": N_("eval loss")}
 METRIC_WORD = {"accuracy": N_("accuracy"), "acc": "ACC", "eval_loss": N_("eval loss")}
 
 
@@ -82,9 +82,46 @@ def reading(groups: list[dict], kind: str, task: str) -> str:
     return head + with_ + tie + _t(".")
 
 
+# Fonts with Chinese glyphs, best first (Linux: Noto CJK / WenQuanYi / Droid; macOS; Windows).
+# matplotlib falls back glyph by glyph along the family list (3.6+), so Latin text keeps DejaVu.
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN",
+             "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Droid Sans Fallback", "PingFang SC",
+             "Hiragino Sans GB", "Heiti SC", "Microsoft YaHei", "SimHei", "Arial Unicode MS")
+
+
+# Their files, for a font cache that predates them (matplotlib lists fonts once, then caches).
+CJK_FILES = ("notosanscjk", "notoserifcjk", "sourcehansans", "wqy-zenhei", "wqy-microhei", "droidsansfallback",
+             "pingfang", "hiragino sans gb", "stheiti", "msyh", "simhei", "arial unicode")
+
+
+def font_families() -> list[str]:
+    """DejaVu Sans (matplotlib's own) first, then every installed CJK font of CJK_FONTS."""
+    from matplotlib import font_manager
+
+    fm = font_manager.fontManager
+    have = {f.name for f in fm.ttflist}
+    if not any(f in have for f in CJK_FONTS):
+        for path in font_manager.findSystemFonts():
+            if any(k in Path(path).name.lower().replace(" ", "") for k in (c.replace(" ", "") for c in CJK_FILES)):
+                try:
+                    fm.addfont(path)
+                except Exception:  # noqa: BLE001 - an unreadable font file: skip it
+                    continue
+        have = {f.name for f in fm.ttflist}
+    return ["DejaVu Sans", *(f for f in CJK_FONTS if f in have)]
+
+
 def render_chart(results: dict, path: str | Path) -> dict:
     """Write the chart PNG; return what was drawn (points read back from the plot, the Pareto
-    fronts, the reading) so results.json records the chart's content."""
+    fronts, the reading, the titles, the fonts) so results.json records the chart's content."""
+    import matplotlib
+
+    fonts = font_families()
+    with matplotlib.rc_context({"font.family": fonts}):
+        return _render(results, path, fonts)
+
+
+def _render(results: dict, path: str | Path, fonts: list[str]) -> dict:
     # the Figure/Agg canvas pair directly: no pyplot, no backend selection, no display
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -97,13 +134,13 @@ def render_chart(results: dict, path: str | Path) -> dict:
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2)
     sentence = reading(results.get("groups", []), kind, task)
-    drawn: dict[str, Any] = {"metric": metric, "reading": sentence, "panels": {}}
+    drawn: dict[str, Any] = {"metric": metric, "reading": sentence, "panels": {}, "fonts": fonts}
     mkey = memory_key(groups)
     mem = [g.get(mkey) or 0 for g in groups]
     mmax = max(mem) if mem and max(mem) > 0 else 1
     baseline = [g["baseline_accuracy"] for g in groups if isinstance(g.get("baseline_accuracy"), (int, float))]
-    for ax, (xkey, xlabel, logx) in zip(axes, (("trainable_percent", "trainable parameters (% of the model, log)", True),
-                                               ("train_seconds", "training time (s)", False))):
+    for ax, (xkey, xlabel, logx) in zip(axes, (("trainable_percent", _t("trainable parameters (% of the model, log)"), True),
+                                               ("train_seconds", _t("training time (s)"), False))):
         pts = [g for g in groups if isinstance(g.get(xkey), (int, float)) and (g[xkey] > 0 or not logx)]
         xs = [g[xkey] for g in pts]
         ys = [g[metric] * scale for g in pts]
@@ -119,15 +156,15 @@ def render_chart(results: dict, path: str | Path) -> dict:
         fp = sorted((g for g in pts if g["group"] in front), key=lambda g: g[xkey])
         if len(fp) > 1:
             ax.plot([g[xkey] for g in fp], [g[metric] * scale for g in fp], "--", color="crimson", lw=1.2,
-                    zorder=1, label="Pareto front")
+                    zorder=1, label=_t("Pareto front"))
         if baseline and metric != "eval_loss":
             ax.axhline(sum(baseline) / len(baseline) * scale, color="gray", lw=1, ls=":",
-                       label="majority baseline")
+                       label=_t("majority baseline"))
         if logx:
             ax.set_xscale("log")
         ax.margins(x=0.18, y=0.12)  # room for the labels of the outermost points
         ax.set_xlabel(xlabel)
-        ax.set_ylabel(METRIC_TITLE[metric])
+        ax.set_ylabel(_t(METRIC_TITLE[metric]))
         ax.grid(True, alpha=0.3, which="both")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="lower right", fontsize=8)
@@ -137,12 +174,17 @@ def render_chart(results: dict, path: str | Path) -> dict:
                        for g, o, s in zip(pts, offsets, sc.get_sizes())],
             "pareto": front,
         }
-    axes[0].set_title(f"{METRIC_WORD[metric]} vs trainable parameters", fontsize=10)
-    what = "the arm's memory above its start" if mkey == "arm_memory_bytes" else "peak memory"
-    axes[1].set_title(f"{METRIC_WORD[metric]} vs training time (point size = {what})", fontsize=10)
+    word = _t(METRIC_WORD[metric])
+    axes[0].set_title(_t("{metric} vs trainable parameters", metric=word), fontsize=10)
+    what = _t("the arm's memory above its start") if mkey == "arm_memory_bytes" else _t("peak memory")
+    axes[1].set_title(_t("{metric} vs training time (point size = {what})", metric=word, what=what), fontsize=10)
+    drawn["titles"] = [ax.get_title() for ax in axes]
     caption = sentence + "\n" + results.get("held_equal", "")
     fig.text(0.5, 0.015, _wrap(caption, 160), ha="center", va="bottom", fontsize=8.5)
     fig.subplots_adjust(left=0.06, right=0.98, top=0.93, bottom=0.24, wspace=0.18)
+    from matplotlib.text import Text
+
+    drawn["texts"] = [t.get_text() for t in fig.findobj(Text) if t.get_text() and t.get_visible()]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(path).with_suffix(".tmp.png")
     fig.savefig(tmp, format="png")
@@ -152,7 +194,23 @@ def render_chart(results: dict, path: str | Path) -> dict:
 
 
 def _wrap(text: str, width: int) -> str:
-    import textwrap
+    """Fill each line to ``width`` columns; a CJK character is two columns wide and may break
+    anywhere (Chinese has no spaces between words)."""
+    import re
+    import unicodedata
 
-    return "\n".join(textwrap.fill(line, width) for line in text.splitlines())
+    def cols(piece: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in piece)
 
+    out = []
+    for line in text.splitlines():
+        cur, n = "", 0
+        for piece in re.findall(r"\s+|[^\s\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]+|.", line):
+            w = cols(piece)
+            if cur and n + w > width and not piece.isspace():
+                out.append(cur.rstrip())
+                cur, n = "", 0
+            if cur or not piece.isspace():
+                cur, n = cur + piece, n + w
+        out.append(cur.rstrip())
+    return "\n".join(out)

@@ -53,13 +53,17 @@ class TensorBoardWriter:
     def __init__(self, run_dir: str | Path | None = None):
         self.run_dir = Path(run_dir) if run_dir else None
         self._w: Any = None
-        self.step = 0
+        self.step: int | None = None  # None until run_started
+        self.purge_step: int | None = None  # a resume: events from this step on are superseded
 
     def _writer(self) -> Any:
         if self._w is None and self.run_dir is not None:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._w = SummaryWriter(log_dir=str(self.run_dir), flush_secs=10)
+            # on resume the new events file starts with a SessionLog START at purge_step: readers
+            # drop what older files logged from that step on (steps a killed run wrote after its
+            # last checkpoint), as metrics.jsonl drops them, so each step is shown once
+            self._w = SummaryWriter(log_dir=str(self.run_dir), flush_secs=10, purge_step=self.purge_step)
         return self._w
 
     def _scalars(self, prefix: str, values: dict, step: int) -> None:
@@ -76,12 +80,14 @@ class TensorBoardWriter:
         if k == "run_started":
             self.run_dir = self.run_dir or Path(ev.run_dir)
             self.step = ev.resumed_from_step
+            if ev.resumed_from_step:
+                self.purge_step = ev.resumed_from_step + 1
             import json
 
             self._writer().add_text("config", "```\n" + json.dumps(ev.config, indent=2) + "\n```", self.step)
             return
-        if self._writer() is None:
-            return
+        if self.step is None or self._writer() is None:
+            return  # before run_started (a resume's logs): the file must open with its purge_step
         if k == "step":
             self.step = ev.step
             w = self._w

@@ -390,60 +390,89 @@ def encode_rows(rows: list[dict], d: Any, tokenizer: Any, max_length: int,
     """Tokenized examples {input_ids, labels, idx}; labels -100 where no loss is taken."""
     if not rows:
         return [], EncodeStats()
-    fmt = detect_format(list(rows[0].keys()), d, rows[0])
+    out: list[dict] = []
+
+    def keep(columns: dict[str, list]) -> None:
+        for ids, labels in zip(columns["input_ids"], columns["labels"]):
+            out.append({"input_ids": ids, "labels": labels, "idx": len(out)})
+
+    stats = encode_batches([rows], len(rows), d, tokenizer, max_length, keep, progress, split)
+    return out, stats
+
+
+def encode_batches(batches: Any, n_rows: int, d: Any, tokenizer: Any, max_length: int,
+                   write: Callable[[dict[str, list]], None], progress: ProgressFn | None = None,
+                   split: str = "train") -> EncodeStats:
+    """Tokenize row batches (lists of row dicts, the format detected from the first row) and hand
+    each batch's examples to ``write({"input_ids": [...], "labels": [...]})``, so only one batch of
+    rows and examples is ever held as Python objects (``data.prepare_data`` writes them to Arrow)."""
+    stats = EncodeStats(rows=n_rows)
     loss_on = _cfg(d, "loss_on", "answer") or "answer"
     if loss_on not in LOSS_ON:
         raise UserError(_t("data.loss_on must be answer or all; got '{loss_on}'", loss_on=loss_on))
-    stats = EncodeStats(rows=len(rows))
-    bos = None if template_writes_specials(tokenizer, d, fmt.name) else _adds_bos(tokenizer)
-    out: list[dict] = []
     what = _t("Tokenizing the training set") if split == "train" else _t("Tokenizing the evaluation set")
+    fmt = bos = None
+    done = kept = 0
     chunk = 1000
-    for start in range(0, len(rows), chunk):
-        part = rows[start:start + chunk]
-        segs = [row_segments(r, fmt, d, tokenizer) for r in part]
-        flat = [t for s in segs for t, _ in s]
-        enc = tokenizer(flat, add_special_tokens=False, verbose=False)["input_ids"] if flat else []
-        k = 0
-        for s in segs:
-            ids: list[int] = []
-            labels: list[int] = []
-            if bos is not None:  # plain text / default template: the tokenizer's BOS first
-                ids.append(bos)
-                labels.append(-100)
-            for _, is_answer in s:
-                piece = list(enc[k])
-                k += 1
-                ids += piece
-                labels += piece if (is_answer or loss_on == "all") else [-100] * len(piece)
-            if fmt.name == "text":
-                eos = getattr(tokenizer, "eos_token_id", None)
-                if eos is not None:
-                    ids.append(eos)
-                    labels.append(eos)
-                for w in range(0, max(1, len(ids)), max_length):
-                    win = ids[w:w + max_length]
-                    if len(win) < 2:
-                        continue
-                    if w:
-                        stats.windows += 1
-                    out.append({"input_ids": win, "labels": list(win), "idx": len(out)})
-                continue
-            if all(x == -100 for x in labels) or not any(is_a for _, is_a in s):
-                stats.skipped += 1
-                continue
-            ids, labels = _fit(ids, labels, max_length, stats)
-            if all(x == -100 for x in labels):
-                stats.skipped += 1
-                continue
-            out.append({"input_ids": ids, "labels": labels, "idx": len(out)})
-        if progress:
-            progress(what, min(start + chunk, len(rows)), len(rows))
-    if not out:
+    for rows in batches:
+        if not rows:
+            continue
+        if fmt is None:
+            fmt = detect_format(list(rows[0].keys()), d, rows[0])
+            bos = None if template_writes_specials(tokenizer, d, fmt.name) else _adds_bos(tokenizer)
+        for start in range(0, len(rows), chunk):
+            part = rows[start:start + chunk]
+            out_ids: list[list[int]] = []
+            out_labels: list[list[int]] = []
+            segs = [row_segments(r, fmt, d, tokenizer) for r in part]
+            flat = [t for s in segs for t, _ in s]
+            enc = tokenizer(flat, add_special_tokens=False, verbose=False)["input_ids"] if flat else []
+            k = 0
+            for s in segs:
+                ids: list[int] = []
+                labels: list[int] = []
+                if bos is not None:  # plain text / default template: the tokenizer's BOS first
+                    ids.append(bos)
+                    labels.append(-100)
+                for _, is_answer in s:
+                    piece = list(enc[k])
+                    k += 1
+                    ids += piece
+                    labels += piece if (is_answer or loss_on == "all") else [-100] * len(piece)
+                if fmt.name == "text":
+                    eos = getattr(tokenizer, "eos_token_id", None)
+                    if eos is not None:
+                        ids.append(eos)
+                        labels.append(eos)
+                    for w in range(0, max(1, len(ids)), max_length):
+                        win = ids[w:w + max_length]
+                        if len(win) < 2:
+                            continue
+                        if w:
+                            stats.windows += 1
+                        out_ids.append(win)
+                        out_labels.append(list(win))
+                    continue
+                if all(x == -100 for x in labels) or not any(is_a for _, is_a in s):
+                    stats.skipped += 1
+                    continue
+                ids, labels = _fit(ids, labels, max_length, stats)
+                if all(x == -100 for x in labels):
+                    stats.skipped += 1
+                    continue
+                out_ids.append(ids)
+                out_labels.append(labels)
+            if out_ids:
+                write({"input_ids": out_ids, "labels": out_labels})
+                kept += len(out_ids)
+            done += len(part)
+            if progress:
+                progress(what, min(done, n_rows), n_rows)
+    if not kept:
         raise UserError(_t("no {split} example has text to learn from (empty answers, or "
                            "max_length={max_length} too small)",
                            split=split, max_length=max_length))
-    return out, stats
+    return stats
 
 
 # --------------------------------------------------------------------------- preview

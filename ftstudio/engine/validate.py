@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ftstudio.engine.errors import UserError
-from ftstudio.i18n import _t
+from ftstudio.i18n import N_, _t
 
 ProgressFn = Callable[[str, int, int], None]
 WHERE = ("model", "data", "technique", "training", "output")
@@ -67,10 +67,19 @@ class Validation:
         self.problems.append(Problem("warning", where, field_, message))
 
     def raise_first(self) -> None:
-        """Raise the first error as a UserError (callers that want one line)."""
+        """Raise the first error as a UserError (callers that want one line); the exception
+        (``InvalidSetup``) carries the whole Validation for callers that show every problem."""
         e = self.first_error()
         if e is not None:
-            raise UserError(e.message)
+            raise InvalidSetup(e.message, self)
+
+
+class InvalidSetup(UserError):
+    """A setup ``validate`` refused: the message is its first error, ``validation`` all of them."""
+
+    def __init__(self, message: str, validation: Validation):
+        super().__init__(message)
+        self.validation = validation
 
 
 def validate(cfg: Any, *, progress: ProgressFn | None = None, cancel: Any = None,
@@ -81,11 +90,11 @@ def validate(cfg: Any, *, progress: ProgressFn | None = None, cancel: Any = None
     ``cancelled`` attribute) ends the pass early with the problems found so far. ``resuming``:
     the config of a run being resumed (its own folder is not "another run")."""
     v = Validation()
-    stages = ("Checking the settings", "Checking the model", "Checking the data")
+    stages = (_t("Checking the settings"), _t("Checking the model"), _t("Checking the data"))
 
     def stage(i: int) -> bool:
         if progress:
-            progress(stages[i] if i < len(stages) else "Checked", i, len(stages))
+            progress(stages[i] if i < len(stages) else _t("Checked"), i, len(stages))
         return bool(cancel is not None and getattr(cancel, "cancelled", False))
 
     if stage(0):
@@ -93,11 +102,12 @@ def validate(cfg: Any, *, progress: ProgressFn | None = None, cancel: Any = None
     try:
         cfg.validate()  # the config's own value checks (ranges, choices, technique params)
     except UserError as e:
-        v.error(_page_of(str(e)), None, str(e))
+        v.error(e.where or "training", e.field, str(e))
     _check_training(cfg, v)
     if not resuming:
         _check_output(cfg, v)
     technique = _technique(cfg, v)
+    _check_device(cfg, v, technique)
     if stage(1):
         return v
     model = _check_model(cfg, v, technique, progress)
@@ -120,27 +130,31 @@ def validate(cfg: Any, *, progress: ProgressFn | None = None, cancel: Any = None
     return v
 
 
-def _page_of(message: str) -> str:
-    m = message.lower()
-    for page in ("training", "data", "technique", "model", "output"):
-        if m.startswith(page) or f" {page}." in m or f"'{page}." in m:
-            return page
-    return "technique" if "param" in m or "参数" in m else "training"  # the message may be translated
-
-
 # --------------------------------------------------------------------------- training values
+# what null means for each interval (it is the only "off": 0 and negatives are errors)
+OFF_MEANS = {"eval_every": N_("evaluating only at the end of each epoch"),
+             "save_every": N_("a checkpoint with each evaluation")}
+
+
 def _check_training(cfg: Any, v: Validation) -> None:
     t = cfg.training
     if t.max_grad_norm is not None and t.max_grad_norm <= 0:
         v.error("training", "training.max_grad_norm",
                 _t("max_grad_norm must be > 0 (it clips gradients); got {max_grad_norm}",
                    max_grad_norm=t.max_grad_norm))
-    for name in ("eval_every", "save_every"):  # 0 and empty mean "off" / "the default"
+    for name, off in OFF_MEANS.items():  # null (empty) is "off"/"the default"; a number is steps
         val = getattr(t, name)
-        if val is not None and val < 0:
+        if val is None or val >= 1:
+            continue
+        if val == 0:  # configs written before null was the only "off"
             v.error("training", f"training.{name}",
-                    _t("{name} must be a number of steps ≥ 1 (0 or empty: off); got {val}",
-                       name=name, val=val))
+                    _t("training.{name}: 0 no longer means off; write {name}: null (or --set "
+                       "training.{name}=null) for {off}, or a number of steps ≥ 1",
+                       name=name, off=_t(off)))
+        else:
+            v.error("training", f"training.{name}",
+                    _t("training.{name} must be a number of steps ≥ 1 (null: {off}); got {val}",
+                       name=name, off=_t(off), val=val))
     for i, d in enumerate(cfg.all_data()):
         prefix = f"tasks[{i}].data" if cfg.tasks else "data"
         for name in ("max_train_samples", "max_eval_samples"):
@@ -149,6 +163,49 @@ def _check_training(cfg: Any, v: Validation) -> None:
                 v.error("data", f"{prefix}.{name}",
                         _t("{name} must be ≥ 1 row (or empty for all rows); got {val}",
                            name=name, val=val))
+
+
+# --------------------------------------------------------------------------- device and precision
+def run_device_type(name: str) -> tuple[str, str | None]:
+    """(device type the run will use, why the asked one is impossible or None) without raising:
+    'auto' is CUDA when there is a GPU, then Apple's MPS, else the CPU."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    if name == "auto":
+        return ("cuda" if cuda else "mps" if mps else "cpu"), None
+    if name == "cuda" and not cuda:
+        return "cpu", _t("device 'cuda' was chosen but no CUDA GPU is available; use auto or cpu")
+    if name == "mps" and not mps:
+        return "cpu", _t("device 'mps' was chosen but Apple's GPU backend is not available")
+    return name, None
+
+
+def _check_device(cfg: Any, v: Validation, technique: Any) -> None:
+    """The device exists; the precision is one it runs (mixed precision is CUDA's: elsewhere the
+    run trains in fp32, said here rather than silently); the technique's device needs (QLoRA)."""
+    t = cfg.training
+    dev, why = run_device_type(t.device)
+    if why:
+        v.error("training", "training.device", why)
+        return
+    if t.precision in ("bf16", "fp16") and dev != "cuda":
+        v.warn("training", "training.precision",
+               _t("precision {precision} is for CUDA GPUs: on {device} this run trains in fp32",
+                  precision=t.precision, device=dev))
+    elif t.precision == "bf16" and dev == "cuda":
+        import torch
+
+        if not torch.cuda.is_bf16_supported():
+            v.warn("training", "training.precision",
+                   _t("this GPU has no bf16: the run trains in fp16 with loss scaling instead"))
+    if technique is not None:
+        try:
+            technique.check_device(dev)
+        except UserError as e:
+            quantized = getattr(technique.params, "quantize_base", "none") != "none"
+            v.error("technique", "technique.params.quantize_base" if quantized else "technique.name", str(e))
 
 
 # --------------------------------------------------------------------------- output folder
@@ -222,8 +279,9 @@ def _check_model(cfg: Any, v: Validation, technique: Any, progress: ProgressFn |
     asked = cfg.training.max_length
     usable = positions - reserved
     if asked > usable:
-        room = f"{positions} positions" + (f", {reserved} of them for {technique.title}'s virtual tokens"
-                                          if reserved else "")
+        room = _t("{positions} positions, {reserved} of them for {title}'s virtual tokens", positions=positions,
+                  reserved=reserved, title=_t(technique.title)) if reserved else \
+            _t("{positions} positions", positions=positions)
         if usable < 8:
             v.error("training", "training.max_length",
                     _t("{model} takes {room}: no room left for the input text",
@@ -606,7 +664,8 @@ def _check_data(cfg: Any, v: Validation, prefix: str, d: Any, model: _Model | No
         facts.baseline = {"label": shown(major), "accuracy": acc}
     share = n_major / len(tr_labels)
     if share >= IMBALANCE:
-        base = f"; always answering it scores accuracy {facts.baseline['accuracy']:.3f}" if facts.baseline else ""
+        base = _t("; always answering it scores accuracy {accuracy:.3f}", accuracy=facts.baseline["accuracy"]) \
+            if facts.baseline else ""
         v.warn("data", fld, _t("'{value}' is {share:.0%} of the training rows{base}: a run must beat that "
                                "to have learned anything",
                                value=shown(major), share=share, base=base))

@@ -41,6 +41,9 @@ from ftstudio.i18n import _t
 
 PAGES = ["model", "data", "technique", "training", "run", "compare", "runs", "playground"]
 SETUP_PAGES = ("model", "data", "technique", "training")
+SETUP_PAGE_NAMES = {"model": QT_TRANSLATE_NOOP("MainWindow", "Model"), "data": QT_TRANSLATE_NOOP("MainWindow", "Data"),
+                    "technique": QT_TRANSLATE_NOOP("MainWindow", "Technique"),
+                    "training": QT_TRANSLATE_NOOP("MainWindow", "Training")}  # "Go to …" in the start banner
 NAV = [  # texts translated where shown (MainWindow context)
     (QT_TRANSLATE_NOOP("MainWindow", "SETUP"), None),
     (QT_TRANSLATE_NOOP("MainWindow", "1  Model"), "model"),
@@ -193,6 +196,7 @@ class MainWindow(QMainWindow):
         # the validation pass: problems inline on their page, Start disabled with the first error
         self.validation = ValidationController(self.build_config, validate_fn, parent=self)
         self.validation.updated.connect(self._show_validation)
+        self.training_page.preflight.validated.connect(self._preflight_validated)
         self.problem_panels: dict[str, ProblemsPanel] = {}
         for key in SETUP_PAGES:
             panel = ProblemsPanel()
@@ -370,6 +374,11 @@ class MainWindow(QMainWindow):
                 it.setToolTip("\n".join(p.message for p in by_page[key]))
         self._refresh_start()
 
+    def _preflight_validated(self, v: Any) -> None:
+        """A pre-flight ran the validation pass on the current setup (an edit during the check
+        cancels it, so an answer that arrives is for what the pages show now)."""
+        self.validation.adopt(v)  # → updated → _show_validation
+
     def start_blocker(self) -> Any:
         """The first error of the latest validation (None when Start may go)."""
         v = self.validation.result
@@ -385,7 +394,7 @@ class MainWindow(QMainWindow):
             short = err.message if len(err.message) <= 90 else err.message[:89] + "…"
             self.start_reason.setText(self.tr("<b>Cannot start:</b> {value} <a href='{page}' "
                                               "style='color:#8c0018'>Go to {value2}</a>").format(
-                                          value=html.escape(short), page=page, value2=page.title()))
+                                          value=html.escape(short), page=page, value2=self.tr(SETUP_PAGE_NAMES[page])))
             self.start_reason.setToolTip(err.message)
             self.start_action.setToolTip(self.tr("Cannot start: {message}").format(message=err.message))
         else:
@@ -459,7 +468,7 @@ class MainWindow(QMainWindow):
         """The RunConfig the setup pages describe (validated; raises UserError)."""
         model = self.model_page.model()
         if not model:
-            raise UserError(self.tr("choose a model on the Model page"))
+            raise UserError(self.tr("choose a model on the Model page"), where="model", field="model")
         tech = self.technique_page.technique()
         data = self.data_page.data_config()
         tasks = None
@@ -468,10 +477,10 @@ class MainWindow(QMainWindow):
             if not tasks:
                 raise UserError(self.tr("{tech} trains a sequence of tasks: add at least one dataset on the "
                                         "Technique page").format(
-                                    tech=tech))
+                                    tech=tech), where="technique", field="tasks")
             data = None
         elif not data.train:
-            raise UserError(self.tr("choose training data on the Data page"))
+            raise UserError(self.tr("choose training data on the Data page"), where="data", field="data.train")
         base = getattr(self, "_loaded_cfg", None) or RunConfig()
         cfg = RunConfig(
             model=model,
@@ -554,7 +563,14 @@ class MainWindow(QMainWindow):
             return False
         self.load_config(cfg)
         self.config_path = str(path)
-        self.statusBar().showMessage(self.tr("Loaded {path}").format(path=path), 5000)
+        # a file from when 0 meant "off": the fields show off, which is null in what is saved
+        old = [f"{n}: {getattr(cfg.training, n)}" for n in ("eval_every", "save_every")
+               if getattr(cfg.training, n) is not None and getattr(cfg.training, n) <= 0]
+        if old:
+            self.statusBar().showMessage(self.tr("Loaded {path}; {value} read as null (off): save the setup to "
+                                                 "write it that way").format(path=path, value=", ".join(old)), 15000)
+        else:
+            self.statusBar().showMessage(self.tr("Loaded {path}").format(path=path), 5000)
         self.show_page("model")
         return True
 
@@ -620,7 +636,9 @@ class MainWindow(QMainWindow):
         if self.session is not None or not run_dir or self.compare_page.is_running():
             return False
         try:
-            cfg = RunConfig.from_yaml(Path(run_dir) / "config.yaml")
+            from ftstudio.engine.resume import resume_config
+
+            cfg = resume_config(run_dir)  # the run's own config, as the CLI's resume reads it
         except Exception as e:  # noqa: BLE001
             show_error(self, e)
             return False

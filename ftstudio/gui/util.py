@@ -405,6 +405,8 @@ def fmt_seconds(s: Any) -> str:
 def fmt_metric(v: Any) -> str:
     if v is None:
         return "—"
+    if isinstance(v, bool):  # beats_baseline
+        return QCoreApplication.translate("util", "yes") if v else QCoreApplication.translate("util", "no")
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)

@@ -19,16 +19,10 @@ PAGE_OF = {"model": "model", "data": "data", "technique": "technique", "training
            "output": "training"}  # a problem's `where` → the setup page that shows it
 
 
-def page_of_message(msg: str) -> str:
-    """The page a config error (raised before validation could run) belongs to."""
-    m = msg.lower()
-    if "model page" in m or m.startswith("model"):
-        return "model"
-    if "data page" in m or "column" in m or "dataset" in m or m.startswith("data"):
-        return "data"
-    if "technique" in m or "teacher" in m or "task" in m:
-        return "technique"
-    return "training"
+def page_of_error(e: BaseException) -> str:
+    """The page a config error (raised before validation could run) belongs to: the ``where``
+    its raiser gave it (never its wording, which may be in any language)."""
+    return getattr(e, "where", None) or "training"
 
 
 class _Token:
@@ -86,7 +80,7 @@ class ValidationController(QObject):
             cfg = self.build_config()
         except UserError as e:  # the pages do not even make a config: that is the first error
             v = Validation()
-            v.error(page_of_message(str(e)), None, str(e))
+            v.error(page_of_error(e), getattr(e, "field", None), str(e))
             self._deliver(seq, v)
             return
         except Exception as e:  # noqa: BLE001
@@ -106,10 +100,22 @@ class ValidationController(QObject):
 
         def fail(e: Any) -> None:
             v = Validation()
-            v.error(page_of_message(e.message), None, e.message)
+            v.error(page_of_error(e.exc), getattr(e.exc, "field", None), e.message)
             self._deliver(seq, v)
 
         run_async(job, lambda v: self._deliver(seq, v), fail, owner=self)
+
+    def adopt(self, v: Any) -> None:
+        """A pass run elsewhere on the current setup (the pre-flight's): it is the newest answer,
+        so a scheduled or running pass is dropped and ``updated`` hands this one on."""
+        self._timer.stop()
+        self._seq += 1
+        if self._token is not None:
+            self._token.cancel()
+        self.pending = False
+        self.result = v
+        self.busy_changed.emit(False)
+        self.updated.emit(v)
 
     def _deliver(self, seq: int, v: Any) -> None:
         if seq != self._seq:

@@ -217,11 +217,11 @@
     </message>
     <message>
         <source>Estimate the study&apos;s total time and its largest arm&apos;s peak memory</source>
-        <translation>估算整个研究的总耗时，以及最大对比组的峰值内存</translation>
+        <translation>估算整个对比实验的总耗时，以及最大对比组的峰值内存</translation>
     </message>
     <message>
         <source>▶  Start study</source>
-        <translation>▶  开始研究</translation>
+        <translation>▶  开始对比实验</translation>
     </message>
     <message>
         <source>↻ Continue</source>
@@ -237,11 +237,11 @@
     </message>
     <message>
         <source>Save study…</source>
-        <translation>保存研究…</translation>
+        <translation>保存对比实验…</translation>
     </message>
     <message>
         <source>Open study…</source>
-        <translation>打开研究…</translation>
+        <translation>打开对比实验…</translation>
     </message>
     <message>
         <source>Export chart PNG…</source>
@@ -253,7 +253,7 @@
     </message>
     <message>
         <source>No study yet.</source>
-        <translation>还没有研究。</translation>
+        <translation>还没有对比实验。</translation>
     </message>
     <message>
         <source>ETA</source>
@@ -277,19 +277,19 @@
     </message>
     <message>
         <source>Save the study</source>
-        <translation>保存研究</translation>
+        <translation>保存对比实验</translation>
     </message>
     <message>
         <source>Study (*.yaml)</source>
-        <translation>研究文件 (*.yaml)</translation>
+        <translation>对比实验文件 (*.yaml)</translation>
     </message>
     <message>
         <source>Open a study</source>
-        <translation>打开研究</translation>
+        <translation>打开对比实验</translation>
     </message>
     <message>
         <source>Study (*.yaml *.yml)</source>
-        <translation>研究文件 (*.yaml *.yml)</translation>
+        <translation>对比实验文件 (*.yaml *.yml)</translation>
     </message>
     <message>
         <source>Pre-flight: measuring one step per arm…</source>
@@ -329,19 +329,19 @@
     </message>
     <message>
         <source>Study {value} · {study_dir}</source>
-        <translation>研究{value} · {study_dir}</translation>
+        <translation>对比实验{value} · {study_dir}</translation>
     </message>
     <message>
         <source>the study failed</source>
-        <translation>研究失败</translation>
+        <translation>对比实验失败</translation>
     </message>
     <message>
         <source>Study failed.</source>
-        <translation>研究失败。</translation>
+        <translation>对比实验失败。</translation>
     </message>
     <message>
         <source>no study results yet: run a study first</source>
-        <translation>还没有研究结果：请先运行一次研究</translation>
+        <translation>还没有对比实验结果：请先运行一次对比实验</translation>
     </message>
     <message>
         <source>PNG image (*.png)</source>
@@ -624,6 +624,22 @@
 <context>
     <name>MainWindow</name>
     <message>
+        <source>Model</source>
+        <translation>“模型”页</translation>
+    </message>
+    <message>
+        <source>Data</source>
+        <translation>“数据”页</translation>
+    </message>
+    <message>
+        <source>Technique</source>
+        <translation>“微调技术”页</translation>
+    </message>
+    <message>
+        <source>Training</source>
+        <translation>“训练与预检”页</translation>
+    </message>
+    <message>
         <source>SETUP</source>
         <translation>设置</translation>
     </message>
@@ -792,6 +808,10 @@
         <translation>设置文件 (*.yaml *.yml);;所有文件 (*)</translation>
     </message>
     <message>
+        <source>Loaded {path}; {value} read as null (off): save the setup to write it that way</source>
+        <translation>已加载 {path}；{value} 按 null（关闭）读取：保存设置即可按此写入</translation>
+    </message>
+    <message>
         <source>Loaded {path}</source>
         <translation>已加载 {path}</translation>
     </message>
@@ -813,7 +833,7 @@
     </message>
     <message>
         <source>a study is running on the Compare techniques page: stop it or wait for it to finish</source>
-        <translation>“对比微调技术”页上有一项研究正在运行：请先停止它或等待它完成</translation>
+        <translation>“对比微调技术”页上有一个对比实验正在运行：请先停止它或等待它完成</translation>
     </message>
     <message>
         <source>{technique} on {model} · {data}</source>
@@ -833,11 +853,11 @@
     </message>
     <message>
         <source>Study in progress</source>
-        <translation>研究正在进行</translation>
+        <translation>对比实验正在进行</translation>
     </message>
     <message>
         <source>A study is running. Stop it (the running arm keeps its checkpoint; Continue picks it up) and quit?</source>
-        <translation>有一项研究正在运行。要停止它（正在运行的对比组会保留检查点，点击“继续”即可接着运行）并退出吗？</translation>
+        <translation>有一个对比实验正在运行。要停止它（正在运行的对比组会保留检查点，点击“继续”即可接着运行）并退出吗？</translation>
     </message>
 </context>
 <context>
@@ -1148,6 +1168,10 @@
         <translation>预检失败：{msg}</translation>
     </message>
     <message>
+        <source>✖ Cannot start: fix the problems below, then run the check again.</source>
+        <translation>✖ 无法开始：请修正下列问题，然后重新运行预检。</translation>
+    </message>
+    <message>
         <source>{trainable} of {total}  ({pct:.2f}%)</source>
         <translation>{trainable} / {total}  ({pct:.2f}%)</translation>
     </message>
@@ -1186,6 +1210,10 @@
     <message>
         <source>memory use: {pct:.0f}% of available</source>
         <translation>内存占用：可用内存的 {pct:.0f}%</translation>
+    </message>
+    <message>
+        <source>Baseline: always answering &apos;{label}&apos; scores accuracy {acc:.3f}; the run must beat it.</source>
+        <translation>基线：总是回答“{label}”的准确率为 {acc:.3f}；训练结果必须超过它。</translation>
     </message>
     <message>
         <source>✔ Fits. Ready to start.</source>
@@ -1331,6 +1359,10 @@
         <translation>各阶段耗时：{phases}</translation>
     </message>
     <message>
+        <source>Memory: {comparison}</source>
+        <translation>内存：{comparison}</translation>
+    </message>
+    <message>
         <source>Finished, but no better than the majority baseline: {verdict}</source>
         <translation>已完成，但并不比多数类基线好：{verdict}</translation>
     </message>
@@ -1430,6 +1462,10 @@
         <translation>峰值内存</translation>
     </message>
     <message>
+        <source>Memory est./measured</source>
+        <translation>内存 估计/实测</translation>
+    </message>
+    <message>
         <source>Time</source>
         <translation>耗时</translation>
     </message>
@@ -1448,6 +1484,10 @@
     <message>
         <source>Trainable params</source>
         <translation>可训练参数</translation>
+    </message>
+    <message>
+        <source>Memory estimate</source>
+        <translation>内存估计</translation>
     </message>
     <message>
         <source>Samples/s</source>
@@ -1646,6 +1686,10 @@ Double-click to rename</source>
     <message>
         <source>exported to {p}</source>
         <translation>已导出到 {p}</translation>
+    </message>
+    <message>
+        <source>pre-flight estimate {estimate}, measured {measured} (estimate/measured {ratio})</source>
+        <translation>预检估计 {estimate}，实测 {measured}（估计/实测 {ratio}）</translation>
     </message>
 </context>
 <context>
@@ -1888,8 +1932,16 @@ Double-click to rename</source>
         <translation>仅在每轮结束时</translation>
     </message>
     <message>
-        <source>Evaluate every N steps</source>
-        <translation>每 N 步评估一次</translation>
+        <source>Evaluate every N steps (saved as eval_every; the lowest value, &apos;end of each epoch only&apos;, is `eval_every: null`)</source>
+        <translation>每 N 步评估一次（保存为 eval_every；最小值“仅在每轮结束时”即 `eval_every: null`）</translation>
+    </message>
+    <message>
+        <source>Write a resumable checkpoint every N steps (saved as save_every; the lowest value, &apos;with each evaluation&apos;, is `save_every: null`)</source>
+        <translation>每 N 步写入一个可续训的检查点（保存为 save_every；最小值“随每次评估”即 `save_every: null`）</translation>
+    </message>
+    <message>
+        <source>with each evaluation</source>
+        <translation>随每次评估</translation>
     </message>
     <message>
         <source>Same seed, same data order and initialisation</source>
@@ -1914,6 +1966,10 @@ Double-click to rename</source>
     <message>
         <source>Evaluate every (steps):</source>
         <translation>评估间隔（步）：</translation>
+    </message>
+    <message>
+        <source>Checkpoint every (steps):</source>
+        <translation>检查点间隔（步）：</translation>
     </message>
     <message>
         <source>Seed:</source>
@@ -2056,6 +2112,14 @@ Double-click to rename</source>
         <translation>已中断</translation>
     </message>
     <message>
+        <source>stopped</source>
+        <translation>已停止</translation>
+    </message>
+    <message>
+        <source>waiting</source>
+        <translation>等待中</translation>
+    </message>
+    <message>
         <source>accuracy</source>
         <translation>准确率</translation>
     </message>
@@ -2074,6 +2138,14 @@ Double-click to rename</source>
     <message>
         <source>loss</source>
         <translation>损失</translation>
+    </message>
+    <message>
+        <source>majority baseline</source>
+        <translation>多数类基线</translation>
+    </message>
+    <message>
+        <source>beats the baseline</source>
+        <translation>超过基线</translation>
     </message>
 </context>
 <context>
@@ -2113,6 +2185,10 @@ Double-click to rename</source>
     <message>
         <source>none</source>
         <translation>无</translation>
+    </message>
+    <message>
+        <source>e.g. 1e-4</source>
+        <translation>例如 1e-4</translation>
     </message>
     <message>
         <source>{label}: enter a number (e.g. 1e-4)</source>
@@ -2156,6 +2232,14 @@ Double-click to rename</source>
     <message>
         <source>perplexity</source>
         <translation>困惑度</translation>
+    </message>
+    <message>
+        <source>majority baseline</source>
+        <translation>多数类基线</translation>
+    </message>
+    <message>
+        <source>loss</source>
+        <translation>损失</translation>
     </message>
     <message>
         <source>samples/s</source>
@@ -2267,6 +2351,14 @@ Double-click to rename</source>
     <message>
         <source> Details were written to {path}.</source>
         <translation> 详细信息已写入 {path}。</translation>
+    </message>
+    <message>
+        <source>yes</source>
+        <translation>是</translation>
+    </message>
+    <message>
+        <source>no</source>
+        <translation>否</translation>
     </message>
 </context>
 </TS>

@@ -63,7 +63,8 @@ def get_technique(name: str) -> type[Technique]:
     except KeyError:
         raise UserError(
             _t("unknown technique '{name}'; available: {items}",
-               name=name, items=', '.join(c.name for c in all_techniques()))
+               name=name, items=', '.join(c.name for c in all_techniques())),
+            where="technique", field="technique.name"
         ) from None
 
 

@@ -11,6 +11,7 @@ No torch import at module level: the GUI lists techniques before torch loads.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields
@@ -117,11 +118,12 @@ def param_specs(params_cls: type) -> list[ParamSpec]:
 
 def _coerce(spec: ParamSpec, value: Any, technique: str) -> Any:
     where = f"{technique}.{spec.name}"
+    at = {"where": "technique", "field": f"technique.params.{spec.name}"}
     if value is None:
         if spec.optional:
             return None
         raise UserError(_t("parameter {where} needs a value ({value})",
-                           where=where, value=spec.help.split('.')[0]))
+                           where=where, value=re.split(r"[.。]", _t(spec.help))[0]), **at)
     try:
         if spec.type is bool:
             if isinstance(value, str):
@@ -149,20 +151,20 @@ def _coerce(spec: ParamSpec, value: Any, technique: str) -> Any:
     except (TypeError, ValueError):
         raise UserError(
             _t("parameter {where} must be {type}, got {value!r}",
-               where=where, type=spec.type.__name__, value=value)
+               where=where, type=spec.type.__name__, value=value), **at
         ) from None
     if spec.choices is not None and value not in spec.choices:
         raise UserError(
             _t("parameter {where} must be one of {items}; got {value!r}",
-               where=where, items=', '.join(map(str, spec.choices)), value=value)
+               where=where, items=', '.join(map(str, spec.choices)), value=value), **at
         )
     if spec.type in (int, float):
         if spec.min is not None and value < spec.min:
             raise UserError(_t("parameter {where} must be ≥ {min}; got {value}",
-                               where=where, min=spec.min, value=value))
+                               where=where, min=spec.min, value=value), **at)
         if spec.max is not None and value > spec.max:
             raise UserError(_t("parameter {where} must be ≤ {max}; got {value}",
-                               where=where, max=spec.max, value=value))
+                               where=where, max=spec.max, value=value), **at)
     return value
 
 
@@ -174,7 +176,8 @@ def build_params(params_cls: type, values: dict | None, technique: str) -> Any:
     if unknown:
         raise UserError(
             _t("unknown parameter(s) for {technique}: {unknown}; known: {specs}",
-               technique=technique, unknown=', '.join(unknown), specs=', '.join(specs))
+               technique=technique, unknown=', '.join(unknown), specs=', '.join(specs)),
+            where="technique", field="technique.params"
         )
     kwargs = {k: _coerce(specs[k], v, technique) for k, v in values.items()}
     return params_cls(**kwargs)
@@ -234,6 +237,11 @@ class Technique:
         if task not in self.tasks:
             raise UserError(_t("{title} does not support the task '{task}'",
                                title=_t(self.title), task=task))
+
+    def check_device(self, device_type: str) -> None:
+        """Raise UserError (one line) when the run's device cannot do what the parameters ask
+        (QLoRA's 4-bit base needs a CUDA GPU). Called by engine.validate with the device the run
+        will use ('cuda', 'mps' or 'cpu'), before anything loads."""
 
     def prepare_model(self, model: Any, ctx: Any) -> Any:
         """Freeze/wrap the model; return the module the loop trains."""

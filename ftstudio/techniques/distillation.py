@@ -154,12 +154,11 @@ def label_map(teacher: list[str], student: list[str]) -> list[int] | None:
     if sorted(teacher) != sorted(student) or len(set(teacher)) != len(teacher):
         only_t = [n for n in teacher if n not in student]
         only_s = [n for n in student if n not in teacher]
-        raise UserError(
-            f"the teacher predicts labels {', '.join(teacher)} but this data has {', '.join(student)}"
-            + (f" (only the teacher: {', '.join(only_t)}" if only_t else " (")
-            + (f"{'; ' if only_t else ''}only the data: {', '.join(only_s)})" if only_s else ")")
-            + "; distillation needs the same label set"
-        )
+        diff = [_t("only the teacher: {labels}", labels=", ".join(only_t))] if only_t else []
+        diff += [_t("only the data: {labels}", labels=", ".join(only_s))] if only_s else []
+        raise UserError(_t("the teacher predicts labels {teacher} but this data has {student} ({diff}); "
+                           "distillation needs the same label set", teacher=", ".join(teacher),
+                           student=", ".join(student), diff="; ".join(diff)))
     return [teacher.index(n) for n in student]
 
 
@@ -334,10 +333,14 @@ class Distillation(Technique):
             return str(teacher_base_path(resolve_teacher(self.params.teacher)))
         return None
 
-    def _load_teacher(self, path: Path, task: str, device: Any) -> Any:
+    def _load_teacher(self, path: Path, task: str, device: Any, trust_remote_code: bool = False) -> Any:
+        """A teacher run loads as it trained (its own trust_remote_code); a model folder with this
+        run's ``trust_remote_code``."""
         from ftstudio.techniques.loading import load_model_folder, load_run
 
-        return load_run(path, device, merge=True) if is_run(path) else load_model_folder(path, task, device)
+        if is_run(path):
+            return load_run(path, device, merge=True)
+        return load_model_folder(path, task, device, trust_remote_code=trust_remote_code)
 
     def _check_compatible(self, teacher: Any, student: Any, path: Path) -> None:
         ctx = self.ctx
@@ -360,7 +363,7 @@ class Distillation(Technique):
 
         self.ctx = ctx
         path = resolve_teacher(self.params.teacher)
-        tm = self._load_teacher(path, ctx.task, ctx.device)
+        tm = self._load_teacher(path, ctx.task, ctx.device, bool(getattr(ctx.config, "trust_remote_code", False)))
         teacher = tm.model
         self.teacher_tokenizer, self.teacher_max_length = tm.tokenizer, tm.max_length
         self.same_tokens = ctx.tokenizer is not None and same_tokenizer(tm.tokenizer, ctx.tokenizer)

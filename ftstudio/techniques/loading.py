@@ -52,11 +52,62 @@ def load_base(cfg: Any, label_names: list[str] | None) -> tuple[Any, Any]:
     return base, tok
 
 
+def check_export_files(run: Path) -> None:
+    """Every weights file of ``run/export`` has a readable safetensors header and every JSON file
+    parses: a truncated or garbled export is one line naming the file, before any model loads."""
+    import json
+
+    export = run / "export"
+    for f in sorted(export.rglob("*.safetensors")):
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(f), framework="pt"):  # the header, and the data it promises, are there
+                pass
+        except Exception as e:  # noqa: BLE001 - SafetensorError: short file, torn header
+            raise UserError(_t("run {name}'s export is damaged: {file} cannot be read ({why}); train the run "
+                               "again or restore the file",
+                               name=run.name, file=f.relative_to(run), why=_first_line(e))) from None
+    for f in sorted(export.rglob("*.json")):
+        try:
+            json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise UserError(_t("run {name}'s export is damaged: {file} is not valid JSON ({why}); train the run "
+                               "again or restore the file",
+                               name=run.name, file=f.relative_to(run), why=_first_line(e))) from None
+
+
+def run_label_names(run: Path, task: str) -> list[str] | None:
+    """The label names a classification run wrote to summary.json (None for text generation);
+    a missing, unreadable or garbled list is one line."""
+    import json
+
+    if task != "classification":
+        return None
+    try:
+        summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UserError(_t("run {name}'s summary.json cannot be read ({why}): its label names are lost",
+                           name=run.name, why=_first_line(e))) from None
+    names = summary.get("label_names") if isinstance(summary, dict) else None
+    if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, (str, int)) for n in names)):
+        raise UserError(_t("run {name}'s summary.json has no usable label_names (got {value}); it is damaged",
+                           name=run.name, value=repr(names)[:60]))
+    return [str(n) for n in names]
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    first = text.splitlines()[0][:160] if text else ""
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
+
+
 def load_run(run_dir: str | Path, device: str = "cpu", merge: bool = True) -> TrainedModel:
-    """Base model + the run's export, the way the run's technique rebuilds it."""
+    """Base model + the run's export, the way the run's technique rebuilds it. A damaged or
+    incomplete export (truncated weights, a missing or garbled file, label names that do not fit
+    the trained head) is a UserError naming the run, never a traceback."""
     from ftstudio.engine.config import RunConfig
     from ftstudio.engine.models import text_max_length
-    from ftstudio.engine.store import read_json
     from ftstudio.techniques import make_technique
 
     run = Path(run_dir)
@@ -66,35 +117,50 @@ def load_run(run_dir: str | Path, device: str = "cpu", merge: bool = True) -> Tr
     if not export.is_dir():
         raise UserError(_t("run {name} has no export yet (it did not finish)", name=run.name))
     cfg = RunConfig.from_yaml(run / "config.yaml")
-    summary = read_json(run / "summary.json", {}) or {}
-    names = summary.get("label_names")
+    names = run_label_names(run, cfg.task)
+    check_export_files(run)
     technique = make_technique(cfg.technique.name, cfg.technique.params)
     base, tok = load_base(cfg, names)
-    model = technique.load_for_inference(base, str(export))
-    if merge:
-        model = technique.merge_for_inference(model)
+    try:
+        model = technique.load_for_inference(base, str(export))
+        if merge:
+            model = technique.merge_for_inference(model)
+    except UserError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a missing file, a head of another size, ...
+        raise UserError(_t("run {name}'s export cannot be loaded ({why}); it is damaged or incomplete: train "
+                           "the run again",
+                           name=run.name, why=_first_line(e))) from None
     model.to(device).eval()
     reserved = technique.max_length_reserved(getattr(base.config, "model_type", None), cfg.task)
     max_len = text_max_length(cfg.training.max_length, base.config, reserved)
     return TrainedModel(model, tok, cfg.task, names, max_len, run, cfg.technique.name, cfg)
 
 
-def load_model_folder(path: str | Path, task: str, device: str = "cpu") -> TrainedModel:
-    """A Hugging Face folder with its head (a merged/full export or any fine-tuned model)."""
+def load_model_folder(path: str | Path, task: str, device: str = "cpu",
+                      trust_remote_code: bool = False) -> TrainedModel:
+    """A Hugging Face folder with its head (a merged/full export or any fine-tuned model).
+    ``trust_remote_code`` (the run's setting) is passed to every load, so a folder with its own
+    code (auto_map) either loads with it or is one line saying so, never a terminal prompt."""
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    from ftstudio.engine.models import load_tokenizer, text_max_length
+    from ftstudio.engine.models import _custom_code_error, load_config, load_tokenizer, text_max_length
     from ftstudio.engine.pooling import apply_pooling
 
     p = Path(path)
     auto = AutoModelForSequenceClassification if task == "classification" else AutoModelForCausalLM
+    remote = bool(trust_remote_code)
+    config = load_config(str(p), remote)  # custom code without trust_remote_code: one line
     try:
-        model = apply_pooling(auto.from_pretrained(str(p), use_safetensors=True, dtype=torch.float32))
+        model = apply_pooling(auto.from_pretrained(str(p), config=config, use_safetensors=True,
+                                                   dtype=torch.float32, trust_remote_code=remote))
     except (OSError, ValueError) as e:
+        if "trust_remote_code" in str(e) or "custom code" in str(e):
+            raise _custom_code_error(str(p), e) from None
         raise UserError(_t("cannot load a model from {p}: {value}",
                            p=p, value=str(e).splitlines()[0][:160])) from None
-    tok = load_tokenizer(str(p))
+    tok = load_tokenizer(str(p), remote)
     names = None
     if task == "classification":
         names = [str(model.config.id2label[i]) for i in range(model.config.num_labels)]

@@ -45,6 +45,10 @@ class LoRA(Technique):
     uses_peft = True
     export_kinds = ("adapter", "merged")
 
+    def check_device(self, device_type: str) -> None:
+        if self.params.quantize_base != "none":
+            qlora_available(device_type)
+
     def prepare_model(self, model: Any, ctx: Any) -> Any:
         from peft import LoraConfig, TaskType, get_peft_model
 
@@ -90,6 +94,17 @@ class LoRA(Technique):
     def merge_for_inference(self, model: Any) -> Any:
         return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
 
+def qlora_available(device_type: str | None) -> None:
+    """One readable line when QLoRA cannot run here: no CUDA device, or no bitsandbytes."""
+    import importlib.util
+
+    if device_type != "cuda":
+        raise UserError(_t("LoRA's 4-bit base (QLoRA) needs a CUDA GPU; set quantize_base to none on {value}",
+                           value=device_type or 'this device'))
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise UserError(_t("LoRA's 4-bit base (QLoRA) needs bitsandbytes: pip install 'ftstudio[qlora]'"))
+
+
 def quantize_base_4bit(model: Any, ctx: Any, quant_type: str) -> Any:
     """QLoRA (Dettmers et al. 2023): every nn.Linear of the frozen base except the output head
     becomes a bitsandbytes Linear4bit (NF4/FP4 weights, compute in bf16 where the GPU has it, else
@@ -98,13 +113,8 @@ def quantize_base_4bit(model: Any, ctx: Any, quant_type: str) -> Any:
     import torch
 
     device = getattr(ctx, "device", None)
-    if device is None or getattr(device, "type", str(device)) != "cuda":
-        raise UserError(_t("LoRA's 4-bit base (QLoRA) needs a CUDA GPU; set quantize_base to none on {value}",
-                           value=getattr(device, 'type', device) or 'this device'))
-    try:
-        import bitsandbytes as bnb
-    except ImportError:
-        raise UserError(_t("LoRA's 4-bit base (QLoRA) needs bitsandbytes: pip install 'ftstudio[qlora]'")) from None
+    qlora_available(getattr(device, "type", None) if device is not None else None)
+    import bitsandbytes as bnb
     from peft import prepare_model_for_kbit_training
 
     compute = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

@@ -5,7 +5,9 @@
 
 Runs offscreen (QT_QPA_PLATFORM=offscreen unless a display is set) with the built-in demo
 (MiniLM-L6 + the sentiment set + LoRA), a second short run for the comparison view, and a
-prediction in the playground. Then the problem cases a newcomer meets: the text column chosen as
+prediction in the playground, a two-arm study on the Compare techniques page (pre-flight,
+running, its chart), the dialogs (questions, the language notice, a user error, an unexpected
+error with its details) and every menu opened. Then the problem cases a newcomer meets: the text column chosen as
 the label (thousands of "classes"; Start disabled with the reason), a run no better than the
 majority baseline, a stopped and resumed run (its earlier curves kept), and every page in a
 1024×640 and an 800×600 window. Runs go to a scratch runs folder inside the output folder, and
@@ -35,8 +37,13 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     runs = Path(tempfile.mkdtemp(prefix="runs-", dir=out))
     os.environ["FTSTUDIO_RUNS_DIR"] = str(runs)
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ["XDG_STATE_HOME"] = str(out / "state")  # the crash dialog's log file stays in here too
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") and "QT_QPA_PLATFORM" not in os.environ:
+        # the offscreen screen is 800×800 unless told otherwise, and the window keeps within it
+        screen = out / "offscreen-screen.json"
+        screen.write_text('{"screens": [{"name": "shots", "x": 0, "y": 0, "width": 1920, "height": 1200, '
+                          '"logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}')
+        os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={screen}"
 
     import ftstudio.gui  # noqa: F401  (the shiboken refcount fix first)
     from PySide6.QtCore import QSettings
@@ -86,18 +93,18 @@ def main() -> int:
     w.show_page("data")
     shot("data")
     w.show_page("technique")
-    shot("technique-lora")
-    tp.select("layerwise")
-    shot("technique-layerwise")
-    tp.select("continual")
-    tp.sequence.add_task("builtin:topics")
-    shot("technique-continual")
-    tp.select("distillation")
-    shot("technique-distillation")
+    from ftstudio.techniques import all_techniques
+
+    for cls in all_techniques():  # every technique's card and panel
+        tp.select(cls.name)
+        if cls.name == "continual":
+            tp.sequence.add_task("builtin:topics")
+        shot(f"technique-{cls.name}")
     tp.select("lora")
     tp.sequence.set_tasks(None)
 
     w.show_page("training")
+    shot("training")
     w.training_page.max_steps.setValue(args.steps)
     w.training_page.eval_every.setValue(max(5, args.steps // 4))
     pf = w.training_page.preflight
@@ -123,6 +130,10 @@ def main() -> int:
     rp.refresh()
     rp.table.selectRow(0)
     shot("runs")
+    for i in range(rp.tabs.count()):
+        rp.tabs.setCurrentIndex(i)
+        shot(f"runs-tab{i}")
+    rp.tabs.setCurrentIndex(0)
     rp.select_runs([r.run_dir for r in rp.records])
     rp.compare_selected()
     shot("runs-compare")
@@ -135,6 +146,87 @@ def main() -> int:
     pg.predict()
     pump(until=lambda: pg.base.result is not None or bool(pg.problem.text()), timeout=300)
     shot("playground")
+    pg.gen_controls.setVisible(True)  # what a text-generation run shows
+    shot("playground-generation-controls")
+    pg.gen_controls.setVisible(False)
+
+    # -- compare techniques: a two-arm study, its pre-flight, running, and its chart -------------
+    w.show_page("compare")
+    cp = w.compare_page
+    shot("compare-empty")
+    cp.set_ticked(["lora", "bitfit"])
+    cp.max_steps.setValue(max(4, args.steps // 2))
+    shot("compare-setup")
+    cp.run_preflight()
+    pump(until=lambda: cp.preflight_button.isEnabled(), timeout=600)
+    shot("compare-preflight")
+    if cp.start():
+        pump(until=lambda: cp.session is None or cp.queue_table.rowCount() and any(
+            q["status"] == "running" for q in cp.queue), timeout=300)
+        pump(3.0)
+        shot("compare-running")
+        pump(until=lambda: cp.session is None, timeout=1800)
+        pump(until=lambda: cp.chart_filled(), timeout=30)
+    shot("compare-study-finished")
+
+    # -- dialogs: questions, the language notice, errors (a user error, a crash with details) --
+    from PySide6.QtWidgets import QMessageBox
+
+    def answer_no(parent, title, text, *a, **k):
+        box = QMessageBox(QMessageBox.Question, title, text, QMessageBox.Yes | QMessageBox.No, parent)
+        box.show()
+        shot(f"dialog-question-{len(shots) + 1}", box)
+        box.close()
+        return QMessageBox.No
+
+    def tell(parent, title, text, *a, **k):
+        box = QMessageBox(QMessageBox.Information, title, text, QMessageBox.Ok, parent)
+        box.show()
+        shot(f"dialog-information-{len(shots) + 1}", box)
+        box.close()
+        return QMessageBox.Ok
+
+    QMessageBox.question, QMessageBox.information = answer_no, tell
+    w.demo_setup(ask=True)  # the setup was edited: "Replace the setup?"
+    other = "en" if args.lang != "en" else "zh_CN"
+    w.language_actions[other].trigger()  # "the studio will use … the next time it starts"
+    w.language_actions[""].trigger()
+    for m in w.menuBar().actions():  # each menu, opened
+        menu = m.menu()
+        menu.popup(w.mapToGlobal(w.menuBar().actionGeometry(m).bottomLeft()))
+        shot(f"menu-{len(shots) + 1}", menu)
+        menu.close()
+    from ftstudio.engine.errors import UserError
+    from ftstudio.gui import util
+
+    w.show_page("training")
+    good = w.training_page.lr.text()
+    w.training_page.lr.setText("abc")
+    try:
+        w.build_config()
+    except UserError as e:  # the studio's own message
+        box = util.show_error(w, e)
+        shot("dialog-error-bad-learning-rate", box)
+        box.close()
+    w.training_page.lr.setText(good)
+    from dataclasses import replace
+
+    try:  # the engine's message for the same kind of mistake
+        cfg = w.build_config()
+        replace(cfg, training=replace(cfg.training, learning_rate=2.0)).validate()
+    except UserError as e:
+        box = util.show_error(w, e)
+        shot("dialog-error-engine", box)
+        box.close()
+    import traceback
+
+    try:
+        raise RuntimeError("CUDA error: device-side assert triggered")
+    except RuntimeError as e:
+        box = util.show_error(w, util.ErrorInfo(e, traceback.format_exc()))
+        box.details_button.click()
+        shot("dialog-unexpected-error-details", box)
+        box.close()
 
     # -- the problem cases ---------------------------------------------------------------------
     from ftstudio.gui import util
@@ -144,7 +236,7 @@ def main() -> int:
     dp.label_col.set_value("text")
     dp._mapping_changed()
     pump(until=lambda: not dp._timer.isActive() and dp.preview is not None
-         and dp.preview_status.text() != "Reading…" and not w.validation.pending, timeout=120)
+         and dp.preview_status.text() != dp.tr("Reading…") and not w.validation.pending, timeout=120)
     pump(1.0)
     shot("problem-label-is-text")
     box = util.show_error(w, "column 'text' has " + ", ".join(f"'review {i}'" for i in range(400)))

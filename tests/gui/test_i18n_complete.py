@@ -89,6 +89,11 @@ def visible_texts(root):
             for i in range(w.rowCount()):
                 it = w.verticalHeaderItem(i)
                 yield f"{name}.row{i}", it.text() if it else ""
+                for j in range(w.columnCount()):  # cells: statuses, verdicts (names pass as names)
+                    it = w.item(i, j)
+                    if it is not None:
+                        yield f"{name}[{i},{j}]", it.text()
+                        yield f"{name}[{i},{j}].toolTip", it.toolTip()
         if type(w).__name__ == "PlotWidget":
             pi = w.getPlotItem()
             yield name + ".title", pi.titleLabel.text
@@ -128,6 +133,7 @@ def test_every_page_in_chinese(zh, qtbot, settings, tiny_setup, tiny_dir):
     w.model_page.refresh_sources()
     qtbot.waitUntil(lambda: w.model_page._sources_loaded and w.model_page.info is not None
                     and w.data_page.preview is not None, timeout=60_000)
+    w.validation.activate()  # live validation, as after the window is shown: problems are walked too
 
     # Names the pages show as they are: data (columns, labels), model facts, parameter choices,
     # technique and model ids.
@@ -161,7 +167,9 @@ def test_every_page_in_chinese(zh, qtbot, settings, tiny_setup, tiny_dir):
         walk(key)
     w.show_page("technique")
     for cls in all_techniques():
-        w.technique_page.select(cls.name)
+        # the setup's problems too (distillation without a teacher: the banner, the page's panel)
+        with qtbot.waitSignal(w.validation.updated, timeout=30_000, raising=False):
+            w.technique_page.select(cls.name)
         walk(f"technique/{cls.name}")
     w.technique_page.select("lora")
 
@@ -181,7 +189,8 @@ def test_every_page_in_chinese(zh, qtbot, settings, tiny_setup, tiny_dir):
                          samples_per_second=50.0, tokens_per_second=500.0, memory={"rss": 3e8},
                          elapsed=i * 0.1, eta=1.0, extra={"task_loss": 1.0, "ewc_penalty": 0.1}, task=0))
     rp.on_event(TechniqueState(step=5, state={"trainable_groups": groups[-2:], "lr_per_group": lrs}))
-    rp.on_event(Eval(step=10, metrics={"accuracy": 0.8, "macro_f1": 0.7, "eval_loss": 0.3}, task=0))
+    rp.on_event(Eval(step=10, metrics={"accuracy": 0.8, "macro_f1": 0.7, "eval_loss": 0.3, "majority_baseline": 0.5,
+                                       "beats_baseline": 1.0}, task=0))
     rp.on_event(TaskFinished(task=0, task_name="sst2", acc_matrix=[[0.8]], metrics={"acc": 0.8, "bwt": 0.0}))
     rp.on_event(Log(message="x", level="warning"))
     rp.plots.redraw(all_groups=True)
@@ -195,6 +204,26 @@ def test_every_page_in_chinese(zh, qtbot, settings, tiny_setup, tiny_dir):
     for key in ("runs", "playground", "compare"):
         w.show_page(key)
         walk(key)
+    # the compare page with a study's results: the queue, the table, the reading and caption
+    from ftstudio.engine.study import StudyConfig
+    from ftstudio.engine.study_chart import reading
+
+    cp = w.compare_page
+    arms = [{"id": "a", "label": "LoRA r=8", "group": "LoRA r=8", "technique": "lora", "status": "finished",
+             "accuracy": 0.8, "macro_f1": 0.7, "baseline_accuracy": 0.5, "trainable_percent": 0.5,
+             "trainable_params": 1000, "train_seconds": 10.0, "peak_memory_bytes": 2**28},
+            {"id": "b", "label": "full", "group": "full", "technique": "full", "status": "finished",
+             "accuracy": 0.82, "trainable_percent": 100.0, "train_seconds": 20.0, "peak_memory_bytes": 2**29},
+            {"id": "c", "label": "BitFit", "group": "BitFit", "technique": "bitfit", "status": "failed"}]
+    study = StudyConfig.from_dict({"model": "m", "data": {"train": "x"}, "training": {"max_steps": 5},
+                                   "arms": [{"name": "full"}]})
+    cp.queue = [{"id": r["id"], "label": r["label"], "status": st, "eta": None}
+                for r, st in zip(arms, ("finished", "running", "waiting"))]
+    cp._show_queue()
+    walk("compare/queue")
+    cp._on_done({"status": "stopped", "kind": "single", "task": "classification", "arms": arms,
+                 "chart": {"reading": reading(arms, "single", "classification")}, "held_equal": study.held_equal()})
+    walk("compare/results")
     w.playground_page.gen_controls.setVisible(True)  # shown for text-generation runs
     walk("playground/generation")
     # the data page set up for text generation (format, chat template, loss fields)

@@ -181,7 +181,7 @@ def test_preflight_can_be_cancelled_and_shows_progress_not_old_numbers(window, q
 
     release = threading.Event()
 
-    def slow(cfg, measure_step=True, progress=None):
+    def slow(cfg, measure_step=True, progress=None, **_):
         progress("Loading the model", 1, 4)
         release.wait(20)
         progress("Timing one step", 2, 4)  # raises Cancelled once cancelled

@@ -132,3 +132,56 @@ def test_real_task_sequence_fills_matrix_and_ewc_view(window, qtbot, tiny_dir, t
     assert page.plots.point_counts()["extra"] == 16
     assert "EWC" in page.plots.extra_plot.getPlotItem().titleLabel.text
     assert Path(page.run_dir, "summary.json").exists()
+
+
+def _spam_csv(tmp_path: Path) -> Path:
+    p = tmp_path / "spam.csv"
+    with open(p, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for i in range(60):
+            w.writerow([f"note {i} about lunch" if i % 10 else f"win a prize {i} now", "ham" if i % 10 else "spam"])
+    return p
+
+
+def _run_preflight(window, qtbot):
+    panel = window.training_page.preflight
+    window.show_page("training")
+    panel.button.click()
+    qtbot.waitUntil(lambda: panel.state in ("done", "blocked", "failed"), timeout=120_000)
+    return panel
+
+
+def test_preflight_lists_the_validation_errors_and_start_says_why(window, qtbot, tiny_dir, tmp_path):
+    """A setup the validation pass refuses: the pre-flight result lists every problem (the error
+    and the imbalance warning), measures nothing, and Start is disabled with the error's reason."""
+    from ftstudio.gui.main_window import MainWindow  # noqa: F401
+
+    from tests.gui.conftest import tiny_config
+
+    window.load_config(tiny_config(tiny_dir("bert"), _spam_csv(tmp_path), "lora", grad_accum=40))
+    panel = _run_preflight(window, qtbot)
+    assert panel.state == "blocked", panel.verdict.text()
+    text = panel.problems_text()
+    assert "Cannot start" in text and "grad_accum 40" in text and "always answering it scores" in text
+    assert panel.report is None and panel.values["total"].text() == "—"
+    assert panel.numbers.isHidden() and panel.memory_bar.isHidden()  # nothing measured: the problems show
+    assert not window.start_action.isEnabled()
+    assert "grad_accum 40" in window.start_reason.text() and window.start_reason.isVisibleTo(window)
+    assert "grad_accum 40" in window.problem_panels["training"].text()
+    assert not window.start()  # pressing it anyway explains instead of training
+    assert window.session is None
+
+
+def test_preflight_shows_the_warnings_and_the_baseline(window, qtbot, tiny_dir, tmp_path):
+    from tests.gui.conftest import tiny_config
+
+    window.load_config(tiny_config(tiny_dir("bert"), _spam_csv(tmp_path), "lora"))
+    panel = _run_preflight(window, qtbot)
+    assert panel.state == "done", panel.verdict.text()
+    assert not panel.numbers.isHidden()
+    text = panel.problems_text()
+    assert "Fits, with notes" in text and "'ham' is 89% of the training rows" in text  # after the split
+    assert f"Baseline: always answering 'ham' scores accuracy {panel.report.baseline['accuracy']:.3f}" in text
+    assert window.start_action.isEnabled()  # a warning never blocks
+    assert "'ham' is 89%" in window.problem_panels["data"].text()

@@ -116,13 +116,22 @@ def test_playground_answers_for_a_finished_run(window, qtbot, tiny_setup):
         assert set(box.result["probabilities"]) == {"positive", "negative"}
         assert box.headline.text().startswith(box.result["label"])
         assert box.probs.rowCount() == 2  # one probability bar per label
+    # the right-hand box is the base model's own answer, not the tuned one's again
+    import pytest
+
+    from ftstudio.engine.predict import Predictor
+
+    pred = Predictor(pg.current_run())
+    for box, fn in ((pg.tuned, pred.predict), (pg.base, pred.predict_base)):
+        want = fn("a wonderful , moving story")["probabilities"]
+        assert box.result["probabilities"] == pytest.approx(want, abs=1e-4), box.objectName()
 
 
 def test_stop_keeps_the_checkpoint_and_resume_finishes(window, qtbot, tiny_setup):
     page = window.run_page
     window.load_config(tiny_setup("full", max_steps=400))
     assert window.start()
-    qtbot.waitUntil(lambda: page.progress.value() >= 3, timeout=120_000)
+    qtbot.waitUntil(lambda: page.progress.value() >= 30, timeout=120_000)  # late enough that a spike would show
     page.stop_button.click()
     assert page.state == "stopping"
     qtbot.waitUntil(lambda: window.session is None, timeout=60_000)

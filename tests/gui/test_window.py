@@ -254,3 +254,32 @@ def test_yaml_only_speed_switches_survive_the_gui(window, tmp_path):
     window.save_setup(str(out))
     again = RunConfig.from_yaml(out)
     assert (again.training.packing, again.training.compile) == ("off", "on")
+
+
+def test_interval_fields_save_null_for_off_and_read_an_old_0_as_off(window, tmp_path):
+    """The spin boxes' lowest value is their "off" text and is written as null, the config's only
+    off; a file from when 0 meant off opens as off and the status bar says it was read as null."""
+    import yaml
+
+    tp = window.training_page
+    tp.eval_every.setValue(0)
+    tp.save_every.setValue(0)
+    assert tp.eval_every.text() == "end of each epoch only" and tp.save_every.text() == "with each evaluation"
+    p = tmp_path / "setup.yaml"
+    assert window.save_setup(str(p))
+    t = yaml.safe_load(p.read_text())["training"]
+    assert t["eval_every"] is None and t["save_every"] is None
+    tp.eval_every.setValue(25)
+    tp.save_every.setValue(50)
+    assert window.save_setup(str(p))
+    t = yaml.safe_load(p.read_text())["training"]
+    assert (t["eval_every"], t["save_every"]) == (25, 50)
+    t.update(eval_every=0, save_every=0)
+    d = yaml.safe_load(p.read_text())
+    d["training"] = t
+    p.write_text(yaml.safe_dump(d))
+    assert window.open_setup(str(p))
+    assert tp.eval_every.value() == 0 and tp.save_every.value() == 0
+    assert "eval_every: 0, save_every: 0 read as null" in window.statusBar().currentMessage()
+    t2 = tp.training_config()
+    assert t2.eval_every is None and t2.save_every is None

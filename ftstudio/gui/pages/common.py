@@ -21,14 +21,18 @@ STATUS_NAMES = {"finished": QT_TRANSLATE_NOOP("common", "finished"),
                 "cancelled": QT_TRANSLATE_NOOP("common", "cancelled"),
                 "running": QT_TRANSLATE_NOOP("common", "running"),
                 "stopping": QT_TRANSLATE_NOOP("common", "stopping"),
-                "interrupted": QT_TRANSLATE_NOOP("common", "interrupted")}
+                "interrupted": QT_TRANSLATE_NOOP("common", "interrupted"),
+                "stopped": QT_TRANSLATE_NOOP("common", "stopped"),
+                "waiting": QT_TRANSLATE_NOOP("common", "waiting")}
 
 
 METRIC_NAMES = {"accuracy": QT_TRANSLATE_NOOP("common", "accuracy"),
                 "macro_f1": QT_TRANSLATE_NOOP("common", "macro-F1"),
                 "eval_loss": QT_TRANSLATE_NOOP("common", "eval loss"),
                 "perplexity": QT_TRANSLATE_NOOP("common", "perplexity"),
-                "loss": QT_TRANSLATE_NOOP("common", "loss")}
+                "loss": QT_TRANSLATE_NOOP("common", "loss"),
+                "majority_baseline": QT_TRANSLATE_NOOP("common", "majority baseline"),
+                "beats_baseline": QT_TRANSLATE_NOOP("common", "beats the baseline")}
 
 
 def metric_name(key: str) -> str:
@@ -201,6 +205,26 @@ class PageFrame(QScrollArea):
         return super().eventFilter(obj, e)
 
 
+def memory_ratio_text(s: dict) -> str:
+    """Pre-flight's memory estimate over the run's measured memory, '0.86×' ('—' without both)."""
+    r = s.get("memory_estimate_ratio") if isinstance(s, dict) else None
+    return f"{r:.2f}×" if isinstance(r, (int, float)) and r > 0 else "—"
+
+
+def memory_estimate_text(s: dict) -> str:
+    """'pre-flight estimate 210 MiB, measured 243 MiB (estimate/measured 0.86×)' from summary.json;
+    '' when the run recorded no estimate or no measured peak."""
+    from ftstudio.gui.util import fmt_bytes
+
+    est = s.get("memory_estimate_bytes") if isinstance(s, dict) else None
+    measured = s.get("measured_memory_bytes") if isinstance(s, dict) else None
+    if not est or not measured:
+        return ""
+    return QCoreApplication.translate(
+        "RunsPage", "pre-flight estimate {estimate}, measured {measured} (estimate/measured {ratio})").format(
+        estimate=fmt_bytes(est), measured=fmt_bytes(measured), ratio=memory_ratio_text(s))
+
+
 # -- layouts for narrow windows (800×600: no page may need sideways scrolling) ------------------
 class FlowLayout(QLayout):
     """Buttons in a row that wraps onto the next line when the row is too narrow."""
@@ -320,11 +344,39 @@ class ResponsiveRow(QWidget):
         want = QBoxLayout.LeftToRight if side else QBoxLayout.TopToBottom
         if self.box.direction() != want:
             self.box.setDirection(want)
+            self._hold_height()
         super().resizeEvent(e)
+
+    def _hold_height(self) -> None:
+        """Stacked, the row needs more height than the page's layout had planned: say so as an
+        explicit minimum (the page's frame then grows the page and it scrolls vertically)."""
+        h = self.box.minimumSize().height() if self.box.direction() == QBoxLayout.TopToBottom else 0
+        if self.minimumHeight() != h:
+            self.setMinimumHeight(h)
+
+    def event(self, e: QEvent) -> bool:
+        if e.type() == QEvent.LayoutRequest:
+            self._hold_height()  # the contents changed (a preview with more labels)
+        return super().event(e)
 
 
 class ResponsiveSplitter(QSplitter):
-    """A horizontal splitter that turns vertical when its panes' minimum widths do not fit."""
+    """A horizontal splitter that turns vertical when its panes' minimum widths do not fit.
+    ``stacked``: per pane, (minimum, maximum) height while stacked (a list needs less than the
+    whole page, a parameters area needs room), None for no limit."""
+
+    def __init__(self, orientation: Qt.Orientation = Qt.Horizontal, parent: QWidget | None = None,
+                 stacked: list[tuple[int, int | None]] | None = None):
+        super().__init__(orientation, parent)
+        self.stacked = stacked or []
+
+    def setOrientation(self, o: Qt.Orientation) -> None:  # noqa: N802
+        super().setOrientation(o)
+        for i, (lo, hi) in enumerate(self.stacked[:self.count()]):
+            w = self.widget(i)
+            w.setMinimumHeight(lo if o == Qt.Vertical else 0)
+            w.setMaximumHeight(hi if o == Qt.Vertical and hi else 16777215)
+        self.updateGeometry()
 
     def _panes(self) -> list[QWidget]:
         return [self.widget(i) for i in range(self.count()) if not self.widget(i).isHidden()]

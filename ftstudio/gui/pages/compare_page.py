@@ -36,7 +36,9 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.engine.errors import UserError
-from ftstudio.gui.pages.common import InlineProblem, Lazy, ResponsiveSplitter, WrappedCheckBox, flow_row, heading
+from ftstudio.gui.pages.common import (
+    InlineProblem, Lazy, ResponsiveSplitter, WrappedCheckBox, flow_row, heading, status_name,
+)
 from ftstudio.gui.util import fmt_count, fmt_seconds, run_async, show_error
 from ftstudio.i18n import _t
 
@@ -92,7 +94,7 @@ class ComparePage(QWidget):
         outer = QVBoxLayout(self)
         outer.addWidget(heading(self.tr("Compare techniques"), self.tr("One model, one dataset, several techniques under the "
                                                       "same budget: what each buys and what it costs.")))
-        split = ResponsiveSplitter(Qt.Horizontal)  # the setup above the results in a narrow window
+        split = ResponsiveSplitter(Qt.Horizontal, stacked=[(340, None), (420, None)])  # setup above results
         outer.addWidget(split, 1)
 
         # -- left: techniques, budget, buttons
@@ -487,7 +489,7 @@ class ComparePage(QWidget):
                 else:
                     total += eta
             icon = {"finished": self.tr("✓ done"), "running": self.tr("▶ running"),
-                    "waiting": self.tr("… waiting")}.get(q["status"], q["status"])
+                    "waiting": self.tr("… waiting")}.get(q["status"]) or status_name(q["status"])
             for c, text in enumerate((q["label"], icon, fmt_seconds(eta) if eta is not None else "—")):
                 self.queue_table.setItem(i, c, QTableWidgetItem(text))
         n_done = sum(q["status"] == "finished" for q in self.queue)
@@ -516,7 +518,7 @@ class ComparePage(QWidget):
                 v = r.get(k)
                 return fmt.format(v * scale) if isinstance(v, (int, float)) else "—"
 
-            cells = [r.get("label", "?"), r.get("status", "?"),
+            cells = [r.get("label", "?"), status_name(r.get("status")) or "?",
                      num(metric, "{:.2f}%", 100) if metric != "eval_loss" else num(metric, "{:.4f}"),
                      num("macro_f1", "{:.3f}"), num("baseline_accuracy", "{:.2f}%", 100),
                      fmt_count(r.get("trainable_params")) if r.get("trainable_params") else "—",
@@ -558,7 +560,7 @@ class ComparePage(QWidget):
         self.results = results or self.results
         self._show_results()
         self.total_label.setText(self.tr("Study {value} · {study_dir}").format(
-                                     value=self.results.get('status', '?'), study_dir=self.study_dir))
+                                     value=status_name(self.results.get("status")) or "?", study_dir=self.study_dir))
 
     def _on_failed(self, kind: str, message: str, tb: str) -> None:
         self.problem.set_problem(message.splitlines()[0] if message else self.tr("the study failed"))

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.gui.pages.common import Lazy, metric_name
+from ftstudio.gui.pages.common import Lazy, memory_estimate_text, metric_name
 from ftstudio.gui.util import fmt_bytes, fmt_count, fmt_metric, fmt_seconds
 
 
@@ -138,6 +138,11 @@ class RunPage(QWidget):
         self.activity = QLabel("")
         self.activity.setStyleSheet("color:#555")
         lay.addWidget(self.activity)
+        self.memory_facts = QLabel("")  # at the end: pre-flight's memory estimate vs the measured peak
+        self.memory_facts.setObjectName("run_memory")
+        self.memory_facts.setStyleSheet("color:#555")
+        self.memory_facts.hide()
+        lay.addWidget(self.memory_facts)
 
         split = QSplitter(Qt.Vertical)
         self._plots = Lazy(_training_plots)
@@ -202,6 +207,7 @@ class RunPage(QWidget):
         self.timing.setText(self.tr("elapsed —   ETA —"))
         self.facts.setText(description)
         self.activity.setText(self.tr("Loading the model and data…"))
+        self.memory_facts.hide()
         self._t_begin = time.monotonic()
         self._prior_elapsed = 0.0
         self._eta = None
@@ -331,6 +337,9 @@ class RunPage(QWidget):
         phases = self.phase_summary()
         self.activity.setText(self.tr("Time by phase: {phases}").format(phases=phases) if phases else "")
         peak = summary.get("peak_memory_bytes") or self.peak_memory
+        mem = memory_estimate_text(summary)
+        self.memory_facts.setText(self.tr("Memory: {comparison}").format(comparison=mem) if mem else "")
+        self.memory_facts.setVisible(bool(mem))
         if status == "finished":
             verdict, beats = baseline_verdict(summary)
             metrics = {k: summary.get(k) for k in ("accuracy", "macro_f1", "eval_loss", "perplexity")
@@ -427,6 +436,8 @@ class RunPage(QWidget):
             s = d.get("summary") or {}
             if s.get("peak_memory_bytes"):
                 self.append_log(self.tr("peak memory {size}").format(size=fmt_bytes(s["peak_memory_bytes"])))
+            if memory_estimate_text(s):
+                self.append_log(memory_estimate_text(s))
 
     def _show_step(self) -> None:
         d = self._last_step

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.gui.pages.common import Lazy, flow_row, heading, status_name
+from ftstudio.gui.pages.common import Lazy, flow_row, heading, memory_estimate_text, memory_ratio_text, status_name
 from ftstudio.gui.util import fmt_bytes, fmt_count, fmt_metric, fmt_seconds, run_async, show_error
 
 
@@ -54,6 +54,7 @@ COLUMNS = [  # header texts translated where shown (RunsPage context)
     QT_TRANSLATE_NOOP("RunsPage", "Eval loss"),
     QT_TRANSLATE_NOOP("RunsPage", "Trainable"),
     QT_TRANSLATE_NOOP("RunsPage", "Peak memory"),
+    QT_TRANSLATE_NOOP("RunsPage", "Memory est./measured"),
     QT_TRANSLATE_NOOP("RunsPage", "Time"),
 ]
 SORT_ROLE = Qt.UserRole + 1  # a column's sort key (numbers sort as numbers, "—" last)
@@ -100,6 +101,7 @@ COMPARE_ROWS = [
     (QT_TRANSLATE_NOOP("RunsPage", "Trainable %"), lambda r: _pct(r.summary)),
     (QT_TRANSLATE_NOOP("RunsPage", "Trainable params"), lambda r: fmt_count(r.summary.get("trainable_params"))),
     (QT_TRANSLATE_NOOP("RunsPage", "Peak memory"), lambda r: fmt_bytes(r.summary.get("peak_memory_bytes"))),
+    (QT_TRANSLATE_NOOP("RunsPage", "Memory estimate"), lambda r: memory_estimate_text(r.summary) or "—"),
     (QT_TRANSLATE_NOOP("RunsPage", "Time"), lambda r: fmt_seconds(r.summary.get("wall_seconds"))),
     (QT_TRANSLATE_NOOP("RunsPage", "Samples/s"), lambda r: fmt_metric(r.summary.get("samples_per_second"))),
     (QT_TRANSLATE_NOOP("RunsPage", "Accuracy"), lambda r: accuracy_text(r.summary)),
@@ -288,6 +290,7 @@ class RunsPage(QWidget):
                 (fmt_metric(s.get("macro_f1")), s.get("macro_f1")), (fmt_metric(s.get("eval_loss")), s.get("eval_loss")),
                 (_pct(s), (tp / tot) if tp is not None and tot else None),
                 (fmt_bytes(s.get("peak_memory_bytes")), s.get("peak_memory_bytes") or None),
+                (memory_ratio_text(s), s.get("memory_estimate_ratio")),
                 (fmt_seconds(s.get("wall_seconds")), s.get("wall_seconds")),
             ]
             for j, (text, key) in enumerate(cells):
@@ -301,6 +304,8 @@ class RunsPage(QWidget):
                     it.setFlags(it.flags() & ~Qt.ItemIsEditable)
                 if j == 4:
                     it.setToolTip(getattr(r, "dataset", ""))
+                if j == COLUMNS.index("Memory est./measured") and memory_estimate_text(s):
+                    it.setToolTip(memory_estimate_text(s))
                 if j == COLUMNS.index("Accuracy") and s.get("beats_baseline") is False:
                     it.setForeground(Qt.darkYellow)
                     it.setToolTip(self.tr("no better than always answering '{value}'").format(

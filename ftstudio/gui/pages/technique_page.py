@@ -231,7 +231,8 @@ class TechniquePage(QWidget):
         self.current_model = current_model
         outer = QVBoxLayout(self)
         outer.addWidget(heading(self.tr("Technique"), self.tr("How the model is fine-tuned: what trains, what it costs.")))
-        split = ResponsiveSplitter(Qt.Horizontal)  # the list above the parameters in a narrow window
+        # the list above the parameters in a narrow window (a short list, room for the parameters)
+        split = ResponsiveSplitter(Qt.Horizontal, stacked=[(120, 170), (420, None)])
         outer.addWidget(split, 1)
         self.list = QListWidget()
         self.list.setObjectName("technique_list")

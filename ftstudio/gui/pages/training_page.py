@@ -107,7 +107,13 @@ class TrainingPage(QWidget):
         for k, t in PRECISION_LABELS.items():
             self.precision.addItem(self.tr(t), k)
         self.precision.setToolTip(self.tr("Auto: bf16 on GPUs that support it, fp32 on CPU"))
-        self.eval_every = _spin(0, 10_000_000, self.tr("end of each epoch only"), self.tr("Evaluate every N steps"))
+        # the spin boxes' 0 is their "off" text and is saved as null, the config's only "off"
+        self.eval_every = _spin(0, 10_000_000, self.tr("end of each epoch only"),
+                                self.tr("Evaluate every N steps (saved as eval_every; the lowest value, "
+                                        "'end of each epoch only', is `eval_every: null`)"))
+        self.save_every = _spin(0, 10_000_000, self.tr("with each evaluation"),
+                                self.tr("Write a resumable checkpoint every N steps (saved as save_every; the "
+                                        "lowest value, 'with each evaluation', is `save_every: null`)"))
         self.seed = _spin(0, 2**31 - 1, tip=self.tr("Same seed, same data order and initialisation"))
         self.runs_dir = QLineEdit()
         self.runs_dir.setObjectName("runs_dir")
@@ -120,6 +126,7 @@ class TrainingPage(QWidget):
         f2.addRow(self.tr("Device:"), self.device)
         f2.addRow(self.tr("Precision:"), self.precision)
         f2.addRow(self.tr("Evaluate every (steps):"), self.eval_every)
+        f2.addRow(self.tr("Checkpoint every (steps):"), self.save_every)
         f2.addRow(self.tr("Seed:"), self.seed)
         f2.addRow(self.tr("Runs folder:"), rrow)
         left.addWidget(box2)
@@ -130,7 +137,7 @@ class TrainingPage(QWidget):
         row.addWidget(self.preflight, 1)
 
         for w in (self.epochs, self.max_steps, self.batch, self.grad_accum, self.max_length, self.warmup,
-                  self.weight_decay, self.eval_every, self.seed):
+                  self.weight_decay, self.eval_every, self.save_every, self.seed):
             w.valueChanged.connect(lambda *_: self.changed.emit())
         for w in (self.device, self.precision):
             w.currentIndexChanged.connect(lambda *_: self.changed.emit())
@@ -150,7 +157,8 @@ class TrainingPage(QWidget):
             lr = float(t)
         except ValueError:
             self.lr_problem.set_problem(self.tr("enter a number such as 2e-5"))
-            raise UserError(self.tr("learning rate: '{t}' is not a number (e.g. 2e-5)").format(t=t)) from None
+            raise UserError(self.tr("learning rate: '{t}' is not a number (e.g. 2e-5)").format(t=t),
+                            where="training", field="training.learning_rate") from None
         self.lr_problem.set_problem(None)
         o = self._other
         return TrainingConfig(
@@ -165,7 +173,7 @@ class TrainingPage(QWidget):
             max_length=self.max_length.value(),
             seed=self.seed.value(),
             eval_every=self.eval_every.value() or None,
-            save_every=o.save_every,
+            save_every=self.save_every.value() or None,
             early_stopping_patience=o.early_stopping_patience,
             device=self.device.currentData(),
             precision=self.precision.currentData(),
@@ -190,7 +198,8 @@ class TrainingPage(QWidget):
         self.max_length.setValue(t.max_length)
         self.device.setCurrentIndex(max(0, self.device.findData(t.device)))
         self.precision.setCurrentIndex(max(0, self.precision.findData(t.precision)))
-        self.eval_every.setValue(t.eval_every or 0)
+        self.eval_every.setValue(max(0, t.eval_every or 0))  # an old file's 0 ("off") shows as off
+        self.save_every.setValue(max(0, t.save_every or 0))
         self.seed.setValue(t.seed)
         if runs_dir is not None:
             self.runs_dir.setText(runs_dir)
@@ -210,11 +219,16 @@ def run_seconds(report: Any, cfg: Any) -> float | None:
 class PreflightPanel(QGroupBox):
     """Runs ``engine.preflight.preflight`` off the GUI thread and shows the report.
 
-    States: idle, running (progress of its phases; Cancel), done (the numbers), stale (the setup
-    changed after the numbers were measured: they are greyed and the verdict says to run it
-    again), failed."""
+    States: idle, running (progress of its phases; Cancel), done (the numbers, with the
+    validation's warnings and the majority baseline), blocked (``engine.validate`` found errors:
+    every problem is listed and nothing was measured), stale (the setup changed after the numbers
+    were measured: they are greyed and the verdict says to run it again), failed.
+
+    ``validated`` hands the validation pass the pre-flight ran to the window, which shows each
+    problem on its page and disables Start with the first error's reason."""
 
     finished = Signal(object)
+    validated = Signal(object)  # the engine.validate Validation this pre-flight ran
     _progress = Signal(object)  # (seq, what, done, total) from the job thread
 
     def __init__(self, build_config: Callable[[], Any], parent: QWidget | None = None):
@@ -251,7 +265,9 @@ class PreflightPanel(QGroupBox):
         self.phase.setStyleSheet("color:#555")
         self.phase.hide()
         lay.addWidget(self.phase)
-        self.form = QFormLayout()
+        self.numbers = QWidget()  # the measured numbers: hidden while a refused setup's problems show
+        self.form = QFormLayout(self.numbers)
+        self.form.setContentsMargins(0, 0, 0, 0)
         self.values: dict[str, QLabel] = {}
         for key, title in (
             ("trainable", self.tr("Trainable parameters")),
@@ -269,7 +285,7 @@ class PreflightPanel(QGroupBox):
             lab.setTextInteractionFlags(Qt.TextSelectableByMouse)
             self.values[key] = lab
             self.form.addRow(self.tr("{title}:").format(title=title), lab)
-        lay.addLayout(self.form)
+        lay.addWidget(self.numbers)
         self.memory_bar = QProgressBar()
         self.memory_bar.setRange(0, 1000)
         self.memory_bar.setValue(0)
@@ -303,6 +319,7 @@ class PreflightPanel(QGroupBox):
             lab.setEnabled(True)
         self.memory_bar.setValue(0)
         self.memory_bar.setFormat(self.tr("memory use: —"))
+        self._show_numbers(True)
         self.button.setEnabled(False)
         self.cancel_button.show()
         self.busy.setRange(0, 0)
@@ -332,7 +349,11 @@ class PreflightPanel(QGroupBox):
 
         def fail(e: Any) -> None:
             if seq == self._seq and not token["cancelled"]:
-                self._fail(e.message)
+                validation = getattr(getattr(e, "exc", None), "validation", None)
+                if validation is not None:
+                    self.show_blocked(validation)
+                else:
+                    self._fail(e.message)
 
         run_async(job, done, fail, owner=self)
 
@@ -373,7 +394,12 @@ class PreflightPanel(QGroupBox):
             self.busy.setValue(int(done))
         self.phase.setText(f"{what}…" + (f"  ({done}/{total})" if total and total > 4 else ""))
 
+    def _show_numbers(self, shown: bool) -> None:
+        self.numbers.setVisible(shown)
+        self.memory_bar.setVisible(shown)
+
     def _idle(self) -> None:
+        self._show_numbers(True)
         self.busy.hide()
         self.phase.hide()
         self.cancel_button.hide()
@@ -388,6 +414,33 @@ class PreflightPanel(QGroupBox):
         self.verdict.setText(self.tr("Pre-flight failed: {msg}").format(msg=msg))
         self.verdict.setStyleSheet("color:#b00020")
         self.finished.emit(None)
+
+    def show_blocked(self, validation: Any) -> None:
+        """``engine.validate`` refused the setup: list every problem (errors first); no numbers."""
+        import html
+
+        self._idle()
+        self.state = "blocked"
+        for lab in self.values.values():
+            lab.setText("—")
+        self._show_numbers(False)  # nothing was measured: the problems take the room
+        rows = []
+        for p in sorted(validation.problems, key=lambda p: p.severity != "error"):
+            color, mark = ("#b00020", "✖") if p.severity == "error" else ("#8a5a00", "⚠")
+            rows.append(f"<li style='color:{color}'>{mark} {html.escape(p.message)}</li>")
+        self.verdict.setText(self.tr("✖ Cannot start: fix the problems below, then run the check again.")
+                             + "<ul>" + "".join(rows) + "</ul>")
+        self.verdict.setStyleSheet("color:#b00020")
+        self.validated.emit(validation)
+        self.finished.emit(None)
+
+    def problems_text(self) -> str:
+        """The verdict as plain text (what a test or a screen reader sees)."""
+        from PySide6.QtGui import QTextDocument
+
+        doc = QTextDocument()
+        doc.setHtml(self.verdict.text())
+        return doc.toPlainText()
 
     def show_report(self, r: Any) -> None:
         self.report = r
@@ -427,13 +480,27 @@ class PreflightPanel(QGroupBox):
             frac = mem["total"] / avail
             self.memory_bar.setValue(int(min(frac, 1.0) * 1000))
             self.memory_bar.setFormat(self.tr("memory use: {pct:.0f}% of available").format(pct=100 * frac))
+        import html
+
         warnings = list(field(r, "warnings", default=[]) or [])
         fits = field(r, "fits", default=True)
+        base = field(r, "baseline")
+        base_line = ""
+        if isinstance(base, dict) and "label" in base and base.get("accuracy") is not None:
+            base_line = "<p style='color:#555'>" + html.escape(self.tr(
+                "Baseline: always answering '{label}' scores accuracy {acc:.3f}; the run must beat it.").format(
+                    label=base["label"], acc=base["accuracy"])) + "</p>"
         if fits and not warnings:
-            self.verdict.setText(self.tr("✔ Fits. Ready to start."))
+            self.verdict.setText(self.tr("✔ Fits. Ready to start.") + base_line)
             self.verdict.setStyleSheet("color:#1b7f3b; font-weight:bold")
         else:
             head = self.tr("✔ Fits, with notes:") if fits else self.tr("✖ Will not fit as configured:")
-            self.verdict.setText(head + "<ul>" + "".join(f"<li>{w}</li>" for w in warnings) + "</ul>")
+            self.verdict.setText(head + "<ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings) + "</ul>"
+                                 + base_line)
             self.verdict.setStyleSheet("color:%s" % ("#8a5a00" if fits else "#b00020"))
+        problems = field(r, "problems")
+        if problems is not None:  # the validation pass it ran (warnings only: errors block above)
+            from ftstudio.engine.validate import Problem, Validation
+
+            self.validated.emit(Validation([Problem(**p) for p in problems], baseline=base))
         self.finished.emit(r)

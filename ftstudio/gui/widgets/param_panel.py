@@ -145,7 +145,8 @@ def make_editor(spec: Any, on_change_: Callable[[], None]) -> Editor:
         if spec.max is not None:
             v.setTop(float(spec.max))
         w.setValidator(v)
-        w.setPlaceholderText("e.g. 1e-4" if not spec.optional else "none")
+        w.setPlaceholderText(QCoreApplication.translate("param_panel", "e.g. 1e-4") if not spec.optional
+                             else QCoreApplication.translate("param_panel", "none"))
         w.setMinimumWidth(110)
 
         def get() -> Any:
@@ -153,11 +154,13 @@ def make_editor(spec: Any, on_change_: Callable[[], None]) -> Editor:
             if not t:
                 if spec.optional:
                     return None
-                raise UserError(QCoreApplication.translate("param_panel", "{label}: enter a number (e.g. 1e-4)").format(label=spec.label))
+                raise UserError(QCoreApplication.translate("param_panel", "{label}: enter a number (e.g. 1e-4)").format(
+                    label=spec.label), where="technique", field=f"technique.params.{spec.name}")
             try:
                 return float(t)
             except ValueError:
-                raise UserError(QCoreApplication.translate("param_panel", "{label}: '{t}' is not a number").format(label=spec.label, t=t)) from None
+                raise UserError(QCoreApplication.translate("param_panel", "{label}: '{t}' is not a number").format(
+                    label=spec.label, t=t), where="technique", field=f"technique.params.{spec.name}") from None
 
         def set_(v: Any) -> None:
             w.setText("" if v is None else f"{float(v):g}")

@@ -46,6 +46,7 @@ def color(i: int) -> str:
 SERIES_LABELS = {
     "raw": QT_TRANSLATE_NOOP("plots", "raw"), "smoothed": QT_TRANSLATE_NOOP("plots", "smoothed"), "eval loss": QT_TRANSLATE_NOOP("plots", "eval loss"),
     "accuracy": QT_TRANSLATE_NOOP("plots", "accuracy"), "macro_f1": QT_TRANSLATE_NOOP("plots", "macro-F1"), "perplexity": QT_TRANSLATE_NOOP("plots", "perplexity"),
+    "majority_baseline": QT_TRANSLATE_NOOP("plots", "majority baseline"), "loss": QT_TRANSLATE_NOOP("plots", "loss"),
     "samples/s": QT_TRANSLATE_NOOP("plots", "samples/s"), "grad norm": QT_TRANSLATE_NOOP("plots", "grad norm"),
     "rss": QT_TRANSLATE_NOOP("plots", "process memory (RSS)"), "cuda_allocated": QT_TRANSLATE_NOOP("plots", "GPU allocated"),
     "cuda_reserved": QT_TRANSLATE_NOOP("plots", "GPU reserved"), "main": QT_TRANSLATE_NOOP("plots", "all weights"),
