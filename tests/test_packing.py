@@ -154,7 +154,7 @@ def test_engine_run_trains_the_same_packed_or_padded(tiny_dir, tiny_csv, packing
     losses: list[float] = []
     cfg = RunConfig(model=str(d), data=DataConfig(train=str(tiny_csv)), technique=TechniqueConfig("full"),
                     training=TrainingConfig(max_steps=4, batch_size=8, learning_rate=1e-3, max_length=32,
-                                            eval_every=0, packing=packing_mode))
+                                            eval_every=None, packing=packing_mode))
     seen: list[bool] = []
     orig = packing.collate_packed
 
@@ -188,7 +188,7 @@ def test_engine_keeps_padded_batches_for_prompt_tuning(tiny_dir, tiny_csv):
         summary = train(RunConfig(
             model=str(tiny_dir("bert")), data=DataConfig(train=str(tiny_csv)),
             technique=TechniqueConfig("prompt_tuning", {"num_virtual_tokens": 4}),
-            training=TrainingConfig(max_steps=2, batch_size=8, learning_rate=1e-2, max_length=32, eval_every=0)))
+            training=TrainingConfig(max_steps=2, batch_size=8, learning_rate=1e-2, max_length=32, eval_every=None)))
     finally:
         packing.collate_packed = orig
     assert not seen
