@@ -18,6 +18,7 @@ hidden-state distillation loss reads the padded mask: those keep padded batches)
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,8 +69,6 @@ def enable(model: Any) -> Any:
     """Route the model's attention through the packing-aware function (which falls back to SDPA
     for ordinary padded batches, so evaluation and prediction are unchanged) and teach its pooler
     to read packed rows. Idempotent."""
-    import torch  # noqa: F401
-
     from transformers import AttentionInterface
     from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
@@ -210,19 +209,16 @@ def _autograd_functions() -> tuple[Any, Any]:
 
 
 class _Lazy:
-    """The autograd Functions, built on first use (torch is imported lazily)."""
+    """One of the autograd Functions, built on first use (torch is imported lazily)."""
 
     def __init__(self, i: int):
         self.i = i
 
     def apply(self, *args: Any) -> Any:
-        global _FUNCS
-        if _FUNCS is None:
-            _FUNCS = _autograd_functions()
-        return _FUNCS[self.i].apply(*args)
+        return _functions()[self.i].apply(*args)
 
 
-_FUNCS: tuple[Any, Any] | None = None
+_functions = functools.cache(_autograd_functions)
 _ToCells, _FromCells = _Lazy(0), _Lazy(1)
 
 
