@@ -144,3 +144,22 @@ def test_a_compiled_run_trains_like_an_uncompiled_one(tiny_dir, tiny_csv, tmp_pa
     compiled, logs, _ = _run_losses(d, tiny_csv, compile="on")
     assert any("compiling" in m for m in logs)
     assert compiled == pytest.approx(eager, abs=1e-4)
+
+
+@pytest.mark.parametrize("given,packing,compile_", [(False, "off", "off"), ("False", "off", "off"),
+                                                    (True, "auto", "on"), ("on", None, "on")])
+def test_bare_on_off_in_yaml_or_set_means_the_switch(given, packing, compile_):
+    from ftstudio.engine.config import RunConfig
+
+    cfg = RunConfig.from_dict({"training": {"compile": given, **({"packing": given} if packing else {})}})
+    assert cfg.training.compile == compile_
+    if packing:
+        assert cfg.training.packing == packing
+
+
+def test_an_unknown_switch_value_is_one_error():
+    from ftstudio.engine.config import RunConfig
+    from ftstudio.engine.errors import UserError
+
+    with pytest.raises(UserError, match="training.compile must be one of auto, on, off; got 'maybe'"):
+        RunConfig.from_dict({"training": {"compile": "maybe"}})

@@ -153,8 +153,10 @@ class RunConfig:
                    precisions=', '.join(PRECISIONS), precision=t.precision),
                 where="training", field="training.precision")
         for name, allowed in (("packing", PACKING), ("compile", COMPILE)):
-            if isinstance(getattr(t, name), bool):  # YAML 1.1 reads a bare on/off as a boolean
-                setattr(t, name, "on" if getattr(t, name) else "off")
+            v = getattr(t, name)  # YAML 1.1 (and --set) read a bare on/off as a boolean
+            if isinstance(v, bool) or str(v).lower() in ("true", "false"):
+                on = v if isinstance(v, bool) else str(v).lower() == "true"
+                setattr(t, name, ("on" if name == "compile" else "auto") if on else "off")
             if getattr(t, name) not in allowed:
                 raise UserError(_t("training.{name} must be one of {allowed}; got '{value}'",
                                    name=name, allowed=', '.join(allowed), value=getattr(t, name)),
