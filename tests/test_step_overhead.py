@@ -165,14 +165,21 @@ def test_an_unknown_switch_value_is_one_error():
         RunConfig.from_dict({"training": {"compile": "maybe"}})
 
 
-def test_the_cpp_build_helpers_are_imported_before_anything_compiles():
+def test_asking_for_pip_leaves_compiling_possible_and_the_build_helpers_load_first():
     """Inductor imports torch.utils.cpp_extension (-> setuptools' distutils shim) lazily on its compile
-    threads during the first backward; that import raced there in CI. The compiler check does it
-    first, on the calling thread (a fresh process: in this one it may have happened already)."""
+    threads during the first backward, where it failed in CI: the built-in model fetch had asked
+    importlib for "pip", which turns setuptools' distutils shim off. The fetch now asks the package
+    metadata, and the compiler check does that import first, where a failure just means "no
+    compile" (a fresh process: in this one it may have happened already)."""
     import subprocess
     import sys
 
-    code = ("import sys, torch\nfrom ftstudio.engine.compiling import compiler_missing\n"
+    code = ("import sys, torch\n"
+            # what setuptools' distutils-precedence.pth does at start-up in a real venv
+            "try:\n    __import__('_distutils_hack').add_shim()\nexcept ImportError:\n    pass\n"
+            "from ftstudio.engine.compiling import compiler_missing\n"
+            "from ftstudio.engine.model_packages import have_pip\n"
+            "assert have_pip()\n"  # asking for pip must not turn setuptools' distutils shim off
             "assert 'torch.utils.cpp_extension' not in sys.modules\n"
             "why = compiler_missing(torch.device('cpu'))\n"
             "print(why is None, 'torch.utils.cpp_extension' in sys.modules, 'setuptools' in sys.modules)")
