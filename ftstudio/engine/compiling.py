@@ -26,10 +26,10 @@ def compiler_missing(device: Any) -> str | None:
     cxx = os.environ.get("CXX") or "c++"
     if not (shutil.which(cxx) or shutil.which("g++") or shutil.which("clang++")):
         return _t("no C++ compiler was found")
-    # Inductor imports its C++ build helpers (torch.utils.cpp_extension -> setuptools) lazily, on
-    # its compile threads, in the middle of the first backward pass; setuptools' distutils shim is
-    # not thread-safe there (CI: "AssertionError: .../distutils/core.py" from a cache hit). Import
-    # them once here, on this thread, before anything compiles; a broken toolchain means no compile.
+    # Inductor imports its C++ build helpers (torch.utils.cpp_extension -> setuptools) lazily, in
+    # the middle of the first backward pass, where a failure ends the run (CI: "AssertionError:
+    # .../distutils/core.py" once something had asked importlib for "pip", which turns setuptools'
+    # distutils shim off). Import them here, before anything compiles: failing means no compile.
     try:
         import torch.utils.cpp_extension  # noqa: F401
     except Exception as e:  # noqa: BLE001 - any failure here means inductor cannot build either
