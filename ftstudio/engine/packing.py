@@ -162,14 +162,16 @@ def _grouped_attention(query: Any, key: Any, value: Any, groups: tuple, dropout:
     import torch
     import torch.nn.functional as F
 
+    sizes = [n * length for _, n, length in groups]
+
+    def runs(x: Any) -> list:  # split, not sliced: the backward of a split is one cat, where the
+        # backward of each slice would zero-fill and add a whole-row gradient
+        parts = x[0].split(sizes, dim=1) if len(sizes) > 1 else (x[0],)
+        return [part.unflatten(1, (n, length)).transpose(0, 1) for part, (_, n, length) in zip(parts, groups)]
+
     outs = []
-    for start, n, length in groups:
-        end = start + n * length
-
-        def run(x: Any) -> Any:
-            return x[0, :, start:end].unflatten(1, (n, length)).transpose(0, 1)
-
-        o = F.scaled_dot_product_attention(run(query), run(key), run(value), dropout_p=dropout, scale=scaling,
+    for q, k, v, (_, n, length) in zip(runs(query), runs(key), runs(value), groups):
+        o = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=scaling,
                                            is_causal=causal, enable_gqa=key.shape[1] != query.shape[1])
         outs.append(o.transpose(1, 2).reshape(n * length, o.shape[1], o.shape[3]))
     out = outs[0] if len(outs) == 1 else torch.cat(outs)
