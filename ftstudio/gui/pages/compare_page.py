@@ -230,13 +230,14 @@ class ComparePage(QWidget):
         self.chart = QLabel(self.tr("The chart appears here as arms finish."))
         self.chart.setObjectName("study_chart")
         self.chart.setAlignment(Qt.AlignCenter)
-        self.chart.setMinimumHeight(260)
+        self.chart.setMinimumHeight(180)  # the page fits a 1024×640 window without scrolling
         self.chart.setStyleSheet("QLabel{background:white;border:1px solid #ddd;color:#777}")
         rl.addWidget(self.chart, 3)
         self.reading = QLabel("")
         self.reading.setObjectName("study_reading")
         self.reading.setWordWrap(True)
         self.reading.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.reading.hide()  # shown with the study's reading of its chart
         rl.addWidget(self.reading)
         self.table = QTableWidget(0, len(RESULT_COLUMNS))
         self.table.setObjectName("study_results")
@@ -535,6 +536,7 @@ class ComparePage(QWidget):
         chart = self.results.get("chart") or {}
         self.reading.setText(chart.get("reading", "") + ("\n" + self.results["held_equal"]
                                                          if self.results.get("held_equal") else ""))
+        self.reading.setVisible(bool(self.reading.text().strip()))
         if chart.get("path") and Path(chart["path"]).exists():
             self._pixmap = QPixmap(chart["path"])
             self._fit_chart()

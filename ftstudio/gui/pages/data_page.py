@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.engine.config import DataConfig
-from ftstudio.gui.pages.common import InlineProblem, ResponsiveRow, elide, field, heading
+from ftstudio.gui.pages.common import InlineProblem, MinimumColumn, ResponsiveRow, elide, field, heading
 from ftstudio.gui.util import labelled_bar, run_async
 from ftstudio.i18n import _t
 
@@ -210,7 +210,7 @@ class DataPage(QWidget):
         mid.addWidget(dist, 1)
         # text generation: the detected format and the first example as the model will see it
         self.format_box = QGroupBox(self.tr("First example, as the model is trained on it"))
-        fl = QVBoxLayout(self.format_box)
+        fl = MinimumColumn(self.format_box)  # a wrapped label over a text box: asks for its minimum
         self.format_facts = QLabel("")
         self.format_facts.setObjectName("format_facts")
         self.format_facts.setWordWrap(True)
@@ -225,7 +225,7 @@ class DataPage(QWidget):
         outer.addWidget(mid)
 
         prev = QGroupBox(self.tr("Preview"))
-        pl = QVBoxLayout(prev)
+        pl = MinimumColumn(prev)  # the wrapped status line must not make the table's height a minimum
         self.preview_status = QLabel("")
         self.preview_status.setStyleSheet("color:#555")
         pl.addWidget(self.preview_status)

@@ -1,0 +1,147 @@
+"""Small windows (1024×640, 800×600), English and Chinese: nothing a layout places overlaps
+anything beside it, every button shows its whole text, and the Compare page fits 1024×640
+without scrolling."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from PySide6.QtCore import QPoint, QRect
+from PySide6.QtWidgets import QLayout, QPushButton, QWidget
+
+SIZES = [(1024, 640), (800, 600)]
+
+
+def _laid_out(lay: QLayout) -> list[QWidget]:
+    """The widgets ``lay`` places itself (through its nested layouts, not into child widgets)."""
+    out = []
+    for i in range(lay.count()):
+        it = lay.itemAt(i)
+        if it.widget() is not None:
+            out.append(it.widget())
+        elif it.layout() is not None:
+            out += _laid_out(it.layout())
+    return out
+
+
+def overlaps(window: QWidget, where: str) -> list[str]:
+    """Pairs of visible widgets placed by the same layout whose rectangles (mapped to the window)
+    intersect: a layout given less room than its rows need squeezes them into each other."""
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()
+    bad = []
+    for parent in [window, *window.findChildren(QWidget)]:
+        if not parent.isVisible() or parent.layout() is None:
+            continue
+        kids = [k for k in _laid_out(parent.layout()) if k.isVisible() and k.width() > 0 and k.height() > 0]
+        rects = [QRect(k.mapTo(window, QPoint(0, 0)), k.size()) for k in kids]
+        for (a, ra), (b, rb) in itertools.combinations(zip(kids, rects), 2):
+            common = ra.intersected(rb)
+            if common.width() > 0 and common.height() > 0:
+                bad.append(f"{where}: {_name(a)} {ra.getRect()} overlaps {_name(b)} {rb.getRect()} "
+                           f"by {common.height()} px (in {_name(parent)})")
+    return bad
+
+
+def clipped_buttons(window: QWidget, where: str) -> list[str]:
+    """Visible push buttons narrower than their text needs."""
+    return [f"{where}: button {b.text()!r} is {b.width()} px wide, its text needs {b.sizeHint().width()} px"
+            for b in window.findChildren(QPushButton)
+            if b.isVisible() and b.sizeHint().width() > b.width()]
+
+
+def _name(w: QWidget) -> str:
+    title = w.title() if hasattr(w, "title") and callable(w.title) else ""
+    text = w.text() if hasattr(w, "text") and callable(w.text) and not title else ""
+    label = title or text or w.objectName()
+    return f"{type(w).__name__}({str(label)[:30]!r})"
+
+
+def _wait_preview(qtbot, page):
+    qtbot.waitUntil(lambda: page.preview is not None and not page._timer.isActive()
+                    and page.preview_status.text() not in ("", page.tr("Reading…")), timeout=60_000)
+
+
+@pytest.fixture
+def lang_window(qtbot, qapp, settings, request):
+    from ftstudio.gui import i18n as gui_i18n
+    from ftstudio.gui.main_window import MainWindow
+    from ftstudio.gui.util import wait_for_jobs, warm_imports
+
+    warm_imports()
+    gui_i18n.install(request.param, qapp)
+    try:
+        w = MainWindow(settings=settings, restore=False)
+        qtbot.addWidget(w)
+        w.show()
+        qtbot.waitExposed(w)
+        w.welcome.close_button.click()
+        _wait_preview(qtbot, w.data_page)  # the label distribution and preview table are in
+        yield w
+        wait_for_jobs(60_000)
+    finally:
+        gui_i18n.install("en", qapp)
+
+
+def _resize(qtbot, w, size):
+    w.resize(*size)
+    qtbot.waitUntil(lambda: (w.width(), w.height()) == size, timeout=5000)
+    qtbot.wait(30)
+
+
+@pytest.mark.parametrize("lang_window", ["en", "zh_CN"], indirect=True)
+def test_small_windows_nothing_overlaps_and_buttons_show_their_text(lang_window, qtbot):
+    w = lang_window
+    bad: list[str] = []
+    for size in SIZES:
+        _resize(qtbot, w, size)
+        for key in w.pages:
+            w.show_page(key)
+            qtbot.wait(30)
+            where = f"{size[0]}×{size[1]} {key}"
+            bad += overlaps(w, where) + clipped_buttons(w, where)
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("lang_window", ["en", "zh_CN"], indirect=True)
+def test_label_column_with_many_values_lists_top_20_in_readable_rows(lang_window, qtbot):
+    """The text column picked as the label: every review is its own "class". The distribution
+    lists the top 20 and "N others", each row its full height (none squeezed into the next)."""
+    w = lang_window
+    page = w.data_page
+    w.show_page("data")
+    page.label_col.set_value("text")
+    page._mapping_changed()
+    qtbot.waitUntil(lambda: page.dist_layout.rowCount() == 21, timeout=60_000)
+    others = page.dist_layout.itemAt(20, page.dist_layout.ItemRole.LabelRole).widget().text()
+    assert others == page.tr("{n_rest:,} others:").format(n_rest=len(page.preview.label_counts) - 20)
+    for size in SIZES:
+        _resize(qtbot, w, size)
+        bad = overlaps(w, f"{size[0]}×{size[1]}")
+        assert not bad, "\n".join(bad)
+        rows = [page.dist_layout.itemAt(r, page.dist_layout.ItemRole.LabelRole).widget() for r in range(21)]
+        for lab in rows:  # a whole line of text each
+            assert lab.height() >= lab.fontMetrics().height(), (size, lab.text(), lab.height())
+
+
+@pytest.mark.parametrize("lang_window", ["en", "zh_CN"], indirect=True)
+def test_compare_page_fits_1024x640_without_scrolling(lang_window, qtbot):
+    w = lang_window
+    _resize(qtbot, w, (1024, 640))
+    w.show_page("compare")
+    qtbot.wait(30)
+    frame, page = w.frames["compare"], w.pages["compare"]
+    assert frame.verticalScrollBar().maximum() == 0, \
+        f"the page is {page.height()} px high in a {frame.viewport().height()} px view"
+    assert page.height() <= frame.viewport().height()
+    assert not page.reading.isVisible()  # no empty line under the chart before a study
+    # after a study: its reading under the chart, still no scrolling and nothing squeezed
+    page.reading.setText("LoRA: the best quality per trainable parameter; " * 4)
+    page.reading.setVisible(True)
+    qtbot.wait(30)
+    assert frame.verticalScrollBar().maximum() == 0
+    bad = overlaps(w, "1024×640 compare with a reading")
+    _resize(qtbot, w, (800, 600))  # stacked: the results pane keeps the room its rows need
+    bad += overlaps(w, "800×600 compare with a reading") + clipped_buttons(w, "800×600 compare")
+    assert not bad, "\n".join(bad)
