@@ -116,6 +116,8 @@ def test_label_column_with_many_values_lists_top_20_in_readable_rows(lang_window
     qtbot.waitUntil(lambda: page.dist_layout.rowCount() == 21, timeout=60_000)
     others = page.dist_layout.itemAt(20, page.dist_layout.ItemRole.LabelRole).widget().text()
     assert others == page.tr("{n_rest:,} others:").format(n_rest=len(page.preview.label_counts) - 20)
+    share = page.dist_layout.itemAt(0, page.dist_layout.ItemRole.FieldRole).widget().label.text()
+    assert share == "1  (<1%)"  # one review of 520, not "0%"
     for size in SIZES:
         _resize(qtbot, w, size)
         bad = overlaps(w, f"{size[0]}×{size[1]}")
@@ -126,9 +128,13 @@ def test_label_column_with_many_values_lists_top_20_in_readable_rows(lang_window
 
 
 @pytest.mark.parametrize("lang_window", ["en", "zh_CN"], indirect=True)
-def test_compare_page_fits_1024x640_without_scrolling(lang_window, qtbot):
+def test_compare_and_data_pages_fit_1024x640_without_scrolling(lang_window, qtbot):
     w = lang_window
     _resize(qtbot, w, (1024, 640))
+    w.show_page("data")  # the preview table shrinks to fit (its preferred height is no minimum)
+    qtbot.wait(30)
+    assert w.frames["data"].verticalScrollBar().maximum() == 0, \
+        f"the data page is {w.pages['data'].height()} px high in a {w.frames['data'].viewport().height()} px view"
     w.show_page("compare")
     qtbot.wait(30)
     frame, page = w.frames["compare"], w.pages["compare"]
