@@ -617,14 +617,18 @@ class DataPage(QWidget):
         total = sum(v for v in counts.values() if isinstance(v, (int, float))) or 1
         ranked = sorted(counts.items(), key=lambda kv: -kv[1])
         items = ranked[:MAX_LABELS_SHOWN]
+        def share(n: int) -> str:  # one row of 520 is "<1%", not "0%"
+            pct = 100 * n / total
+            return f"{n:,}  ({pct:.0f}%)" if pct >= 0.5 or not n else f"{n:,}  (<1%)"
+
         for name, n in items:
             full = self.label_name(name)
             shown = full if full == str(name) else f"{full} ({name})"
             lab = QLabel(elide(shown, 32) + ":")
             lab.setToolTip(shown)
-            self.dist_layout.addRow(lab, labelled_bar(n / total, f"{n:,}  ({100 * n / total:.0f}%)"))
+            self.dist_layout.addRow(lab, labelled_bar(n / total, share(n)))
         rest = ranked[len(items):]
         if rest:
             n = sum(v for _, v in rest)
             self.dist_layout.addRow(QLabel(self.tr("{n_rest:,} others:").format(n_rest=len(rest))),
-                                    labelled_bar(n / total, f"{n:,}  ({100 * n / total:.0f}%)", "#9e9e9e"))
+                                    labelled_bar(n / total, share(n), "#9e9e9e"))
