@@ -101,6 +101,14 @@ def test_small_windows_nothing_overlaps_and_buttons_show_their_text(lang_window,
             qtbot.wait(30)
             where = f"{size[0]}×{size[1]} {key}"
             bad += overlaps(w, where) + clipped_buttons(w, where)
+    page = w.data_page  # text generation: the first example's box beside the columns
+    w.show_page("data")
+    page.task_combo.setCurrentIndex(page.task_combo.findData("causal-lm"))
+    qtbot.waitUntil(lambda: page.format_box.isVisible() and not page._timer.isActive(), timeout=30_000)
+    for size in SIZES:
+        _resize(qtbot, w, size)
+        where = f"{size[0]}×{size[1]} data, text generation"
+        bad += overlaps(w, where) + clipped_buttons(w, where)
     assert not bad, "\n".join(bad)
 
 
