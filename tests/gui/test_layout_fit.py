@@ -109,6 +109,11 @@ def test_small_windows_nothing_overlaps_and_buttons_show_their_text(lang_window,
         _resize(qtbot, w, size)
         where = f"{size[0]}×{size[1]} data, text generation"
         bad += overlaps(w, where) + clipped_buttons(w, where)
+        # no taller than its minimum: the example box's preferred height is not made a minimum
+        frame = w.frames["data"]
+        if w.pages["data"].height() > max(frame.viewport().height(), w.pages["data"].minimumSizeHint().height()):
+            bad.append(f"{where}: the page is {w.pages['data'].height()} px high, it needs "
+                       f"{w.pages['data'].minimumSizeHint().height()} px")
     assert not bad, "\n".join(bad)
 
 
