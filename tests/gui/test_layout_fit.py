@@ -140,8 +140,29 @@ def test_label_column_with_many_values_lists_top_20_in_readable_rows(lang_window
             assert lab.height() >= lab.fontMetrics().height(), (size, lab.text(), lab.height())
 
 
+def _finished_study(page, tmp_path) -> None:
+    """What the page shows after a two-arm study: the study folder (a long path), the arms, the
+    chart (a PNG as big as engine.study draws it) and its reading."""
+    from PySide6.QtGui import QColor, QPixmap
+
+    study_dir = tmp_path / ("a-rather-long-folder-name-" * 3) / "studies" / "20261202-031833-minilm-l6"
+    study_dir.mkdir(parents=True)
+    png = QPixmap(1265, 616)
+    png.fill(QColor("white"))
+    png.save(str(study_dir / "chart.png"))
+    reading = "LoRA reaches 88% of BitFit's accuracy with 280% of its trainable parameters. "
+    arms = [{"id": n, "label": n, "status": "finished", "accuracy": 0.5, "trainable_percent": 0.3}
+            for n in ("LoRA", "BitFit")]
+    page.study_dir = study_dir
+    page._on_done({"kind": "single", "task": "classification", "status": "finished", "arms": arms,
+                   "held_equal": "Held equal: the model, the examples in the same order, 4 steps.",
+                   "chart": {"path": str(study_dir / "chart.png"), "reading": reading * 2}})
+
+
 @pytest.mark.parametrize("lang_window", ["en", "zh_CN"], indirect=True)
-def test_compare_and_data_pages_fit_1024x640_without_scrolling(lang_window, qtbot):
+def test_compare_and_data_pages_fit_1024x640_without_scrolling(lang_window, qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+
     w = lang_window
     _resize(qtbot, w, (1024, 640))
     w.show_page("data")  # the preview table shrinks to fit (its preferred height is no minimum)
@@ -155,12 +176,17 @@ def test_compare_and_data_pages_fit_1024x640_without_scrolling(lang_window, qtbo
         f"the page is {page.height()} px high in a {frame.viewport().height()} px view"
     assert page.height() <= frame.viewport().height()
     assert not page.reading.isVisible()  # no empty line under the chart before a study
-    # after a study: its reading under the chart, still no scrolling and nothing squeezed
-    page.reading.setText("LoRA: the best quality per trainable parameter; " * 4)
-    page.reading.setVisible(True)
-    qtbot.wait(30)
-    assert frame.verticalScrollBar().maximum() == 0
-    bad = overlaps(w, "1024×640 compare with a reading")
+    # after a study: its folder, the chart and its reading; still side by side, no scrolling,
+    # nothing squeezed
+    _finished_study(page, tmp_path)
+    qtbot.waitUntil(page.chart_filled, timeout=5000)
+    qtbot.wait(50)
+    assert page.reading.isVisible()
+    split = page.layout().itemAt(1).widget()
+    assert split.orientation() == Qt.Horizontal, f"stacked: the panes need {split.side_by_side_width()} px"
+    assert frame.verticalScrollBar().maximum() == 0, \
+        f"after a study the page is {page.height()} px high in a {frame.viewport().height()} px view"
+    bad = overlaps(w, "1024×640 compare after a study")
     _resize(qtbot, w, (800, 600))  # stacked: the results pane keeps the room its rows need
-    bad += overlaps(w, "800×600 compare with a reading") + clipped_buttons(w, "800×600 compare")
+    bad += overlaps(w, "800×600 compare after a study") + clipped_buttons(w, "800×600 compare")
     assert not bad, "\n".join(bad)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QTableWidget,
@@ -215,6 +216,7 @@ class ComparePage(QWidget):
         qcol = QVBoxLayout()
         self.total_label = QLabel(self.tr("No study yet."))
         self.total_label.setObjectName("study_total")
+        self.total_label.setWordWrap(True)  # a long ETA note wraps instead of widening the pane
         qcol.addWidget(self.total_label)
         self.queue_table = QTableWidget(0, 3)
         self.queue_table.setObjectName("study_queue")
@@ -230,15 +232,27 @@ class ComparePage(QWidget):
         self.chart = QLabel(self.tr("The chart appears here as arms finish."))
         self.chart.setObjectName("study_chart")
         self.chart.setAlignment(Qt.AlignCenter)
-        self.chart.setMinimumHeight(180)  # the page fits a 1024×640 window without scrolling
+        self.chart.setMinimumHeight(160)  # the page fits a 1024×640 window without scrolling
+        self.chart.setMinimumWidth(200)
+        # the chart is scaled to the label: its pixmap (1265 px wide) must not set the label's size
+        self.chart.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
         self.chart.setStyleSheet("QLabel{background:white;border:1px solid #ddd;color:#777}")
         rl.addWidget(self.chart, 3)
         self.reading = QLabel("")
         self.reading.setObjectName("study_reading")
         self.reading.setWordWrap(True)
         self.reading.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.reading.hide()  # shown with the study's reading of its chart
-        rl.addWidget(self.reading)
+        self.reading.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        # four lines, scrolling when longer: a wrapped label in a narrow pane would claim ever more
+        # height and squeeze the chart (the page fits 1024×640); shown with the study's reading
+        self.reading_box = QScrollArea()
+        self.reading_box.setFrameShape(QScrollArea.NoFrame)
+        self.reading_box.setWidgetResizable(True)
+        self.reading_box.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.reading_box.setWidget(self.reading)
+        self.reading_box.setFixedHeight(4 * self.reading.fontMetrics().lineSpacing() + 6)
+        self.reading_box.hide()
+        rl.addWidget(self.reading_box)
         self.table = QTableWidget(0, len(RESULT_COLUMNS))
         self.table.setObjectName("study_results")
         self.table.setHorizontalHeaderLabels([self.tr(c) for c in RESULT_COLUMNS])
@@ -536,7 +550,7 @@ class ComparePage(QWidget):
         chart = self.results.get("chart") or {}
         self.reading.setText(chart.get("reading", "") + ("\n" + self.results["held_equal"]
                                                          if self.results.get("held_equal") else ""))
-        self.reading.setVisible(bool(self.reading.text().strip()))
+        self.reading_box.setVisible(bool(self.reading.text().strip()))
         if chart.get("path") and Path(chart["path"]).exists():
             self._pixmap = QPixmap(chart["path"])
             self._fit_chart()
@@ -561,8 +575,10 @@ class ComparePage(QWidget):
     def _on_done(self, results: dict) -> None:
         self.results = results or self.results
         self._show_results()
-        self.total_label.setText(self.tr("Study {value} · {study_dir}").format(
-                                     value=status_name(self.results.get("status")) or "?", study_dir=self.study_dir))
+        self.total_label.setText(self.tr("Study {value} · {study_dir}").format(  # the folder's name; the path in its tip
+                                     value=status_name(self.results.get("status")) or "?",
+                                     study_dir=self.study_dir.name if self.study_dir else "?"))
+        self.total_label.setToolTip(str(self.study_dir or ""))
 
     def _on_failed(self, kind: str, message: str, tb: str) -> None:
         self.problem.set_problem(message.splitlines()[0] if message else self.tr("the study failed"))
