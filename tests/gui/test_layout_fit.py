@@ -176,10 +176,12 @@ def test_compare_and_data_pages_fit_1024x640_without_scrolling(lang_window, qtbo
         f"the page is {page.height()} px high in a {frame.viewport().height()} px view"
     assert page.height() <= frame.viewport().height()
     assert not page.reading.isVisible()  # no empty line under the chart before a study
-    # after a study: its folder, the chart and its reading; still side by side, no scrolling,
-    # nothing squeezed
+    # after a study (finished in a big window, then made small): its folder, the chart and its
+    # reading; still side by side, no scrolling, nothing squeezed
+    _resize(qtbot, w, (1500, 950))
     _finished_study(page, tmp_path)
     qtbot.waitUntil(page.chart_filled, timeout=5000)
+    _resize(qtbot, w, (1024, 640))
     qtbot.wait(50)
     assert page.reading.isVisible()
     split = page.layout().itemAt(1).widget()
