@@ -188,14 +188,14 @@ def box_height_for_width(lay: QLayout | None, width: int) -> int:
     return h + max(0, lay.spacing()) * max(0, len(items) - 1) + m.top() + m.bottom()
 
 
-class MinimumColumn(QVBoxLayout):
-    """A vertical box whose height for a width is the least it needs, not its preferred height.
+class _LeastHeightForWidth:
+    """A box whose height for a width is the least it needs, not its preferred height.
 
     For a box with height-for-width (any wrapped label in it) QBoxLayout's ``heightForWidth`` is
     its *preferred* height, and a layout above places such an item at exactly that height, as a
     minimum: a group with a wrapped status line over a table demanded the table's preferred height
     (the data page's Preview: 254 px where 132 do), so the page had less room than that and its
-    rows were squeezed into each other. The column still takes the spare room its stretch gives it."""
+    rows were squeezed into each other. The box still takes the spare room its stretch gives it."""
 
     _asking = False
 
@@ -207,6 +207,14 @@ class MinimumColumn(QVBoxLayout):
             return self.minimumHeightForWidth(width)
         finally:
             self._asking = False
+
+
+class MinimumColumn(_LeastHeightForWidth, QVBoxLayout):
+    """A QVBoxLayout that asks for its least height for a width (see _LeastHeightForWidth)."""
+
+
+class MinimumRow(_LeastHeightForWidth, QHBoxLayout):
+    """A QHBoxLayout that asks for its least height for a width (see _LeastHeightForWidth)."""
 
 
 class PageFrame(QScrollArea):

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSpinBox,
     QSplitter,
     QTableWidget,
@@ -38,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from ftstudio.engine.errors import UserError
 from ftstudio.gui.pages.common import (
-    InlineProblem, Lazy, ResponsiveSplitter, WrappedCheckBox, flow_row, heading, status_name,
+    InlineProblem, Lazy, MinimumRow, ResponsiveSplitter, WrappedCheckBox, flow_row, heading, status_name,
 )
 from ftstudio.gui.util import fmt_count, fmt_seconds, run_async, show_error
 from ftstudio.i18n import _t
@@ -73,6 +72,18 @@ def _study_fn(study: Any, subscribers: Any = (), cancel: Any = None, resume: Any
     from ftstudio.engine.study import run_study
 
     return run_study(study, subscribers=subscribers, cancel=cancel, study_dir=resume)
+
+
+class ChartLabel(QLabel):
+    """The study's chart, scaled to the room it is given. Its size never follows its pixmap (scaled
+    in a big window, the pixmap became the label's minimum and a smaller window stacked the panes
+    and scrolled); it asks for a chart's worth of room and fits a 1024×640 window with 160 px."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(640, 320)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(200, 160)
 
 
 class ComparePage(QWidget):
@@ -212,7 +223,7 @@ class ComparePage(QWidget):
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(6, 0, 0, 0)
-        top = QHBoxLayout()
+        top = MinimumRow()  # the wrapped study line must not make the plot's preferred height a minimum
         qcol = QVBoxLayout()
         self.total_label = QLabel(self.tr("No study yet."))
         self.total_label.setObjectName("study_total")
@@ -229,13 +240,9 @@ class ComparePage(QWidget):
         self._plot = Lazy(_loss_plot)
         top.addWidget(self._plot, 1)
         rl.addLayout(top, 2)
-        self.chart = QLabel(self.tr("The chart appears here as arms finish."))
+        self.chart = ChartLabel(self.tr("The chart appears here as arms finish."))
         self.chart.setObjectName("study_chart")
         self.chart.setAlignment(Qt.AlignCenter)
-        self.chart.setMinimumHeight(160)  # the page fits a 1024×640 window without scrolling
-        self.chart.setMinimumWidth(200)
-        # the chart is scaled to the label: its pixmap (1265 px wide) must not set the label's size
-        self.chart.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
         self.chart.setStyleSheet("QLabel{background:white;border:1px solid #ddd;color:#777}")
         rl.addWidget(self.chart, 3)
         self.reading = QLabel("")
