@@ -26,6 +26,15 @@ def compiler_missing(device: Any) -> str | None:
     cxx = os.environ.get("CXX") or "c++"
     if not (shutil.which(cxx) or shutil.which("g++") or shutil.which("clang++")):
         return _t("no C++ compiler was found")
+    # Inductor imports its C++ build helpers (torch.utils.cpp_extension -> setuptools) lazily, in
+    # the middle of the first backward pass, where a failure ends the run (CI: "AssertionError:
+    # .../distutils/core.py" once something had asked importlib for "pip", which turns setuptools'
+    # distutils shim off). Import them here, before anything compiles: failing means no compile.
+    try:
+        import torch.utils.cpp_extension  # noqa: F401
+    except Exception as e:  # noqa: BLE001 - any failure here means inductor cannot build either
+        return _t("the C++ build helpers could not be loaded: {error}",
+                  error=str(e).splitlines()[0][:120] if str(e) else type(e).__name__)
     return None
 
 

