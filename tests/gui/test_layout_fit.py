@@ -195,3 +195,44 @@ def test_compare_and_data_pages_fit_1024x640_without_scrolling(lang_window, qtbo
     _resize(qtbot, w, (800, 600))  # stacked: the results pane keeps the room its rows need
     bad += overlaps(w, "800×600 compare after a study") + clipped_buttons(w, "800×600 compare")
     assert not bad, "\n".join(bad)
+
+
+def clipped_labels(window: QWidget, where: str) -> list[str]:
+    """Visible one-line labels given less width than their text needs (a row squeezed below its
+    minimum). Labels that elide or may be cut on purpose (Ignored width) are not asked."""
+    from PySide6.QtWidgets import QLabel, QSizePolicy
+
+    return [f"{where}: label {lab.text()[:40]!r} is {lab.width()} px wide, its text needs "
+            f"{lab.minimumSizeHint().width()} px"
+            for lab in window.findChildren(QLabel)
+            if lab.isVisible() and not lab.wordWrap() and lab.text()
+            and lab.sizePolicy().horizontalPolicy() != QSizePolicy.Ignored
+            and lab.width() < lab.minimumSizeHint().width()]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh_CN"])
+def test_opened_at_800x600_rows_rearrange_when_the_preview_arrives(qtbot, qapp, settings, lang):
+    """A window that opens small (no resize afterwards): the data page's columns and label
+    distribution were placed side by side while the distribution was still empty, and stayed so
+    when the preview's labels made it wider — the column names were cut ('第二段文')."""
+    from ftstudio.gui import i18n as gui_i18n
+    from ftstudio.gui.main_window import MainWindow
+    from ftstudio.gui.util import wait_for_jobs, warm_imports
+
+    warm_imports()
+    gui_i18n.install(lang, qapp)
+    try:
+        w = MainWindow(settings=settings, restore=False)
+        qtbot.addWidget(w)
+        w.resize(800, 640)  # a data page without a vertical scroll bar: 590 px for the row
+        w.show_page("data")
+        w.show()
+        qtbot.waitExposed(w)
+        _wait_preview(qtbot, w.data_page)
+        qtbot.wait(50)
+        where = f"{w.width()}×{w.height()} data"
+        bad = overlaps(w, where) + clipped_labels(w, where) + clipped_buttons(w, where)
+        assert not bad, "\n".join(bad)
+        wait_for_jobs(60_000)
+    finally:
+        gui_i18n.install("en", qapp)
