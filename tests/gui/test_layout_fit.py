@@ -1,5 +1,6 @@
 """Small windows (1024×640, 800×600), English and Chinese: nothing a layout places overlaps
-anything beside it, every button shows its whole text, and the Compare page fits 1024×640
+anything beside it, every button and one-line label shows its whole text, and the Compare and
+Data pages fit 1024×640
 without scrolling."""
 from __future__ import annotations
 
@@ -100,7 +101,7 @@ def test_small_windows_nothing_overlaps_and_buttons_show_their_text(lang_window,
             w.show_page(key)
             qtbot.wait(30)
             where = f"{size[0]}×{size[1]} {key}"
-            bad += overlaps(w, where) + clipped_buttons(w, where)
+            bad += overlaps(w, where) + clipped_buttons(w, where) + clipped_labels(w, where)
     page = w.data_page  # text generation: the first example's box beside the columns
     w.show_page("data")
     page.task_combo.setCurrentIndex(page.task_combo.findData("causal-lm"))

@@ -394,12 +394,15 @@ class ResponsiveRow(QWidget):
         return QSize(max([_min_width(w) for w in self._parts()] or [0]), s.height())
 
     def resizeEvent(self, e: Any) -> None:  # noqa: N802
-        side = e.size().width() >= self.side_by_side_width()
+        self._arrange(e.size().width())
+        super().resizeEvent(e)
+
+    def _arrange(self, width: int) -> None:
+        side = width >= self.side_by_side_width()
         want = QBoxLayout.LeftToRight if side else QBoxLayout.TopToBottom
         if self.box.direction() != want:
             self.box.setDirection(want)
             self._hold_height()
-        super().resizeEvent(e)
 
     def _hold_height(self) -> None:
         """Stacked, the row needs more height than the page's layout had planned: say so as an
@@ -409,8 +412,9 @@ class ResponsiveRow(QWidget):
             self.setMinimumHeight(h)
 
     def event(self, e: QEvent) -> bool:
-        if e.type() == QEvent.LayoutRequest:
-            self._hold_height()  # the contents changed (a preview with more labels)
+        if e.type() == QEvent.LayoutRequest:  # the contents changed (a preview with more labels):
+            self._arrange(self.width())  # wider parts may no longer fit side by side
+            self._hold_height()
         return super().event(e)
 
 
@@ -445,8 +449,10 @@ class ResponsiveSplitter(QSplitter):
                 w.setMaximumHeight(top)
 
     def event(self, e: QEvent) -> bool:
-        if e.type() == QEvent.LayoutRequest and self.orientation() == Qt.Vertical:
-            self._hold_heights()  # a pane's contents changed (a study's reading shown)
+        if e.type() == QEvent.LayoutRequest and self.isVisible():  # a pane's contents changed
+            self._arrange(self.width())  # (a panel opened): its panes may no longer fit side by side
+            if self.orientation() == Qt.Vertical:
+                self._hold_heights()  # (a study's reading shown)
         return super().event(e)
 
     def _panes(self) -> list[QWidget]:
@@ -461,10 +467,13 @@ class ResponsiveSplitter(QSplitter):
         return QSize(max([_min_width(w) for w in self._panes()] or [0]), s.height())
 
     def resizeEvent(self, e: Any) -> None:  # noqa: N802
-        want = Qt.Horizontal if e.size().width() >= self.side_by_side_width() else Qt.Vertical
+        self._arrange(e.size().width())
+        super().resizeEvent(e)
+
+    def _arrange(self, width: int) -> None:
+        want = Qt.Horizontal if width >= self.side_by_side_width() else Qt.Vertical
         if self.orientation() != want:
             self.setOrientation(want)
-        super().resizeEvent(e)
 
 
 class WrappedCheckBox(QWidget):
