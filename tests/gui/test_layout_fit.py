@@ -1,7 +1,6 @@
 """Small windows (1024×640, 800×600), English and Chinese: nothing a layout places overlaps
 anything beside it, every button and one-line label shows its whole text, and the Compare and
-Data pages fit 1024×640
-without scrolling."""
+Data pages fit 1024×640 without scrolling."""
 from __future__ import annotations
 
 import itertools
