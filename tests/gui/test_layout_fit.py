@@ -154,6 +154,8 @@ def _finished_study(page, tmp_path) -> None:
     arms = [{"id": n, "label": n, "status": "finished", "accuracy": 0.5, "trainable_percent": 0.3}
             for n in ("LoRA", "BitFit")]
     page.study_dir = study_dir
+    page.queue = [{"id": a["id"], "label": a["label"], "status": "finished", "eta": None} for a in arms]
+    page._show_queue()
     page._on_done({"kind": "single", "task": "classification", "status": "finished", "arms": arms,
                    "held_equal": "Held equal: the model, the examples in the same order, 4 steps.",
                    "chart": {"path": str(study_dir / "chart.png"), "reading": reading * 2}})
@@ -191,6 +193,9 @@ def test_compare_and_data_pages_fit_1024x640_without_scrolling(lang_window, qtbo
     assert split.orientation() == Qt.Horizontal, f"stacked: the panes need {split.side_by_side_width()} px"
     assert frame.verticalScrollBar().maximum() == 0, \
         f"after a study the page is {page.height()} px high in a {frame.viewport().height()} px view"
+    q = page.queue_table  # ~175 px: its columns fit, and the header names each one
+    assert q.horizontalScrollBar().maximum() == 0 and q.horizontalHeader().length() <= q.viewport().width(), \
+        f"queue columns {[q.horizontalHeader().sectionSize(c) for c in range(3)]} in {q.viewport().width()} px"
     bad = overlaps(w, "1024×640 compare after a study")
     _resize(qtbot, w, (800, 600))  # stacked: the results pane keeps the room its rows need
     bad += overlaps(w, "800×600 compare after a study") + clipped_buttons(w, "800×600 compare")

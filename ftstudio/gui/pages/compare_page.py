@@ -233,6 +233,9 @@ class ComparePage(QWidget):
         self.queue_table.setObjectName("study_queue")
         self.queue_table.setHorizontalHeaderLabels([self.tr("arm"), self.tr("status"), self.tr("ETA")])
         self.queue_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        for c in (1, 2):  # as wide as their short texts: at 1024×640 the queue is ~175 px wide, and
+            # two 100 px columns left the stretched arm column stale and off the view (a blank header)
+            self.queue_table.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeToContents)
         self.queue_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.queue_table.verticalHeader().hide()
         qcol.addWidget(self.queue_table)
