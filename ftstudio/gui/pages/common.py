@@ -449,10 +449,8 @@ class ResponsiveSplitter(QSplitter):
                 w.setMaximumHeight(top)
 
     def event(self, e: QEvent) -> bool:
-        if e.type() == QEvent.LayoutRequest and self.isVisible():  # a pane's contents changed
-            self._arrange(self.width())  # (a panel opened): its panes may no longer fit side by side
-            if self.orientation() == Qt.Vertical:
-                self._hold_heights()  # (a study's reading shown)
+        if e.type() == QEvent.LayoutRequest and self.orientation() == Qt.Vertical:
+            self._hold_heights()  # a pane's contents changed (a study's reading shown)
         return super().event(e)
 
     def _panes(self) -> list[QWidget]:
@@ -467,13 +465,10 @@ class ResponsiveSplitter(QSplitter):
         return QSize(max([_min_width(w) for w in self._panes()] or [0]), s.height())
 
     def resizeEvent(self, e: Any) -> None:  # noqa: N802
-        self._arrange(e.size().width())
-        super().resizeEvent(e)
-
-    def _arrange(self, width: int) -> None:
-        want = Qt.Horizontal if width >= self.side_by_side_width() else Qt.Vertical
+        want = Qt.Horizontal if e.size().width() >= self.side_by_side_width() else Qt.Vertical
         if self.orientation() != want:
             self.setOrientation(want)
+        super().resizeEvent(e)
 
 
 class WrappedCheckBox(QWidget):
