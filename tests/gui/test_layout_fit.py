@@ -193,6 +193,9 @@ def test_compare_and_data_pages_fit_1024x640_without_scrolling(lang_window, qtbo
     assert split.orientation() == Qt.Horizontal, f"stacked: the panes need {split.side_by_side_width()} px"
     assert frame.verticalScrollBar().maximum() == 0, \
         f"after a study the page is {page.height()} px high in a {frame.viewport().height()} px view"
+    pm, c = page.chart.pixmap(), page.chart  # the chart scaled down with its label, whole
+    assert pm.width() <= c.width() and pm.height() <= c.height(), (pm.size(), c.size())
+    assert pm.width() >= c.width() - 2 or pm.height() >= c.height() - 2, (pm.size(), c.size())
     q = page.queue_table  # ~175 px: its columns fit, and the header names each one
     assert q.horizontalScrollBar().maximum() == 0 and q.horizontalHeader().length() <= q.viewport().width(), \
         f"queue columns {[q.horizontalHeader().sectionSize(c) for c in range(3)]} in {q.viewport().width()} px"
@@ -200,6 +203,9 @@ def test_compare_and_data_pages_fit_1024x640_without_scrolling(lang_window, qtbo
     _resize(qtbot, w, (800, 600))  # stacked: the results pane keeps the room its rows need
     bad += overlaps(w, "800×600 compare after a study") + clipped_buttons(w, "800×600 compare")
     assert not bad, "\n".join(bad)
+    page.chart.setText("The chart appears here as arms finish.")  # a new study: no old chart
+    _resize(qtbot, w, (1024, 640))
+    assert page.chart.pixmap().isNull() and page.chart.text()
 
 
 def clipped_labels(window: QWidget, where: str) -> list[str]:

@@ -79,11 +79,25 @@ class ChartLabel(QLabel):
     in a big window, the pixmap became the label's minimum and a smaller window stacked the panes
     and scrolled); it asks for a chart's worth of room and fits a 1024×640 window with 160 px."""
 
+    source: QPixmap | None = None  # the chart as drawn; shown scaled to the label's size
+
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(640, 320)
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802
         return QSize(200, 160)
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        self.source = None  # a message (a new study, an error) replaces the chart for good
+        super().setText(text)
+
+    def fit(self) -> None:
+        if self.source is not None and not self.source.isNull():
+            self.setPixmap(self.source.scaled(self.size(), Qt.KeepAspectRatio, Qt.SmoothTransformation))
+
+    def resizeEvent(self, e: Any) -> None:  # noqa: N802
+        super().resizeEvent(e)
+        self.fit()  # its own size: the page's resize came before the layout had shrunk the label
 
 
 class ComparePage(QWidget):
@@ -568,12 +582,8 @@ class ComparePage(QWidget):
             self.chart.setText(chart["error"])
 
     def _fit_chart(self) -> None:
-        if self._pixmap is not None and not self._pixmap.isNull():
-            self.chart.setPixmap(self._pixmap.scaled(self.chart.size(), Qt.KeepAspectRatio, Qt.SmoothTransformation))
-
-    def resizeEvent(self, e: Any) -> None:  # noqa: N802
-        super().resizeEvent(e)
-        self._fit_chart()
+        self.chart.source = self._pixmap
+        self.chart.fit()
 
     def _redraw_plot(self) -> None:
         if self._plot.built() and self.session is not None:
