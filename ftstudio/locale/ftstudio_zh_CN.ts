@@ -221,7 +221,7 @@
     </message>
     <message>
         <source>▶  Start study</source>
-        <translation>▶  开始对比实验</translation>
+        <translation>▶  开始对比</translation>
     </message>
     <message>
         <source>↻ Continue</source>

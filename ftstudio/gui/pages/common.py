@@ -165,6 +165,58 @@ def elide(text: Any, limit: int = 40) -> str:
     return t if len(t) <= limit else t[: limit - 1] + "…"
 
 
+def box_height_for_width(lay: QLayout | None, width: int) -> int:
+    """The least height a vertical box layout can be given at ``width`` without squeezing its
+    rows into each other, as ``QBoxLayout.setGeometry`` counts it: an item with height-for-width
+    (a wrapped label, a wrapping button row, a box holding one) gets exactly its
+    ``heightForWidth`` and no less; any other item its minimum height. ``minimumSizeHint`` knows
+    nothing of height-for-width, so a page sized to it alone came out short and its rows overlapped
+    (0 when ``lay`` is not a vertical box with height-for-width)."""
+    if not isinstance(lay, QBoxLayout) or not lay.hasHeightForWidth() \
+            or lay.direction() not in (QBoxLayout.TopToBottom, QBoxLayout.BottomToTop):
+        return 0
+    m = lay.contentsMargins()
+    inner = width - m.left() - m.right()
+    items = [it for it in (lay.itemAt(i) for i in range(lay.count())) if not it.isEmpty()]
+    h = 0
+    for it in items:
+        if it.hasHeightForWidth():
+            iw = max(it.minimumSize().width(), min(inner, it.maximumSize().width()))
+            h += it.heightForWidth(iw)
+        else:
+            h += it.minimumSize().height()
+    return h + max(0, lay.spacing()) * max(0, len(items) - 1) + m.top() + m.bottom()
+
+
+class _LeastHeightForWidth:
+    """A box whose height for a width is the least it needs, not its preferred height.
+
+    For a box with height-for-width (any wrapped label in it) QBoxLayout's ``heightForWidth`` is
+    its *preferred* height, and a layout above places such an item at exactly that height, as a
+    minimum: a group with a wrapped status line over a table demanded the table's preferred height
+    (the data page's Preview: 254 px where 132 do), so the page had less room than that and its
+    rows were squeezed into each other. The box still takes the spare room its stretch gives it."""
+
+    _asking = False
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802
+        if self._asking:  # QBoxLayout.minimumHeightForWidth computes through heightForWidth
+            return super().heightForWidth(width)
+        self._asking = True
+        try:
+            return self.minimumHeightForWidth(width)
+        finally:
+            self._asking = False
+
+
+class MinimumColumn(_LeastHeightForWidth, QVBoxLayout):
+    """A QVBoxLayout that asks for its least height for a width (see _LeastHeightForWidth)."""
+
+
+class MinimumRow(_LeastHeightForWidth, QHBoxLayout):
+    """A QHBoxLayout that asks for its least height for a width (see _LeastHeightForWidth)."""
+
+
 class PageFrame(QScrollArea):
     """A page in a scroll area: the page fills the view, and scrolls when the view is smaller than
     the page's minimum size (a small screen), instead of clipping it or growing the window.
@@ -186,12 +238,14 @@ class PageFrame(QScrollArea):
         need = page.minimumSizeHint().expandedTo(page.minimumSize())
         vp = self.maximumViewportSize()  # the view without scroll bars
         w = max(need.width(), vp.width())
-        h = max(need.height(), vp.height())
         sb = self.style().pixelMetric(self.style().PixelMetric.PM_ScrollBarExtent)
-        if w > vp.width() and h <= vp.height():  # a horizontal bar takes height from the view
-            h = max(need.height(), vp.height() - sb)
-        if h > vp.height() and w <= vp.width():
+        need_h = max(need.height(), box_height_for_width(page.layout(), w))
+        if need_h > vp.height() and w <= vp.width():  # a vertical bar takes width from the page
             w = max(need.width(), vp.width() - sb)
+            need_h = max(need.height(), box_height_for_width(page.layout(), w))
+        h = max(need_h, vp.height())
+        if w > vp.width() and h <= vp.height():  # a horizontal bar takes height from the view
+            h = max(need_h, vp.height() - sb)
         if page.size().width() != w or page.size().height() != h:
             page.resize(w, h)
 
@@ -340,12 +394,15 @@ class ResponsiveRow(QWidget):
         return QSize(max([_min_width(w) for w in self._parts()] or [0]), s.height())
 
     def resizeEvent(self, e: Any) -> None:  # noqa: N802
-        side = e.size().width() >= self.side_by_side_width()
+        self._arrange(e.size().width())
+        super().resizeEvent(e)
+
+    def _arrange(self, width: int) -> None:
+        side = width >= self.side_by_side_width()
         want = QBoxLayout.LeftToRight if side else QBoxLayout.TopToBottom
         if self.box.direction() != want:
             self.box.setDirection(want)
             self._hold_height()
-        super().resizeEvent(e)
 
     def _hold_height(self) -> None:
         """Stacked, the row needs more height than the page's layout had planned: say so as an
@@ -355,8 +412,9 @@ class ResponsiveRow(QWidget):
             self.setMinimumHeight(h)
 
     def event(self, e: QEvent) -> bool:
-        if e.type() == QEvent.LayoutRequest:
-            self._hold_height()  # the contents changed (a preview with more labels)
+        if e.type() == QEvent.LayoutRequest:  # the contents changed (a preview with more labels):
+            self._arrange(self.width())  # wider parts may no longer fit side by side
+            self._hold_height()
         return super().event(e)
 
 
@@ -372,11 +430,28 @@ class ResponsiveSplitter(QSplitter):
 
     def setOrientation(self, o: Qt.Orientation) -> None:  # noqa: N802
         super().setOrientation(o)
+        self._hold_heights()
+        self.updateGeometry()
+
+    def _hold_heights(self) -> None:
+        """Stacked, each pane is at least ``lo`` high and never lower than its contents need at
+        this width (an explicit minimum below that — 420 for a pane needing 512 — let the splitter
+        squeeze the pane's rows into each other)."""
+        vertical = self.orientation() == Qt.Vertical
         for i, (lo, hi) in enumerate(self.stacked[:self.count()]):
             w = self.widget(i)
-            w.setMinimumHeight(lo if o == Qt.Vertical else 0)
-            w.setMaximumHeight(hi if o == Qt.Vertical and hi else 16777215)
-        self.updateGeometry()
+            need = max(lo, w.minimumSizeHint().height(), box_height_for_width(w.layout(), self.width())) \
+                if vertical else 0
+            if w.minimumHeight() != need:
+                w.setMinimumHeight(need)
+            top = max(need, hi) if vertical and hi else 16777215
+            if w.maximumHeight() != top:
+                w.setMaximumHeight(top)
+
+    def event(self, e: QEvent) -> bool:
+        if e.type() == QEvent.LayoutRequest and self.orientation() == Qt.Vertical:
+            self._hold_heights()  # a pane's contents changed (a study's reading shown)
+        return super().event(e)
 
     def _panes(self) -> list[QWidget]:
         return [self.widget(i) for i in range(self.count()) if not self.widget(i).isHidden()]

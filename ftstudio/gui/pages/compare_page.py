@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from ftstudio.engine.errors import UserError
 from ftstudio.gui.pages.common import (
-    InlineProblem, Lazy, ResponsiveSplitter, WrappedCheckBox, flow_row, heading, status_name,
+    InlineProblem, Lazy, MinimumRow, ResponsiveSplitter, WrappedCheckBox, flow_row, heading, status_name,
 )
 from ftstudio.gui.util import fmt_count, fmt_seconds, run_async, show_error
 from ftstudio.i18n import _t
@@ -72,6 +72,32 @@ def _study_fn(study: Any, subscribers: Any = (), cancel: Any = None, resume: Any
     from ftstudio.engine.study import run_study
 
     return run_study(study, subscribers=subscribers, cancel=cancel, study_dir=resume)
+
+
+class ChartLabel(QLabel):
+    """The study's chart, scaled to the room it is given. Its size never follows its pixmap (scaled
+    in a big window, the pixmap became the label's minimum and a smaller window stacked the panes
+    and scrolled); it asks for a chart's worth of room and fits a 1024×640 window with 160 px."""
+
+    source: QPixmap | None = None  # the chart as drawn; shown scaled to the label's size
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(640, 320)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(200, 160)
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        self.source = None  # a message (a new study, an error) replaces the chart for good
+        super().setText(text)
+
+    def fit(self) -> None:
+        if self.source is not None and not self.source.isNull():
+            self.setPixmap(self.source.scaled(self.size(), Qt.KeepAspectRatio, Qt.SmoothTransformation))
+
+    def resizeEvent(self, e: Any) -> None:  # noqa: N802
+        super().resizeEvent(e)
+        self.fit()  # its own size: the page's resize came before the layout had shrunk the label
 
 
 class ComparePage(QWidget):
@@ -211,15 +237,19 @@ class ComparePage(QWidget):
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(6, 0, 0, 0)
-        top = QHBoxLayout()
+        top = MinimumRow()  # the wrapped study line must not make the plot's preferred height a minimum
         qcol = QVBoxLayout()
         self.total_label = QLabel(self.tr("No study yet."))
         self.total_label.setObjectName("study_total")
+        self.total_label.setWordWrap(True)  # a long ETA note wraps instead of widening the pane
         qcol.addWidget(self.total_label)
         self.queue_table = QTableWidget(0, 3)
         self.queue_table.setObjectName("study_queue")
         self.queue_table.setHorizontalHeaderLabels([self.tr("arm"), self.tr("status"), self.tr("ETA")])
         self.queue_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        for c in (1, 2):  # as wide as their short texts: at 1024×640 the queue is ~175 px wide, and
+            # two 100 px columns left the stretched arm column stale and off the view (a blank header)
+            self.queue_table.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeToContents)
         self.queue_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.queue_table.verticalHeader().hide()
         qcol.addWidget(self.queue_table)
@@ -227,17 +257,26 @@ class ComparePage(QWidget):
         self._plot = Lazy(_loss_plot)
         top.addWidget(self._plot, 1)
         rl.addLayout(top, 2)
-        self.chart = QLabel(self.tr("The chart appears here as arms finish."))
+        self.chart = ChartLabel(self.tr("The chart appears here as arms finish."))
         self.chart.setObjectName("study_chart")
         self.chart.setAlignment(Qt.AlignCenter)
-        self.chart.setMinimumHeight(260)
         self.chart.setStyleSheet("QLabel{background:white;border:1px solid #ddd;color:#777}")
         rl.addWidget(self.chart, 3)
         self.reading = QLabel("")
         self.reading.setObjectName("study_reading")
         self.reading.setWordWrap(True)
         self.reading.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        rl.addWidget(self.reading)
+        self.reading.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        # four lines, scrolling when longer: a wrapped label in a narrow pane would claim ever more
+        # height and squeeze the chart (the page fits 1024×640); shown with the study's reading
+        self.reading_box = QScrollArea()
+        self.reading_box.setFrameShape(QScrollArea.NoFrame)
+        self.reading_box.setWidgetResizable(True)
+        self.reading_box.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.reading_box.setWidget(self.reading)
+        self.reading_box.setFixedHeight(4 * self.reading.fontMetrics().lineSpacing() + 6)
+        self.reading_box.hide()
+        rl.addWidget(self.reading_box)
         self.table = QTableWidget(0, len(RESULT_COLUMNS))
         self.table.setObjectName("study_results")
         self.table.setHorizontalHeaderLabels([self.tr(c) for c in RESULT_COLUMNS])
@@ -535,6 +574,7 @@ class ComparePage(QWidget):
         chart = self.results.get("chart") or {}
         self.reading.setText(chart.get("reading", "") + ("\n" + self.results["held_equal"]
                                                          if self.results.get("held_equal") else ""))
+        self.reading_box.setVisible(bool(self.reading.text().strip()))
         if chart.get("path") and Path(chart["path"]).exists():
             self._pixmap = QPixmap(chart["path"])
             self._fit_chart()
@@ -542,12 +582,8 @@ class ComparePage(QWidget):
             self.chart.setText(chart["error"])
 
     def _fit_chart(self) -> None:
-        if self._pixmap is not None and not self._pixmap.isNull():
-            self.chart.setPixmap(self._pixmap.scaled(self.chart.size(), Qt.KeepAspectRatio, Qt.SmoothTransformation))
-
-    def resizeEvent(self, e: Any) -> None:  # noqa: N802
-        super().resizeEvent(e)
-        self._fit_chart()
+        self.chart.source = self._pixmap
+        self.chart.fit()
 
     def _redraw_plot(self) -> None:
         if self._plot.built() and self.session is not None:
@@ -559,8 +595,10 @@ class ComparePage(QWidget):
     def _on_done(self, results: dict) -> None:
         self.results = results or self.results
         self._show_results()
-        self.total_label.setText(self.tr("Study {value} · {study_dir}").format(
-                                     value=status_name(self.results.get("status")) or "?", study_dir=self.study_dir))
+        self.total_label.setText(self.tr("Study {value} · {study_dir}").format(  # the folder's name; the path in its tip
+                                     value=status_name(self.results.get("status")) or "?",
+                                     study_dir=self.study_dir.name if self.study_dir else "?"))
+        self.total_label.setToolTip(str(self.study_dir or ""))
 
     def _on_failed(self, kind: str, message: str, tb: str) -> None:
         self.problem.set_problem(message.splitlines()[0] if message else self.tr("the study failed"))

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.engine.config import DataConfig
-from ftstudio.gui.pages.common import InlineProblem, ResponsiveRow, elide, field, heading
+from ftstudio.gui.pages.common import InlineProblem, MinimumColumn, ResponsiveRow, elide, field, heading
 from ftstudio.gui.util import labelled_bar, run_async
 from ftstudio.i18n import _t
 
@@ -210,7 +210,7 @@ class DataPage(QWidget):
         mid.addWidget(dist, 1)
         # text generation: the detected format and the first example as the model will see it
         self.format_box = QGroupBox(self.tr("First example, as the model is trained on it"))
-        fl = QVBoxLayout(self.format_box)
+        fl = MinimumColumn(self.format_box)  # a wrapped label over a text box: asks for its minimum
         self.format_facts = QLabel("")
         self.format_facts.setObjectName("format_facts")
         self.format_facts.setWordWrap(True)
@@ -225,7 +225,7 @@ class DataPage(QWidget):
         outer.addWidget(mid)
 
         prev = QGroupBox(self.tr("Preview"))
-        pl = QVBoxLayout(prev)
+        pl = MinimumColumn(prev)  # the wrapped status line must not make the table's height a minimum
         self.preview_status = QLabel("")
         self.preview_status.setStyleSheet("color:#555")
         pl.addWidget(self.preview_status)
@@ -617,14 +617,18 @@ class DataPage(QWidget):
         total = sum(v for v in counts.values() if isinstance(v, (int, float))) or 1
         ranked = sorted(counts.items(), key=lambda kv: -kv[1])
         items = ranked[:MAX_LABELS_SHOWN]
+        def share(n: int) -> str:  # one row of 520 is "<1%", not "0%"
+            pct = 100 * n / total
+            return f"{n:,}  ({pct:.0f}%)" if pct >= 0.5 or not n else f"{n:,}  (<1%)"
+
         for name, n in items:
             full = self.label_name(name)
             shown = full if full == str(name) else f"{full} ({name})"
             lab = QLabel(elide(shown, 32) + ":")
             lab.setToolTip(shown)
-            self.dist_layout.addRow(lab, labelled_bar(n / total, f"{n:,}  ({100 * n / total:.0f}%)"))
+            self.dist_layout.addRow(lab, labelled_bar(n / total, share(n)))
         rest = ranked[len(items):]
         if rest:
             n = sum(v for _, v in rest)
             self.dist_layout.addRow(QLabel(self.tr("{n_rest:,} others:").format(n_rest=len(rest))),
-                                    labelled_bar(n / total, f"{n:,}  ({100 * n / total:.0f}%)", "#9e9e9e"))
+                                    labelled_bar(n / total, share(n), "#9e9e9e"))
