@@ -197,8 +197,7 @@ def test_engine_keeps_padded_batches_for_prompt_tuning(tiny_dir, tiny_csv):
 
 def test_grouped_attention_backward_copies_once_instead_of_zero_filling_per_run():
     """Runs of equal length are cut from the packed row by a split, whose backward is one cat:
-    cutting them by slicing made each run's backward zero-fill and add a whole-row gradient
-    (a CPU step measured 5% slower packed than padded before; docs/BENCHMARKS.md)."""
+    cutting them by slicing made each run's backward zero-fill and add a whole-row gradient."""
     from torch.utils._python_dispatch import TorchDispatchMode
 
     class Ops(TorchDispatchMode):
