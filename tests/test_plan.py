@@ -88,7 +88,7 @@ def test_the_plan_is_what_the_run_does(tiny_dir, tiny_csv, topics_csv):  # noqa:
             assert ph["cost"] > 0
     # the ETA over this plan is the whole rest of the run. Replayed on a clock where one unit of
     # planned cost takes one second (a tiny run's wall times are mostly start-up noise, 13x off
-    # under load): at task 1's second step the ETA is then exactly the cost still to come.
+    # under load): at the first task's second step the ETA is then exactly the cost still to come.
     t = [0.0]
     clock = PlanClock(now=lambda: t[0])
     done, current, first_step_eta = 0.0, None, None

@@ -3,8 +3,9 @@
 Compiling each block (not the whole model) compiles one graph that all layers share, so the
 compile time is that of one block; ``dynamic=True`` keeps varying sequence lengths from
 recompiling. ``auto`` compiles on CUDA only: on CPU it was measured not to pay for the built-in
-models (docs/BENCHMARKS.md, "Compilation"). Without a C++ compiler (CPU) or Triton (CUDA),
-compilation is skipped with one log line, never a failed run.
+models (docs/BENCHMARKS.md, "Compilation"). Without a C++ compiler (CPU) or Triton (CUDA), or
+when inductor's C++ build helpers cannot be loaded, compilation is skipped with one log line,
+never a failed run.
 """
 from __future__ import annotations
 
