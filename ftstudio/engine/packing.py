@@ -136,12 +136,8 @@ def packed_attention(module: Any, query: Any, key: Any, value: Any, attention_ma
         return x.view(pack.batch, pack.width, x.shape[1], x.shape[2]).transpose(1, 2)
 
     q, k, v = blocks(query), blocks(key), blocks(value)
-    if k.shape[1] != q.shape[1]:  # grouped-query attention
-        rep = q.shape[1] // k.shape[1]
-        k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
     # right-padded blocks: causal attention never reaches the padded keys of a real query
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=None if causal else pack.key_mask,
-                                         dropout_p=dropout, scale=scaling, is_causal=causal)
+    out = _attention(q, k, v, None if causal else pack.key_mask, dropout, scaling, causal)
     out = _FromCells.apply(out.transpose(1, 2).reshape(cells, out.shape[1], out.shape[3]), pack.scatter)
     return out.unsqueeze(0), None
 
@@ -160,7 +156,6 @@ def _grouped_attention(query: Any, key: Any, value: Any, groups: tuple, dropout:
     """SDPA on each run of equal-length examples, viewed in place: [1, h, T, D] sliced to the
     run's tokens and split into [n, h, l, D]; nothing is padded, so no mask is needed."""
     import torch
-    import torch.nn.functional as F
 
     sizes = [n * length for _, n, length in groups]
 
@@ -171,11 +166,38 @@ def _grouped_attention(query: Any, key: Any, value: Any, groups: tuple, dropout:
 
     outs = []
     for q, k, v, (_, n, length) in zip(runs(query), runs(key), runs(value), groups):
-        o = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=scaling,
-                                           is_causal=causal, enable_gqa=key.shape[1] != query.shape[1])
+        o = _attention(q, k, v, None, dropout, scaling, causal)
         outs.append(o.transpose(1, 2).reshape(n * length, o.shape[1], o.shape[3]))
     out = outs[0] if len(outs) == 1 else torch.cat(outs)
     return out.unsqueeze(0)  # [1, T, h, D]
+
+
+def _attention(q: Any, k: Any, v: Any, key_mask: Any, dropout: float, scaling: float | None,
+               causal: bool) -> Any:
+    """SDPA on [n, h, l, D] blocks (key_mask: [n, 1, 1, l], True = a real key). With attention
+    dropout on CPU, SDPA runs its math path (two matmuls, softmax, dropout) with torch's
+    per-element Bernoulli masks; the same math is written out here with engine/fast_dropout.py's
+    mask, which is the same distribution at a fraction of the cost."""
+    import torch
+    import torch.nn.functional as F
+
+    gqa = k.shape[1] != q.shape[1]  # grouped-query attention
+    if not dropout or q.device.type != "cpu":
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, dropout_p=dropout, scale=scaling,
+                                              is_causal=causal, enable_gqa=gqa)
+    from ftstudio.engine.fast_dropout import dropout as drop
+
+    if gqa:
+        rep = q.shape[1] // k.shape[1]
+        k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+
+    scale = scaling if scaling is not None else q.shape[-1] ** -0.5
+    w = (q * scale) @ k.transpose(-2, -1)
+    if causal:
+        w = w.masked_fill(torch.ones(w.shape[-2:], dtype=torch.bool, device=w.device).triu(1), float("-inf"))
+    if key_mask is not None:
+        w = w.masked_fill(~key_mask, float("-inf"))
+    return drop(w.softmax(-1), dropout) @ v
 
 
 def _autograd_functions() -> tuple[Any, Any]:
