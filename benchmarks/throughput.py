@@ -11,13 +11,22 @@ then evaluated on the whole SST-2 dev set (872 rows):
   b. engine vs a bare hand loop doing the same work (dynamic padding over the same length-grouped
      batches, clipping, the same schedule, fused AdamW).
   c. FLOP utilization at real SST-2 lengths: 6 x non-embedding params x real tokens/s over the
-     fp32 matmul peak (torch.mm 2048^2) timed beside every step in the same run.
+     fp32 matmul peak (torch.mm 2048^2) timed beside every step of (b)'s full fine-tuning run.
 
-The machine may be shared, so the two sides are interleaved STEP BY STEP in one process: the
-engine's Step subscriber (synchronous, on the training thread) releases exactly one step of the
-other side and times it; an engine step is timed from the subscriber's return to the next Step
-event, so the engine's own per-step work (collate, hooks, clipping, schedule, Step event, metrics
-line, memory probe) is inside its time. Setup, tokenizing and the final evaluation are outside.
+How the sides are timed. The machine may be shared and its speed drifts, so the sides are
+interleaved STEP BY STEP: the engine's Step subscriber (synchronous, on the training thread) runs
+exactly one step of the other side and times it; an engine step is timed from the subscriber's
+return to the next Step event, so the engine's own per-step work (collate, hooks, clipping,
+schedule, Step event, metrics line, memory probe) is inside its time, as the Trainer's sampler,
+collator and callbacks are inside its. (a) The Trainer runs in its OWN PROCESS, released one step
+per line on a pipe. Until 2026-12-02 it ran in a second thread of the engine's process: two
+threads that drive torch get two OpenMP teams, more threads than cores, and libgomp then stops
+spinning between parallel regions (as under OMP_WAIT_POLICY=PASSIVE); both sides ran at about
+60% of their speed alone (engine 77 samples/s beside the Trainer, 129 beside the hand loop in its
+own thread, in one quick run), which measured the harness. Alternating whole processes instead
+was too noisy here (round ratios 0.96-1.32). (b) The hand loop runs in the engine's thread.
+Round r seeds both sides with 42 + r (initial head, batch order, dropout), so the dev accuracies
+are three seeds each, compared by their means. Setup, tokenizing and evaluation are outside.
 
     .venv/bin/python benchmarks/throughput.py [--quick] [--rounds N] [--no-doc]
 """
@@ -25,10 +34,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -56,13 +66,13 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         w.writerows({"text": r["text"], "label": r["label"]} for r in rows)
 
 
-def same_model(tech: str):
-    """The model both sides train: MiniLM with ftstudio's mean pooling, seed 42 head, LoRA on top."""
+def same_model(tech: str, seed: int = 42):
+    """The model both sides train: MiniLM with ftstudio's mean pooling, seeded head, LoRA on top."""
     import torch
 
     from ftstudio.engine.models import load_model
 
-    torch.manual_seed(42)
+    torch.manual_seed(seed)
     model, _, _ = load_model(MODEL, "classification", num_labels=2, id2label={0: "0", 1: "1"})
     if tech == "lora":
         from peft import LoraConfig, TaskType, get_peft_model
@@ -87,7 +97,7 @@ def accuracy(model, tok, dev: list[dict]) -> float:
 
 
 # --------------------------------------------------------------------------- engine side
-def engine_run(tech: str, train_csv: Path, dev_csv: Path, warm: int, steps: int, partner) -> dict:
+def engine_run(tech: str, train_csv: Path, dev_csv: Path, warm: int, steps: int, partner, seed: int = 42) -> dict:
     from ftstudio.engine.config import RunConfig
     from ftstudio.engine.events import Step
     from ftstudio.engine.runner import train
@@ -97,7 +107,7 @@ def engine_run(tech: str, train_csv: Path, dev_csv: Path, warm: int, steps: int,
         "data": {"train": str(train_csv), "eval": str(dev_csv)},
         "technique": {"name": tech, "params": LORA if tech == "lora" else {}},
         "training": {"max_steps": warm + steps, "batch_size": BATCH, "max_length": SEQ, "learning_rate": LR[tech],
-                     "eval_every": None, "log_every": 1, "device": "cpu", "seed": 42},
+                     "eval_every": None, "log_every": 1, "device": "cpu", "seed": seed},
     })
     eng: dict[int, float] = {}
     other: dict[int, float] = {}
@@ -119,72 +129,94 @@ def engine_run(tech: str, train_csv: Path, dev_csv: Path, warm: int, steps: int,
 
 
 # --------------------------------------------------------------------------- HF Trainer side
-class HFTrainerSteps:
-    """The Trainer in a thread, released one optimizer step per call. A step = from its release
-    to its on_step_end callback (fetching + collating the batch included)."""
+def trainer_child(tech: str, train_csv: str, warm: int, steps: int, seed: int) -> None:
+    """The Trainer with its best options in its own process, released one optimizer step per
+    "go" line on stdin; after each step it prints that step's seconds (from its release to its
+    on_step_end: fetching and collating the batch included), at the end one JSON line with the
+    dev accuracy and the padded tokens per batch."""
+    import datasets
+    from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
+    from transformers.utils import logging as hf_logging
 
-    def __init__(self, tech: str, rows: list[dict], tok, max_steps: int):
-        import datasets
-        from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
+    from ftstudio.engine.models import load_tokenizer, resolve_model_path
 
-        datasets.disable_progress_bars()
-        enc = tok([r["text"] for r in rows], truncation=True, max_length=SEQ)
-        ds = datasets.Dataset.from_dict({**{k: enc[k] for k in enc}, "labels": [int(r["label"]) for r in rows]})
-        self.model = same_model(tech)
-        self.go, self.done = threading.Semaphore(0), threading.Semaphore(0)
-        self.durs: list[float] = []
-        self.padded = [0, 0]  # tokens, batches
-        self.error: BaseException | None = None
-        outer = self
+    hf_logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    tok = load_tokenizer(resolve_model_path(MODEL))
+    rows = read_csv(Path(train_csv))
+    enc = tok([r["text"] for r in rows], truncation=True, max_length=SEQ)
+    ds = datasets.Dataset.from_dict({**{k: enc[k] for k in enc}, "labels": [int(r["label"]) for r in rows]})
+    model = same_model(tech, seed)
+    padded = [0, 0]  # tokens, batches
+    t0 = [0.0]
 
-        class LockStep(TrainerCallback):
-            def on_step_end(self, args, state, control, **kw):
-                outer.durs.append(time.perf_counter() - outer.t0)
-                outer.done.release()
-                if state.global_step < max_steps:
-                    outer.go.acquire()
-                    outer.t0 = time.perf_counter()
+    def go() -> None:
+        if sys.stdin.readline().strip() != "go":
+            sys.exit(0)
+        t0[0] = time.perf_counter()
 
-        base = DataCollatorWithPadding(tok)
+    class LockStep(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            print(f"{time.perf_counter() - t0[0]:.6f}", flush=True)
+            if state.global_step < warm + steps:
+                go()
 
-        def collator(features):
-            b = base(features)
-            self.padded[0] += b["input_ids"].numel()
-            self.padded[1] += 1
-            return b
+    base = DataCollatorWithPadding(tok)
 
-        self.tmp = tempfile.TemporaryDirectory()
+    def collator(features):
+        b = base(features)
+        padded[0] += b["input_ids"].numel()
+        padded[1] += 1
+        return b
+
+    with tempfile.TemporaryDirectory() as tmp:
         args = TrainingArguments(
-            output_dir=self.tmp.name, per_device_train_batch_size=BATCH, max_steps=max_steps,
-            learning_rate=LR[tech], weight_decay=0.01, warmup_steps=int(0.06 * max_steps), lr_scheduler_type="linear",
-            max_grad_norm=1.0, train_sampling_strategy="group_by_length", optim="adamw_torch_fused",
-            eval_strategy="no", save_strategy="no", logging_strategy="no", report_to="none",
-            dataloader_num_workers=0, dataloader_pin_memory=False, use_cpu=True, disable_tqdm=True, seed=42,
+            output_dir=tmp, per_device_train_batch_size=BATCH, max_steps=warm + steps,
+            learning_rate=LR[tech], weight_decay=0.01, warmup_steps=int(0.06 * (warm + steps)),
+            lr_scheduler_type="linear", max_grad_norm=1.0, train_sampling_strategy="group_by_length",
+            optim="adamw_torch_fused", eval_strategy="no", save_strategy="no", logging_strategy="no",
+            report_to="none", dataloader_num_workers=0, dataloader_pin_memory=False, use_cpu=True,
+            disable_tqdm=True, seed=seed,
         )
-        self.trainer = Trainer(model=self.model, args=args, train_dataset=ds, data_collator=collator,
-                               callbacks=[LockStep()])
+        trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=collator, callbacks=[LockStep()])
+        print("ready", flush=True)
+        go()
+        trainer.train()
+    dev = read_csv(data_root() / "sst2" / "dev.csv")
+    print(json.dumps({"accuracy": accuracy(trainer.model, tok, dev), "pad": padded[0] / max(1, padded[1])}),
+          flush=True)
 
-        def target():
-            try:
-                self.go.acquire()
-                self.t0 = time.perf_counter()
-                self.trainer.train()
-            except BaseException as e:  # surfaced by __call__
-                self.error = e
-                self.done.release()
 
-        self.thread = threading.Thread(target=target, daemon=True)
-        self.thread.start()
+class TrainerProcess:
+    """The parent's handle on trainer_child: call it to run one Trainer step and get its seconds."""
+
+    def __init__(self, tech: str, train_csv: Path, warm: int, steps: int, seed: int):
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--trainer-child", tech, str(train_csv), str(warm),
+               str(steps), str(seed)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, bufsize=1)
+        self._expect("ready")
+
+    def _line(self) -> str:
+        line = self.proc.stdout.readline()
+        if not line:
+            sys.exit(f"the Trainer process ended early (exit {self.proc.wait()})")
+        return line.strip()
+
+    def _expect(self, what: str) -> None:
+        while (line := self._line()) != what:
+            pass
 
     def __call__(self) -> float:
-        self.go.release()
-        if not self.done.acquire(timeout=900) or self.error is not None:
-            raise RuntimeError(f"HF Trainer thread failed: {self.error!r}")
-        return self.durs[-1]
+        self.proc.stdin.write("go\n")
+        return float(self._line())
 
-    def close(self) -> None:
-        self.thread.join(timeout=300)
-        self.tmp.cleanup()
+    def finish(self) -> dict:
+        while not (line := self._line()).startswith('{"accuracy"'):  # the Trainer prints its own summary
+            pass
+        out = json.loads(line)
+        self.proc.wait(timeout=300)
+        return out
 
 
 # --------------------------------------------------------------------------- hand loop side
@@ -260,11 +292,19 @@ def time_mm(a, b) -> float:
     return time.perf_counter() - t
 
 
+def acc_cell(accs: list[float]) -> str:
+    """Dev accuracy of each round (seed 42 + r) and their mean, in %."""
+    return " / ".join(f"{100 * a:.2f}" for a in accs) + f" (mean **{100 * statistics.mean(accs):.2f}**)"
+
+
 def sps(durs: list[float]) -> float:
     return len(durs) * BATCH / sum(durs)
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--trainer-child"]:
+        tech, train_csv, warm, steps, seed = sys.argv[2:7]
+        return trainer_child(tech, train_csv, int(warm), int(steps), int(seed))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 round, 30 timed steps (a smoke test)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of (a) per technique (default 3)")
@@ -295,38 +335,37 @@ def main() -> None:
     mm_a, mm_b = torch.randn(MM_N, MM_N), torch.randn(MM_N, MM_N)
     mm_times: list[float] = []
     full_engine_durs: list[float] = []
-    res: dict = {t: {"rounds": [], "acc": None, "hf_acc": [], "hf_pad": []} for t in ("full", "lora")}
+    res: dict = {t: {"rounds": [], "acc": [], "hf_acc": [], "hf_pad": []} for t in ("full", "lora")}
     hand: dict = {t: [] for t in ("full", "lora")}
 
-    print(f"a. engine vs HF Trainer: {rounds} rounds x (full, lora), {warm} warm-up + {steps} timed steps", flush=True)
+    print(f"a. engine vs HF Trainer: {rounds} rounds x (full, lora), {warm} warm-up + {steps} timed steps, "
+          "step-locked, the Trainer in its own process; round r seeds both sides with 42 + r", flush=True)
     for r in range(rounds):
         for tech in ("full", "lora"):
-            hf = HFTrainerSteps(tech, rows, tok, warm + steps)
+            hf = TrainerProcess(tech, train_csv, warm, steps, 42 + r)
+            out = engine_run(tech, train_csv, dev_csv, warm, steps, hf, seed=42 + r)
+            hf_out = hf.finish()
+            e, h = sps(out["engine"]), sps(out["other"])
+            res[tech]["rounds"].append((e, h))
+            res[tech]["acc"].append(out["accuracy"])
+            res[tech]["hf_acc"].append(hf_out["accuracy"])
+            res[tech]["hf_pad"].append(hf_out["pad"])
+            print(f"  round {r + 1} {tech:4s}: engine {e:6.1f} samples/s, Trainer {h:6.1f} -> {e / h:.3f}; "
+                  f"dev accuracy engine {out['accuracy']:.4f}, Trainer {hf_out['accuracy']:.4f}", flush=True)
+    print(f"\nb. engine vs bare hand loop: {hand_rounds} round(s) x (full, lora)", flush=True)
+    for r in range(hand_rounds):
+        for tech in ("full", "lora"):
+            loop = HandLoop(tech, rows, tok, warm + steps)
 
-            def partner(hf=hf, tech=tech):
-                d = hf()
+            def partner(loop=loop, tech=tech):
+                d = loop()
                 if tech == "full":
                     mm_times.append(time_mm(mm_a, mm_b))
                 return d
 
             out = engine_run(tech, train_csv, dev_csv, warm, steps, partner)
-            hf.close()
-            hf_acc = accuracy(hf.trainer.model, tok, dev)
-            e, h = sps(out["engine"]), sps(out["other"])
             if tech == "full":
                 full_engine_durs += out["engine"]
-            res[tech]["rounds"].append((e, h))
-            res[tech]["acc"] = out["accuracy"]
-            res[tech]["hf_acc"].append(hf_acc)
-            res[tech]["hf_pad"].append(hf.padded[0] / max(1, hf.padded[1]))
-            print(f"  round {r + 1} {tech:4s}: engine {e:6.1f} samples/s, Trainer {h:6.1f} -> {e / h:.3f}; "
-                  f"dev accuracy engine {out['accuracy']:.4f}, Trainer {hf_acc:.4f}", flush=True)
-            del hf
-    print(f"\nb. engine vs bare hand loop: {hand_rounds} round(s) x (full, lora)", flush=True)
-    for r in range(hand_rounds):
-        for tech in ("full", "lora"):
-            loop = HandLoop(tech, rows, tok, warm + steps)
-            out = engine_run(tech, train_csv, dev_csv, warm, steps, loop)
             e, h = sps(out["engine"]), sps(out["other"])
             hand[tech].append((e, h))
             print(f"  round {r + 1} {tech:4s}: engine {e:6.1f} samples/s, hand loop {h:6.1f} -> {e / h:.3f}", flush=True)
@@ -358,9 +397,9 @@ def main() -> None:
         rr = res[tech]["rounds"]
         rows_a.append([tech, " / ".join(f"{e:.1f}" for e, _ in rr), " / ".join(f"{h:.1f}" for _, h in rr),
                        " / ".join(f"{e / h:.3f}" for e, h in rr), f"**{med_ratio(rr):.3f}**",
-                       f"{100 * res[tech]['acc']:.2f}", f"{100 * statistics.median(res[tech]['hf_acc']):.2f}"])
+                       acc_cell(res[tech]["acc"]), acc_cell(res[tech]["hf_acc"])])
     head_a = ["technique", "engine samples/s (rounds)", "Trainer samples/s (rounds)", "ratio per round",
-              "median ratio", "engine dev acc %", "Trainer dev acc %"]
+              "median ratio", "engine dev acc % (rounds)", "Trainer dev acc % (rounds)"]
     rows_b = [[tech, " / ".join(f"{e:.1f}" for e, _ in hand[tech]), " / ".join(f"{h:.1f}" for _, h in hand[tech]),
                f"{med_ratio(hand[tech]):.3f}"] for tech in ("full", "lora")]
     head_b = ["technique", "engine samples/s", "hand loop samples/s", "ratio engine/hand"]
@@ -392,14 +431,15 @@ def main() -> None:
   {SEQ}, fp32, fused AdamW, weight decay 0.01, clipping 1.0, linear schedule with 6% warm-up; {warm} warm-up +
   {steps} timed optimizer steps per side, then the whole SST-2 dev set (872 rows). LoRA: r=8, alpha=8,
   dropout 0, query/value, lr 2e-3; full fine-tuning lr 5e-5. Engine defaults (padding-free batches,
-  length grouping). Engine and reference are interleaved step by step in one process (see the
-  script's docstring); setup, tokenizing and evaluation are outside the timed steps.
+  length grouping). Engine and reference are interleaved step by step, the Trainer in its own process,
+  the hand loop in the engine's thread (see the script's docstring); round r seeds both sides with 42 + r.
+  Setup, tokenizing and evaluation are outside the timed steps.
 - Wall: {(time.time() - t_start) / 60:.1f} minutes{" (--quick)" if args.quick else ""}.
 
 ### a. Engine vs Hugging Face Trainer (best options), {rounds} rounds
 
 Trainer: DataCollatorWithPadding, `train_sampling_strategy="group_by_length"`, `adamw_torch_fused`, no
-eval/save/logging, 0 workers, the same model and initial weights. Bar: median ratio >= 1.15, dev accuracy
+eval/save/logging, 0 workers, the same model and initial weights, step-locked from its own process. Bar: median ratio >= 1.15, dev accuracy
 within 0.5 points.
 
 {table(head_a, rows_a, md=True)}
