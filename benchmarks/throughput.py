@@ -25,6 +25,9 @@ spinning between parallel regions (as under OMP_WAIT_POLICY=PASSIVE); both sides
 60% of their speed alone (engine 77 samples/s beside the Trainer, 129 beside the hand loop in its
 own thread, in one quick run), which measured the harness. Alternating whole processes instead
 was too noisy here (round ratios 0.96-1.32). (b) The hand loop runs in the engine's thread.
+Every round (engine + partner) runs in a fresh process: when the engine's rounds shared the
+script's process and only the Trainer's were fresh, the engine slowed from round to round
+(131 -> 128 -> 113 samples/s) while the Trainer did not.
 Round r seeds both sides with 42 + r (initial head, batch order, dropout), so the dev accuracies
 are three seeds each, compared by their means. Setup, tokenizing and evaluation are outside.
 
@@ -292,6 +295,54 @@ def time_mm(a, b) -> float:
     return time.perf_counter() - t
 
 
+def in_fresh_process(kind: str, tech: str, seed: int, train_csv: Path, warm: int, steps: int) -> dict:
+    """One engine run with its partner (kind "trainer": the Trainer step-locked from its own process;
+    "hand": the hand loop in the engine's thread) in a fresh Python process, so that no round runs
+    in a process that earlier rounds have used (the Trainer's process is always fresh)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "round.json"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--round", kind, tech, str(seed), str(train_csv),
+               str(warm), str(steps), str(out)]
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if done.returncode != 0 or not out.exists():
+            sys.exit(f"the {kind} round ({tech}) failed:\n{done.stdout[-3000:]}")
+        return json.loads(out.read_text())
+
+
+def one_round(kind: str, tech: str, seed: int, train_csv: str, warm: int, steps: int, out: str) -> None:
+    """The body of in_fresh_process."""
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    from ftstudio.engine.models import load_tokenizer, resolve_model_path
+
+    hf_logging.set_verbosity_error()
+    isolated_runs_dir("throughput")
+    dev_csv = data_root() / "sst2" / "dev.csv"
+    res: dict = {}
+    if kind == "trainer":
+        hf = TrainerProcess(tech, Path(train_csv), warm, steps, seed)
+        r = engine_run(tech, Path(train_csv), dev_csv, warm, steps, hf, seed=seed)
+        hf_out = hf.finish()
+        res = {"hf_accuracy": hf_out["accuracy"], "pad": hf_out["pad"]}
+    else:
+        tok = load_tokenizer(resolve_model_path(MODEL))
+        loop = HandLoop(tech, read_csv(Path(train_csv)), tok, warm + steps)
+        mm_a, mm_b = torch.randn(MM_N, MM_N), torch.randn(MM_N, MM_N)
+        mm: list[float] = []
+
+        def partner() -> float:
+            d = loop()
+            if tech == "full":
+                mm.append(time_mm(mm_a, mm_b))
+            return d
+
+        r = engine_run(tech, Path(train_csv), dev_csv, warm, steps, partner, seed=seed)
+        res = {"mm": mm}
+    res.update(engine=r["engine"], other=r["other"], accuracy=r["accuracy"])
+    Path(out).write_text(json.dumps(res))
+
+
 def acc_cell(accs: list[float]) -> str:
     """Dev accuracy of each round (seed 42 + r) and their mean, in %."""
     return " / ".join(f"{100 * a:.2f}" for a in accs) + f" (mean **{100 * statistics.mean(accs):.2f}**)"
@@ -302,6 +353,9 @@ def sps(durs: list[float]) -> float:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--round"]:
+        kind, tech, seed, train_csv, warm, steps, out = sys.argv[2:9]
+        return one_round(kind, tech, int(seed), train_csv, int(warm), int(steps), out)
     if sys.argv[1:2] == ["--trainer-child"]:
         tech, train_csv, warm, steps, seed = sys.argv[2:7]
         return trainer_child(tech, train_csv, int(warm), int(steps), int(seed))
@@ -332,7 +386,6 @@ def main() -> None:
     write_csv(train_csv, rows)
     lengths = [len(x) for x in tok([r["text"] for r in rows], truncation=True, max_length=SEQ)["input_ids"]]
     mean_len = statistics.mean(lengths)
-    mm_a, mm_b = torch.randn(MM_N, MM_N), torch.randn(MM_N, MM_N)
     mm_times: list[float] = []
     full_engine_durs: list[float] = []
     res: dict = {t: {"rounds": [], "acc": [], "hf_acc": [], "hf_pad": []} for t in ("full", "lora")}
@@ -342,34 +395,24 @@ def main() -> None:
           "step-locked, the Trainer in its own process; round r seeds both sides with 42 + r", flush=True)
     for r in range(rounds):
         for tech in ("full", "lora"):
-            hf = TrainerProcess(tech, train_csv, warm, steps, 42 + r)
-            out = engine_run(tech, train_csv, dev_csv, warm, steps, hf, seed=42 + r)
-            hf_out = hf.finish()
+            out = in_fresh_process("trainer", tech, 42 + r, train_csv, warm, steps)
             e, h = sps(out["engine"]), sps(out["other"])
             res[tech]["rounds"].append((e, h))
             res[tech]["acc"].append(out["accuracy"])
-            res[tech]["hf_acc"].append(hf_out["accuracy"])
-            res[tech]["hf_pad"].append(hf_out["pad"])
+            res[tech]["hf_acc"].append(out["hf_accuracy"])
+            res[tech]["hf_pad"].append(out["pad"])
             print(f"  round {r + 1} {tech:4s}: engine {e:6.1f} samples/s, Trainer {h:6.1f} -> {e / h:.3f}; "
-                  f"dev accuracy engine {out['accuracy']:.4f}, Trainer {hf_out['accuracy']:.4f}", flush=True)
+                  f"dev accuracy engine {out['accuracy']:.4f}, Trainer {out['hf_accuracy']:.4f}", flush=True)
     print(f"\nb. engine vs bare hand loop: {hand_rounds} round(s) x (full, lora)", flush=True)
     for r in range(hand_rounds):
         for tech in ("full", "lora"):
-            loop = HandLoop(tech, rows, tok, warm + steps)
-
-            def partner(loop=loop, tech=tech):
-                d = loop()
-                if tech == "full":
-                    mm_times.append(time_mm(mm_a, mm_b))
-                return d
-
-            out = engine_run(tech, train_csv, dev_csv, warm, steps, partner)
+            out = in_fresh_process("hand", tech, 42, train_csv, warm, steps)
             if tech == "full":
                 full_engine_durs += out["engine"]
+                mm_times += out["mm"]
             e, h = sps(out["engine"]), sps(out["other"])
             hand[tech].append((e, h))
             print(f"  round {r + 1} {tech:4s}: engine {e:6.1f} samples/s, hand loop {h:6.1f} -> {e / h:.3f}", flush=True)
-            del loop
 
     # ---- d: training.compile on vs off on this CPU, compile time counted ----
     comp: dict[str, list[float]] = {"off": [], "on": []}
