@@ -1,4 +1,4 @@
-"""Dropout with a cheaper mask on CPU: the same distribution, a fifth of the random numbers.
+"""Dropout with a cheaper mask on CPU: the same distribution at a third of the cost.
 
 On CPU, ``torch.nn.functional.dropout`` draws one Bernoulli sample per element
 (``bernoulli_``, one random 32-bit draw and a float compare each); for MiniLM at SST-2 lengths
@@ -12,8 +12,8 @@ input's dtype and the backward is grad * mask.
 The draws come from torch's default CPU generator, so ``torch.manual_seed`` and an exact resume
 (which restores that generator) give the same masks again. Used on CPU only: CUDA's dropout is
 already one fused kernel. ``enable`` swaps the class of a model's ``nn.Dropout`` modules (still
-``nn.Dropout`` instances, same ``p``, no state) and is undone by ``disable``; attention dropout in
-packed batches uses ``dropout`` directly (engine/packing.py).
+``nn.Dropout`` instances, same ``p``, no state, identity in eval mode as before); attention
+dropout in packed batches uses ``dropout`` directly (engine/packing.py).
 """
 from __future__ import annotations
 
@@ -103,12 +103,3 @@ def enable(model: Any, device: Any) -> int:
             n += 1
     return n
 
-
-def disable(model: Any) -> None:
-    """Back to torch's ``nn.Dropout``."""
-    import torch
-
-    cls = _module_class()
-    for m in model.modules():
-        if type(m) is cls:
-            m.__class__ = torch.nn.Dropout
