@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ftstudio.engine import distributed as dist
+from ftstudio.engine import row_grads
 from ftstudio.engine.context import RunContext, model_inputs
 from ftstudio.engine.data import collate, count_tokens, example_lengths, iter_example_batches, length_grouped_batches
 from ftstudio.engine.errors import Cancelled, UserError
@@ -132,7 +133,8 @@ def train_task(
             batch = (ctx.collate or collate)(examples, pad_id, ctx.device)
             outputs, loss = ctx.forward(model, batch)
             loss, extra = technique.compute_loss(model, batch, outputs, loss)
-            (scaler.scale(loss / accum) if scaler else loss / accum).backward()
+            with row_grads.collecting():
+                (scaler.scale(loss / accum) if scaler else loss / accum).backward()
             loss_sum += float(loss.detach()) / accum
             for k, v in extra.items():
                 extra_sum[k] = extra_sum.get(k, 0.0) + float(v) / accum
@@ -215,18 +217,31 @@ def train_task(
 
 
 def clip_gradients(params: list, max_norm: float | None) -> float:
-    """``clip_grad_norm_`` without its work when nothing is clipped: torch always multiplies
+    """``clip_grad_norm_`` without its work where it changes nothing: torch always multiplies
     every gradient by min(1, max_norm / (norm + 1e-6)), a full pass over the gradients (a few %
-    of a CPU step) that is the identity whenever that factor is 1. Same factor, same result."""
+    of a CPU step) that is the identity whenever that factor is 1; and an embedding table's row
+    buffer (engine/row_grads.py) is normed and scaled on the rows it holds, the others being
+    zero. Same factor, same result."""
     import torch
 
-    grads = [p.grad for p in params if p.grad is not None]
+    grads, rows = [], []
+    for p in params:
+        if p.grad is not None:
+            grads.append(p.grad)
+            rows.append(row_grads.used_rows(p.grad))
     if not grads:
         return 0.0
-    norm = torch.nn.utils.get_total_norm(grads, foreach=True)
+    parts = [g if r is None else g.index_select(0, r) for g, r in zip(grads, rows)]
+    norm = torch.nn.utils.get_total_norm(parts, foreach=True)
     n = float(norm)
     if max_norm and max_norm / (n + 1e-6) < 1.0:
-        torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm, foreach=True)
+        coef = max_norm / (norm + 1e-6)  # as clip_grads_with_norm_ (clamped: it is < 1 here)
+        dense = [g for g, r in zip(grads, rows) if r is None]
+        if dense:
+            torch._foreach_mul_(dense, coef)
+        for g, r in zip(grads, rows):
+            if r is not None:
+                g.index_copy_(0, r, g.index_select(0, r).mul_(coef))
     return n
 
 

@@ -142,9 +142,10 @@ def build_model_and_context(
     model = technique.prepare_model(model, ctx)
     model.to(device)
     use_packed_batches(model, ctx, technique)
-    from ftstudio.engine import fast_dropout
+    from ftstudio.engine import fast_dropout, row_grads
 
     fast_dropout.enable(model, device)  # CPU: the same dropout, cheaper masks
+    row_grads.enable(model, device, ctx.world_size)  # CPU: embedding gradients by the rows used
     return model, ctx
 
 
