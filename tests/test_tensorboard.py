@@ -36,6 +36,14 @@ def test_a_run_writes_loss_lr_eval_and_throughput_scalars(tiny_dir, tiny_csv):
     assert [s for s, _ in sc["eval/accuracy"]] == [e["step"] for e in evals] and len(evals) >= 2
     assert all(v > 0 for _, v in sc["throughput/samples_per_second"])
     assert all(v > 0 for _, v in sc["memory_mib/rss"])
+    # a step's scalars are one event (ten events a step cost ~1% of a CPU LoRA step)
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    events = [e for f in run.glob("events.out.tfevents.*") for e in EventFileLoader(str(f)).Load()]
+    with_loss = [e for e in events if any(v.tag == "train/loss" for v in e.summary.value)]
+    assert len(with_loss) == len(steps)
+    assert all({"train/grad_norm", "throughput/samples_per_second", "memory_mib/rss"}
+               <= {v.tag for v in e.summary.value} for e in with_loss)
 
 
 def test_technique_series_are_written(tiny_dir, tiny_csv):

@@ -66,14 +66,29 @@ class TensorBoardWriter:
             self._w = SummaryWriter(log_dir=str(self.run_dir), flush_secs=10, purge_step=self.purge_step)
         return self._w
 
-    def _scalars(self, prefix: str, values: dict, step: int) -> None:
-        w = self._writer()
+    def _scalars(self, prefix: str, values: dict, step: int, into: list | None = None) -> None:
+        """Nested dict -> scalars "prefix/name[/sub]"; written at once, or gathered ``into``."""
+        pairs = [] if into is None else into
         for name, v in values.items():
             x = _number(v)
             if x is not None:
-                w.add_scalar(f"{prefix}/{name}", x, step)
+                pairs.append((f"{prefix}/{name}", x))
             elif isinstance(v, dict):
-                self._scalars(f"{prefix}/{name}", v, step)
+                self._scalars(f"{prefix}/{name}", v, step, pairs)
+        if into is None:
+            self._write(pairs, step)
+
+    def _write(self, pairs: list, step: int) -> None:
+        """All of a step's scalars as ONE event (one summary with many values, which TensorBoard
+        reads as the same per-tag series): add_scalar per value cost ~1 ms a step here, about 1%
+        of a CPU LoRA step, for ten protobuf events and queue handoffs."""
+        if not pairs:
+            return
+        from torch.utils.tensorboard.summary import scalar
+
+        values = [v for tag, x in pairs for v in scalar(tag, x).value]
+        summary = type(scalar("x", 0.0))(value=values)
+        self._w._get_file_writer().add_summary(summary, step)
 
     def __call__(self, ev: Event) -> None:
         k = ev.kind
@@ -90,16 +105,14 @@ class TensorBoardWriter:
             return  # before run_started (a resume's logs): the file must open with its purge_step
         if k == "step":
             self.step = ev.step
-            w = self._w
-            w.add_scalar("train/loss", ev.loss, ev.step)
-            w.add_scalar("train/grad_norm", ev.grad_norm, ev.step)
-            w.add_scalar("train/epoch", ev.epoch, ev.step)
-            self._scalars("lr", ev.lr, ev.step)
-            w.add_scalar("throughput/samples_per_second", ev.samples_per_second, ev.step)
-            w.add_scalar("throughput/tokens_per_second", ev.tokens_per_second, ev.step)
+            pairs = [("train/loss", ev.loss), ("train/grad_norm", ev.grad_norm), ("train/epoch", ev.epoch)]
+            self._scalars("lr", ev.lr, ev.step, pairs)
+            pairs += [("throughput/samples_per_second", ev.samples_per_second),
+                      ("throughput/tokens_per_second", ev.tokens_per_second)]
             self._scalars("memory_mib", {n: b / 2**20 for n, b in ev.memory.items() if _number(b) is not None},
-                          ev.step)
-            self._scalars("technique", ev.extra, ev.step)
+                          ev.step, pairs)
+            self._scalars("technique", ev.extra, ev.step, pairs)
+            self._write([(t, float(x)) for t, x in pairs], ev.step)
         elif k == "eval":
             self._scalars("eval", ev.metrics, ev.step)
             self._w.flush()
