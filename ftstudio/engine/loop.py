@@ -221,7 +221,7 @@ def clip_gradients(params: list, max_norm: float | None) -> float:
     every gradient by min(1, max_norm / (norm + 1e-6)), a full pass over the gradients (a few %
     of a CPU step) that is the identity whenever that factor is 1; and an embedding table's row
     buffer (engine/row_grads.py) is normed and scaled on the rows it holds, the others being
-    zero. Same factor, same result."""
+    zero. Same factor, same result (the table's norm summed in another order: float noise)."""
     import torch
 
     grads, rows = [], []

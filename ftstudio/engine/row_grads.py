@@ -174,10 +174,6 @@ def enable(model: Any, device: Any, world_size: int = 1) -> int:
     uses: dict[int, int] = {}
     for _name, p in model.named_parameters(remove_duplicate=False):
         uses[id(p)] = uses.get(id(p), 0) + 1
-    for m in model.modules():  # a weight shared outside named_parameters (functional ties)
-        for p in m._parameters.values():
-            if p is not None:
-                uses.setdefault(id(p), 1)
     cls, n = _module_class(), 0
     for m in model.modules():
         if type(m) is not torch.nn.Embedding or m.max_norm is not None or m.scale_grad_by_freq or m.sparse:

@@ -84,10 +84,9 @@ class TensorBoardWriter:
         of a CPU LoRA step, for ten protobuf events and queue handoffs."""
         if not pairs:
             return
-        from torch.utils.tensorboard.summary import scalar
+        from tensorboard.compat.proto.summary_pb2 import Summary
 
-        values = [v for tag, x in pairs for v in scalar(tag, x).value]
-        summary = type(scalar("x", 0.0))(value=values)
+        summary = Summary(value=[Summary.Value(tag=tag, simple_value=x) for tag, x in pairs])
         self._w._get_file_writer().add_summary(summary, step)
 
     def __call__(self, ev: Event) -> None:
