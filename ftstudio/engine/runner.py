@@ -142,9 +142,10 @@ def build_model_and_context(
     model = technique.prepare_model(model, ctx)
     model.to(device)
     use_packed_batches(model, ctx, technique)
-    from ftstudio.engine import fast_dropout, row_grads
+    from ftstudio.engine import fast_dropout, lowrank, row_grads
 
     fast_dropout.enable(model, device)  # CPU: the same dropout, cheaper masks
+    lowrank.enable(model, device)  # CPU: PEFT's LoRA layers as one autograd function each
     row_grads.enable(model, device, ctx.world_size)  # CPU: embedding gradients by the rows used
     return model, ctx
 
