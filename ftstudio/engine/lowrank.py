@@ -12,8 +12,10 @@ are each a full pass over a [tokens, 384] tensor forward and backward. Here:
   ``gx = dY W`` and ``gx += gh A`` in place when dropout is off (the same input).
 
 Up to ``TRANSPOSED_MAX_RANK`` the small products run transposed (``h^T = A xd^T``,
-``gh^T = B^T dY^T``, ``gB^T = h^T dY``): the same numbers, which MKL computes 2-3x faster at
-rank 4-8 here and slower from rank 16 (measured; either layout is exact).
+``gh^T = B^T dY^T``, ``gB^T = h^T dY``): the same products, which MKL computes 2-3x faster at
+rank 4-8 here and slower from rank 16 (measured; either layout is exact up to float rounding).
+Measured at 430 tokens, r = 8: the low-rank part 1.17 ms per module and step with PEFT's nodes,
+0.78 ms here; a whole padded MiniLM LoRA step 3.3% faster (in-process A/B).
 
 Same values as PEFT's forward and backward (the sums are taken in another order: float noise,
 tested). Used only where that holds, per call: CPU, one active vanilla adapter (no DoRA or other
