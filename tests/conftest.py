@@ -61,3 +61,32 @@ def tiny_csv(tmp_path):
             w.writerow([pos[i % 4], "positive"])
             w.writerow([neg[i % 4], "negative"])
     return p
+
+
+@pytest.fixture
+def run_with_switch(tiny_dir, tiny_csv, monkeypatch, tmp_path):
+    """Factory: run_with_switch(module, on, technique, params, export, **training) -> the exported
+    tensors of a tiny BERT run in which ``module.enable`` (an engine speed path) did its work
+    (on) or changed nothing (off); checks that the runner called it and that it swapped modules
+    exactly when on."""
+    def run(module, on: bool, technique: str, params: dict, export: str, **training) -> dict:
+        from safetensors.torch import load_file
+
+        from ftstudio.engine.config import DataConfig, RunConfig, TechniqueConfig, TrainingConfig
+        from ftstudio.engine.runner import train
+
+        swapped, real = [], module.enable
+        monkeypatch.setattr(module, "enable", lambda *a, **k: swapped.append(real(*a, **k) if on else 0) or swapped[-1])
+        out = tmp_path / f"{technique}-{'on' if on else 'off'}"
+        cfg = RunConfig(model=str(tiny_dir("bert")), task="classification", data=DataConfig(train=str(tiny_csv)),
+                        technique=TechniqueConfig(technique, params), output_dir=str(out),
+                        training=TrainingConfig(max_steps=6, batch_size=8, max_length=32, eval_every=None,
+                                                device="cpu", **training))
+        try:
+            assert train(cfg)["status"] == "finished"
+        finally:
+            monkeypatch.setattr(module, "enable", real)
+        assert swapped and (swapped[0] > 0) == on
+        return load_file(next(out.rglob(export)))
+
+    return run

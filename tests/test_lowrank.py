@@ -218,29 +218,14 @@ def test_copy_merge_and_saved_adapter_are_peft_s(tmp_path):
     assert torch.allclose(back(x), ref(x), atol=1e-6)
 
 
-def test_a_cpu_lora_run_trains_exactly_as_with_peft_s_layers(tiny_dir, tiny_csv, monkeypatch, tmp_path):
+def test_a_cpu_lora_run_trains_exactly_as_with_peft_s_layers(run_with_switch):
     """The engine with fused LoRA layers ends at the same adapter weights as with PEFT's own
     layers; and the runner really swapped them."""
-    from ftstudio.engine.config import DataConfig, RunConfig, TechniqueConfig, TrainingConfig
-    from ftstudio.engine.runner import train
+    def run(on: bool) -> dict:
+        return run_with_switch(lowrank, on, "lora", {"r": 4, "alpha": 8, "dropout": 0.1},
+                               "adapter_model.safetensors", learning_rate=1e-2)
 
-    def run(on: bool, out: str) -> dict:
-        swapped = []
-        real = lowrank.enable
-        monkeypatch.setattr(lowrank, "enable", lambda *a, **k: swapped.append(real(*a, **k) if on else 0) or swapped[-1])
-        cfg = RunConfig(model=str(tiny_dir("bert")), task="classification", data=DataConfig(train=str(tiny_csv)),
-                        technique=TechniqueConfig("lora", {"r": 4, "alpha": 8, "dropout": 0.1}),
-                        output_dir=str(tmp_path / out),
-                        training=TrainingConfig(max_steps=6, batch_size=8, max_length=32, eval_every=None,
-                                                device="cpu", learning_rate=1e-2))
-        assert train(cfg)["status"] == "finished"
-        monkeypatch.setattr(lowrank, "enable", real)
-        assert swapped and (swapped[0] > 0) == on
-        from safetensors.torch import load_file
-
-        return load_file(next((tmp_path / out).rglob("adapter_model.safetensors")))
-
-    peft_w, fused_w = run(False, "peft"), run(True, "fused")
+    peft_w, fused_w = run(False), run(True)
     assert peft_w.keys() == fused_w.keys()
     for k in peft_w:
         assert torch.allclose(peft_w[k], fused_w[k], atol=1e-5), k

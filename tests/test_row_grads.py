@@ -175,29 +175,14 @@ def test_a_copied_model_gets_its_own_buffer(small_tables):
     assert twin.emb.weight.grad is not fast.emb.weight.grad
 
 
-def test_a_cpu_run_trains_exactly_as_with_dense_gradients(tiny_dir, tiny_csv, small_tables, monkeypatch, tmp_path):
+def test_a_cpu_run_trains_exactly_as_with_dense_gradients(tiny_dir, run_with_switch, small_tables):
     """The engine with row buffers (and its clipping on rows) ends at the same weights as with
     torch's dense embedding gradients; and the runner really switched the tables over."""
-    from ftstudio.engine.config import DataConfig, RunConfig, TechniqueConfig, TrainingConfig
-    from ftstudio.engine.runner import train
+    def run(on: bool) -> dict:
+        return run_with_switch(row_grads, on, "full", {}, "model.safetensors", learning_rate=5e-3,
+                               max_grad_norm=0.5)
 
-    def run(on: bool, out: str) -> dict:
-        swapped = []
-        real = row_grads.enable
-        monkeypatch.setattr(row_grads, "enable",
-                            lambda *a, **k: swapped.append(real(*a, **k) if on else 0) or swapped[-1])
-        cfg = RunConfig(model=str(tiny_dir("bert")), task="classification", data=DataConfig(train=str(tiny_csv)),
-                        technique=TechniqueConfig("full", {}), output_dir=str(tmp_path / out),
-                        training=TrainingConfig(max_steps=6, batch_size=8, max_length=32, eval_every=None,
-                                                device="cpu", learning_rate=5e-3, max_grad_norm=0.5))
-        assert train(cfg)["status"] == "finished"
-        monkeypatch.setattr(row_grads, "enable", real)
-        assert swapped and (swapped[0] > 0) == on
-        from safetensors.torch import load_file
-
-        return load_file(next((tmp_path / out).rglob("model.safetensors")))
-
-    dense, rows = run(False, "dense"), run(True, "rows")
+    dense, rows = run(False), run(True)
     assert dense.keys() == rows.keys()
     for k in dense:
         assert torch.allclose(dense[k], rows[k], atol=1e-5), k

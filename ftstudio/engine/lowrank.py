@@ -91,22 +91,16 @@ def _function() -> Any:
     return LowRankLinear
 
 
-def _eligible_layer(layer: Any) -> bool:
-    """A plain, frozen ``nn.Linear`` that no hook watches."""
-    import torch
-
-    return (type(layer) is torch.nn.Linear and not layer.weight.requires_grad
-            and (layer.bias is None or not layer.bias.requires_grad)
-            and not (layer._forward_hooks or layer._forward_pre_hooks or layer._backward_hooks
-                     or layer._backward_pre_hooks))
-
-
 def _plain(layer: Any) -> bool:
+    """An ``nn.Linear`` itself (no subclass) that no module hook watches."""
     import torch
 
-    return (type(layer) is torch.nn.Linear and layer.bias is None
-            and not (layer._forward_hooks or layer._forward_pre_hooks or layer._backward_hooks
-                     or layer._backward_pre_hooks))
+    return type(layer) is torch.nn.Linear and not (
+        layer._forward_hooks or layer._forward_pre_hooks or layer._backward_hooks or layer._backward_pre_hooks)
+
+
+def _frozen(layer: Any) -> bool:
+    return not layer.weight.requires_grad and (layer.bias is None or not layer.bias.requires_grad)
 
 
 def _fast_args(m: Any, x: Any, args: tuple, kwargs: dict) -> tuple | None:
@@ -122,7 +116,7 @@ def _fast_args(m: Any, x: Any, args: tuple, kwargs: dict) -> tuple | None:
     if name in getattr(m, "lora_variant", {}) or (getattr(m, "lora_bias", {}) or {}).get(name):
         return None
     base, A, B = m.base_layer, m.lora_A[name], m.lora_B[name]
-    if not (_eligible_layer(base) and _plain(A) and _plain(B)):
+    if not (_plain(base) and _frozen(base) and _plain(A) and _plain(B) and A.bias is None and B.bias is None):
         return None
     if not (x.dtype == base.weight.dtype == A.weight.dtype == B.weight.dtype):
         return None
