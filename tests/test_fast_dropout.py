@@ -10,6 +10,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from ftstudio.engine import fast_dropout, packing
+from ftstudio.engine.data import collate
 from ftstudio.engine.models import load_model
 
 N = 2_000_000
@@ -92,9 +93,14 @@ def test_a_cpu_training_step_draws_no_bernoulli_masks(tiny_dir):
     assert n == sum(isinstance(m, torch.nn.Dropout) for m in model.modules()) > 0
     ops = _ops(step)
     assert "bernoulli_" not in ops and "random_" in ops
+    padded = {k: v for k, v in collate(ex, 0).items() if k not in ("idx", "task_id")}
+    # padded batches too (prompt/prefix tuning, distillation, packing off): SDPA's math path
+    # would draw a Bernoulli mask for the attention weights
+    assert "bernoulli_" not in _ops(lambda: model(**padded).loss.backward())
     model.eval()
     with torch.no_grad():
         assert "random_" not in _ops(lambda: model(**batch))
+        assert "random_" not in _ops(lambda: model(**padded))
     cuda_model, _, _ = load_model(str(tiny_dir("bert")), "classification", num_labels=2)
     assert fast_dropout.enable(cuda_model, torch.device("cuda")) == 0  # CUDA keeps its fused dropout
 
@@ -136,3 +142,36 @@ def test_a_cpu_run_trains_with_the_cheaper_masks(tiny_dir, tiny_csv, monkeypatch
                     training=TrainingConfig(max_steps=2, batch_size=8, max_length=32, eval_every=None, device="cpu"))
     assert train(cfg)["status"] == "finished"
     assert swapped and swapped[0] > 0
+
+
+class _Attn(torch.nn.Module):
+    is_causal = False
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_padded_training_attention_takes_the_cheaper_mask_where_safe(causal):
+    """A padded batch's attention in training on CPU: the written-out attention with the cheaper
+    mask ([B, L, heads, D] out, as transformers' SDPA function returns); a mask row with no key
+    at all keeps SDPA (whose safe softmax gives zeros where a plain softmax gives NaN)."""
+    g = torch.Generator().manual_seed(4)
+    q, k, v = (torch.randn(3, 2, 5, 4, generator=g) for _ in range(3))
+    module = _Attn()
+    module.is_causal = causal
+    mask = None if causal else torch.tensor([[True] * 5, [True] * 3 + [False] * 2,
+                                              [True] * 4 + [False]]).view(3, 1, 1, 5).expand(3, 1, 5, 5)
+    torch.manual_seed(5)
+    got, _ = packing.packed_attention(module, q, k, v, mask, dropout=0.3)
+    torch.manual_seed(5)
+    ref = packing._attention(q, k, v, mask, 0.3, None, causal).transpose(1, 2)
+    assert got.shape == (3, 5, 2, 4) and torch.allclose(got, ref, atol=1e-6)
+    drawn = _ops(lambda: packing.packed_attention(module, q, k, v, mask, dropout=0.3))
+    assert "random_" in drawn and "bernoulli_" not in drawn
+    # eval (no dropout) is SDPA itself
+    sdpa = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+    assert torch.allclose(packing.packed_attention(module, q, k, v, mask, dropout=0.0)[0], sdpa.transpose(1, 2),
+                          atol=1e-6)
+    if not causal:
+        empty = mask.clone()
+        empty[1, 0, 2] = False  # query 2 of example 1 sees no key
+        out, _ = packing.packed_attention(module, q, k, v, empty, dropout=0.3)
+        assert not out.isnan().any()

@@ -9,6 +9,64 @@ import torch
 from ftstudio.engine.loop import clip_gradients
 
 
+def _fused_pair(scale: float):
+    g = torch.Generator().manual_seed(0)
+    nets = []
+    for _ in range(2):
+        params = [torch.nn.Parameter(torch.ones(n)) for n in (5, 300, 7)]
+        nets.append((params, torch.optim.AdamW(params, lr=0.1, weight_decay=0.01, fused=True)))
+    for p, q in zip(nets[0][0], nets[1][0]):
+        p.grad = torch.randn(p.shape, generator=g) * scale
+        q.grad = p.grad.clone()
+    return nets
+
+
+@pytest.mark.parametrize("scale", [1e-3, 10.0])  # not clipped / clipped
+def test_clipping_folded_into_fused_adamw_steps_like_scaled_gradients(scale):
+    """The clipping factor handed to fused AdamW as its grad_scale: the same step as scaling
+    every gradient first, and only for that step (the next one is not scaled again)."""
+    from ftstudio.engine.optim import folds_clipping, step
+
+    (ref, ref_opt), (got, got_opt) = _fused_pair(scale)
+    assert folds_clipping(got_opt) and not folds_clipping(torch.optim.AdamW(got, foreach=True))
+    want = float(torch.nn.utils.clip_grad_norm_(ref, 1.0))
+    ref_opt.step()
+    norm = clip_gradients(got, 1.0, fold_into=got_opt)
+    assert norm == pytest.approx(want, rel=1e-6)
+    if scale > 1:
+        assert not torch.allclose(ref[1].grad, got[1].grad)  # no pass over the gradients
+    step(got_opt)
+    assert "grad_scale" not in got_opt.__dict__
+    for p, q in zip(ref, got):
+        assert torch.allclose(p, q, rtol=1e-6, atol=1e-7)
+    for params in (ref, got):
+        for p in params:
+            p.grad = torch.full_like(p, 1e-3)  # small: no clipping
+    ref_opt.step()
+    clip_gradients(got, 1.0, fold_into=got_opt)
+    step(got_opt)
+    for p, q in zip(ref, got):
+        assert torch.allclose(p, q, rtol=1e-6, atol=1e-7)
+
+
+def test_the_training_loop_folds_clipping_into_its_fused_optimizer(tiny_dir, tiny_csv, monkeypatch):
+    """The wiring: a CPU run's steps hand the factor to fused AdamW (clipping at a tiny max norm)."""
+    from ftstudio.engine import loop
+    from ftstudio.engine.config import DataConfig, RunConfig, TechniqueConfig, TrainingConfig
+    from ftstudio.engine.runner import train
+
+    folded = []
+    real = loop.clip_gradients
+    monkeypatch.setattr(loop, "clip_gradients", lambda params, max_norm, fold_into=None: (
+        folded.append(fold_into is not None), real(params, max_norm, fold_into))[1])
+    cfg = RunConfig(model=str(tiny_dir("bert")), task="classification", data=DataConfig(train=str(tiny_csv)),
+                    technique=TechniqueConfig("full", {}),
+                    training=TrainingConfig(max_steps=2, batch_size=8, max_length=32, eval_every=None,
+                                            device="cpu", max_grad_norm=1e-4))
+    assert train(cfg)["status"] == "finished"
+    assert folded == [True, True]
+
+
 @pytest.mark.parametrize("scale", [1e-3, 10.0])  # well under / over max_norm 1.0
 def test_clip_gradients_equals_torch_clip_grad_norm(scale):
     g = torch.Generator().manual_seed(0)
@@ -19,9 +77,9 @@ def test_clip_gradients_equals_torch_clip_grad_norm(scale):
         q.grad = p.grad.clone()
     ref = float(torch.nn.utils.clip_grad_norm_(a, 1.0))
     got = clip_gradients(b, 1.0)
-    assert got == ref
+    assert got == pytest.approx(ref, rel=1e-6)  # the norm by dot products: float noise
     for p, q in zip(a, b):
-        assert torch.equal(p.grad, q.grad)
+        assert torch.allclose(p.grad, q.grad, rtol=1e-6, atol=0)
     if scale > 1:  # it did clip
         assert float(torch.nn.utils.get_total_norm([q.grad for q in b])) == pytest.approx(1.0, rel=1e-5)
 

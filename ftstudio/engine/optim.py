@@ -34,6 +34,24 @@ def build_optimizer(groups: list[dict], device_type: str) -> Any:
         return torch.optim.AdamW(groups, foreach=True)
 
 
+def folds_clipping(optimizer: Any) -> bool:
+    """True for torch's fused AdamW, which can take the clipping factor as its ``grad_scale``
+    (it divides each gradient by it as it reads them: no separate pass over the gradients).
+    Not with a GradScaler (fp16), which sets that scale itself."""
+    import torch
+
+    return type(optimizer) is torch.optim.AdamW and bool(optimizer.defaults.get("fused"))
+
+
+def step(optimizer: Any) -> None:
+    """``optimizer.step()``; a clipping factor handed over by ``loop.clip_gradients`` is used
+    for this step only."""
+    try:
+        optimizer.step()
+    finally:
+        optimizer.__dict__.pop("grad_scale", None)
+
+
 def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
     """Linear warmup to 1, then linear decay to 0 at total_steps (HF 'linear' schedule)."""
     if warmup_steps > 0 and step < warmup_steps:

@@ -108,7 +108,7 @@ def _pool_packed(module: Any, args: tuple) -> tuple | None:
         return None
     from ftstudio.engine.pooling import MeanPooler
 
-    hidden = args[0][0]  # [T, H]
+    hidden = args[0].squeeze(0)  # [T, H]; a view (the backward of [0] would zero-fill and copy)
     if isinstance(module, MeanPooler):
         return ((pack.pool.to(hidden.dtype) @ hidden).unsqueeze(1),)
     return (hidden[pack.first].unsqueeze(1),)
@@ -123,6 +123,11 @@ def packed_attention(module: Any, query: Any, key: Any, value: Any, attention_ma
 
     pack = kwargs.pop(PACK_KEY, None)
     if pack is None:
+        if _padded_with_cheap_dropout(query, key, attention_mask, dropout, kwargs):
+            causal = bool(getattr(module, "is_causal", True)) if is_causal is None else bool(is_causal)
+            causal = causal and attention_mask is None and query.shape[2] > 1  # as sdpa_attention_forward
+            out = _attention(query, key, value, attention_mask, dropout, scaling, causal)
+            return out.transpose(1, 2).contiguous(), None
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
                                       scaling=scaling, is_causal=is_causal, **kwargs)
 
@@ -132,7 +137,7 @@ def packed_attention(module: Any, query: Any, key: Any, value: Any, attention_ma
     cells = pack.batch * pack.width
 
     def blocks(x: Any) -> Any:  # [1, h, T, D] -> [B, h, Lmax, D]
-        x = _ToCells.apply(x[0].transpose(0, 1), pack.scatter, cells)
+        x = _ToCells.apply(x.squeeze(0).transpose(0, 1), pack.scatter, cells)
         return x.view(pack.batch, pack.width, x.shape[1], x.shape[2]).transpose(1, 2)
 
     q, k, v = blocks(query), blocks(key), blocks(value)
@@ -143,6 +148,23 @@ def packed_attention(module: Any, query: Any, key: Any, value: Any, attention_ma
 
 
 MAX_GROUPS = 6  # more runs of equal lengths (ungrouped batches): padded cells instead
+
+
+def _padded_with_cheap_dropout(query: Any, key: Any, mask: Any, dropout: float, kwargs: dict) -> bool:
+    """A padded training batch on CPU whose attention dropout can take engine/fast_dropout.py's
+    masks (SDPA's math path draws one Bernoulli sample per attention weight: 5% of a MiniLM step
+    on padded batches, measured): no cache (queries = keys), no position bias or soft cap, and a
+    boolean mask (True = attend) in which every query sees at least one key (SDPA's safe softmax
+    gives such a row zeros; a plain softmax would give NaN). Everything else keeps SDPA."""
+    import torch
+
+    if not dropout or query.device.type != "cpu" or query.shape[2] != key.shape[2]:
+        return False
+    if kwargs.get("position_bias") is not None or kwargs.get("softcap") is not None or kwargs.get("output_attentions"):
+        return False
+    if mask is None:
+        return True
+    return mask.dtype == torch.bool and bool(mask.any(-1).all())
 
 
 def _compiling() -> bool:
@@ -161,7 +183,9 @@ def _grouped_attention(query: Any, key: Any, value: Any, groups: tuple, dropout:
 
     def runs(x: Any) -> list:  # split, not sliced: the backward of a split is one cat, where the
         # backward of each slice would zero-fill and add a whole-row gradient
-        parts = x[0].split(sizes, dim=1) if len(sizes) > 1 else (x[0],)
+        # squeeze, not [0]: the backward of a select zero-fills a whole [1, h, T, D] and copies
+        row = x.squeeze(0)
+        parts = row.split(sizes, dim=1) if len(sizes) > 1 else (row,)
         return [part.unflatten(1, (n, length)).transpose(0, 1) for part, (_, n, length) in zip(parts, groups)]
 
     outs = []
@@ -192,7 +216,8 @@ def _attention(q: Any, k: Any, v: Any, key_mask: Any, dropout: float, scaling: f
         k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
 
     scale = scaling if scaling is not None else q.shape[-1] ** -0.5
-    w = (q * scale) @ k.transpose(-2, -1)
+    # scaled after the product: at these lengths the [n, h, l, l] weights are smaller than q
+    w = (q @ k.transpose(-2, -1)).mul_(scale)
     if causal:
         w = w.masked_fill(torch.ones(w.shape[-2:], dtype=torch.bool, device=w.device).triu(1), float("-inf"))
     if key_mask is not None:
