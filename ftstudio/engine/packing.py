@@ -164,7 +164,12 @@ def _padded_with_cheap_dropout(query: Any, key: Any, mask: Any, dropout: float, 
         return False
     if mask is None:
         return True
-    return mask.dtype == torch.bool and bool(mask.any(-1).all())
+    if mask.dtype != torch.bool:
+        return False
+    ok = getattr(mask, "_ftstudio_rows_see_a_key", None)  # one mask serves every layer: checked once
+    if ok is None:
+        ok = mask._ftstudio_rows_see_a_key = bool(mask.any(-1).all())
+    return ok
 
 
 def _compiling() -> bool:
