@@ -12,6 +12,9 @@ then evaluated on the whole SST-2 dev set (872 rows):
      batches, clipping, the same schedule, fused AdamW).
   c. FLOP utilization at real SST-2 lengths: 6 x non-embedding params x real tokens/s over the
      fp32 matmul peak (torch.mm 2048^2) timed beside every step of (b)'s full fine-tuning run.
+  d. training.compile off vs on, compile time counted.
+  e. where (a)'s dev-accuracy difference comes from: the hand loop (torch's dropout, padded
+     batches) trained untimed in the engine's batch order and in the Trainer's, same seeds as (a).
 
 How the sides are timed. The machine may be shared and its speed drifts, so the sides are
 interleaved STEP BY STEP: the engine's Step subscriber (synchronous, on the training thread) runs
@@ -31,7 +34,7 @@ script's process and only the Trainer's were fresh, the engine slowed from round
 Round r seeds both sides with 42 + r (initial head, batch order, dropout), so the dev accuracies
 are three seeds each, compared by their means. Setup, tokenizing and evaluation are outside.
 
-    .venv/bin/python benchmarks/throughput.py [--quick] [--rounds N] [--no-doc]
+    .venv/bin/python benchmarks/throughput.py [--quick] [--rounds N] [--no-doc] [--no-compile] [--no-order]
 """
 from __future__ import annotations
 
@@ -227,18 +230,15 @@ class HandLoop:
     """A bare PyTorch loop doing the engine's work: the same length-grouped batches with dynamic
     padding, forward, backward, clip 1.0, linear warm-up/decay, fused AdamW (decay on weights only)."""
 
-    def __init__(self, tech: str, rows: list[dict], tok, total: int):
+    def __init__(self, tech: str, rows: list[dict], tok, total: int, seed: int = 42, order: str = "engine"):
         import torch
 
-        from ftstudio.engine.data import length_grouped_batches
-
         self.torch = torch
-        self.model = same_model(tech)
+        self.model = same_model(tech, seed)
         enc = tok([r["text"] for r in rows], truncation=True, max_length=SEQ)
         self.ids, self.tt = enc["input_ids"], enc["token_type_ids"]
         self.labels = [int(r["label"]) for r in rows]
-        lengths = [len(x) for x in self.ids]
-        self.batches = [b for e in range(3) for b in length_grouped_batches(lengths, BATCH, 42, e)]
+        self.batches = batch_order([len(x) for x in self.ids], seed, order, epochs=3)
         named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
         self.params = [p for _, p in named]
         decay = [p for n, p in named if p.ndim > 1]
@@ -271,6 +271,38 @@ class HandLoop:
         self.opt.zero_grad(set_to_none=True)
         self.s += 1
         return time.perf_counter() - t0
+
+
+def batch_order(lengths: list[int], seed: int, order: str, epochs: int) -> list[list[int]]:
+    """The batches of ``epochs`` epochs in one side's order. "engine": ftstudio's length grouping
+    (shuffle, sort inside mega-batches of 50 batches, the batches shuffled, the longest first).
+    "trainer": the Trainer's group_by_length sampler (transformers' get_length_grouped_indices:
+    mega-batches of min(n // (4 x batch), 50) batches, each walked longest first, in order)."""
+    if order == "engine":
+        from ftstudio.engine.data import length_grouped_batches
+
+        return [b for e in range(epochs) for b in length_grouped_batches(lengths, BATCH, seed, e)]
+    import torch
+    from transformers.trainer_pt_utils import get_length_grouped_indices
+
+    gen = torch.Generator().manual_seed(seed)
+    out: list[list[int]] = []
+    for _ in range(epochs):
+        idx = get_length_grouped_indices(lengths, BATCH, generator=gen)
+        out += [idx[i:i + BATCH] for i in range(0, len(idx), BATCH)]
+    return out
+
+
+def order_probe(tech: str, seed: int, order: str, rows: list[dict], tok, dev: list[dict], total: int) -> float:
+    """Dev accuracy of the hand loop (torch's dropout, padded batches, the engine's schedule) trained
+    in ``order``'s batch order from the round's initial weights: untimed, for section (e)."""
+    import torch
+
+    torch.manual_seed(seed)  # the dropout masks' stream
+    loop = HandLoop(tech, rows, tok, total, seed=seed, order=order)
+    for _ in range(total):
+        loop()
+    return accuracy(loop.model, tok, dev)
 
 
 def compiled_run(mode: str, train_csv: Path, n_steps: int) -> float:
@@ -365,6 +397,7 @@ def main() -> None:
     ap.add_argument("--hand-rounds", type=int, default=1, help="rounds of (b) per technique (default 1)")
     ap.add_argument("--no-doc", action="store_true", help="do not update docs/BENCHMARKS.md")
     ap.add_argument("--no-compile", action="store_true", help="skip (d), the torch.compile probe")
+    ap.add_argument("--no-order", action="store_true", help="skip (e), the batch-order accuracy probe")
     args = ap.parse_args()
     t_start = time.time()
     root = data_root()
@@ -414,6 +447,18 @@ def main() -> None:
             hand[tech].append((e, h))
             print(f"  round {r + 1} {tech:4s}: engine {e:6.1f} samples/s, hand loop {h:6.1f} -> {e / h:.3f}", flush=True)
 
+    # ---- e: where the dev-accuracy difference comes from: the batch order, the rest alike ----
+    order_acc: dict = {t: {"engine": [], "trainer": []} for t in ("full", "lora")}
+    if not args.no_order:
+        print(f"\ne. hand loop trained in each side's batch order, untimed: {rounds} seeds x (full, lora) x 2 orders",
+              flush=True)
+        for r in range(rounds):
+            for tech in ("full", "lora"):
+                for order in ("engine", "trainer"):
+                    a = order_probe(tech, 42 + r, order, rows, tok, dev, warm + steps)
+                    order_acc[tech][order].append(a)
+                    print(f"  seed {42 + r} {tech:4s}, {order:7s} order: dev accuracy {a:.4f}", flush=True)
+
     # ---- d: training.compile on vs off on this CPU, compile time counted ----
     comp: dict[str, list[float]] = {"off": [], "on": []}
     if not args.no_compile:
@@ -458,10 +503,19 @@ def main() -> None:
         ["utilization (median/median; fastest/fastest)",
          f"{100 * 6 * n_ne * tps_med / peak_med:.1f}%; {100 * 6 * n_ne * tps_best / peak_best:.1f}%"],
     ]
+    def mean_pct(xs: list[float]) -> str:
+        return f"{100 * statistics.mean(xs):.2f}" if xs else "-"
+
+    rows_e = [[tech, mean_pct(res[tech]["acc"]), mean_pct(order_acc[tech]["engine"]),
+               mean_pct(order_acc[tech]["trainer"]), mean_pct(res[tech]["hf_acc"])]
+              for tech in ("full", "lora") if order_acc[tech]["engine"]]
+    head_e = ["technique", "engine (a)", "hand loop, engine's order", "hand loop, Trainer's order", "Trainer (a)"]
     head_d = ["training.compile", "training seconds (runs)", "median"]
     rows_d = [[m, " / ".join(f"{x:.1f}" for x in comp[m]), f"{statistics.median(comp[m]):.1f}"]
               for m in ("off", "on") if comp[m]]
     print("\n" + table(head_a, rows_a) + "\n\n" + table(head_b, rows_b) + "\n\n" + table(["quantity", "value"], rows_c))
+    if rows_e:
+        print("\n" + table(head_e, rows_e))
     if rows_d:
         print("\n" + table(head_d, rows_d))
     if args.no_doc:
@@ -504,6 +558,18 @@ compile of the transformer block (regional, dynamic shapes), alternating off/on.
 turns it on only on CUDA; this table is why (or, if "on" wins here, where auto should change).
 
 {table(head_d, rows_d, md=True) if rows_d else "(not run: --no-compile)"}
+
+### e. Where the dev-accuracy difference comes from
+
+The two sides of (a) walk the same rows in different orders: the Trainer's `group_by_length`
+sampler takes mega-batches of min(n / (4 x batch), 50) batches ({min(ROWS // (4 * BATCH), 50)} here) and walks each
+longest first, in order; the engine's takes mega-batches of 50 and then shuffles the batches (the
+longest one first). Here the bare hand loop (torch's own dropout, padded batches, the engine's
+schedule: nothing of the engine's) trains from each round's initial weights in each order, untimed;
+mean dev accuracy % over the same {rounds} seeds as (a). If the engine matches the hand loop in its order and
+the Trainer matches it in the Trainer's, the engine does the same work and the order is the difference.
+
+{table(head_e, rows_e, md=True) if rows_e else "(not run: --no-order)"}
 """
     update_section("throughput", md)
 

@@ -72,7 +72,11 @@ def build_tiny(kind: str, out_dir: Path) -> Path:
     """kind: bert | gpt2 | llama. Writes a base model (no head) + tokenizer into out_dir."""
     import torch
     from transformers import AutoModel, BertConfig, GPT2Config, LlamaConfig
+    from transformers.utils import logging as hf_logging
 
+    # save_pretrained's "Writing model shards" bar goes to stderr, and a fixture that builds a model
+    # inside a test lands in that test's captured stderr (tests that expect one error line fail)
+    hf_logging.disable_progress_bar()
     torch.manual_seed(0)
     tok = _train_tokenizer("wordpiece" if kind == "bert" else "bpe")
     vocab = len(tok)
