@@ -32,7 +32,7 @@ Every round (engine + partner) runs in a fresh process: when the engine's rounds
 script's process and only the Trainer's were fresh, the engine slowed from round to round
 (131 -> 128 -> 113 samples/s) while the Trainer did not.
 Round r seeds both sides with 42 + r (initial head, batch order, dropout), so the dev accuracies
-are three seeds each, compared by their means. Setup, tokenizing and evaluation are outside.
+are one seed per round, compared by their means. Setup, tokenizing and evaluation are outside.
 
     .venv/bin/python benchmarks/throughput.py [--quick] [--rounds N] [--no-doc] [--no-compile] [--no-order]
 """
@@ -296,10 +296,7 @@ def batch_order(lengths: list[int], seed: int, order: str, epochs: int) -> list[
 def order_probe(tech: str, seed: int, order: str, rows: list[dict], tok, dev: list[dict], total: int) -> float:
     """Dev accuracy of the hand loop (torch's dropout, padded batches, the engine's schedule) trained
     in ``order``'s batch order from the round's initial weights: untimed, for section (e)."""
-    import torch
-
-    torch.manual_seed(seed)  # the dropout masks' stream
-    loop = HandLoop(tech, rows, tok, total, seed=seed, order=order)
+    loop = HandLoop(tech, rows, tok, total, seed=seed, order=order)  # same_model seeds torch: same dropout stream
     for _ in range(total):
         loop()
     return accuracy(loop.model, tok, dev)
