@@ -26,6 +26,9 @@ def save_checkpoint(run_dir: Path, step: int, task_i: int, state: LoopState, mod
     import torch
     from safetensors.torch import save_file
 
+    from ftstudio.engine import table_optim
+
+    table_optim.sync(optimizer)  # the weights as the dense optimizer would hold them
     ck_root = run_dir / "checkpoints"
     final = ck_root / f"step-{step}"
     tmp = ck_root / f".step-{step}.tmp"

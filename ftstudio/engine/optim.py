@@ -40,7 +40,7 @@ def folds_clipping(optimizer: Any) -> bool:
     Not with a GradScaler (fp16), which sets that scale itself."""
     import torch
 
-    return type(optimizer) is torch.optim.AdamW and bool(optimizer.defaults.get("fused"))
+    return isinstance(optimizer, torch.optim.AdamW) and bool(optimizer.defaults.get("fused"))
 
 
 def step(optimizer: Any) -> None:

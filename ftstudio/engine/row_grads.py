@@ -156,6 +156,9 @@ def _module_class() -> type:
 
         def forward(self, ids: Any) -> Any:
             w = self.weight
+            reads = self.__dict__.get("_ftstudio_reads")  # engine/table_optim.py: rows kept lazily
+            if reads is not None:
+                reads(ids)
             if self.training and w.requires_grad and torch.is_grad_enabled() and not self._ftstudio_rows.others_hook(w):
                 return _fn().apply(ids, w, self)
             return super().forward(ids)

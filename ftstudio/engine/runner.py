@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ftstudio.engine import distributed as dist
-from ftstudio.engine import memory
+from ftstudio.engine import memory, table_optim
 from ftstudio.engine import tensorboard_events
 from ftstudio.engine.checkpoints import load_checkpoint, save_checkpoint
 from ftstudio.engine.cl_metrics import continual_metrics, loss_metrics
@@ -306,6 +306,9 @@ def prepare(cfg: RunConfig, technique: Any, bus: EventBus, resume_dir: Path | No
         raise UserError(_t("{title} leaves no trainable parameters on this model",
                            title=_t(technique.title)))
     optimizer = build_optimizer(groups, device.type)
+    # CPU full fine-tuning: AdamW over the embedding rows the training data uses, not all of them
+    if technique.weights_only_through_forward:
+        table_optim.enable(optimizer, model, [pd.train for pd in data], device, dist.world_size())
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
     steps_per_task = [_steps_for(cfg, len(pd.train), ctx.world_size) for pd in data]
     ctx.total_steps = sum(steps_per_task)
@@ -570,6 +573,7 @@ class Run:
                                              index=t_i + 1, count=len(p.tasks), name=p.tasks[t_i][0])))
 
             def eval_fn(j: int = t_i) -> dict:
+                table_optim.sync(p.optimizer)  # the embedding rows no batch used, brought up to date
                 m = self.eval_task(j)
                 emit_eval(ctx, m)
                 return m
@@ -582,6 +586,7 @@ class Run:
                     p.steps_per_task[t_i], step_offset, lambda st, t=t_i: self.checkpoint(t, st), p.scaler,
                 )
             finally:
+                table_optim.sync(p.optimizer)
                 self.train_seconds += time.perf_counter() - t_loop
             self.peak = max(self.peak, getattr(self.state, "peak_memory", 0))
             self.samples_done += self.state.samples

@@ -219,6 +219,10 @@ class Technique:
     # the loop may train on padding-free (packed) batches: the technique does not change the
     # token sequence nor read the padded attention mask (engine/packing.py)
     padding_free: ClassVar[bool] = True
+    # the loss reads the model's weights only through its forward (no penalty on the weights
+    # themselves, as EWC's): on CPU the embedding rows no training batch uses may then be kept
+    # lazily by the optimizer (engine/table_optim.py)
+    weights_only_through_forward: ClassVar[bool] = False
 
     def __init__(self, params: Any):
         self.params = params

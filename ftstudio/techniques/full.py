@@ -30,6 +30,7 @@ class FullFineTuning(Technique):
     )
     Params = FullParams
     export_kinds = ("model",)
+    weights_only_through_forward = True
 
     def prepare_model(self, model: Any, ctx: Any) -> Any:
         for p in model.parameters():
