@@ -33,10 +33,22 @@ def tiny_dir(tmp_path_factory):
     return get
 
 
+def _users_runs() -> set:
+    """The runs in the machine user's own runs folder (where the studio writes by default)."""
+    import platformdirs
+
+    d = Path(platformdirs.user_data_dir("ftstudio", appauthor=False)) / "runs"
+    return set(os.listdir(d)) if d.is_dir() else set()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_runs(tmp_path, monkeypatch):
+    before = _users_runs()
     monkeypatch.setenv("FTSTUDIO_RUNS_DIR", str(tmp_path / "runs"))
     yield
+    # a test that undid the folder above (monkeypatch.undo() undoes it too) wrote into the user's list
+    leaked = _users_runs() - before
+    assert not leaked, f"this test wrote runs into the user's own runs folder: {sorted(leaked)}"
 
 
 @pytest.fixture

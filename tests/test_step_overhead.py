@@ -175,12 +175,15 @@ def test_compile_auto_and_off_leave_a_cpu_run_uncompiled(tiny_dir, tiny_csv, mon
 def test_compile_on_compiles_every_block_or_says_why_not(tiny_dir, tiny_csv, monkeypatch):
     from ftstudio.engine import compiling
 
+    real_check = compiling.compiler_missing
     seen = _compiled_layers(monkeypatch)
     monkeypatch.setattr(compiling, "compiler_missing", lambda device: None)
     _, logs, _ = _run_losses(tiny_dir("bert"), tiny_csv, compile="on")
     assert seen == ["BertLayer", "BertLayer"]  # the two blocks, each compiled in place
     assert any("compiling the 2 transformer blocks" in m for m in logs)
-    monkeypatch.undo()  # back to the real compiler check, now with no compiler on PATH
+    # back to the real compiler check, now with no compiler on PATH (not monkeypatch.undo(): that
+    # also undid the isolated runs folder, and this run went to the user's own runs list)
+    monkeypatch.setattr(compiling, "compiler_missing", real_check)
     seen = _compiled_layers(monkeypatch)
     monkeypatch.setattr(compiling.shutil, "which", lambda name: None)
     monkeypatch.delenv("CXX", raising=False)
