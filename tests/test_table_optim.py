@@ -221,15 +221,15 @@ def test_only_where_it_is_safe():
 
 
 def test_distinct_rows_of_an_arrow_split(tmp_path):
-    from ftstudio.engine.data import ExampleTable
     import pyarrow as pa
 
-    path = tmp_path / "split.arrow"
+    from ftstudio.engine.data import ExampleTable
+
     table = pa.table({"input_ids": pa.array([[5, 3, 5], [9], [3, 2]], type=pa.list_(pa.int32())),
                       "label": pa.array([0, 1, 0])})
-    with pa.ipc.new_file(str(path), table.schema) as w:
-        w.write_table(table.slice(1))  # a sliced chunk: its offsets do not start at 0
-    rows = table_optim.token_rows([ExampleTable(path), [{"input_ids": [7]}]])
+    # a sliced chunk: its values still hold the first row (5, 3, 5), its offsets start at 3
+    split = ExampleTable(tmp_path / "unused.arrow", _table=table.slice(1))
+    rows = table_optim.token_rows([split, [{"input_ids": [7]}]])
     assert rows.tolist() == [2, 3, 7, 9]
 
 

@@ -369,6 +369,10 @@ class ExampleTable:
         ids = self._lists.get("input_ids", [])
         self.lengths = np.concatenate([np.diff(o) for _, o in ids]).astype(np.int64) if ids else np.zeros(0, np.int64)
 
+    def token_id_arrays(self) -> list:
+        """The ``input_ids`` values of each chunk as numpy arrays (no Python objects)."""
+        return [vals[offs[0]:offs[-1]] for vals, offs in self._lists.get("input_ids", []) if len(offs)]
+
     def with_task(self, label_offset: int, task_id: int) -> "ExampleTable":
         return ExampleTable(self.path, label_offset, task_id, self._table)
 

@@ -41,9 +41,8 @@ def token_rows(splits: Iterable) -> Any:
 
     parts = []
     for examples in splits:
-        lists = getattr(examples, "_lists", None)
-        if lists is not None and "input_ids" in lists:  # an ExampleTable: its Arrow values
-            parts += [vals[offs[0]:offs[-1]] for vals, offs in lists["input_ids"] if len(offs)]
+        if hasattr(examples, "token_id_arrays"):  # an ExampleTable: its Arrow values
+            parts += examples.token_id_arrays()
         else:
             parts += [np.asarray(e["input_ids"], dtype=np.int64) for e in examples]
     if not parts:
