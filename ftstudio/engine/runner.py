@@ -147,6 +147,10 @@ def build_model_and_context(
     fast_dropout.enable(model, device)  # CPU: the same dropout, cheaper masks
     lowrank.enable(model, device)  # CPU: PEFT's LoRA layers as one autograd function each
     row_grads.enable(model, device, ctx.world_size)  # CPU: embedding gradients by the rows used
+    if ctx.collate is not collate:
+        from ftstudio.engine import fused_bert
+
+        fused_bert.enable(model, device)  # CPU, packed rows: a BERT layer as one autograd function
     return model, ctx
 
 
