@@ -174,3 +174,26 @@ def test_engine_swaps_bert_layers_for_packed_runs_only(tiny_dir):
 
     assert layers_swapped("auto") == 2
     assert layers_swapped("off") == 0
+
+
+def test_saved_tensors_are_visible_to_preflight():
+    """Pre-flight counts activations by saved-tensor hooks: the fused layer saves everything it
+    keeps through them (about what the modules keep)."""
+
+    def saved_bytes(model, batch) -> int:
+        seen: dict = {}
+
+        def pack(t):
+            seen[(t.untyped_storage().data_ptr(), t.dtype)] = t.untyped_storage().nbytes()
+            return t
+
+        torch.manual_seed(3)
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            model(**{k: v for k, v in batch.items() if k not in ("idx", "task_id")}).loss.backward()
+        return sum(seen.values())
+
+    ref, fused = pair(tiny_bert())
+    ref.train(), fused.train()
+    batch = packing.collate_packed(examples(), 0)
+    a, b = saved_bytes(ref, batch), saved_bytes(fused, batch)
+    assert 0.8 * a < b < 1.25 * a, (a, b)

@@ -52,6 +52,9 @@ def maybe_compile(model: Any, mode: str, device: Any, log: Callable[[str], None]
     from ftstudio.engine.arch import layer_list
 
     torch._dynamo.config.suppress_errors = True  # a graph that fails to compile runs eagerly
+    from ftstudio.engine import fused_bert
+
+    fused_bert.disable(model)  # the compiler traces transformers' own layer, not our fused function
     layers = list(layer_list(model))
     for layer in layers:
         layer.compile(dynamic=True)

@@ -175,23 +175,24 @@ def _function() -> Any:
             mo = scaled_mask(o, ph2) if ph2 else None
             r2 = torch.addcmul(h1, o, mo) if mo is not None else o.add_(h1)
             y, mean2, rstd2 = torch.native_layer_norm(r2, [H], g2, be2, eps[1])
-            ctx.meta, ctx.runs, ctx.shape = meta, saved_runs, shape
-            ctx.masks = (ma, mo)
-            ctx.save_for_backward(X, att, r1, mean1, rstd1, h1, i, gi, r2, mean2, rstd2, *Ws, *params)
+            ctx.meta, ctx.shape = meta, shape
+            # everything through save_for_backward: pre-flight counts saved tensors (its hooks)
+            ctx.save_for_backward(X, att, r1, mean1, rstd1, h1, i, gi, r2, mean2, rstd2, ma, mo, *Ws, *params,
+                                  *(t for run in saved_runs for t in run))
             return y.view(shape)
 
         @staticmethod
         def backward(ctx: Any, dy: Any) -> tuple:
             scales, eps, probs, h, scaling, groups = ctx.meta
             saved = ctx.saved_tensors
-            X, att, r1, mean1, rstd1, h1, i, gi, r2, mean2, rstd2 = saved[:11]
-            Ws, params = saved[11:17], saved[17:]
+            X, att, r1, mean1, rstd1, h1, i, gi, r2, mean2, rstd2, ma, mo = saved[:13]
+            Ws, params, rest = saved[13:19], saved[19:47], saved[47:]
+            runs = [rest[6 * g:6 * g + 6] for g in range(len(groups))]
             p = [params[4 * j:4 * j + 4] for j in range(6)]
             g1, be1, g2, be2 = params[24:28]
             need = ctx.needs_input_grad
             need_x, need_p = need[0], need[2:]
             npj = [need_p[4 * j:4 * j + 4] for j in range(6)]
-            ma, mo = ctx.masks
             T, H = X.shape
             grads: list = [None] * len(params)
 
@@ -218,7 +219,7 @@ def _function() -> Any:
             # attention, run by run
             want = [need_x or any(npj[j]) for j in range(3)]  # q, k, v: does anything need its grad?
             dqkv = [torch.empty_like(X) if w else None for w in want]
-            for (t0, n, length), (qh, kh, vh, P, m, Pd) in zip(groups, ctx.runs):
+            for (t0, n, length), (qh, kh, vh, P, m, Pd) in zip(groups, runs):
                 dO = heads(datt, t0, n, length, h)
                 if want[2]:
                     put_heads(dqkv[2], torch.bmm(Pd.transpose(1, 2), dO), t0, n, length, h)
@@ -240,7 +241,6 @@ def _function() -> Any:
             for j in range(3):
                 if any(npj[j]):
                     set_linear(j, dqkv[j], X)
-            ctx.runs = None
             return (dx, None, *grads)
 
     return LayerFunction
@@ -300,3 +300,13 @@ def enable(model: Any, device: Any) -> int:
             m.__class__ = cls
             n += 1
     return n
+
+
+def disable(model: Any) -> None:
+    """Back to transformers' ``BertLayer`` (before ``torch.compile`` traces the layers)."""
+    if "transformers.models.bert.modeling_bert" not in sys.modules:
+        return
+    cls = _fused_layer_class()
+    for m in model.modules():
+        if type(m) is cls:
+            m.__class__ = _layer_class()
