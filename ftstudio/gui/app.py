@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ftstudio.gui import i18n as gui_i18n
     from ftstudio.gui.main_window import MainWindow, default_settings
 
-    gui_i18n.install(gui_i18n.chosen_language(default_settings()), app)
+    lang = gui_i18n.install(gui_i18n.chosen_language(default_settings()), app)
 
     w = MainWindow()
     setup = next((a for a in argv if a.endswith((".yaml", ".yml"))), None)
@@ -68,7 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         w.open_setup(setup)
     w.show()
     shown = time.perf_counter() - T0
-    w.statusBar().showMessage(QCoreApplication.translate("app", "Ready in {shown:.2f} s").format(shown=shown), 4000)
+    hint = gui_i18n.missing_font(lang)
+    if hint:  # the terminal and the status bar, where it stays long enough to be read
+        print(f"ftstudio: {hint}", file=sys.stderr, flush=True)
+        w.statusBar().showMessage(hint, 60000)
+    else:
+        w.statusBar().showMessage(QCoreApplication.translate("app", "Ready in {shown:.2f} s").format(shown=shown),
+                                  4000)
     QTimer.singleShot(0, w.after_shown)
     quit_ms = os.environ.get("FTSTUDIO_QUIT_AFTER_MS")  # smoke tests of installs and bundles
     if quit_ms:

@@ -46,3 +46,20 @@ def install(lang: str, app: QCoreApplication | None = None) -> str:
             app.installTranslator(t)
             _installed.append(t)
     return lang
+
+
+# in English on purpose: without a font that has Chinese characters, Chinese shows as boxes
+CJK_FONT_HINT = ("Chinese text needs a font with Chinese characters and none is installed (it shows as boxes): "
+                 "install one (Debian/Ubuntu: sudo apt-get install fonts-noto-cjk) and restart ftstudio")
+
+
+def missing_font(lang: str) -> str | None:
+    """A one-line notice when ``lang`` is written in Chinese characters and Qt finds no
+    installed font that has them (a minimal Linux system); None otherwise."""
+    if not (lang or "").startswith("zh"):
+        return None
+    from PySide6.QtGui import QFontDatabase
+
+    if QFontDatabase.families(QFontDatabase.WritingSystem.SimplifiedChinese):
+        return None
+    return CJK_FONT_HINT

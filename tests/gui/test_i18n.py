@@ -72,3 +72,55 @@ def test_language_menu_saves_choice(qtbot, settings, monkeypatch):
     monkeypatch.delenv("LC_ALL", raising=False)
     monkeypatch.delenv("LC_MESSAGES", raising=False)
     assert gui_i18n.chosen_language(settings) == "zh_CN"  # system default follows the locale
+
+
+def _no_chinese_fonts(monkeypatch):
+    from PySide6.QtGui import QFontDatabase
+
+    real = QFontDatabase.families
+    monkeypatch.setattr(QFontDatabase, "families", staticmethod(
+        lambda ws=QFontDatabase.WritingSystem.Any: [] if ws == QFontDatabase.WritingSystem.SimplifiedChinese
+        else real(ws)))
+
+
+def test_missing_chinese_font_is_said_in_english(qapp, monkeypatch):
+    from ftstudio.gui import i18n as gui_i18n
+
+    _no_chinese_fonts(monkeypatch)
+    hint = gui_i18n.missing_font("zh_CN")
+    assert hint and "fonts-noto-cjk" in hint and hint.isascii()
+    assert gui_i18n.missing_font("en") is None
+
+
+def test_studio_starting_in_chinese_without_a_chinese_font_says_so(qapp, monkeypatch, capsys, tmp_path):
+    from PySide6.QtWidgets import QApplication
+
+    from ftstudio.gui import app as gui_app
+    from ftstudio.gui import i18n as gui_i18n
+
+    _no_chinese_fonts(monkeypatch)
+    monkeypatch.setenv("FTSTUDIO_LANG", "zh_CN")
+    monkeypatch.setenv("FTSTUDIO_QUIT_AFTER_MS", "50")
+    from PySide6.QtCore import QSettings
+
+    from ftstudio.gui import main_window
+
+    ini = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)  # not the user's own settings
+    monkeypatch.setattr(main_window, "default_settings", lambda: ini)
+    shown: list[str] = []
+    real = QApplication.exec
+
+    def exec_(*a):
+        for w in QApplication.topLevelWidgets():
+            if hasattr(w, "statusBar"):
+                shown.append(w.statusBar().currentMessage())
+                w.close()
+        return real(*a)
+
+    monkeypatch.setattr(QApplication, "exec", staticmethod(exec_))
+    try:
+        assert gui_app.main([]) == 0
+    finally:
+        gui_i18n.install("en", qapp)
+    assert gui_i18n.CJK_FONT_HINT in capsys.readouterr().err
+    assert gui_i18n.CJK_FONT_HINT in shown

@@ -361,6 +361,9 @@ def test_at_800x600_no_page_scrolls_sideways(qtbot, qapp, settings, lang):
     from ftstudio.gui.util import wait_for_jobs, warm_imports
     from ftstudio.techniques import all_techniques
 
+    if gui_i18n.missing_font(lang):  # the widths of missing-glyph boxes say nothing about the layout
+        pytest.skip("no font with Chinese characters on this machine (e.g. apt-get install fonts-noto-cjk): "
+                    "the studio says so at start; Chinese layout not measurable here")
     warm_imports()
     gui_i18n.install(lang, qapp)
     try:
