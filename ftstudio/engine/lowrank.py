@@ -23,6 +23,8 @@ variant, no LoRA bias), not merged, adapters not disabled, no per-call ``adapter
 same dtype throughout and no autocast, a frozen plain ``nn.Linear`` base without hooks; anything
 else runs PEFT's own forward. CUDA is left to PEFT (its small products are fused there anyway).
 ``enable`` swaps the class of a model's PEFT ``lora.Linear`` modules (still instances of it).
+In packed BERT training, engine/fused_bert.py takes the whole layer (and merges these layers
+where their LoRA dropout is off); this function serves every other CPU call.
 """
 from __future__ import annotations
 
