@@ -80,7 +80,7 @@ def main() -> int:
 
     def shot(name: str, widget=None) -> None:
         pump(0.4)
-        p = out / f"{len(shots) + 1:02d}-{name}.png"
+        p = out / f"{len(shots) + 1:02d}-{name}{suffix}.png"
         (widget or w).grab().save(str(p))
         shots.append(str(p))
         print("saved", p, flush=True)
