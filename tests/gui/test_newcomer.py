@@ -397,3 +397,46 @@ def test_at_800x600_no_page_scrolls_sideways(qtbot, qapp, settings, lang):
         wait_for_jobs(60_000)
     finally:
         gui_i18n.install("en", qapp)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh_CN"])
+def test_finished_run_page_fits_800x600(qtbot, qapp, settings, lang):
+    """After a run the page holds its longest texts (the verdict against the majority baseline,
+    the run's facts with its folder, the step/elapsed line, the memory comparison): at 800×600
+    they wrap instead of pushing the page sideways."""
+    from ftstudio.gui import i18n as gui_i18n
+    from ftstudio.gui.main_window import MainWindow
+
+    if gui_i18n.missing_font(lang):
+        pytest.skip("no font with Chinese characters on this machine: Chinese layout not measurable here")
+    gui_i18n.install(lang, qapp)
+    try:
+        w = MainWindow(settings=settings, restore=False)
+        qtbot.addWidget(w)
+        w.resize(800, 600)
+        w.show()
+        qtbot.waitExposed(w)
+        run_dir = "/home/someone/Documents/machine-learning/experiments/ftstudio/runs/20261203-192911-lora-minilm-l6"
+        page = w.run_page
+        w.show_page("run")
+        page.begin("lora · builtin:minilm-l6 · trainable 74.50K / 22.64M (0.33%) · cpu fp32 · 480 steps · "
+                   + run_dir)
+        from ftstudio.engine.events import RunStarted, Step
+
+        page.on_event(RunStarted(run_dir=run_dir, config={"technique": {"name": "lora"}, "model": "builtin:minilm-l6"},
+                                 trainable_params=74498, total_params=22640000, device="cpu", precision="fp32",
+                                 total_steps=480))
+        assert run_dir in page.facts.text()  # the whole folder, wrapped
+        page.on_event(Step(step=480, total_steps=480, epoch=1.0, loss=0.31, lr={"all": 1e-4}, grad_norm=0.5,
+                           samples_per_second=123.4, tokens_per_second=1600.0, memory={"rss": 7.5e8},
+                           elapsed=75.0, eta=0.0))
+        page.end("finished", {"accuracy": 0.8154, "macro_f1": 0.8131, "eval_loss": 0.4321,
+                              "baseline": {"accuracy": 0.5092, "label": "positive"}, "beats_baseline": True,
+                              "run_dir": run_dir, "memory_estimate_bytes": 205.8 * 2**20,
+                              "measured_memory_bytes": 148.3 * 2**20})
+        qtbot.wait(50)
+        bad = _sideways(w, "finished run")
+        assert not bad, "\n".join(bad)
+        assert "0.8154" in page.status.text()
+    finally:
+        gui_i18n.install("en", qapp)

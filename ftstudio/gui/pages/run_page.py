@@ -104,6 +104,7 @@ class RunPage(QWidget):
         f.setPointSize(f.pointSize() + 2)
         f.setBold(True)
         self.status.setFont(f)
+        self.status.setWordWrap(True)  # a finished run's verdict is long: wrap, never push the page sideways
         top.addWidget(self.status, 1)
         self.stop_button = QPushButton(self.tr("■ Stop"))
         self.stop_button.setObjectName("stop_button")
