@@ -438,5 +438,8 @@ def test_finished_run_page_fits_800x600(qtbot, qapp, settings, lang):
         bad = _sideways(w, "finished run")
         assert not bad, "\n".join(bad)
         assert "0.8154" in page.status.text()
+        from ftstudio.gui.util import wait_for_jobs
+
+        wait_for_jobs(60_000)  # the window's background jobs (torch's import) end inside the test
     finally:
         gui_i18n.install("en", qapp)
