@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from ftstudio.engine import fast_dropout, fused_bert, lowrank, packing
+from tests.autograd_graph import count_nodes
 
 CPU = torch.device("cpu")
 LENGTHS = (7, 3, 12, 12, 1, 5, 7)  # five runs of equal length, one of them a single token
@@ -56,15 +57,7 @@ def _layers(model):
 
 
 def fused_nodes(t: torch.Tensor) -> int:
-    seen, todo, n = set(), [t.grad_fn], 0
-    while todo:
-        f = todo.pop()
-        if f is None or f in seen:
-            continue
-        seen.add(f)
-        n += type(f).__name__ == "LayerFunctionBackward"
-        todo.extend(g for g, _ in f.next_functions)
-    return n
+    return count_nodes(t, "LayerFunctionBackward")
 
 
 def run(model, batch: dict, seed: int = 3) -> tuple:
@@ -149,6 +142,13 @@ def test_the_modules_run_wherever_the_function_does_not_apply():
         assert run(fused, batch)[3] == 1
         handle.remove()
         assert run(fused, batch)[3] == 2
+    # a hook on a LoRA projection: that layer keeps its modules
+    _, lora = pair(with_lora(tiny_bert(), ["query", "value"]))
+    lora.train()
+    handle = lora.base_model.model.bert.encoder.layer[0].attention.self.query.register_forward_hook(lambda *a: None)
+    assert run(lora, batch)[3] == 1
+    handle.remove()
+    assert run(lora, batch)[3] == 2
     # LoRA with dropout on its input: PEFT's layers, not a merged weight
     _, lora_fused = pair(with_lora(tiny_bert(), ["query", "value"], dropout=0.2))
     lora_fused.train()

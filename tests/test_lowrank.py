@@ -12,6 +12,7 @@ pytest.importorskip("peft")
 from peft import LoraConfig, get_peft_model  # noqa: E402
 
 from ftstudio.engine import lowrank  # noqa: E402
+from tests.autograd_graph import count_nodes  # noqa: E402
 
 CPU = torch.device("cpu")
 
@@ -41,15 +42,7 @@ def lora_pair(r: int = 4, alpha: int = 8, dropout: float = 0.0, bias: bool = Tru
 
 
 def fused_nodes(t: torch.Tensor) -> int:
-    seen, todo, n = set(), [t.grad_fn], 0
-    while todo:
-        f = todo.pop()
-        if f is None or f in seen:
-            continue
-        seen.add(f)
-        n += type(f).__name__ == "LowRankLinearBackward"
-        todo.extend(g for g, _ in f.next_functions)
-    return n
+    return count_nodes(t, "LowRankLinearBackward")
 
 
 def grads(net: torch.nn.Module, x: torch.Tensor, seed: int = 1) -> tuple:

@@ -44,7 +44,7 @@ def _linear_spec(layer: Any) -> tuple | None:
         return (layer.weight, layer.bias, None, None, 0.0) if lowrank._plain(layer) else None
     if "peft.tuners.lora.layer" not in sys.modules or type(layer) is not lowrank._module_class():
         return None
-    if layer._forward_hooks or layer._forward_pre_hooks or layer._backward_hooks or layer._backward_pre_hooks:
+    if not _hookless(layer):
         return None
     fast = lowrank._fast_args(layer, layer.base_layer.weight, (), {})
     if fast is None or not isinstance(fast[1], torch.nn.Identity):

@@ -354,25 +354,37 @@ def _sideways(window, where: str) -> list[str]:
     return bad
 
 
-@pytest.mark.parametrize("lang", ["en", "zh_CN"])
-def test_at_800x600_no_page_scrolls_sideways(qtbot, qapp, settings, lang):
+def _skip_without_font(lang: str) -> None:
     from ftstudio.gui import i18n as gui_i18n
-    from ftstudio.gui.main_window import MainWindow
-    from ftstudio.gui.util import wait_for_jobs, warm_imports
-    from ftstudio.techniques import all_techniques
 
     if gui_i18n.missing_font(lang):  # the widths of missing-glyph boxes say nothing about the layout
         pytest.skip("no font with Chinese characters on this machine (e.g. apt-get install fonts-noto-cjk): "
                     "the studio says so at start; Chinese layout not measurable here")
+
+
+def _window_800x600(qtbot, settings):
+    from ftstudio.gui.main_window import MainWindow
+
+    w = MainWindow(settings=settings, restore=False)
+    qtbot.addWidget(w)
+    w.resize(800, 600)
+    w.show()
+    qtbot.waitExposed(w)
+    assert 760 <= w.width() <= 800  # (the offscreen screen is 800×600 itself)
+    return w
+
+
+@pytest.mark.parametrize("lang", ["en", "zh_CN"])
+def test_at_800x600_no_page_scrolls_sideways(qtbot, qapp, settings, lang):
+    from ftstudio.gui import i18n as gui_i18n
+    from ftstudio.gui.util import wait_for_jobs, warm_imports
+    from ftstudio.techniques import all_techniques
+
+    _skip_without_font(lang)
     warm_imports()
     gui_i18n.install(lang, qapp)
     try:
-        w = MainWindow(settings=settings, restore=False)
-        qtbot.addWidget(w)
-        w.resize(800, 600)
-        w.show()
-        qtbot.waitExposed(w)
-        assert 760 <= w.width() <= 800  # (the offscreen screen is 800×600 itself)
+        w = _window_800x600(qtbot, settings)
         _wait_preview(qtbot, w.data_page)  # the label distribution and preview table are in
         bad: list[str] = []
         for key in w.pages:
@@ -405,17 +417,11 @@ def test_finished_run_page_fits_800x600(qtbot, qapp, settings, lang):
     the run's facts with its folder, the step/elapsed line, the memory comparison): at 800×600
     they wrap instead of pushing the page sideways."""
     from ftstudio.gui import i18n as gui_i18n
-    from ftstudio.gui.main_window import MainWindow
 
-    if gui_i18n.missing_font(lang):
-        pytest.skip("no font with Chinese characters on this machine: Chinese layout not measurable here")
+    _skip_without_font(lang)
     gui_i18n.install(lang, qapp)
     try:
-        w = MainWindow(settings=settings, restore=False)
-        qtbot.addWidget(w)
-        w.resize(800, 600)
-        w.show()
-        qtbot.waitExposed(w)
+        w = _window_800x600(qtbot, settings)
         run_dir = "/home/someone/Documents/machine-learning/experiments/ftstudio/runs/20261203-192911-lora-minilm-l6"
         page = w.run_page
         w.show_page("run")
